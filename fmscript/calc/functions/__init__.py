@@ -1,0 +1,103 @@
+"""The calculation function registry: every FileMaker function is one decorated Python function.
+
+``@function("Left ( text ; numberOfCharacters )")`` registers ``Left`` with its arity read from the
+signature; the signature is also what an arity error and ``:help`` show.  Families live in the modules
+of this package and are imported on first use by :func:`registry`.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ...errors import FMScriptError
+
+
+class CalcError(FMScriptError):
+    """An error while evaluating a calculation: the calculation's result becomes ``?``."""
+
+    code = 1204
+
+
+@dataclass
+class FunctionDef:
+    name: str
+    signature: str
+    impl: Callable
+    min_args: int
+    max_args: int | None
+    mode: str  # "value": impl(*values); "context": impl(frame, *values); "lazy": impl(frame, *closures)
+    doc: str = ""
+    category: str = ""
+    lists: bool = False  # accepts [ a ; b ] list arguments (Substitute, JSONSetElement)
+    bare: bool = False  # may be written without parentheses (Pi, Random, True)
+    volatile: bool = False  # result changes between calls (Random, Get(CurrentTime)): never folded
+    names: tuple[str, ...] = field(default_factory=tuple)
+
+
+FUNCTIONS: dict[str, FunctionDef] = {}
+GET_NAMES: dict[str, Callable] = {}  # English Get name (casefolded) → impl(frame)
+GET_DOCS: dict[str, str] = {}
+
+_FAMILIES = ("core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra")
+_loaded = False
+
+
+def _arity(signature: str) -> tuple[int, int | None]:
+    if "(" not in signature:
+        return 0, 0
+    inner = signature[signature.index("(") + 1: signature.rindex(")")]
+    variadic = "..." in inner or "…" in inner
+    required_part = inner.split("{", 1)[0]
+    required = len([p for p in required_part.split(";") if p.strip()])
+    total = len([p for p in re.sub(r"[{}\[\]]", "", inner).replace("...", "").replace("…", "").split(";")
+                 if p.strip()])
+    return required, (None if variadic else max(total, required))
+
+
+def function(signature: str, *, mode: str = "value", lists: bool = False, bare: bool | None = None,
+             volatile: bool = False, names: tuple[str, ...] = (), args: tuple[int, int | None] | None = None,
+             category: str = ""):
+    """Register a calculation function under the name its FileMaker signature starts with."""
+    name = signature.split("(", 1)[0].strip()
+    lo, hi = args if args is not None else _arity(signature)
+
+    def deco(fn: Callable) -> Callable:
+        doc = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        cat = category or fn.__module__.rsplit(".", 1)[-1].replace("_fns", "").replace("core", "logic")
+        d = FunctionDef(name, signature, fn, lo, hi, mode, doc, cat, lists,
+                        bare if bare is not None else (hi == 0), volatile, names)
+        for n in (name, *names):
+            FUNCTIONS[n.casefold()] = d
+        return fn
+
+    return deco
+
+
+def get(name: str, *, zh: str | None = None, doc: str = ""):
+    """Register a ``Get ( name )`` value (``zh`` is informative; the catalogue maps zh-Hans names)."""
+
+    def deco(fn: Callable) -> Callable:
+        GET_NAMES[name.casefold()] = fn
+        GET_DOCS[name] = doc or (fn.__doc__ or "").strip().split("\n")[0]
+        return fn
+
+    return deco
+
+
+def registry() -> dict[str, FunctionDef]:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for fam in _FAMILIES:
+            try:
+                importlib.import_module(f"{__name__}.{fam}")
+            except ModuleNotFoundError as e:  # a family not written yet
+                if e.name != f"{__name__}.{fam}":
+                    raise
+    return FUNCTIONS
+
+
+def lookup(name: str) -> FunctionDef | None:
+    return registry().get(name.casefold())

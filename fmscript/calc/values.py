@@ -1,0 +1,322 @@
+"""FileMaker's value model and coercion rules.
+
+Values are plain Python objects so that calculations stay fast:
+text ``str``; number ``Decimal`` (decimal arithmetic, so ``0.1 + 0.2 = 0.3``); date ``datetime.date``
+(FileMaker's day number is exactly Python's ordinal: 1/1/0001 is day 1); time :class:`Time` and timestamp
+:class:`Timestamp`, both counting seconds as ``Decimal``.  Booleans are the numbers 1 and 0.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from decimal import Decimal, InvalidOperation, localcontext, Context, ROUND_HALF_EVEN
+
+# FileMaker computes with up to 400 significant digits and shows results rounded to 16 decimal places
+# for inexact operations (SetPrecision widens that).  The context below is used for every operation.
+CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+DEFAULT_PRECISION = 16
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+TRUE = ONE
+FALSE = ZERO
+EMPTY = ""
+
+
+class Time:
+    """A time of day or a duration, in seconds (may exceed 24 hours or be negative, as in FileMaker)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: Decimal):
+        self.seconds = seconds
+
+    def __eq__(self, other):
+        return isinstance(other, Time) and other.seconds == self.seconds
+
+    def __hash__(self):
+        return hash(("t", self.seconds))
+
+    def __repr__(self):
+        return f"Time({format_time(self)})"
+
+
+class Timestamp:
+    """A moment: seconds since 1/1/0001 00:00:00 (FileMaker's timestamp number)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: Decimal):
+        self.seconds = seconds
+
+    def __eq__(self, other):
+        return isinstance(other, Timestamp) and other.seconds == self.seconds
+
+    def __hash__(self):
+        return hash(("ts", self.seconds))
+
+    def __repr__(self):
+        return f"Timestamp({format_timestamp(self)})"
+
+    @property
+    def date(self) -> _dt.date:
+        return _dt.date.fromordinal(int(self.seconds // 86400) + 1)
+
+    @property
+    def time(self) -> Time:
+        return Time(self.seconds % 86400)
+
+
+Date = _dt.date
+Value = str | Decimal | _dt.date | Time | Timestamp
+
+
+def num(x) -> Decimal:
+    """A Python int/float/str literal as a FileMaker number."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, float):
+        return Decimal(repr(x))
+    return Decimal(x)
+
+
+# ---------------------------------------------------------------------------------------------- to number
+
+_NUM_CHARS = re.compile(r"[0-9.]")
+
+
+def text_to_number(s: str) -> Decimal | None:
+    """GetAsNumber on text: FileMaker keeps the digits, the first decimal point and a leading sign,
+    and ignores everything else (``"FY2024"`` → 2024, ``"(42)"`` → -42).  No digits → ``None`` (empty)."""
+    if not s:
+        return None
+    # Fast path: plain numbers.
+    try:
+        if s[0] in "0123456789.-+" and s.strip() == s and "_" not in s:
+            d = Decimal(s)
+            if d.is_finite():
+                return d + 0
+    except InvalidOperation:
+        pass
+    digits = []
+    seen_point = False
+    negative = False
+    seen_digit = False
+    exp_part = ""
+    i = 0
+    n = len(s)
+    while i < n:
+        ch = s[i]
+        if ch.isdigit() and ch.isascii():
+            digits.append(ch)
+            seen_digit = True
+        elif ch == "." and not seen_point:
+            digits.append(".")
+            seen_point = True
+        elif ch in "-(" and not seen_digit:
+            negative = True
+        elif ch in "eE" and seen_digit and i + 1 < n and (s[i + 1].isdigit() or
+                                                          (s[i + 1] in "+-" and i + 2 < n and s[i + 2].isdigit())):
+            j = i + 1
+            if s[j] in "+-":
+                j += 1
+            while j < n and s[j].isdigit():
+                j += 1
+            exp_part = s[i:j]
+            i = j
+            continue
+        i += 1
+    if not seen_digit:
+        return None
+    text = "".join(digits)
+    if text.endswith("."):
+        text = text[:-1]
+    if text.startswith("."):
+        text = "0" + text
+    try:
+        d = Decimal(text + exp_part)
+    except InvalidOperation:
+        d = Decimal(text)
+    return -d if negative else d
+
+
+def to_number(v) -> Decimal | None:
+    """The number a value stands for; ``None`` for empty (and text without digits)."""
+    if isinstance(v, Decimal):
+        return v
+    if isinstance(v, str):
+        return text_to_number(v)
+    if isinstance(v, _dt.date):
+        return Decimal(v.toordinal())
+    if isinstance(v, (Time, Timestamp)):
+        return v.seconds
+    if isinstance(v, bool):
+        return ONE if v else ZERO
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    if v is None:
+        return None
+    return text_to_number(to_text(v))
+
+
+def to_num0(v) -> Decimal:
+    """Number for arithmetic: empty counts as 0, as in FileMaker's ``"" + 1``."""
+    if isinstance(v, Decimal):
+        return v
+    n = to_number(v)
+    return ZERO if n is None else n
+
+
+def to_bool(v) -> bool:
+    if isinstance(v, Decimal):
+        return v != 0
+    n = to_number(v)
+    return n is not None and n != 0
+
+
+def to_int(v) -> int:
+    n = to_num0(v)
+    try:
+        return int(n)
+    except (ValueError, OverflowError):
+        return 0
+
+
+def from_bool(b: bool) -> Decimal:
+    return ONE if b else ZERO
+
+
+# ---------------------------------------------------------------------------------------------- to text
+
+
+def format_number(d: Decimal) -> str:
+    """FileMaker's display of a number: no exponent, no trailing zeros, no leading zero before the point."""
+    if not d.is_finite():
+        return "?"
+    if d == d.to_integral_value():
+        s = format(d.quantize(ONE, context=CONTEXT), "f") if d.as_tuple().exponent > 0 or True else str(d)
+        if s == "-0":
+            s = "0"
+        return s
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    if s.startswith("0."):
+        s = s[1:]
+    elif s.startswith("-0."):
+        s = "-" + s[2:]
+    return s
+
+
+def format_date(d: _dt.date) -> str:
+    return f"{d.month}/{d.day}/{d.year}"
+
+
+def format_time(t: Time) -> str:
+    secs = t.seconds
+    neg = secs < 0
+    if neg:
+        secs = -secs
+    whole = int(secs)
+    frac = secs - whole
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    text = f"{h}:{m:02d}:{s:02d}"
+    if frac:
+        text += format_number(frac)
+    return ("-" if neg else "") + text
+
+
+def format_timestamp(ts: Timestamp) -> str:
+    t = ts.time
+    return f"{format_date(ts.date)} {format_time_of_day(t)}"
+
+
+def format_time_of_day(t: Time) -> str:
+    """Time of day in the default en-US display, ``h:mm:ss AM/PM``."""
+    secs = t.seconds % 86400
+    whole = int(secs)
+    frac = secs - whole
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    suffix = "AM" if h < 12 else "PM"
+    h12 = h % 12 or 12
+    text = f"{h12}:{m:02d}:{s:02d}"
+    if frac:
+        text += format_number(frac)
+    return f"{text} {suffix}"
+
+
+def to_text(v) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, Decimal):
+        return format_number(v)
+    if isinstance(v, _dt.date):
+        return format_date(v)
+    if isinstance(v, Time):
+        return format_time(v)
+    if isinstance(v, Timestamp):
+        return format_timestamp(v)
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return format_number(num(v))
+    return str(v)
+
+
+def is_empty(v) -> bool:
+    return v is None or v == ""
+
+
+# ---------------------------------------------------------------------------------------------- compare
+
+
+def _is_numeric_kind(v) -> bool:
+    return isinstance(v, (Decimal, _dt.date, Time, Timestamp))
+
+
+def compare(a, b) -> int:
+    """-1/0/1 with FileMaker's rules: numbers (and dates, times) by value; text case-insensitively;
+    a number against text compares as numbers when the text holds a number, else as text."""
+    if _is_numeric_kind(a) and _is_numeric_kind(b):
+        x, y = to_num0(a), to_num0(b)
+        return (x > y) - (x < y)
+    if _is_numeric_kind(a) or _is_numeric_kind(b):
+        other = b if _is_numeric_kind(a) else a
+        if isinstance(other, str) and other != "":
+            n = text_to_number(other)
+            if n is not None and _looks_numeric(other):
+                x = to_num0(a) if _is_numeric_kind(a) else n
+                y = to_num0(b) if _is_numeric_kind(b) else n
+                return (x > y) - (x < y)
+        elif other == "":
+            x = to_number(a) if a != "" else None
+            y = to_number(b) if b != "" else None
+            if x is None and y is None:
+                return 0
+            if x is None:
+                return -1
+            if y is None:
+                return 1
+    sa, sb = to_text(a).casefold(), to_text(b).casefold()
+    return (sa > sb) - (sa < sb)
+
+
+_NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def _looks_numeric(s: str) -> bool:
+    return bool(_NUMERIC_TEXT.match(s))
+
+
+def equals(a, b) -> bool:
+    if type(a) is str and type(b) is str:
+        return a.casefold() == b.casefold()
+    if type(a) is Decimal and type(b) is Decimal:
+        return a == b
+    return compare(a, b) == 0

@@ -1,0 +1,89 @@
+"""Run-time state: the session ($$ variables, last error, scripts, data, accounts) and one frame per
+script call ($ variables, parameter, error capture)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import FMScriptError
+
+
+class NoData:
+    """Field access before a database is attached: every field is missing (FileMaker error 102)."""
+
+    def read_field(self, f, table, name, rep):
+        from .calc.functions import CalcError
+        label = f"{table}::{name}" if table else name
+        raise CalcError(f"the field “{label}” is missing (no table has it)", code=102)
+
+    def path(self):
+        return None
+
+
+class Session:
+    """Everything that lives for one run of fmscript (FileMaker: the file's session)."""
+
+    def __init__(self, *, on_dialog: Callable[[str, str], None] | None = None,
+                 on_step: Callable | None = None, data=None):
+        self.globals: dict[str, object] = {}
+        self.global_names: dict[str, str] = {}  # key → name as written, for display
+        self.data = data if data is not None else NoData()
+        self.last_error = 0
+        self.last_error_detail = ""
+        self.last_error_location = ""
+        self.last_message_choice = 1
+        self.script_result: object = ""
+        self.allow_abort = True
+        self.scripts: dict[str, object] = {}  # casefolded name → CompiledScript
+        self.accounts: dict[str, object] = {}
+        self.on_dialog = on_dialog
+        self.on_step = on_step
+        self.trace: Callable | None = None
+        self.base_dir: Path = Path.cwd()
+        self.call_depth = 0
+        self._runtime_calcs: dict[tuple, object] = {}
+        self._temp: Path | None = None
+        self.extensions: dict[str, object] = {}  # per-subsystem state (AI jobs, windows…)
+
+    def note_calc_error(self, code: int, detail: str) -> None:
+        self.last_error_detail = detail
+
+    def compile_runtime_calc(self, text: str, let_names: frozenset[str]):
+        """Compile text given to Evaluate; cached, since loops evaluate the same text again."""
+        key = (text, let_names)
+        calc = self._runtime_calcs.get(key)
+        if calc is None:
+            from .calc.compile import compile_calc
+            from .calc.functions import CalcError
+            try:
+                calc = compile_calc(text, let_names=let_names)
+            except FMScriptError as e:
+                raise CalcError(e.message, code=e.code or 1204) from None
+            if len(self._runtime_calcs) > 1000:
+                self._runtime_calcs.clear()
+            self._runtime_calcs[key] = calc
+        return calc
+
+    def temporary_path(self) -> Path:
+        if self._temp is None:
+            self._temp = Path(tempfile.mkdtemp(prefix="fmscript-"))
+        return self._temp
+
+    def file_path(self):
+        return self.data.path() if hasattr(self.data, "path") else None
+
+
+class Frame:
+    """One script call: its $ variables, Let bindings, parameter and error-capture state."""
+
+    __slots__ = ("session", "locals", "let", "param", "script_name", "error_capture", "local_names")
+
+    def __init__(self, session: Session, script_name: str = "", param: object = "", error_capture: bool = False):
+        self.session = session
+        self.locals: dict[str, object] = {}
+        self.local_names: dict[str, str] = {}
+        self.let: dict[str, object] = {}
+        self.param = param
+        self.script_name = script_name
+        self.error_capture = error_capture
