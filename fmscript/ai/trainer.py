@@ -1,0 +1,337 @@
+"""LoRA fine-tuning on mlx, with fmscript's own batching loop.
+
+Why not ``mlx_lm.tuner.train``: it pads every batch to 1 + 32k tokens (about a quarter of the compute is padding on
+short chat rows), cannot resume an optimizer from a checkpoint, and cannot be stopped between steps by a job's
+status. This loop pads each batch to its own longest row (rounded up to a multiple of :data:`PAD_MULTIPLE` so the
+compiled step is reused), compiles the step with ``mx.compile``, masks the prompt so that only the assistant's
+tokens carry loss, and writes checkpoints and the final adapter atomically (a temporary folder, then a rename).
+
+Defaults (conventions.md): rank 8, scale 20, dropout 0, all linear layers of the last ``lora_layers`` blocks,
+AdamW with bias correction (weight decay 0), prompt masked, seed 0, fp32 LoRA weights.
+The adapter is saved in mlx-lm's format, so ``mlx_lm.generate --adapter-path`` can use it too.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fmscript.ai.params import FineTuneParams
+
+PAD_MULTIPLE = 8
+ADAPTER_FILE = "adapters.safetensors"
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: ``stopped`` is None when it finished, else 'cancelled' or 'shutdown'."""
+
+    steps: int
+    trained_tokens: int
+    train_loss: float | None
+    val_loss: float | None
+    stopped: str | None = None
+    adapter_dir: Path | None = None
+    metrics: list = field(default_factory=list)
+    tokens_per_sec: float | None = None
+    seconds: float = 0.0
+
+
+def tokenize_examples(tokenizer, examples: list[dict], mask_prompt: bool, max_seq_length: int):
+    """Chat examples → ``(token ids, offset)``; loss counts tokens from ``offset`` on (the last assistant reply)."""
+    rows = []
+    for ex in examples:
+        msgs = [{"role": m["role"], "content": m["content"]} for m in ex["messages"]]
+        tokens = list(tokenizer.apply_chat_template(msgs, tokenize=True))
+        if mask_prompt:
+            prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=True, add_generation_prompt=True)
+            offset = len(prompt)
+        else:
+            offset = 1
+        tokens = tokens[:max_seq_length]
+        offset = min(offset, len(tokens) - 1)
+        rows.append((tokens, max(offset, 1)))
+    return rows
+
+
+def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Hold out ``fraction`` of the examples for validation loss; sets under 10 examples are all trained on."""
+    import numpy as np
+
+    idx = list(range(n))
+    if fraction <= 0 or n < 10:
+        return idx, []
+    perm = np.random.default_rng(seed).permutation(n).tolist()
+    k = max(1, int(round(n * fraction)))
+    return sorted(perm[k:]), sorted(perm[:k])
+
+
+def batch_indices(train_idx: list[int], batch_size: int, step: int, seed: int) -> list[int]:
+    """The rows of one step: epochs of a seeded permutation, cut into batches. A pure function of ``step``, so a
+    resumed job sees exactly the batches it would have seen."""
+    import numpy as np
+
+    n = len(train_idx)
+    out = []
+    pos = step * batch_size
+    while len(out) < batch_size:
+        epoch, i = divmod(pos, n)
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        take = min(batch_size - len(out), n - i)
+        out.extend(train_idx[j] for j in perm[i:i + take])
+        pos += take
+    return out
+
+
+def make_batch(rows, pad_id: int = 0, multiple: int = PAD_MULTIPLE):
+    """Pad rows to the longest one (rounded up to ``multiple``): inputs, targets, loss mask, real token count."""
+    import numpy as np
+
+    longest = max(len(t) for t, _ in rows) - 1
+    T = max(multiple, -(-longest // multiple) * multiple)
+    B = len(rows)
+    inputs = np.full((B, T), pad_id, np.int32)
+    targets = np.full((B, T), pad_id, np.int32)
+    mask = np.zeros((B, T), np.float32)
+    real = 0
+    for b, (toks, off) in enumerate(rows):
+        L = len(toks) - 1
+        inputs[b, :L] = toks[:-1]
+        targets[b, :L] = toks[1:]
+        mask[b, off - 1:L] = 1.0
+        real += len(toks)
+    return inputs, targets, mask, real
+
+
+class LoRATrainer:
+    """One fine-tuning run: load the base, add LoRA layers, train, checkpoint, write the adapter."""
+
+    def __init__(self, base_path: str | os.PathLike, params: FineTuneParams, examples: list[dict],
+                 run_dir: str | os.PathLike | None = None, report=None, should_stop=None, compile: bool = True):
+        self.base_path = Path(base_path)
+        self.p = params
+        self.examples = examples
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.report = report or (lambda message, data=None, level="info": None)
+        self.should_stop = should_stop or (lambda: None)
+        self.compile = compile
+
+    # ------------------------------------------------------------------------------------------ setup
+    def _setup(self):
+        import mlx.core as mx
+        import mlx.nn as nn
+        import mlx.optimizers as optim
+        from mlx_lm.tuner.utils import linear_to_lora_layers
+        from mlx_lm.utils import load_model, load_tokenizer
+
+        p = self.p
+        mx.random.seed(p.seed)
+        model, config = load_model(self.base_path)
+        self.config = config
+        tokenizer = load_tokenizer(self.base_path, eos_token_ids=config.get("eos_token_id"))
+        self.tokenizer = tokenizer
+        model.freeze()
+        self.num_layers = min(p.lora_layers, len(model.layers))
+        self.lora_config = {"rank": p.rank, "scale": p.lora_scale, "dropout": p.dropout}
+        linear_to_lora_layers(model, self.num_layers, self.lora_config)
+        model.train()
+        self.model = model
+
+        self.rows = tokenize_examples(tokenizer, self.examples, p.mask_prompt, p.max_seq_length)
+        self.train_idx, self.val_idx = split_validation(len(self.rows), p.validation_fraction, p.seed)
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad) if pad is not None else 0
+
+        lr = p.learning_rate
+        if p.warmup_steps:
+            lr = optim.join_schedules([optim.linear_schedule(0.0, p.learning_rate, p.warmup_steps),
+                                       lambda _: p.learning_rate], [p.warmup_steps])
+        self.optimizer = optim.AdamW(learning_rate=lr, weight_decay=p.weight_decay, bias_correction=True)
+        self.optimizer.init(model.trainable_parameters())
+
+        def loss_fn(model, inputs, targets, mask):
+            logits = model(inputs).astype(mx.float32)
+            ce = nn.losses.cross_entropy(logits, targets) * mask
+            ntok = mask.sum()
+            return ce.sum() / ntok, ntok
+
+        self._loss_fn = loss_fn
+        loss_and_grad = nn.value_and_grad(model, loss_fn)
+        optimizer = self.optimizer
+        state = [model.state, optimizer.state, mx.random.state]
+
+        def step(inputs, targets, mask):
+            (loss, ntok), grads = loss_and_grad(model, inputs, targets, mask)
+            optimizer.update(model, grads)
+            return loss, ntok
+
+        def evaluate(inputs, targets, mask):
+            loss, ntok = loss_fn(model, inputs, targets, mask)
+            return loss * ntok, ntok
+
+        if self.compile:
+            from functools import partial
+
+            step = partial(mx.compile, inputs=state, outputs=state)(step)
+            evaluate = partial(mx.compile, inputs=state)(evaluate)
+        self._step = step
+        self._eval = evaluate
+        self._state = state
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def _ckpt_link(self) -> Path | None:
+        return self.run_dir / "checkpoint" if self.run_dir else None
+
+    def save_checkpoint(self, step: int, trained_tokens: int) -> None:
+        """``runs/<job>/ckpt-<step>/`` written in a temporary folder, then ``checkpoint`` re-pointed at it."""
+        if not self.run_dir:
+            return
+        import mlx.core as mx
+        from mlx.utils import tree_flatten
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        final = self.run_dir / f"ckpt-{step:08d}"
+        tmp = self.run_dir / f".tmp-ckpt-{step:08d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        mx.save_safetensors(str(tmp / ADAPTER_FILE), dict(tree_flatten(self.model.trainable_parameters())))
+        mx.save_safetensors(str(tmp / "optimizer.safetensors"), dict(tree_flatten(self.optimizer.state)))
+        (tmp / "state.json").write_text(json.dumps({"step": step, "trained_tokens": trained_tokens,
+                                                    "params": self.p.to_json()}))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        link, tmp_link = self.run_dir / "checkpoint", self.run_dir / ".checkpoint.tmp"
+        if tmp_link.is_symlink() or tmp_link.exists():
+            tmp_link.unlink()
+        os.symlink(final.name, tmp_link)
+        os.replace(tmp_link, link)
+        for old in self.run_dir.glob("ckpt-*"):
+            if old.name != final.name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self) -> tuple[int, int]:
+        """Restore adapter and optimizer from ``runs/<job>/checkpoint``; returns (step, trained tokens)."""
+        link = self._ckpt_link()
+        if link is None or not (link / "state.json").is_file():
+            return 0, 0
+        import mlx.core as mx
+        from mlx.utils import tree_unflatten
+
+        st = json.loads((link / "state.json").read_text())
+        self.model.load_weights(list(mx.load(str(link / ADAPTER_FILE)).items()), strict=False)
+        opt = mx.load(str(link / "optimizer.safetensors"))
+        self.optimizer.state = tree_unflatten(list(opt.items()))
+        self._state[1] = self.optimizer.state
+        mx.eval(self.model.parameters(), self.optimizer.state)
+        return int(st["step"]), int(st.get("trained_tokens", 0))
+
+    # ------------------------------------------------------------------------------------------ run
+    def validation_loss(self) -> float | None:
+        if not self.val_idx:
+            return None
+        import mlx.core as mx
+
+        total, count = 0.0, 0.0
+        bs = max(1, min(self.p.batch_size, 8))
+        for i in range(0, len(self.val_idx), bs):
+            rows = [self.rows[j] for j in self.val_idx[i:i + bs]]
+            inp, tgt, msk, _ = make_batch(rows, self.pad_id)
+            s, n = self._eval(mx.array(inp), mx.array(tgt), mx.array(msk))
+            mx.eval(s, n)
+            total += s.item()
+            count += n.item()
+        return total / count if count else None
+
+    def total_steps(self) -> int:
+        p = self.p
+        if p.epochs:
+            return max(1, math.ceil(p.epochs * len(self.train_idx) / p.batch_size))
+        return p.max_steps
+
+    def run(self, resume: bool = True, stage_dir: str | os.PathLike | None = None) -> TrainResult:
+        """Train to the end (or until ``should_stop`` answers) and, on success, write the adapter to ``stage_dir``."""
+        import mlx.core as mx
+
+        t_setup = time.perf_counter()
+        self._setup()
+        p = self.p
+        total = self.total_steps()
+        start_step, trained_tokens = (self.load_checkpoint() if resume else (0, 0))
+        start_tokens = trained_tokens
+        if start_step:
+            self.report(f"Resumed from the checkpoint at step {start_step}.", {"resumed_from": start_step})
+        self.report(f"Training {len(self.train_idx)} examples ({len(self.val_idx)} held out for validation), "
+                    f"{total} steps, batch {p.batch_size}, LoRA rank {p.rank} on the last {self.num_layers} "
+                    f"blocks (setup {time.perf_counter() - t_setup:.1f} s).",
+                    {"total_steps": total, "train_examples": len(self.train_idx),
+                     "validation_examples": len(self.val_idx)})
+
+        metrics, stopped = [], None
+        t0 = time.perf_counter()
+        win_t, win_tokens, win_loss, win_steps = t0, 0, 0.0, 0
+        last_train = last_val = None
+        step = start_step
+        stop_check_t = 0.0
+        while step < total:
+            rows = [self.rows[i] for i in batch_indices(self.train_idx, p.batch_size, step, p.seed)]
+            inp, tgt, msk, real = make_batch(rows, self.pad_id)
+            loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
+            mx.eval(loss, self._state)
+            step += 1
+            trained_tokens += real
+            win_tokens += real
+            win_loss += loss.item()
+            win_steps += 1
+            report_now = step % p.steps_per_report == 0 or step == total
+            eval_now = step % p.steps_per_eval == 0 or step == total
+            if report_now or eval_now:
+                now = time.perf_counter()
+                last_train = win_loss / win_steps
+                data = {"step": step, "total_steps": total, "train_loss": round(last_train, 6),
+                        "tokens_per_sec": round(win_tokens / max(now - win_t, 1e-9), 1),
+                        "elapsed": round(now - t0, 3), "trained_tokens": trained_tokens}
+                if eval_now and self.val_idx:
+                    last_val = self.validation_loss()
+                    data["val_loss"] = round(last_val, 6)
+                metrics.append(data)
+                self.report(f"Step {step}/{total}: train loss {last_train:.4f}"
+                            + (f", validation loss {data['val_loss']:.4f}" if "val_loss" in data else "")
+                            + f", {data['tokens_per_sec']:.0f} tokens/s.", data)
+                win_t, win_tokens, win_loss, win_steps = time.perf_counter(), 0, 0.0, 0
+            if self.run_dir and step % p.save_every == 0 and step < total:
+                self.save_checkpoint(step, trained_tokens)
+            now = time.perf_counter()
+            if now - stop_check_t > 0.25:
+                stop_check_t = now
+                stopped = self.should_stop()
+                if stopped:
+                    if stopped == "shutdown" and self.run_dir:
+                        self.save_checkpoint(step, trained_tokens)
+                    break
+        seconds = time.perf_counter() - t0
+        ran_tokens = trained_tokens - start_tokens
+        result = TrainResult(step, trained_tokens, last_train, last_val, stopped, None, metrics,
+                             tokens_per_sec=ran_tokens / seconds if seconds > 0 and ran_tokens else None,
+                             seconds=seconds)
+        if stopped is None and stage_dir is not None:
+            result.adapter_dir = self.write_adapter(stage_dir)
+        return result
+
+    def write_adapter(self, dest: str | os.PathLike) -> Path:
+        """Write ``adapters.safetensors`` and ``adapter_config.json`` (mlx-lm's format) into a fresh folder."""
+        import mlx.core as mx
+        from mlx.utils import tree_flatten
+
+        dest = Path(dest)
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        mx.save_safetensors(str(dest / ADAPTER_FILE), dict(tree_flatten(self.model.trainable_parameters())))
+        cfg = {"fine_tune_type": "lora", "num_layers": self.num_layers, "lora_parameters": self.lora_config,
+               "model": str(self.base_path), "mask_prompt": self.p.mask_prompt, "batch_size": self.p.batch_size,
+               "learning_rate": self.p.learning_rate, "iters": self.total_steps(), "seed": self.p.seed}
+        (dest / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        return dest

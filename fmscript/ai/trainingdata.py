@@ -1,0 +1,165 @@
+"""Training data: find the JSONL file a script names, and check all of it before any job exists.
+
+FileMaker's File option takes a list of paths, one per line, each with a ``file``-family prefix; the first file
+that exists wins. A bad line is reported with its number, so a person can fix the file in one go.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_VALIDATION
+
+ROLES = ("system", "user", "assistant")
+PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
+
+
+class TrainingDataError(FMScriptError):
+    """A training file that cannot be used; ``line`` is the 1-based line at fault (0 for the whole file)."""
+
+    code = E_VALIDATION
+
+    def __init__(self, message: str, line: int = 0, path: str | None = None):
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{'Training data ' + repr(path) + ', ' if path else 'Training data, '}{where}{message}")
+        self.line = line
+        self.path = path
+        self.problem = message
+
+
+@dataclass
+class TrainingSummary:
+    """What validation learnt about a file: its example count and bytes, for the job and the file record."""
+
+    path: Path
+    examples: int
+    bytes: int
+
+
+def validate_example(obj, line: int = 0, path: str | None = None) -> dict:
+    """Check one chat example; return it unchanged. Raises :class:`TrainingDataError` naming the problem."""
+    if not isinstance(obj, dict):
+        raise TrainingDataError(f"expected a JSON object, found {_json_kind(obj)}.", line, path)
+    if "messages" not in obj:
+        raise TrainingDataError("the object has no \"messages\" key.", line, path)
+    msgs = obj["messages"]
+    if not isinstance(msgs, list) or not msgs:
+        raise TrainingDataError("\"messages\" must be a non-empty list of {\"role\", \"content\"} objects.",
+                                line, path)
+    seen = set()
+    for i, m in enumerate(msgs, 1):
+        if not isinstance(m, dict):
+            raise TrainingDataError(f"message {i} is {_json_kind(m)}, not an object.", line, path)
+        role = m.get("role")
+        if role not in ROLES:
+            raise TrainingDataError(f"message {i} has role {json.dumps(role, ensure_ascii=False)}; "
+                                    "the known roles are system, user and assistant.", line, path)
+        if "content" not in m:
+            raise TrainingDataError(f"message {i} ({role}) has no \"content\".", line, path)
+        if not isinstance(m["content"], str):
+            raise TrainingDataError(f"message {i} ({role}) has content that is {_json_kind(m['content'])}, "
+                                    "not text.", line, path)
+        seen.add(role)
+    if "user" not in seen:
+        raise TrainingDataError("there is no \"user\" message.", line, path)
+    if "assistant" not in seen:
+        raise TrainingDataError("there is no \"assistant\" message.", line, path)
+    if msgs[-1].get("role") != "assistant":
+        raise TrainingDataError("the last message must be the assistant's answer (the text the model learns).",
+                                line, path)
+    return obj
+
+
+def _json_kind(v) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+            int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def iter_examples(path: str | os.PathLike):
+    """Yield ``(line_number, example)`` for every non-blank line, validating as it goes."""
+    p = str(path)
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise TrainingDataError(f"the file cannot be read ({e.strerror}).", 0, p) from None
+    with f:
+        for n, raw in enumerate(f, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TrainingDataError("the line is not UTF-8 text.", n, p) from None
+            if n == 1:
+                text = text.lstrip("\ufeff")
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise TrainingDataError(f"not valid JSON ({e.msg} at column {e.colno}).", n, p) from None
+            yield n, validate_example(obj, n, p)
+
+
+def validate_file(path: str | os.PathLike) -> TrainingSummary:
+    """Validate a whole JSONL file. An empty file (no examples) is an error."""
+    count = sum(1 for _ in iter_examples(path))
+    if count == 0:
+        raise TrainingDataError("the file holds no training examples (it is empty).", 0, str(path))
+    return TrainingSummary(Path(path), count, os.path.getsize(path))
+
+
+def load_examples(path: str | os.PathLike) -> list[dict]:
+    return [ex for _, ex in iter_examples(path)]
+
+
+# ---------------------------------------------------------------------------------------------- path lists
+
+_WIN_DRIVE = re.compile(r"^/?([A-Za-z]):[/\\]")
+
+
+def filemaker_to_native(entry: str) -> str:
+    """One FileMaker path (prefix optional) to a native path: ``/C:/x`` → ``C:/x`` on Windows, ``/x`` stays."""
+    s = entry.strip()
+    low = s.lower()
+    for pre in PREFIXES:
+        if low.startswith(pre):
+            s = s[len(pre):]
+            break
+    if os.name == "nt":
+        m = _WIN_DRIVE.match(s)
+        if m:
+            s = s.lstrip("/")
+    elif re.match(r"^/[A-Za-z]:/", s):
+        # A Windows path on a Unix machine cannot exist; keep it as written so the error lists it.
+        pass
+    if s.startswith("~"):
+        s = os.path.expanduser(s)
+    return s
+
+
+def resolve_training_file(path_list_text: str, base_dir: str | os.PathLike | None = None) -> Path:
+    """The first existing file of a FileMaker path list (one per line, ``file:``-family prefixes or plain).
+
+    Relative paths are tried against ``base_dir`` (the running script's folder) and then the current directory.
+    None found: FileMaker's error 100, listing every path tried.
+    """
+    entries = [ln.strip() for ln in (path_list_text or "").replace("\r", "\n").replace("¶", "\n").split("\n")]
+    entries = [e for e in entries if e]
+    if not entries:
+        raise FMScriptError("Fine-Tune Model needs a training file, but the path list is empty.",
+                            code=E_FILE_NOT_FOUND)
+    tried: list[str] = []
+    for e in entries:
+        native = filemaker_to_native(e)
+        p = Path(native)
+        candidates = [p] if p.is_absolute() else \
+            ([Path(base_dir) / p] if base_dir else []) + [Path.cwd() / p]
+        for c in candidates:
+            if str(c) not in tried:
+                tried.append(str(c))
+            if c.is_file():
+                return c
+    raise FMScriptError("No training file was found. Paths tried: " + ", ".join(tried) + ".",
+                        code=E_FILE_NOT_FOUND)
