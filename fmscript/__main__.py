@@ -1,0 +1,5 @@
+import sys
+
+from fmscript.cli import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""``fmscript`` command line: run, check, repl, serve, jobs, models, db, conformance.
+
+Exit codes (conventions.md): 0 ok; 1 script failed, job failed or check found problems; 2 usage or I/O
+error; 130 interrupted.  stdout carries only what scripts show; everything else goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ErrorList, FMScriptError, UsageError
+
+
+def _color(stream) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _report(e: FMScriptError) -> None:
+    from .redact import redact
+    sys.stderr.write(redact(e.render(_color(sys.stderr))) + "\n")
+
+
+def _read_script(path: str) -> tuple[str, str, str]:
+    """(text, display path, default script name); ``-`` reads stdin."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>", "stdin"
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8-sig"), path, p.stem
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder, not a script file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def cmd_run(args) -> int:
+    from .interpreter import Interpreter
+
+    text, path, default = _read_script(args.script)
+    fm = Interpreter(file=args.file, trace=args.trace,
+                     base_dir=Path(args.script).resolve().parent if args.script != "-" else Path.cwd())
+    fm.session.detach = args.detach
+    names = fm.load_text(text, path, default)
+    name = args.script_name or names[0]
+    if name.casefold() not in fm.session.scripts:
+        raise UsageError(f"{path} has no script named “{name}”; it has: " + ", ".join(names))
+    fm.run_script(name, args.param or "")
+    finish = getattr(fm.session, "finish", None)
+    if finish is not None:
+        return finish()
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .script.compile import compile_script
+    from .script.parse import parse_collect
+
+    text, path, default = _read_script(args.script)
+    sf, errors = parse_collect(text, path, default)
+    if not errors:
+        for s in sf.scripts:
+            compile_script(s, sf.source, None, errors)
+    if args.file:
+        try:
+            from .data.check import check_names
+            errors += check_names(sf, args.file)
+        except ImportError:
+            pass
+    color = _color(sys.stderr)
+    for w in sf.warnings:
+        sys.stderr.write(w.render(color) + "\n")
+    for e in errors:
+        sys.stderr.write(e.render(color) + "\n")
+    steps = sum(len(s.steps) for s in sf.scripts)
+    summary = (f"{path}: {len(sf.scripts)} script{'s' if len(sf.scripts) != 1 else ''}, {steps} steps, "
+               f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(sf.warnings)} warning"
+               f"{'s' if len(sf.warnings) != 1 else ''}")
+    sys.stderr.write(summary + "\n")
+    return 1 if errors else 0
+
+
+def cmd_repl(args) -> int:
+    try:
+        from .repl import main as repl_main
+    except ImportError:
+        raise UsageError("the REPL is not available in this build") from None
+    return repl_main(args)
+
+
+def cmd_conformance(args) -> int:
+    from .conformance import report
+    return report(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fmscript", description="Run FileMaker-style scripts (English and zh-Hans).")
+    p.add_argument("--version", action="version", version=f"fmscript {__version__}")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks (for fmscript developers)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a script file")
+    r.add_argument("script", metavar="FILE", help="a .fmscript file, or - for stdin")
+    r.add_argument("-f", "--file", metavar="DB", help="SQLite database to use as the FileMaker file")
+    r.add_argument("--script", dest="script_name", metavar="NAME", help="the script to start (default: the first)")
+    r.add_argument("--param", metavar="TEXT", help="the script parameter (Get ( ScriptParameter ))")
+    r.add_argument("--trace", action="store_true", help="print each step and the variables it changed (stderr)")
+    r.add_argument("--detach", action="store_true", help="do not wait for local fine-tuning jobs at the end")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check", help="parse and resolve a script file without running it")
+    c.add_argument("script", metavar="FILE")
+    c.add_argument("-f", "--file", metavar="DB", help="check table, field and layout names against this database")
+    c.set_defaults(func=cmd_check)
+
+    rp = sub.add_parser("repl", help="interactive session")
+    rp.add_argument("-f", "--file", metavar="DB")
+    rp.set_defaults(func=cmd_repl)
+
+    cf = sub.add_parser("conformance", help="run FileMaker's calculation examples and print the pass rate")
+    cf.add_argument("rest", nargs=argparse.REMAINDER)
+    cf.set_defaults(func=cmd_conformance)
+
+    # Commands of other subsystems register themselves when present.
+    for module, attr in (("fmscript.ai.commands", "add_commands"), ("fmscript.data.commands", "add_commands"),
+                         ("fmscript.server.commands", "add_commands"), ("fmscript.docgen", "add_commands")):
+        try:
+            mod = __import__(module, fromlist=[attr])
+        except ImportError as e:
+            if e.name and module.startswith(e.name):
+                continue
+            if e.name == module:
+                continue
+            raise
+        getattr(mod, attr)(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        argv = ["repl"]
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("fmscript: interrupted\n")
+        return 130
+    except UsageError as e:
+        _report(e)
+        return 2
+    except FMScriptError as e:
+        _report(e)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug in fmscript: say so in one line unless --debug
+        if args.debug or os.environ.get("FMSCRIPT_DEBUG"):
+            raise
+        sys.stderr.write(f"fmscript: internal error: {e.__class__.__name__}: {e} "
+                         "(run with --debug for details)\n")
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

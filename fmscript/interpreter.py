@@ -1,0 +1,179 @@
+"""The embedding API: one object wires parse → compile → run for the CLI, the REPL and Python programs.
+
+    >>> from fmscript import Interpreter
+    >>> fm = Interpreter()
+    >>> fm.run_text('Exit Script [ Text Result: 6 * 7 ]')
+    '42'
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .calc.compile import compile_calc, var_key
+from .calc.values import to_text
+from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
+from .runtime import Frame, Session
+from .script.compile import CompiledScript, compile_script, execute
+from .script.parse import parse_script_text
+
+
+class Interpreter:
+    """Runs fmscript text and files, evaluates calculations and holds the session's $$ variables.
+
+    ``on_dialog(title, message)`` receives Show Custom Dialog (default: print to stdout).
+    ``trace`` may be True (print each step and the variables it changed to stderr) or a callable
+    ``trace(event: dict)``.  ``file`` opens a SQLite database as the FileMaker file.
+    """
+
+    def __init__(self, *, file: str | Path | None = None, on_dialog: Callable[[str, str], None] | None = None,
+                 trace: bool | Callable[[dict], None] = False, base_dir: str | Path | None = None):
+        self.session = Session(on_dialog=on_dialog if on_dialog is not None else _print_dialog)
+        if base_dir is not None:
+            self.session.base_dir = Path(base_dir)
+        self._trace = trace
+        if file is not None:
+            self.open_database(file)
+
+    # -- data -------------------------------------------------------------------------------------------
+    def open_database(self, path: str | Path | None) -> None:
+        """Use a SQLite file (``None``: a fresh in-memory database) as the FileMaker file."""
+        try:
+            from .data import open_database
+        except ImportError as e:  # the data layer is not installed in this build
+            raise UsageError(f"databases are not available: {e}") from None
+        self.session.data = open_database(path)
+
+    # -- scripts ----------------------------------------------------------------------------------------
+    def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
+        """Parse and compile text; its scripts become callable by name.  Returns their names."""
+        sf = parse_script_text(text, path, default_name)
+        errors: list[FMScriptError] = []
+        compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
+        if errors:
+            raise ErrorList(errors)
+        for cs in compiled:
+            self.session.scripts[cs.name.casefold()] = cs
+        return [cs.name for cs in compiled]
+
+    def load_file(self, path: str | Path) -> list[str]:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except OSError as e:
+            raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{p} is not UTF-8 text") from None
+        self.session.base_dir = p.resolve().parent
+        return self.load_text(text, str(path), p.stem)
+
+    def run_script(self, name: str, param: object = "") -> str:
+        """Run a loaded script by name; returns its Exit Script result as text."""
+        cs = self.session.scripts.get(name.casefold())
+        if cs is None:
+            raise FMScriptError(f"there is no script named “{name}”", code=104)
+        return to_text(self._execute(cs, param))
+
+    def run_text(self, text: str, param: object = "", script: str | None = None, path: str = "<text>") -> str:
+        names = self.load_text(text, path)
+        return self.run_script(script or names[0], param)
+
+    def run_file(self, path: str | Path, param: object = "", script: str | None = None) -> str:
+        names = self.load_file(path)
+        return self.run_script(script or names[0], param)
+
+    def _execute(self, cs: CompiledScript, param: object):
+        frame = Frame(self.session, cs.name, param)
+        try:
+            return execute(cs, frame)
+        except ScriptHalted:
+            return ""
+
+    # -- calculations and variables ---------------------------------------------------------------------
+    def evaluate(self, calc: str, frame: Frame | None = None):
+        """Evaluate a calculation in the session (``$`` variables of ``frame``, else of a scratch frame)."""
+        c = compile_calc(calc)
+        return c.evaluate(frame or self._scratch())
+
+    def _scratch(self) -> Frame:
+        f = getattr(self, "_scratch_frame", None)
+        if f is None:
+            f = self._scratch_frame = Frame(self.session, "")
+        return f
+
+    def get_global(self, name: str):
+        """The value of a ``$$`` variable (``$$`` optional in ``name``), or ``""``."""
+        return self.session.globals.get(var_key(_global_name(name)), "")
+
+    def set_global(self, name: str, value) -> None:
+        from .calc.values import num
+        n = _global_name(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = num(value)
+        self.session.globals[var_key(n)] = value
+        self.session.global_names[var_key(n)] = n
+
+    @property
+    def globals(self) -> dict[str, object]:
+        """``$$`` variables by the name first used for them."""
+        names = self.session.global_names
+        return {names.get(k, k): v for k, v in self.session.globals.items()}
+
+    # -- tracing ----------------------------------------------------------------------------------------
+    def _tracer(self):
+        if not self._trace and self.session.on_step is None:
+            return None
+        sink = self._trace if callable(self._trace) else (_print_trace if self._trace else None)
+        session = self.session
+
+        def wrap(fn, st, span):
+            def traced(f):
+                before_l, before_g = dict(f.locals), dict(session.globals)
+                try:
+                    return fn(f)
+                finally:
+                    changed = {}
+                    for k, v in f.locals.items():
+                        if before_l.get(k, _MISSING) != v or type(before_l.get(k)) is not type(v):
+                            changed[f.local_names.get(k, "$" + k.lstrip("$"))] = v
+                    for k, v in session.globals.items():
+                        if before_g.get(k, _MISSING) != v:
+                            changed[session.global_names.get(k, k)] = v
+                    event = {"path": span.path, "line": span.line, "step": st.name, "script": f.script_name,
+                             "changed": changed}
+                    if sink is not None:
+                        sink(event)
+                    if session.on_step is not None:
+                        session.on_step(event)
+            return traced
+        return wrap
+
+
+_MISSING = object()
+
+
+def _global_name(name: str) -> str:
+    return name if name.startswith("$$") else "$$" + name.lstrip("$")
+
+
+def _print_dialog(title: str, message: str) -> None:
+    out = sys.stdout
+    if title:
+        out.write(title.replace("\r\n", "\n").replace("\r", "\n") + "\n")
+    out.write(message.replace("\r\n", "\n").replace("\r", "\n") + "\n")
+    out.flush()
+
+
+def _print_trace(event: dict) -> None:
+    parts = [f"{event['path']}:{event['line']}: {event['step']}"]
+    for k, v in event["changed"].items():
+        parts.append(f"{k} = {_short(v)}")
+    from .redact import redact
+    sys.stderr.write(redact("  ".join(parts)) + "\n")
+
+
+def _short(v) -> str:
+    from .calc.values import to_text as t
+    s = t(v).replace("\r", "¶").replace("\n", "¶")
+    return repr(s if len(s) <= 60 else s[:57] + "...")

@@ -1,0 +1,302 @@
+"""Script AST → runnable code: a flat list of step closures with resolved jumps.
+
+Control steps (If, Loop …) become jumps, so running a loop body re-parses and re-resolves nothing: each
+iteration calls the same closures.  A step closure returns ``None`` to go on, an index to jump, or
+``KEEP_ERROR`` to go on without resetting ``Get ( LastError )``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..calc import ast as C
+from ..calc.compile import Calculation, compile_node, var_key
+from ..calc.values import to_bool, to_num0, to_text
+from ..errors import FMScriptError, ParseError, ScriptHalted
+from ..source import Source
+from ..steps import STEPS, StepError, registry
+from . import ast as S
+
+KEEP_ERROR = -1
+MAX_CALL_DEPTH = 1000
+
+Instr = Callable[[object], object]
+
+
+class ExitScript(Exception):
+    """Internal: Exit Script unwinds to the script's caller."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+@dataclass
+class CompiledScript:
+    name: str
+    code: list[Instr]
+    steps: list[S.Step]
+    source: Source
+    spans: list = field(default_factory=list)
+
+
+class StepCompiler:
+    """What a step's compile function gets: turns option values into closures once."""
+
+    def __init__(self, source: Source, trace=None):
+        self.source = source
+        self.trace = trace
+        self.step: S.Step | None = None
+
+    def error(self, msg: str, pos: int | None = None, code: int = 1204) -> ParseError:
+        return ParseError(msg, code=code, span=self.source.span(self.step.pos if pos is None else pos),
+                          step=self.step.name if self.step else None)
+
+    def calculation(self, value: S.Value) -> Calculation:
+        if not isinstance(value, S.Calc):
+            raise self.error("a calculation is expected here")
+        return compile_node(value.node, value.text, self.source)
+
+    def calc(self, opt: S.Option | S.Value | None, default=None) -> Callable:
+        """A closure ``f → value`` for an option (``default`` when the option is absent)."""
+        value = opt.value if isinstance(opt, S.Option) else opt
+        if value is None:
+            d = "" if default is None else default
+            return lambda f: d
+        if isinstance(value, S.Word):
+            w = value.name
+            return lambda f: w
+        if isinstance(value, S.LayoutRef):
+            n = value.name
+            return lambda f: n
+        if isinstance(value, S.Raw):
+            raise self.error(f"“{value.text}” is not a valid calculation")
+        ev = self.calculation(value).evaluate
+        return ev
+
+    def text(self, opt, default="") -> Callable:
+        c = self.calc(opt, default)
+        return lambda f: to_text(c(f))
+
+    def number(self, opt, default=None) -> Callable:
+        c = self.calc(opt, default)
+        return lambda f: to_num0(c(f))
+
+    def on_off(self, opt, default: bool) -> bool:
+        """A static On/Off option (FileMaker stores these as settings, not calculations)."""
+        if opt is None:
+            return default
+        v = opt.value
+        if v is None:
+            return True  # a bare flag
+        if isinstance(v, S.Word):
+            if v.name == "On":
+                return True
+            if v.name == "Off":
+                return False
+        raise self.error(f"“{opt.label_text or opt.label}” takes On or Off", opt.pos)
+
+    def target(self, opt: S.Option | None, what: str = "a variable or a field") -> Callable:
+        """A setter ``(f, value) → None`` for ``$x``, ``$$x``, ``$x[n]`` or ``Table::Field[n]``."""
+        if opt is None or not isinstance(opt.value, S.Calc):
+            raise self.error(f"{what} is expected here" + (f", not “{opt.value.text}”"
+                                                          if opt is not None and isinstance(opt.value, S.Raw)
+                                                          else ""), opt.pos if opt else None)
+        node = opt.value.node
+        if isinstance(node, C.Var):
+            name = node.name
+            if len(name.lstrip("$")) == 0:
+                raise self.error("a variable needs a name after “$”", opt.pos)
+            is_global = name.startswith("$$")
+            rep = compile_node(node.rep, "", self.source).evaluate if node.rep is not None else None
+            return make_var_setter(name, is_global, rep)
+        if isinstance(node, (C.Field, C.Name)):
+            table = node.table if isinstance(node, C.Field) else None
+            fname = node.name
+            rep = compile_node(node.rep, "", self.source).evaluate \
+                if isinstance(node, C.Field) and node.rep is not None else None
+
+            def set_field(f, value, rep_override=None):
+                r = rep_override if rep_override is not None else (int(to_num0(rep(f))) if rep else 1)
+                f.session.data.set_field(f, table, fname, max(r, 1), value)
+            return set_field
+        raise self.error(f"{what} is expected here", opt.pos)
+
+
+def make_var_setter(name: str, is_global: bool, rep=None):
+    key1 = var_key(name)
+
+    def set_var(f, value, rep_override=None):
+        r = rep_override if rep_override is not None else (int(to_num0(rep(f))) if rep else 1)
+        key = key1 if r == 1 else var_key(name, max(r, 1))
+        if is_global:
+            f.session.globals[key] = value
+            f.session.global_names.setdefault(key, name if r == 1 else f"{name}[{r}]")
+        else:
+            f.locals[key] = value
+            f.local_names.setdefault(key, name if r == 1 else f"{name}[{r}]")
+    return set_var
+
+
+def compile_script(script: S.Script, source: Source, trace=None,
+                   errors: list[FMScriptError] | None = None) -> CompiledScript:
+    """Compile one script; with ``errors`` given, problems are collected there instead of raised."""
+    registry()
+    c = StepCompiler(source, trace)
+    code: list[Instr] = []
+    steps: list[S.Step] = []
+    blocks: list[dict] = []
+
+    internal: set[int] = set()
+
+    def emit(fn: Instr, st: S.Step, hidden: bool = False) -> int:
+        code.append(fn)
+        steps.append(st)
+        if hidden:
+            internal.add(len(code) - 1)  # a jump at the end of a branch: not a step a user wrote
+        return len(code) - 1
+
+    for st in script.steps:
+        if st.disabled or st.name == "# (Comment)":
+            continue
+        c.step = st
+        try:
+            _compile_step(st, c, code, steps, blocks, emit)
+        except FMScriptError as e:
+            if errors is None:
+                raise
+            e.with_span(source.span(st.pos), st.name)
+            errors.append(e)
+            emit(_unavailable(st.name), st)
+    spans = [source.span(s.pos) for s in steps]
+    if trace is not None:
+        code = [fn if i in internal else trace(fn, st, sp)
+                for i, (fn, st, sp) in enumerate(zip(code, steps, spans))]
+    return CompiledScript(script.name, code, steps, source, spans)
+
+
+def _compile_step(st, c, code, steps, blocks, emit):
+    if True:
+        name = st.name
+        if name == "If":
+            cond = c.calc(_condition(st, c))
+            cell = [0]
+            emit(_jump_unless(cond, cell), st)
+            blocks.append({"kind": "If", "false": cell, "ends": []})
+        elif name == "Else If":
+            b = blocks[-1]
+            end = [0]
+            emit(_jump(end), st, True)  # end of the previous branch
+            b["ends"].append(end)
+            b["false"][0] = len(code)
+            cond = c.calc(_condition(st, c))
+            cell = [0]
+            emit(_jump_unless(cond, cell), st)
+            b["false"] = cell
+        elif name == "Else":
+            b = blocks[-1]
+            end = [0]
+            emit(_jump(end), st, True)
+            b["ends"].append(end)
+            b["false"][0] = len(code)
+            b["false"] = None
+            emit(_nop, st)
+        elif name == "End If":
+            b = blocks.pop()
+            here = len(code)
+            if b["false"] is not None:
+                b["false"][0] = here
+            for e in b["ends"]:
+                e[0] = here
+            emit(_nop, st)
+        elif name == "Loop":
+            emit(_nop, st)
+            blocks.append({"kind": "Loop", "start": len(code), "exits": []})
+        elif name == "Exit Loop If":
+            loop = next(b for b in reversed(blocks) if b["kind"] == "Loop")
+            cond = c.calc(_condition(st, c))
+            cell = [0]
+            loop["exits"].append(cell)
+            emit(_jump_if(cond, cell), st)
+        elif name == "End Loop":
+            b = blocks.pop()
+            emit(_jump([b["start"]]), st)
+            for e in b["exits"]:
+                e[0] = len(code)
+        else:
+            d = STEPS.get(name)
+            if d is None or d.compile is None:
+                emit(_unavailable(name), st)
+            else:
+                emit(d.compile(st, c), st)
+
+
+def _condition(st: S.Step, c: StepCompiler) -> S.Option:
+    opts = [o for o in st.options if o.value is not None]
+    if len(opts) != 1:
+        raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
+    return opts[0]
+
+
+def _nop(f):
+    return None
+
+
+def _jump(cell):
+    return lambda f: cell[0]
+
+
+def _jump_unless(cond, cell):
+    def run(f):
+        v = cond(f)
+        if v.__class__ is not str and v:
+            return None
+        return None if to_bool(v) else cell[0]
+    return run
+
+
+def _jump_if(cond, cell):
+    def run(f):
+        return cell[0] if to_bool(cond(f)) else None
+    return run
+
+
+def _unavailable(name: str):
+    def run(f):
+        raise StepError(f"“{name}” is not available in fmscript (FileMaker error 3: command is unavailable)",
+                        code=3)
+    return run
+
+
+def execute(cs: CompiledScript, frame) -> object:
+    """Run a compiled script in a frame; returns its Exit Script result."""
+    code = cs.code
+    n = len(code)
+    pc = 0
+    session = frame.session
+    try:
+        while pc < n:
+            try:
+                r = code[pc](frame)
+            except ExitScript:
+                raise
+            except FMScriptError as e:
+                session.last_error = e.code
+                session.last_error_detail = e.detail or e.message
+                st = cs.steps[pc]
+                session.last_error_location = f"{cs.name}\r{st.name}\r{cs.spans[pc].line}"
+                if not frame.error_capture:
+                    raise e.with_span(cs.spans[pc], st.name)
+                pc += 1
+                continue
+            if r is None:
+                session.last_error = 0
+                pc += 1
+            elif r == KEEP_ERROR:
+                pc += 1
+            else:
+                session.last_error = 0
+                pc = r
+    except ExitScript as ex:
+        session.last_error = 0
+        return ex.result
+    return ""

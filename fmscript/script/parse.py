@@ -1,0 +1,229 @@
+"""Script text → :class:`~fmscript.script.ast.ScriptFile`, reporting every problem of the file at once."""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from .. import catalog
+from ..calc.parse import parse_calc
+from ..errors import CheckWarning, ErrorList, FMScriptError, ParseError
+from ..source import Source
+from . import ast as S
+from .scan import RawLine, RawSegment, scan
+
+COMMENT = "# (Comment)"
+_LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
+_WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
+
+BLOCK_OPEN = {"If": "End If", "Loop": "End Loop"}
+
+
+def _implemented():
+    from ..steps import registry
+    return registry()
+
+
+def parse_script_text(text: str, path: str = "<script>", default_name: str | None = None) -> S.ScriptFile:
+    """Parse a whole file; raises :class:`ErrorList` with every error found."""
+    sf, errors = parse_collect(text, path, default_name)
+    if errors:
+        raise ErrorList(errors)
+    return sf
+
+
+def parse_collect(text: str, path: str = "<script>", default_name: str | None = None
+                  ) -> tuple[S.ScriptFile, list[FMScriptError]]:
+    src = Source(path, text)
+    raw_lines, errors = scan(src)
+    errors = list(errors)
+    warnings: list[CheckWarning] = []
+    impl = _implemented()
+    scripts: list[S.Script] = []
+    uses_headers = any(r.kind == "script" for r in raw_lines)
+    current: S.Script | None = None
+    if not uses_headers:
+        current = S.Script(default_name or (Path(path).stem if path and not path.startswith("<") else "Script"),
+                           [], 0)
+        scripts.append(current)
+    for raw in raw_lines:
+        if raw.kind == "script":
+            if current is not None and uses_headers:
+                errors.append(ParseError(f"“Script \"{raw.name}\"” starts inside script “{current.name}”; "
+                                         "close that one with “End Script” first", span=src.span(raw.start)))
+            current = S.Script(raw.name, [], raw.start)
+            scripts.append(current)
+            continue
+        if raw.kind == "end_script":
+            if current is None:
+                errors.append(ParseError("“End Script” without a “Script \"Name\"” before it",
+                                         span=src.span(raw.start)))
+            current = None
+            continue
+        if current is None:
+            errors.append(ParseError("this step is outside any script: a file that uses “Script \"Name\"” headers "
+                                     "needs every step between a header and “End Script”",
+                                     span=src.span(raw.start)))
+            current = S.Script("(orphan)", [], raw.start)
+            continue
+        if raw.kind == "comment":
+            current.steps.append(S.Step(COMMENT, comment=raw.name, pos=raw.start, written="#"))
+            continue
+        step = _parse_step(raw, src, impl, errors, warnings)
+        if step is not None:
+            current.steps.append(step)
+    if uses_headers and current is not None and raw_lines and raw_lines[-1].kind != "end_script":
+        errors.append(ParseError(f"script “{current.name}” has no “End Script”",
+                                 span=src.span(current.pos)))
+    names = set()
+    for s in scripts:
+        key = s.name.casefold()
+        if key in names:
+            errors.append(ParseError(f"two scripts are named “{s.name}”", span=src.span(s.pos)))
+        names.add(key)
+        errors += check_blocks(s, src)
+    errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+    return S.ScriptFile(src, scripts, warnings), errors
+
+
+def _suggest(name: str) -> str:
+    names = catalog.all_step_names()
+    by_norm = {catalog.norm(n): n for n in names}
+    close = difflib.get_close_matches(catalog.norm(name), list(by_norm), n=1, cutoff=0.6)
+    return f"; did you mean “{by_norm[close[0]]}”?" if close else ""
+
+
+def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | None:
+    info = catalog.step(raw.name) if raw.name else None
+    if info is None:
+        if raw.kind == "disabled":
+            return S.Step(COMMENT, comment="// " + raw.name, pos=raw.start, written="//", disabled=True)
+        if not raw.name:
+            errors.append(ParseError("a step needs a name before “[”", span=src.span(raw.start)))
+        else:
+            errors.append(ParseError(f"unknown script step “{raw.name}”{_suggest(raw.name)}", code=4,
+                                     span=src.span(raw.name_start, raw.name_start + len(raw.name))))
+        return None
+    stepdef = impl.get(info.name)
+    local_errors: list[FMScriptError] = []
+    options = tuple(_parse_option(seg, src, stepdef, info.name, local_errors) for seg in raw.segments)
+    if raw.kind == "disabled":
+        # A disabled step (FileMaker prints it with “//”) is kept but never run; its text may be anything.
+        return S.Step(info.name, options, pos=raw.start, written=raw.name, disabled=True)
+    errors.extend(local_errors)
+    step = S.Step(info.name, options, pos=raw.start, written=raw.name)
+    if stepdef is None:
+        warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it gives "
+                                     "error 3 (command is unavailable)", code=3,
+                                     span=src.span(raw.name_start, raw.name_start + len(raw.name))))
+    elif stepdef.validate is not None and not local_errors:
+        try:
+            stepdef.validate(step)
+        except FMScriptError as e:
+            errors.append(e.with_span(src.span(e.span_offset if hasattr(e, "span_offset") else raw.start)))
+    return step
+
+
+def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors) -> S.Option:
+    label = None
+    value_text, value_start = seg.value, seg.value_start
+    if seg.label is not None:
+        label = catalog.label(seg.label)
+        if label is None:
+            if _WORDISH.match(seg.label) and stepdef is not None:
+                close = difflib.get_close_matches(catalog.norm(seg.label),
+                                                  [catalog.norm(n) for n in stepdef.labels], n=1, cutoff=0.6)
+                hint = f"; did you mean “{_display_label(close[0], stepdef)}”?" if close else ""
+                errors.append(ParseError(f"unknown option “{seg.label}” for {step_name}{hint}",
+                                         span=src.span(seg.label_start, seg.label_start + len(seg.label))))
+                return S.Option(None, S.Raw(seg.text), seg.start)
+            if not _WORDISH.match(seg.label):
+                # Not a label after all (no calculation has a top-level single colon, so it is raw text).
+                label, value_text, value_start = None, seg.text, seg.start
+            else:
+                return S.Option(None, S.Raw(seg.text), seg.start, seg.label)
+        elif stepdef is not None and stepdef.labels and label not in stepdef.labels:
+            errors.append(ParseError(f"{step_name} has no option “{seg.label}”; its options are: "
+                                     + ", ".join(sorted(stepdef.labels)),
+                                     span=src.span(seg.label_start, seg.label_start + len(seg.label))))
+    if not value_text:
+        if label is None:
+            return S.Option(None, None, seg.start)
+        return S.Option(label, None, seg.start, seg.label)
+    # Bare words: constants (On, Table, Restore…) and flag options (Verify SSL Certificates…).
+    if label is None or True:
+        word = catalog.constant(value_text)
+        if word is None and label is None:
+            word = catalog.label(value_text)
+            if word is not None:
+                return S.Option(None, S.Word(word), seg.start, value_text)
+        if word is not None and not value_text.startswith(('"', "“")):
+            return S.Option(label, S.Word(word), seg.start, seg.label)
+    m = _LAYOUT_REF.match(value_text)
+    if m:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        return S.Option(label, S.LayoutRef(name, m.group(3) or None), seg.start, seg.label)
+    try:
+        node = parse_calc(value_text, src, value_start)
+        return S.Option(label, S.Calc(node, value_text, value_start), seg.start, seg.label)
+    except ParseError as e:
+        consumed = stepdef is not None and (label is None or label in stepdef.calc_labels)
+        if consumed:
+            errors.append(e)
+        return S.Option(label, S.Raw(value_text), seg.start, seg.label)
+
+
+def _display_label(normed: str, stepdef) -> str:
+    for l in stepdef.labels:
+        if catalog.norm(l) == normed:
+            return l
+    return normed
+
+
+def check_blocks(script: S.Script, src: Source) -> list[ParseError]:
+    """If / Else If / Else / End If and Loop / Exit Loop If / End Loop must balance."""
+    errors: list[ParseError] = []
+    stack: list[tuple[str, S.Step, bool]] = []  # (opener, step, else_seen)
+    for st in script.steps:
+        if st.disabled:
+            continue
+        name = st.name
+        if name in BLOCK_OPEN:
+            stack.append((name, st, False))
+        elif name in ("Else If", "Else"):
+            if not stack or stack[-1][0] != "If":
+                errors.append(_block_err(f"“{name}” without an open “If”", st, src, stack))
+                continue
+            opener, ost, else_seen = stack[-1]
+            if else_seen:
+                errors.append(ParseError(f"“{name}” after “Else” in the If at line {src.line_col(ost.pos)[0]}",
+                                         span=src.span(st.pos)))
+            if name == "Else":
+                stack[-1] = (opener, ost, True)
+        elif name in ("End If", "End Loop"):
+            want = "If" if name == "End If" else "Loop"
+            if not stack:
+                errors.append(ParseError(f"“{name}” without an open “{want}”", span=src.span(st.pos)))
+                continue
+            if stack[-1][0] != want:
+                opener, ost, _ = stack[-1]
+                errors.append(ParseError(f"“{name}” found, but the “{opener}” at line "
+                                         f"{src.line_col(ost.pos)[0]} is still open: missing "
+                                         f"“{BLOCK_OPEN[opener]}”", span=src.span(st.pos)))
+                # Recover: pop up to the matching opener if there is one.
+                idx = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][0] == want), None)
+                if idx is not None:
+                    del stack[idx:]
+                continue
+            stack.pop()
+        elif name == "Exit Loop If":
+            if not any(o == "Loop" for o, _, _ in stack):
+                errors.append(ParseError("“Exit Loop If” outside a Loop", span=src.span(st.pos)))
+    for opener, ost, _ in stack:
+        errors.append(ParseError(f"missing “{BLOCK_OPEN[opener]}” for this “{opener}”",
+                                 span=src.span(ost.pos, ost.pos + len(ost.written or opener))))
+    return errors
+
+
+def _block_err(msg, st, src, stack):
+    return ParseError(msg, span=src.span(st.pos))
