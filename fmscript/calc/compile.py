@@ -189,6 +189,8 @@ class CalcCompiler:
                     raise self.error(f"a “[ … ]” list is not valid here: {d.signature}", arg)
         if d.name == "Get":
             return self._get(n)
+        if d.mode == "compile":  # the function compiles its own arguments (While's Let-style bindings)
+            return d.impl(self, n)
         return self._call(d, n.args, n)
 
     def _call(self, d: FunctionDef, args, n: A.Node) -> Closure:
@@ -325,13 +327,28 @@ def divide(x: Decimal, y: Decimal) -> Decimal:
     return round_inexact(q)
 
 
-_QUANT = Decimal(1).scaleb(-16)
+# SetPrecision's current number of decimal places and the matching quantum (one process-wide setting:
+# SetPrecision restores it when its expression is done).
+_PRECISION = [16, Decimal(1).scaleb(-16)]
+
+
+def precision() -> int:
+    """The decimal places inexact results are rounded to (16 unless SetPrecision asks for more)."""
+    return _PRECISION[0]
+
+
+def set_precision(p: int) -> None:
+    _PRECISION[0] = p
+    _PRECISION[1] = Decimal(1).scaleb(-p)
 
 
 def round_inexact(q: Decimal) -> Decimal:
     """FileMaker shows inexact results to 16 decimal places unless SetPrecision asks for more."""
-    if q.as_tuple().exponent < -16 and len(q.as_tuple().digits) > 20:
-        return q.quantize(_QUANT, context=CONTEXT).normalize(CONTEXT) if abs(q) < Decimal("1e380") else q
+    t = q.as_tuple()
+    p, quant = _PRECISION
+    if t.exponent < -p and len(t.digits) > 20 and q.is_finite():
+        if abs(q) < Decimal("1e380"):
+            return q.quantize(quant, context=CONTEXT).normalize(CONTEXT)
     return q
 
 

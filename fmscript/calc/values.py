@@ -211,11 +211,15 @@ def format_number(d: Decimal) -> str:
 
 
 def format_date(d: _dt.date) -> str:
-    return f"{d.month}/{d.day}/{d.year}"
+    return f"{d.month}/{d.day}/{d.year:04d}"
 
 
 def format_time(t: Time) -> str:
+    """A time in the default en-US display: a time of day as ``h:mm:ss AM/PM``; a duration (negative, or
+    24 hours and more) as ``h:mm:ss`` with the hours counted on."""
     secs = t.seconds
+    if 0 <= secs < 86400:
+        return format_time_of_day(t)
     neg = secs < 0
     if neg:
         secs = -secs

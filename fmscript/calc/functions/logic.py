@@ -1,0 +1,257 @@
+"""Logic and evaluation beyond core.py: While and SetRecursion, IsValid, GetField, GetFieldName,
+GetRepetition and Self.
+
+While is compiled by itself (mode ``compile``): its variables are Let-style names that its condition,
+logic and result read, so they must be known while those are compiled.
+"""
+from __future__ import annotations
+
+from .. import ast as A
+from ..values import ONE, ZERO, to_bool, to_int, to_text
+from . import CalcError, function
+
+DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
+_LIMIT_KEY = "calc.iteration_limit"
+_MISSING = object()
+
+
+def iteration_limit(session) -> int:
+    """The While iteration limit in force (SetRecursion changes it for its expression)."""
+    return session.extensions.get(_LIMIT_KEY, DEFAULT_ITERATION_LIMIT)
+
+
+def _compile_bindings(comp, node, scope: set, what: str):
+    """``[ a = 1 ; $b = 2 ]`` or ``a = 1`` → [(kind, key, closure)]; names join ``scope`` as they are bound."""
+    from ..compile import _split_binding, var_key
+
+    items = node.items if isinstance(node, A.ListLit) else (node,)
+    out = []
+    for item in items:
+        target, value = _split_binding(item)
+        if target is None:
+            raise comp.error(f"each {what} of While is “name = expression”", item)
+        closure = comp.compile(value)
+        if isinstance(target, A.Var):
+            out.append(("$$" if target.name.startswith("$$") else "$", var_key(target.name), closure))
+        else:
+            key = target.name.casefold()
+            scope.add(key)
+            out.append(("let", key, closure))
+    return out
+
+
+def _target_names(node) -> set[str]:
+    from ..compile import _split_binding
+
+    items = node.items if isinstance(node, A.ListLit) else (node,)
+    names = set()
+    for item in items:
+        target, _ = _split_binding(item)
+        if isinstance(target, A.Name):
+            names.add(target.name.casefold())
+    return names
+
+
+def _assign(f, bindings):
+    let = f.let
+    for kind, key, c in bindings:
+        v = c(f)
+        if kind == "let":
+            let[key] = v
+        elif kind == "$":
+            f.locals[key] = v
+        else:
+            f.session.globals[key] = v
+
+
+@function("While ( [ initialVariable ] ; condition ; [ logic ] ; result )", mode="compile", lists=True,
+          args=(4, 4))
+def while_(comp, n):
+    """Repeats the logic while the condition is true, then returns the result (at most 50,000 iterations
+    unless SetRecursion allows more; beyond that the result is ``?``)."""
+    init, cond, logic, result = n.args
+    scope: set[str] = set()
+    comp.let_scope.append(scope)
+    try:
+        init_b = _compile_bindings(comp, init, scope, "initial variable")
+        scope |= _target_names(logic)
+        ccond = comp.compile(cond)
+        logic_b = _compile_bindings(comp, logic, scope, "logic step")
+        cresult = comp.compile(result)
+    finally:
+        comp.let_scope.pop()
+    keys = sorted({k for kind, k, _ in init_b + logic_b if kind == "let"})
+
+    def run_while(f):
+        let = f.let
+        saved = [(k, let.get(k, _MISSING)) for k in keys]
+        try:
+            _assign(f, init_b)
+            limit = iteration_limit(f.session)
+            count = 0
+            while to_bool(ccond(f)):
+                count += 1
+                if count > limit:
+                    raise CalcError(f"While stopped after {limit} iterations (SetRecursion sets the limit)",
+                                    code=1204)
+                _assign(f, logic_b)
+            return cresult(f)
+        finally:
+            for k, v in saved:
+                if v is _MISSING:
+                    let.pop(k, None)
+                else:
+                    let[k] = v
+
+    return run_while
+
+
+@function("SetRecursion ( expression ; maxIterations )", mode="lazy")
+def set_recursion(f, expr, max_iterations):
+    """Evaluates the expression with a different iteration limit for While (and recursion); ``?`` when
+    the expression goes past it."""
+    limit = max(to_int(max_iterations(f)), 0)
+    ext = f.session.extensions
+    saved = ext.get(_LIMIT_KEY, _MISSING)
+    ext[_LIMIT_KEY] = limit
+    try:
+        return expr(f)
+    finally:
+        if saved is _MISSING:
+            ext.pop(_LIMIT_KEY, None)
+        else:
+            ext[_LIMIT_KEY] = saved
+
+
+def _split_field_name(name: str):
+    name = name.strip()
+    rep = 1
+    if name.endswith("]") and "[" in name:
+        name, _, r = name[:-1].rpartition("[")
+        try:
+            rep = max(int(r.strip()), 1)
+        except ValueError:
+            rep = 1
+    table, sep, fname = name.partition("::")
+    if not sep:
+        return None, name.strip(), rep
+    return table.strip(), fname.strip(), rep
+
+
+@function("GetField ( fieldName )", mode="context")
+def get_field(f, name):
+    """The contents of the field whose name (``Table::Field`` or ``Field``) is the text given."""
+    text = to_text(name)
+    if not text.strip():
+        raise CalcError("GetField needs a field name", code=102)
+    table, fname, rep = _split_field_name(text)
+    return f.session.data.read_field(f, table, fname, rep)
+
+
+@function("GetFieldName ( field )", mode="compile", args=(1, 1))
+def get_field_name(comp, n):
+    """The name of a field as ``Table::Field`` (the field itself, not its contents)."""
+    arg = n.args[0]
+    if isinstance(arg, A.Field):
+        text = f"{arg.table}::{arg.name}" if arg.table else arg.name
+        return lambda f: text
+    if isinstance(arg, A.Name):
+        text = arg.name
+        return lambda f: text
+    inner = comp.compile(arg)  # e.g. GetFieldName ( Evaluate ( "Table::Field" ) ): the text names the field
+    return lambda f: to_text(inner(f))
+
+
+@function("GetRepetition ( repeatingField ; number )", mode="compile", args=(2, 2))
+def get_repetition(comp, n):
+    """The contents of one repetition of a repeating field or variable."""
+    from ..compile import _rep_number
+
+    arg, num = n.args
+    cnum = comp.compile(num)
+    if isinstance(arg, (A.Field, A.Var)) and arg.rep is None:
+        table = arg.table if isinstance(arg, A.Field) else None
+        if isinstance(arg, A.Var):
+            from ..compile import var_key
+            name, is_global = arg.name, arg.name.startswith("$$")
+
+            def read_var(f):
+                scope = f.session.globals if is_global else f.locals
+                return scope.get(var_key(name, _rep_number(cnum(f))), "")
+            return read_var
+        fname = arg.name
+        return lambda f: f.session.data.read_field(f, table, fname, _rep_number(cnum(f)))
+    if isinstance(arg, A.Name) and not any(arg.name.casefold() in s for s in comp.let_scope):
+        fname = arg.name
+        return lambda f: f.session.data.read_field(f, None, fname, _rep_number(cnum(f)))
+    inner = comp.compile(arg)
+    return lambda f: inner(f) if _rep_number(cnum(f)) == 1 else ""
+
+
+_VALIDITY_ERRORS = {102, 103, 104, 106, 500, 501, 502, 503, 504, 505, 506, 507, 508, 509}
+
+
+@function("IsValid ( expression )", mode="lazy")
+def is_valid(f, expr):
+    """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
+    try:
+        expr(f)
+    except CalcError:
+        return ZERO
+    except (ArithmeticError, ValueError):
+        return ZERO
+    return ONE
+
+
+@function("IsValidExpression ( expression )", mode="context")
+def is_valid_expression(f, text):
+    """1 when the text is a calculation that compiles (its syntax and names are valid), else 0."""
+    from ...errors import FMScriptError
+    from ..compile import compile_calc
+
+    try:
+        compile_calc(to_text(text), let_names=frozenset(f.let))
+    except FMScriptError:
+        return ZERO
+    return ONE
+
+
+@function("Self", mode="context", bare=True, args=(0, 0))
+def self_(f):
+    """The value of the object the calculation belongs to (a field's own contents in its validation or
+    auto-enter calculation); ``?`` where the calculation belongs to no object."""
+    getter = f.session.extensions.get("calc.self")
+    if getter is None:
+        raise CalcError("Self is only meaningful in a calculation that belongs to a field or layout object",
+                        code=1204)
+    return getter(f) if callable(getter) else getter
+
+
+@function("GetLayoutObjectAttribute ( objectName ; attributeName {; repetitionNumber ; portalRowNumber} )",
+          mode="context")
+def get_layout_object_attribute(f, name, attr, *_rest):
+    """An attribute of a named layout object; fmscript has no layouts, so the result is empty."""
+    return ""
+
+
+@function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
+def get_nth_record(comp, n):
+    """The field's contents in the nth record of the found set (the data layer answers; else ``?``)."""
+    from ..compile import _rep_number
+
+    arg, num = n.args
+    cnum = comp.compile(num)
+    table = arg.table if isinstance(arg, A.Field) else None
+    fname = arg.name if isinstance(arg, (A.Field, A.Name)) else None
+    if fname is None:
+        raise comp.error("GetNthRecord needs a field", arg)
+
+    def read(f):
+        data = f.session.data
+        reader = getattr(data, "read_nth_record", None)
+        if reader is None:
+            raise CalcError("there are no records", code=401)
+        return reader(f, table, fname, _rep_number(cnum(f)))
+    return read
+
+
