@@ -77,6 +77,9 @@ class ToAst(Transformer):
                               pos=name.start_pos)
         return A.Call(fname, tuple(args), pos=name.start_pos)
 
+    def paren(self, _l, x, _r):
+        return x
+
     def args(self, *items):
         return tuple(i for i in items if not isinstance(i, Token))
 

@@ -262,7 +262,7 @@ def _jump_if(cond, cell):
 
 def _unavailable(name: str):
     def run(f):
-        raise StepError(f"“{name}” is not available in fmscript (FileMaker error 3: command is unavailable)",
+        raise StepError(f"“{name}” is not available in fmscript (command is unavailable)",
                         code=3)
     return run
 

@@ -158,6 +158,9 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors)
             if word is not None:
                 return S.Option(None, S.Word(word), seg.start, value_text)
         if word is not None and not value_text.startswith(('"', "“")):
+            if word == "No dialog" and label is None:
+                # FileMaker printed this setting both ways; one AST for both.
+                return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
             return S.Option(label, S.Word(word), seg.start, seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:

@@ -156,8 +156,8 @@ def _scan_options(src: Source, open_pos: int) -> tuple[int, list[RawSegment], Pa
                 opener, pos = depth.pop()
                 if OPEN[opener] != ch and not (opener in "[［" and ch in "]］") and \
                         not (opener in "(（" and ch in ")）"):
-                    return i + 1, segs, ParseError(f"“{ch}” does not match the “{opener}” opened at line "
-                                                   f"{src.line_col(pos)[0]}", span=src.span(i))
+                    return i + 1, segs, ParseError(f"the “{opener}” opened here is never closed "
+                                                   f"(a “{ch}” comes first)", span=src.span(pos))
             elif ch in "]］":
                 segs.append(_segment(text, seg_start, i))
                 return i + 1, [s for s in segs if s.text or len(segs) > 1], None

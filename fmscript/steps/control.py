@@ -77,7 +77,7 @@ def perform_script(st: S.Step, c):
         script_name = name(f)
         target = session.scripts.get(script_name.casefold())
         if target is None:
-            raise StepError(f"there is no script named “{script_name}” (FileMaker error 104)", code=104)
+            raise StepError(f"there is no script named “{script_name}”", code=104)
         if session.call_depth >= MAX_CALL_DEPTH:
             raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=1223)
         from ..runtime import Frame
