@@ -80,15 +80,15 @@ def _pretty(v, indent: int = 0) -> str:
     if isinstance(v, dict):
         if not v:
             return "{}"
-        inner = ",\n".join(f"{pad}\t{json.dumps(k, ensure_ascii=False)} : " +
-                           (("\n" + pad + "\t") if isinstance(v[k], (dict, list)) and v[k] else "") +
+        inner = ",\r".join(f"{pad}\t{json.dumps(k, ensure_ascii=False)} : " +
+                           (("\r" + pad + "\t") if isinstance(v[k], (dict, list)) and v[k] else "") +
                            _pretty(v[k], indent + 1) for k in sorted(v))
-        return "{\n" + inner + "\n" + pad + "}"
+        return "{\r" + inner + "\r" + pad + "}"
     if isinstance(v, list):
         if not v:
             return "[]"
-        inner = ",\n".join(f"{pad}\t" + _pretty(x, indent + 1) for x in v)
-        return "[\n" + inner + "\n" + pad + "]"
+        inner = ",\r".join(f"{pad}\t" + _pretty(x, indent + 1) for x in v)
+        return "[\r" + inner + "\r" + pad + "]"
     return dumps(v)
 
 
@@ -392,7 +392,7 @@ def json_get_element_type(json_text, path):
 
 @function("JSONFormatElements ( json )")
 def json_format_elements(json_text):
-    """Pretty-printed JSON with tabs, as FileMaker formats it."""
+    """Pretty-printed JSON with tabs and returns (CR), as FileMaker formats it."""
     try:
         return _pretty(_loads(to_text(json_text)))
     except _BadJSON as e:

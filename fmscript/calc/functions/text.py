@@ -404,13 +404,13 @@ for _i, _name in enumerate(_STYLES):
     function(_name, bare=True, category="text")(_fn)
 
 
-@function("TextColor ( text ; RGB ( red ; green ; blue ) )")
+@function("TextColor ( text ; RGB ( red ; green ; blue ) )", args=(2, 2))
 def text_color(v, _rgb):
     """The text in a colour (fmscript keeps plain text: the characters come back unchanged)."""
     return to_text(v)
 
 
-@function("TextColorRemove ( text {; RGB ( red ; green ; blue )} )")
+@function("TextColorRemove ( text {; RGB ( red ; green ; blue )} )", args=(1, 2))
 def text_color_remove(v, _rgb=None):
     """The text without a colour (plain text: unchanged)."""
     return to_text(v)
