@@ -6,9 +6,11 @@ evaluates each one and compares the result the way the vector README says: text 
 value (rounding *or* truncating the result to the digits shown gives the expected number) and values cut
 off with ``...`` as a prefix.
 
-Vectors with a ``depends`` tag need context.  :func:`context_for` supplies it where fmscript can: a fixed
-clock for the date/time ``Get`` names, ``$`` variables for ``var`` vectors and a small in-memory record for
-some ``field`` vectors.  The others are counted as "not run".
+Vectors with a ``depends`` tag need context.  This module supplies it where fmscript can (see
+:func:`runnable`): a fixed clock for the date/time ``Get`` names, session state (account, last error) for
+some other ``env`` vectors, ``$`` variables for ``var`` vectors and a one-record data layer holding what the
+docs say for some ``field`` vectors.  ``locale`` vectors run as they are: the default locale is en-US.
+The others are counted as "not run".
 
 ``fmscript conformance`` prints the pass rate per category (:func:`report`).
 """
@@ -107,7 +109,7 @@ def _number_matches(actual: str, expected: str) -> bool:
 # -- context for vectors with depends tags ---------------------------------------------------------------
 
 # The moment the Get examples were written for: Get ( CurrentTimestamp ) → 6/4/2026 9:15:00 AM.
-FIXED_NOW = _dt.datetime(2026, 6, 4, 9, 15, 0)
+FIXED_NOW = _dt.datetime(2026, 6, 4, 9, 15, 0, tzinfo=_dt.timezone.utc)
 
 
 class _Record:
@@ -156,8 +158,22 @@ VAR_CONTEXT: dict[str, dict[str, object]] = {
     "logical-json-019": {f"$variable[{i}]": str(i) for i in range(1, 11)},
 }
 
-# env vectors fmscript can reproduce: those about the clock (and Get ( UUID ) by shape).
-ENV_RUNNABLE = {"get-001", "get-002", "get-003", "get-004", "get-040"}
+# Session state for env vectors, as the docs' sample values describe it.
+SESSION_CONTEXT: dict[str, dict[str, object]] = {
+    "get-005": {"account": {"name": "bjones"}},
+    "get-006": {},
+    "get-007": {"account": {"extended_privileges": ("fmapp", "fmwebdirect")}},
+    "get-025": {},
+    "get-030": {"last_error": 401},
+    "get-031": {"last_message_choice": 2},
+    "get-045": {},
+    "logical-json-018": {"calc.self": "11"},
+}
+
+# The clock for the date/time Get vectors (UTC, so the result does not depend on the machine's zone).
+# get-003's sample value is a different moment from the others: 10/2/2026 1:00 AM UTC.
+CLOCK = {"get-003": _dt.datetime(2026, 10, 2, 1, 0, 0, tzinfo=_dt.timezone.utc)}
+ENV_RUNNABLE = {"get-001", "get-002", "get-003", "get-004", "get-040", *SESSION_CONTEXT}
 
 
 def runnable(v: Vector) -> bool:
@@ -172,16 +188,16 @@ def runnable(v: Vector) -> bool:
     if deps == {"var"}:
         return v.id in VAR_CONTEXT
     if deps <= {"field", "locale"}:
-        return v.id in FIELD_CONTEXT
+        return v.id in FIELD_CONTEXT or v.id in SESSION_CONTEXT
     return False
 
 
 @contextlib.contextmanager
-def _fixed_clock():
+def _fixed_clock(now: _dt.datetime = FIXED_NOW):
     from .calc.functions import get as get_mod
 
     saved = get_mod._now
-    get_mod._now = lambda: FIXED_NOW
+    get_mod._now = lambda: now
     try:
         yield
     finally:
@@ -198,6 +214,11 @@ def evaluate(v: Vector) -> str:
     data = _Record(FIELD_CONTEXT[v.id]) if v.id in FIELD_CONTEXT else None
     session = Session(data=data)
     frame = Frame(session)
+    for key, value in SESSION_CONTEXT.get(v.id, {}).items():
+        if key in ("last_error", "last_message_choice"):
+            setattr(session, key, value)
+        else:
+            session.extensions[key] = value
     for name, value in VAR_CONTEXT.get(v.id, {}).items():
         base, _, rep = name.partition("[")
         frame.locals[var_key(base, int(rep.rstrip("]")) if rep else 1)] = value
@@ -207,7 +228,7 @@ def evaluate(v: Vector) -> str:
         return f"<parse error: {e.message}>"
     except Exception as e:  # a fault in fmscript itself: report it as this vector's result
         return f"<internal error: {e.__class__.__name__}: {e}>"
-    with _fixed_clock():
+    with _fixed_clock(CLOCK.get(v.id, FIXED_NOW)):
         return to_text(calc.evaluate(frame))
 
 

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import getpass
+import locale
 import os
 import platform
+import socket
 import sys
+import uuid as _uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -148,8 +152,8 @@ def current_timestamp(f):
 
 @get("SystemPlatform")
 def system_platform(f):
-    """-1 macOS (Mac), -2 Windows, 4 Linux (FileMaker Server on Linux reports 4)."""
-    return Decimal({"darwin": -1, "win32": -2}.get(sys.platform, 4))
+    """1 macOS, -2 Windows, 8 Linux (FileMaker's numbers; 8 is Ubuntu Linux)."""
+    return Decimal({"darwin": 1, "win32": -2}.get(sys.platform, 8))
 
 
 @get("ApplicationVersion")
@@ -169,3 +173,284 @@ def system_version(f):
 def host_name(f):
     """The machine's network name."""
     return platform.node()
+
+
+def _now_utc() -> _dt.datetime:
+    """The current moment in UTC (follows :func:`_now` when a test fixes the clock)."""
+    n = _now()
+    if n.tzinfo is None:
+        return n.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return n.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def _epoch_microseconds(n: _dt.datetime) -> int:
+    """Microseconds since 1/1/0001 0:00 (FileMaker's timestamp origin)."""
+    return ((n.toordinal() - 1) * 86400 + n.hour * 3600 + n.minute * 60 + n.second) * 1_000_000 + n.microsecond
+
+
+@get("CurrentTimeUTCMilliseconds")
+def current_time_utc_milliseconds(f):
+    """Milliseconds since 1/1/0001 0:00 UTC."""
+    return Decimal(_epoch_microseconds(_now_utc()) // 1000)
+
+
+@get("CurrentTimeUTCMicroseconds")
+def current_time_utc_microseconds(f):
+    """Microseconds since 1/1/0001 0:00 UTC."""
+    return Decimal(_epoch_microseconds(_now_utc()))
+
+
+@get("CurrentHostTimestamp")
+def current_host_timestamp(f):
+    """Date and time now on the host (fmscript runs locally: the same as CurrentTimestamp)."""
+    return current_timestamp(f)
+
+
+def _account(f) -> dict:
+    # fmscript has no login: the file is open with FileMaker's default full-access account unless an
+    # embedder puts {"name", "privilege_set", "extended_privileges", "type"} in session.extensions["account"].
+    return f.session.extensions.get("account") or {}
+
+
+@get("AccountName")
+def account_name(f):
+    """The account the file is open with (``Admin``, FileMaker's default account)."""
+    return _account(f).get("name", "Admin")
+
+
+@get("AccountPrivilegeSetName")
+def account_privilege_set_name(f):
+    """The account's privilege set (``[Full Access]``)."""
+    return _account(f).get("privilege_set", "[Full Access]")
+
+
+@get("CurrentPrivilegeSetName")
+def current_privilege_set_name(f):
+    """The privilege set in force (``[Full Access]``)."""
+    return _account(f).get("privilege_set", "[Full Access]")
+
+
+@get("AccountExtendedPrivileges")
+def account_extended_privileges(f):
+    """The account's extended privilege keywords, one per line (none by default)."""
+    return "\r".join(_account(f).get("extended_privileges", ()))
+
+
+@get("CurrentExtendedPrivileges")
+def current_extended_privileges(f):
+    """The extended privilege keywords in force, one per line."""
+    return account_extended_privileges(f)
+
+
+@get("AccountType")
+def account_type(f):
+    """How the account is authenticated: ``FileMaker``."""
+    return _account(f).get("type", "FileMaker")
+
+
+@get("AccountGroupName")
+def account_group_name(f):
+    """The external group of the account (empty: fmscript accounts are FileMaker accounts)."""
+    return _account(f).get("group", "")
+
+
+@get("UserName")
+def user_name(f):
+    """The user's name (the operating system's login name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
+@get("UUID")
+def uuid_(f):
+    """A new random UUID in upper case (a different one each time)."""
+    return str(_uuid.uuid4()).upper()
+
+
+@get("UUIDNumber")
+def uuid_number(f):
+    """A new random UUID as a number (a different one each time)."""
+    return Decimal(_uuid.uuid4().int)
+
+
+@get("ApplicationArchitecture")
+def application_architecture(f):
+    """The processor architecture fmscript runs on (``x86_64``, ``arm64``…)."""
+    m = platform.machine().lower()
+    return {"amd64": "x86_64", "aarch64": "arm64"}.get(m, m)
+
+
+def _language() -> str:
+    code = (locale.getlocale()[0] or os.environ.get("LANG", "") or "en_US").split(".")[0]
+    names = {"en": "English", "zh": "Chinese", "ja": "Japanese", "de": "German", "fr": "French",
+             "es": "Spanish", "it": "Italian", "nl": "Dutch", "sv": "Swedish", "ko": "Korean", "pt": "Portuguese"}
+    return names.get(code.split("_")[0].lower(), "English")
+
+
+@get("ApplicationLanguage")
+def application_language(f):
+    """The language fmscript speaks to the user: ``English``."""
+    return "English"
+
+
+@get("SystemLanguage")
+def system_language(f):
+    """The operating system's language in English (``English``, ``Chinese``…)."""
+    return _language()
+
+
+@get("SystemDrive")
+def system_drive(f):
+    """The drive the operating system runs from: ``/`` (``/C:/`` on Windows)."""
+    if sys.platform == "win32":
+        return "/" + os.environ.get("SystemDrive", "C:") + "/"
+    return "/"
+
+
+@get("SystemIPAddress")
+def system_ip_address(f):
+    """The machine's IP addresses, one per line."""
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None) if a[0] == socket.AF_INET}
+    except OSError:
+        addrs = set()
+    return "\r".join(sorted(addrs)) or "127.0.0.1"
+
+
+@get("HostIPAddress")
+def host_ip_address(f):
+    """The IP address of the host the file is on (local files: empty)."""
+    return ""
+
+
+@get("HostApplicationVersion")
+def host_application_version(f):
+    """The host's application version (local files: empty)."""
+    return ""
+
+
+@get("MultiUserState")
+def multi_user_state(f):
+    """0: the file is not shared."""
+    return Decimal(0)
+
+
+@get("UserCount")
+def user_count(f):
+    """The number of users with the file open: 1."""
+    return Decimal(1)
+
+
+@get("NetworkProtocol")
+def network_protocol(f):
+    """The network protocol for sharing: ``TCP/IP``."""
+    return "TCP/IP"
+
+
+@get("Device")
+def device(f):
+    """The kind of device: 1 Mac, 2 Windows PC, 0 other (Linux)."""
+    return Decimal({"darwin": 1, "win32": 2}.get(sys.platform, 0))
+
+
+@get("ScreenWidth")
+def screen_width(f):
+    """The screen's width in points (0: fmscript has no screen)."""
+    return Decimal(0)
+
+
+@get("ScreenHeight")
+def screen_height(f):
+    """The screen's height in points (0: fmscript has no screen)."""
+    return Decimal(0)
+
+
+@get("ScreenDepth")
+def screen_depth(f):
+    """Bits per pixel of the screen (0: fmscript has no screen)."""
+    return Decimal(0)
+
+
+@get("ScreenScaleFactor")
+def screen_scale_factor(f):
+    """The screen's scale factor (1)."""
+    return Decimal(1)
+
+
+@get("HighContrastState")
+def high_contrast_state(f):
+    """0: high contrast is off."""
+    return Decimal(0)
+
+
+@get("UseSystemFormatsState")
+def use_system_formats_state(f):
+    """0: the file's own formats (en-US) are used."""
+    return Decimal(0)
+
+
+@get("CalculationRepetitionNumber")
+def calculation_repetition_number(f):
+    """The repetition being calculated (1 outside repeating fields)."""
+    return Decimal(f.session.extensions.get("calc.repetition", 1))
+
+
+@get("FileSize")
+def file_size(f):
+    """The size of the database file in bytes (0 for the in-memory file)."""
+    p = f.session.file_path()
+    try:
+        return Decimal(os.path.getsize(p)) if p else Decimal(0)
+    except OSError:
+        return Decimal(0)
+
+
+@get("PersistentID")
+def persistent_id(f):
+    """An identifier of this machine that stays the same between runs."""
+    return "%032X" % _uuid.getnode()
+
+
+@get("SystemNICAddress")
+def system_nic_address(f):
+    """The hardware (MAC) address of the network interface."""
+    node = _uuid.getnode()
+    return ":".join(f"{(node >> s) & 0xFF:02x}" for s in range(40, -1, -8))
+
+
+@get("EncryptionState")
+def encryption_state(f):
+    """0: the file is not encrypted."""
+    return Decimal(0)
+
+
+@get("ActiveModifierKeys")
+def active_modifier_keys(f):
+    """The modifier keys held down: 0 (fmscript reads no keyboard)."""
+    return Decimal(0)
+
+
+@get("InstalledFMPlugins")
+def installed_fm_plugins(f):
+    """Installed plug-ins, one per line: none."""
+    return ""
+
+
+@get("WindowMode")
+def window_mode(f):
+    """The mode: 0 Browse (fmscript runs scripts in Browse mode)."""
+    return Decimal(f.session.extensions.get("window_mode", 0))
+
+
+@get("StatusAreaState")
+def status_area_state(f):
+    """0: there is no status toolbar."""
+    return Decimal(0)
+
+
+@get("PrinterName")
+def printer_name(f):
+    """The default printer (empty: fmscript prints nothing)."""
+    return ""
