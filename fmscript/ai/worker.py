@@ -204,8 +204,8 @@ class Worker:
         store = self.store
         stage = modelstore.tuned_root() / modelstore.STORE / f".tmp-{jid}"
         try:
+            gflops = blas.sgemm_gflops()  # imports mlx, so its BLAS is mapped before we look
             loaded = blas.loaded_blas()
-            gflops = blas.sgemm_gflops()
             store.add_event(jid, f"Worker {self.pid} started the job. {self.blas_note} "
                                  f"(loaded: {loaded}, sgemm {gflops:.0f} GFLOP/s).",
                             data={"blas": loaded, "sgemm_gflops": round(gflops, 1), "worker_pid": self.pid,
