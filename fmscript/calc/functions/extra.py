@@ -431,7 +431,7 @@ def num_to_j_text(number, separator, character_type):
         return s
 
     if sep == 1:
-        text = write_digits(f"{n:,}".replace(",", "\x00")).replace("\x00", "，" if kind == 1 else ",")
+        text = ("，" if kind == 1 else ",").join(write_digits(g) for g in f"{n:,}".split(","))
     elif sep == 2:
         parts = []
         for i, g in reversed(list(enumerate(_groups_of_four(n)))):
