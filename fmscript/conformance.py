@@ -176,6 +176,17 @@ CLOCK = {"get-003": _dt.datetime(2026, 10, 2, 1, 0, 0, tzinfo=_dt.timezone.utc)}
 ENV_RUNNABLE = {"get-001", "get-002", "get-003", "get-004", "get-040", *SESSION_CONTEXT}
 
 
+# Vectors whose documented value fmscript deliberately does not give: {id: (fmscript's result, why)}.
+# docs/conformance.md lists them; the tests pin fmscript's result so a change is noticed.
+DIFFERENCES: dict[str, tuple[str, str]] = {
+    "text-018": ("9:30:00 AM", "en-US shows a time of day with AM/PM; the help page omits it here, while "
+                               "text-019, date-time-025 and date-time-033 show it"),
+    "date-time-030": ("4:14:32 AM", "as text-018: the source writes the time without AM/PM"),
+    "date-time-031": ("4:40:30 AM", "as text-018: the source writes the time without AM/PM"),
+    "date-time-032": ("4:16:10 AM", "as text-018: the source writes the time without AM/PM"),
+}
+
+
 def runnable(v: Vector) -> bool:
     """True when fmscript can give the vector the context its tags ask for."""
     deps = set(v.depends)
@@ -300,6 +311,8 @@ def report(argv: list[str] | None = None) -> int:
         print()
         for v, actual in failures:
             print(f"{v.id}: {v.expression!r}\n    expected {expected_value(v)!r}\n    got      {actual!r}")
+            if v.id in DIFFERENCES:
+                print(f"    (deliberate: {DIFFERENCES[v.id][1]})")
     ok = tot_s.total == 0 or tot_s.passed / tot_s.total >= TARGET
     return 0 if ok else 1
 

@@ -438,4 +438,6 @@ def json_parsed_state(json_text):
 
 for _name, _value in (("JSONRaw", 0), ("JSONString", 1), ("JSONNumber", 2), ("JSONObject", 3),
                       ("JSONArray", 4), ("JSONBoolean", 5), ("JSONNull", 6)):
-    function(_name, bare=True)((lambda v: (lambda: v))(Decimal(_value)))
+    _const = (lambda v: (lambda: v))(Decimal(_value))
+    _const.__doc__ = f"The JSON type constant {_value}, for JSONSetElement, JSONMakeArray and JSONGetElementType."
+    function(_name, bare=True, category="json")(_const)

@@ -1,0 +1,50 @@
+"""The function registry: one registration per function, each with a signature and a description, and
+the generated reference in docs/functions.md kept up to date."""
+import re
+from pathlib import Path
+
+from fmscript.calc.functions import registry
+from fmscript.docgen_functions import docs_path, render_functions_md
+
+FAMILIES = Path(__file__).resolve().parents[2] / "fmscript" / "calc" / "functions"
+
+REQUIRED = """
+Left Right Middle Length Position PatternCount Substitute Upper Lower Proper Trim TrimAll Replace Exact Filter
+FilterValues LeftWords RightWords MiddleWords WordCount LeftValues RightValues MiddleValues GetValue ValueCount
+List Quote Char Code SerialIncrement GetAsText GetAsNumber GetAsBoolean GetAsDate GetAsTime GetAsTimestamp
+GetAsURLEncoded Base64Encode Base64Decode HexEncode HexDecode CryptDigest CryptAuthCode SortValues UniqueValues
+TextStyleAdd TextColor TextFormatRemove
+Abs Ceiling Floor Int Round Truncate Mod Div Sign Sqrt Exp Ln Log Lg Random Pi SetPrecision Max Min Sum Average
+Count StDev Variance Combination Factorial FV PV PMT NPV Sin Cos Tan Asin Acos Atan Degrees Radians RGB
+Date Time Timestamp Day Month Year DayOfWeek DayOfYear DayName MonthName WeekOfYear WeekOfYearFiscal Hour Minute
+Seconds
+If Case Choose While SetRecursion IsEmpty IsValid EvaluationError Evaluate GetField GetFieldName Self
+JSONSetElement JSONGetElement JSONDeleteElement JSONListKeys JSONListValues JSONGetElementType
+JSONFormatElements JSONMakeArray JSONParse JSONParsedState
+Base64EncodeRFC DayNameJ MonthNameJ YearName Hiragana Katakana KanaHankaku KanaZenkaku RomanHankaku RomanZenkaku
+KanjiNumeral NumToJText
+""".split()
+
+
+def test_every_required_function_is_registered():
+    reg = registry()
+    assert [n for n in REQUIRED if n.casefold() not in reg] == []
+
+
+def test_each_function_is_registered_once():
+    names = []
+    for path in FAMILIES.glob("*.py"):
+        names += re.findall(r'^@function\(\s*"([^" (]+)', path.read_text(encoding="utf-8"), re.M)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert dupes == []
+
+
+def test_every_function_has_a_signature_and_a_description():
+    for d in {id(d): d for d in registry().values()}.values():
+        assert d.signature.startswith(d.name), d.name
+        assert d.doc.strip(), f"{d.name} has no description"
+
+
+def test_docs_functions_md_is_up_to_date():
+    assert docs_path().read_text(encoding="utf-8") == render_functions_md(), \
+        "run: python -m fmscript.docgen_functions"
