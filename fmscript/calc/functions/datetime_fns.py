@@ -14,7 +14,7 @@ import datetime as _dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..values import CONTEXT, ZERO, Time, Timestamp, to_number, to_text
+from ..values import CONTEXT, ZERO, Time, Timestamp, to_number
 from . import CalcError, function
 
 DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")

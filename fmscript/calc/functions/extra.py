@@ -6,11 +6,7 @@ name, as FileMaker shows a container's contents as text.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
-import hashlib
-import hmac
 import unicodedata
 from decimal import Decimal
 
@@ -69,6 +65,8 @@ def base64_encode(v):
     """The data (text as UTF-8, or container data) in Base64, in 76-character lines each ending in CR+LF."""
     if isinstance(v, str) and v == "":
         return ""
+    import base64
+
     text = base64.b64encode(_bytes(v)).decode("ascii")
     return "".join(line + "\r\n" for line in _lines(text, 76))
 
@@ -88,6 +86,8 @@ def _crc24(data: bytes) -> int:
 def base64_encode_rfc(rfc, v):
     """Base64 in the format of an RFC: 1421 (64-character lines, CR+LF), 2045 (76, CR+LF), 3548 and 4648
     (no line breaks), 4880 (76, CR+LF, then a CRC-24 line); other numbers mean 4648."""
+    import base64
+
     data = _bytes(v)
     text = base64.b64encode(data).decode("ascii")
     n = to_number(rfc)
@@ -103,6 +103,9 @@ def base64_encode_rfc(rfc, v):
 
 
 def _decode64(text: str) -> bytes:
+    import base64
+    import binascii
+
     cleaned = "".join(text.split())
     cleaned = cleaned.replace("-", "+").replace("_", "/")
     cleaned += "=" * (-len(cleaned) % 4)
@@ -159,6 +162,8 @@ def _algorithm(name) -> str:
 def crypt_digest(v, algorithm):
     """The binary digest of the data (MD5, SHA1, SHA224, SHA256, SHA384, SHA512) as container data;
     wrap it in HexEncode or Base64EncodeRFC to read it."""
+    import hashlib
+
     if isinstance(v, str) and v == "":
         return ""
     return Container(hashlib.new(_algorithm(algorithm), _bytes(v)).digest(), "digest.dat")
@@ -167,6 +172,8 @@ def crypt_digest(v, algorithm):
 @function("CryptAuthCode ( data ; algorithm ; key )")
 def crypt_auth_code(v, algorithm, key):
     """The HMAC of the data with a key (same algorithms as CryptDigest) as container data."""
+    import hmac
+
     if isinstance(v, str) and v == "":
         return ""
     return Container(hmac.new(_bytes(key), _bytes(v), _algorithm(algorithm)).digest(), "hmac.dat")
@@ -206,6 +213,8 @@ def text_decode(v, encoding):
 @function("GetContainerAttribute ( sourceField ; attributeName )")
 def get_container_attribute(v, name):
     """An attribute of container data: fileSize, filename, MD5, or all (one per line)."""
+    import hashlib
+
     if not isinstance(v, Container):
         return ""
     attrs = {"filesize": Decimal(len(v.data)), "filename": v.name,

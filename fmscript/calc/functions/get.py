@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-import getpass
-import locale
 import os
 import platform
-import socket
 import sys
-import uuid as _uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -257,6 +253,8 @@ def account_group_name(f):
 @get("UserName")
 def user_name(f):
     """The user's name (the operating system's login name)."""
+    import getpass
+
     try:
         return getpass.getuser()
     except (OSError, KeyError):
@@ -266,12 +264,16 @@ def user_name(f):
 @get("UUID")
 def uuid_(f):
     """A new random UUID in upper case (a different one each time)."""
+    import uuid as _uuid
+
     return str(_uuid.uuid4()).upper()
 
 
 @get("UUIDNumber")
 def uuid_number(f):
     """A new random UUID as a number (a different one each time)."""
+    import uuid as _uuid
+
     return Decimal(_uuid.uuid4().int)
 
 
@@ -283,6 +285,8 @@ def application_architecture(f):
 
 
 def _language() -> str:
+    import locale
+
     code = (locale.getlocale()[0] or os.environ.get("LANG", "") or "en_US").split(".")[0]
     names = {"en": "English", "zh": "Chinese", "ja": "Japanese", "de": "German", "fr": "French",
              "es": "Spanish", "it": "Italian", "nl": "Dutch", "sv": "Swedish", "ko": "Korean", "pt": "Portuguese"}
@@ -312,6 +316,8 @@ def system_drive(f):
 @get("SystemIPAddress")
 def system_ip_address(f):
     """The machine's IP addresses, one per line."""
+    import socket
+
     try:
         addrs = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None) if a[0] == socket.AF_INET}
     except OSError:
@@ -410,12 +416,16 @@ def file_size(f):
 @get("PersistentID")
 def persistent_id(f):
     """An identifier of this machine that stays the same between runs."""
+    import uuid as _uuid
+
     return "%032X" % _uuid.getnode()
 
 
 @get("SystemNICAddress")
 def system_nic_address(f):
     """The hardware (MAC) address of the network interface."""
+    import uuid as _uuid
+
     node = _uuid.getnode()
     return ":".join(f"{(node >> s) & 0xFF:02x}" for s in range(40, -1, -8))
 

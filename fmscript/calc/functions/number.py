@@ -9,12 +9,11 @@ Trigonometric functions compute in binary floating point, as FileMaker does, and
 from __future__ import annotations
 
 import math
-import random as _random
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import wraps
 
 from .. import values as V
-from ..values import CONTEXT, ONE, ZERO, to_number, to_num0
+from ..values import CONTEXT, ONE, ZERO, to_number
 from . import CalcError, function
 
 
@@ -191,6 +190,8 @@ def pi():
 @function("Random", bare=True, volatile=True)
 def random_():
     """A pseudo-random number from 0 up to (not including) 1."""
+    import random as _random
+
     return Decimal(repr(_random.random()))
 
 

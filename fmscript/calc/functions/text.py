@@ -7,10 +7,9 @@ FilterValues) ignore case; Substitute, Exact and Filter do not.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from decimal import Decimal
 
-from ..values import ZERO, compare, is_empty, text_to_number, to_int, to_number, to_text
+from ..values import ZERO, is_empty, text_to_number, to_int, to_number, to_text
 from . import CalcError, function
 
 _VALUE_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -389,6 +388,8 @@ def unique_values(v, datatype=None, _locale=None):
 @function("GetAsURLEncoded ( text )")
 def get_as_url_encoded(v):
     """The text percent-encoded as UTF-8 for a URL (letters, digits and ``-_.~`` stay)."""
+    import urllib.parse
+
     return urllib.parse.quote(to_text(v), safe="")
 
 
