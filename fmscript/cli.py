@@ -99,7 +99,7 @@ def cmd_conformance(args) -> int:
     return report(args.rest)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fmscript", description="Run FileMaker-style scripts (English and zh-Hans).")
     p.add_argument("--version", action="version", version=f"fmscript {__version__}")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks (for fmscript developers)")
@@ -127,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("rest", nargs=argparse.REMAINDER)
     cf.set_defaults(func=cmd_conformance)
 
-    # Commands of other subsystems register themselves when present.
+    # Commands of other subsystems register themselves when present (skipped for the core commands,
+    # so that `fmscript run` does not pay for importing them).
+    if command in ("run", "check", "conformance"):
+        return p
     for module, attr in (("fmscript.ai.commands", "add_commands"), ("fmscript.data.commands", "add_commands"),
                          ("fmscript.server.commands", "add_commands"), ("fmscript.docgen", "add_commands")):
         try:
@@ -144,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
         argv = ["repl"]
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

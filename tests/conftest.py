@@ -10,7 +10,8 @@ from hypothesis import settings  # noqa: E402
 
 # Hypothesis runs derandomised, with no deadline (conventions.md).
 settings.register_profile("fmscript", derandomize=True, deadline=None, max_examples=200)
-settings.load_profile("fmscript")
+settings.register_profile("fuzz", deadline=None)  # FMSCRIPT_FUZZ_SCALE: long random fuzzing by hand
+settings.load_profile("fuzz" if os.environ.get("FMSCRIPT_FUZZ_SCALE") else "fmscript")
 
 
 @pytest.fixture(autouse=True)

@@ -25,11 +25,20 @@ def _grammar_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "grammar"
 
 
+_STRING_PARTS = re.compile(r'\\(.)|¶', re.S)
+
+
 def _unescape(body: str) -> str:
-    # FileMaker escapes inside quotes: \" \\ \¶ ; any other backslash is literal.
-    if "\\" not in body:
+    # Inside quotes ¶ is a return (CR); \" \\ and \¶ are escapes; any other backslash is literal.
+    if "\\" not in body and "¶" not in body:
         return body
-    return _STRING_ESCAPES.sub(lambda m: m.group(1) if m.group(1) in '"\\¶' else "\\" + m.group(1), body)
+
+    def part(m):
+        ch = m.group(1)
+        if ch is None:
+            return "\r"
+        return ch if ch in '"\\¶' else "\\" + ch
+    return _STRING_PARTS.sub(part, body)
 
 
 @v_args(inline=True)

@@ -142,6 +142,7 @@ def compile_script(script: S.Script, source: Source, trace=None,
     """Compile one script; with ``errors`` given, problems are collected there instead of raised."""
     registry()
     c = StepCompiler(source, trace)
+    c.errors = errors
     code: list[Instr] = []
     steps: list[S.Step] = []
     blocks: list[dict] = []
@@ -178,7 +179,7 @@ def _compile_step(st, c, code, steps, blocks, emit):
     if True:
         name = st.name
         if name == "If":
-            cond = c.calc(_condition(st, c))
+            cond = _cond(st, c)
             cell = [0]
             emit(_jump_unless(cond, cell), st)
             blocks.append({"kind": "If", "false": cell, "ends": []})
@@ -188,7 +189,7 @@ def _compile_step(st, c, code, steps, blocks, emit):
             emit(_jump(end), st, True)  # end of the previous branch
             b["ends"].append(end)
             b["false"][0] = len(code)
-            cond = c.calc(_condition(st, c))
+            cond = _cond(st, c)
             cell = [0]
             emit(_jump_unless(cond, cell), st)
             b["false"] = cell
@@ -213,7 +214,7 @@ def _compile_step(st, c, code, steps, blocks, emit):
             blocks.append({"kind": "Loop", "start": len(code), "exits": []})
         elif name == "Exit Loop If":
             loop = next(b for b in reversed(blocks) if b["kind"] == "Loop")
-            cond = c.calc(_condition(st, c))
+            cond = _cond(st, c)
             cell = [0]
             loop["exits"].append(cell)
             emit(_jump_if(cond, cell), st)
@@ -230,11 +231,22 @@ def _compile_step(st, c, code, steps, blocks, emit):
                 emit(d.compile(st, c), st)
 
 
-def _condition(st: S.Step, c: StepCompiler) -> S.Option:
-    opts = [o for o in st.options if o.value is not None]
-    if len(opts) != 1:
-        raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
-    return opts[0]
+def _cond(st: S.Step, c: StepCompiler):
+    """The condition closure of If / Else If / Exit Loop If.  A bad condition is reported, and the
+    block structure is still built, so that the rest of the script can be checked."""
+    try:
+        opts = [o for o in st.options if o.value is not None]
+        if len(opts) != 1:
+            raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
+        return c.calc(opts[0])
+    except FMScriptError as e:
+        if getattr(c, "errors", None) is None:
+            raise
+        c.errors.append(e.with_span(c.source.span(st.pos), st.name))
+
+        def failed(f):
+            raise StepError(f"{st.name} has no valid condition", code=1204)
+        return failed
 
 
 def _nop(f):

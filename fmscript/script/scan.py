@@ -97,9 +97,12 @@ def scan(src: Source) -> tuple[list[RawLine], list[ParseError]]:
         line.segments = segs
         line.end = end
         if err:
-            errors.append(err)
             if kind == "disabled":
-                errors.pop()
+                # A disabled step's text need not be valid: it ends with its line.
+                line.segments, line.end = [], eol
+                i = eol
+                continue
+            errors.append(err)
             i = n if end >= n else end
             continue
         # Nothing but blanks (or a comment) may follow the closing bracket on its line.
