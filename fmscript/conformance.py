@@ -150,12 +150,16 @@ FIELD_CONTEXT: dict[str, dict[str, object]] = {
     "specialty-001": {"Field1": "white", "Field2": "black"},
     "specialty-003": {"Contacts::FirstName": "Alice", "Contacts::LastName": "Smith"},
     "numeric-083": {"ParcelBids": ["1000", "1200", "1300", "1500", ""]},
+    # A webhook whose signature header is the HMAC of its body: the check in the example gives 1.
+    "design-031": {"WebhookData::Body": "payload",
+                   "WebhookData::HmacHeader": " uC/LeRrOxXhZuYm0MKgmSIzi5Hn9+SMmvQoug3WkK6Q= "},
     "numeric-084": {"ParcelBids": ["1000", "1200", "1300", "1500", ""]},
 }
 
 # $ variables for var vectors.
 VAR_CONTEXT: dict[str, dict[str, object]] = {
     "logical-json-019": {f"$variable[{i}]": str(i) for i in range(1, 11)},
+    "design-031": {"$$webhookSecret": "secret"},
 }
 
 # Session state for env vectors, as the docs' sample values describe it.
@@ -173,7 +177,14 @@ SESSION_CONTEXT: dict[str, dict[str, object]] = {
 # The clock for the date/time Get vectors (UTC, so the result does not depend on the machine's zone).
 # get-003's sample value is a different moment from the others: 10/2/2026 1:00 AM UTC.
 CLOCK = {"get-003": _dt.datetime(2026, 10, 2, 1, 0, 0, tzinfo=_dt.timezone.utc)}
-ENV_RUNNABLE = {"get-001", "get-002", "get-003", "get-004", "get-040", *SESSION_CONTEXT}
+# Environment variables for the path Get names (the docs' sample user is bjones on a Mac).
+ENVIRONMENT: dict[str, dict[str, str]] = {
+    "get-015": {"HOME": "/Users/bjones"},
+    "get-016": {"FMSCRIPT_DOCUMENTS": "/Users/bjones/Documents"},
+}
+# Vectors tagged env that need nothing of the machine: the Windows path conversion.
+PORTABLE = {"specialty-037"}
+ENV_RUNNABLE = {"get-001", "get-002", "get-003", "get-004", "get-040", *SESSION_CONTEXT, *ENVIRONMENT, *PORTABLE}
 
 
 # Vectors whose documented value fmscript deliberately does not give: {id: (fmscript's result, why)}.
@@ -198,6 +209,10 @@ def runnable(v: Vector) -> bool:
         return v.id in ENV_RUNNABLE
     if deps == {"var"}:
         return v.id in VAR_CONTEXT
+    if deps == {"container"}:
+        return True  # container data is part of the value model
+    if deps == {"field", "var", "container"}:
+        return v.id in FIELD_CONTEXT and v.id in VAR_CONTEXT
     if deps <= {"field", "locale"}:
         return v.id in FIELD_CONTEXT or v.id in SESSION_CONTEXT
     return False
@@ -213,6 +228,22 @@ def _fixed_clock(now: _dt.datetime = FIXED_NOW):
         yield
     finally:
         get_mod._now = saved
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    import os
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
 
 
 def evaluate(v: Vector) -> str:
@@ -232,14 +263,15 @@ def evaluate(v: Vector) -> str:
             session.extensions[key] = value
     for name, value in VAR_CONTEXT.get(v.id, {}).items():
         base, _, rep = name.partition("[")
-        frame.locals[var_key(base, int(rep.rstrip("]")) if rep else 1)] = value
+        scope = session.globals if base.startswith("$$") else frame.locals
+        scope[var_key(base, int(rep.rstrip("]")) if rep else 1)] = value
     try:
         calc = compile_calc(v.expression)
     except FMScriptError as e:
         return f"<parse error: {e.message}>"
     except Exception as e:  # a fault in fmscript itself: report it as this vector's result
         return f"<internal error: {e.__class__.__name__}: {e}>"
-    with _fixed_clock(CLOCK.get(v.id, FIXED_NOW)):
+    with _fixed_clock(CLOCK.get(v.id, FIXED_NOW)), _environment(ENVIRONMENT.get(v.id, {})):
         return to_text(calc.evaluate(frame))
 
 

@@ -273,13 +273,14 @@ def json_set_element(json_text, *rest):
 
 @function("JSONGetElement ( json ; keyOrIndexOrPath )")
 def json_get_element(json_text, path):
-    """The value at a key, index or path; objects and arrays come back as JSON text."""
+    """The value at a key, index or path: numbers (true and false as 1 and 0), text, or JSON text for
+    objects and arrays; empty when there is no such element."""
     try:
         return _result(_resolve(_loads(to_text(json_text)), to_text(path)))
     except _BadJSON as e:
         return _err_json(e)
     except _BadPath:
-        return PATH_ERROR
+        return ""
 
 
 @function("JSONDeleteElement ( json ; keyOrIndexOrPath )")
@@ -417,13 +418,13 @@ def json_make_array(values, sep, jtype):
 
 @function("JSONParse ( json )")
 def json_parse(json_text):
-    """Parses JSON once so that later JSON functions on the result skip parsing."""
+    """The JSON text unchanged, parsed once so that later JSON functions on it skip parsing."""
     text = to_text(json_text)
     try:
         doc = _loads(text)
     except _BadJSON as e:
         return _err_json(e)
-    return JSONText(dumps(doc) if not isinstance(text, JSONText) else text, doc)
+    return text if isinstance(text, JSONText) else JSONText(text, doc)
 
 
 @function("JSONParsedState ( json )")
