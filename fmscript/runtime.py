@@ -10,15 +10,28 @@ from .errors import FMScriptError
 
 
 class NoData:
-    """Field access before a database is attached: every field is missing (FileMaker error 102)."""
+    """The session's file until a step or calculation touches data: then a fresh in-memory database.
 
-    def read_field(self, f, table, name, rep):
-        from .calc.functions import CalcError
-        label = f"{table}::{name}" if table else name
-        raise CalcError(f"the field “{label}” is missing (no table has it)", code=102)
+    Creating it on first use keeps ``import fmscript`` and scripts without fields free of sqlite and the
+    data layer (start-up time matters).
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session=None):
+        self._session = session
 
     def path(self):
         return None
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .data import open_database
+        db = open_database(None)
+        if self._session is not None:
+            self._session.data = db
+        return getattr(db, name)
 
 
 class Session:
@@ -28,7 +41,7 @@ class Session:
                  on_step: Callable | None = None, data=None):
         self.globals: dict[str, object] = {}
         self.global_names: dict[str, str] = {}  # key → name as written, for display
-        self.data = data if data is not None else NoData()
+        self.data = data if data is not None else NoData(self)
         self.last_error = 0
         self.last_error_detail = ""
         self.last_error_location = ""

@@ -1,0 +1,181 @@
+"""Record and found-set ``Get`` values, and ``ExecuteSQL`` on the file's SQLite database."""
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+
+from ..values import Time, Timestamp, to_text
+from . import GET_DOCS, GET_NAMES, CalcError, function
+
+
+def get(name: str):
+    """Register a ``Get ( name )`` value.  (The package's own ``get`` decorator is shadowed by its ``get``
+    submodule once that is imported, so this family fills the same tables directly.)"""
+
+    def deco(fn):
+        GET_NAMES[name.casefold()] = fn
+        GET_DOCS[name] = (fn.__doc__ or "").strip().split("\n")[0]
+        return fn
+    return deco
+
+
+def _db(f):
+    return f.session.data
+
+
+def _ctx(f):
+    db = _db(f)
+    if db.current_occurrence() is None:
+        return None
+    return db.context()
+
+
+@get("FoundCount")
+def found_count(f):
+    """The number of records in the found set of the current layout's table."""
+    ctx = _ctx(f)
+    return Decimal(len(ctx.found) if ctx else 0)
+
+
+@get("RecordNumber")
+def record_number(f):
+    """The current record's position in the found set (in find mode: the current request's)."""
+    db = _db(f)
+    if db.current_occurrence() is None:
+        return Decimal(0)
+    if db.window.mode == "find":
+        return Decimal(db.window.request_index + 1 if db.window.requests else 0)
+    ctx = db.context()
+    return Decimal(ctx.index + 1 if ctx.found else 0)
+
+
+@get("TotalRecordCount")
+def total_record_count(f):
+    """The number of records in the current layout's table."""
+    ctx = _ctx(f)
+    return Decimal(_db(f).total_count(ctx.table) if ctx else 0)
+
+
+@get("RecordID")
+def record_id(f):
+    """The current record's unique id (SQLite's rowid)."""
+    ctx = _ctx(f)
+    rid = ctx.current() if ctx else None
+    return Decimal(rid) if rid is not None else ""
+
+
+@get("LayoutName")
+def layout_name(f):
+    """The current layout's name."""
+    db = _db(f)
+    db.current_occurrence()
+    return db.window.layout or ""
+
+
+@get("LayoutTableName")
+def layout_table_name(f):
+    """The table occurrence of the current layout."""
+    return _db(f).current_occurrence() or ""
+
+
+@get("LayoutNumber")
+def layout_number(f):
+    """The current layout's number in layout order."""
+    db = _db(f)
+    db.current_occurrence()
+    names = [n.casefold() for n in db.layout_names()]
+    lay = (db.window.layout or "").casefold()
+    return Decimal(names.index(lay) + 1 if lay in names else 0)
+
+
+@get("LayoutCount")
+def layout_count(f):
+    """The number of layouts in the file."""
+    return Decimal(len(_db(f).layout_names()))
+
+
+@get("WindowMode")
+def window_mode(f):
+    """0 browse, 1 find, 2 preview."""
+    return Decimal({"browse": 0, "find": 1, "preview": 2}.get(_db(f).window.mode, 0))
+
+
+@get("RecordOpenState")
+def record_open_state(f):
+    """0 closed, 1 new record not yet committed, 2 modified record not yet committed."""
+    db = _db(f)
+    if not getattr(db, "has_uncommitted", False):
+        return Decimal(0)
+    ctx = _ctx(f)
+    rid = ctx.current() if ctx else None
+    return Decimal(1 if rid is not None and (ctx.table, rid) in db._new_records else 2)
+
+
+@get("SortState")
+def sort_state(f):
+    """0 unsorted, 1 sorted."""
+    ctx = _ctx(f)
+    return Decimal(1 if ctx and ctx.sort else 0)
+
+
+# -- ExecuteSQL ------------------------------------------------------------------------------------------------
+
+def _sql_param(v):
+    from ...data.values import canonical_number
+    if isinstance(v, Decimal):
+        return canonical_number(v)
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, Time):
+        from ...data.values import _time_text
+        return _time_text(v.seconds)
+    if isinstance(v, Timestamp):
+        from ...data.values import to_storage
+        return to_storage(v, "timestamp")
+    return to_text(v)
+
+
+def _sql_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        d = Decimal(repr(v))
+        return to_text(d + 0)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+@function("ExecuteSQL ( sqlQuery ; fieldSeparator ; rowSeparator { ; arguments... } )", mode="context",
+          volatile=True)
+def execute_sql(f, query, field_sep, row_sep, *args):
+    """Runs a SELECT on the file's SQLite database; values given as ``?`` arguments are SQL parameters.
+
+    Defaults: fields separated by ``,`` and rows by ``¶``.  Anything but a query, or an SQL error, gives ``?``.
+    """
+    import sqlite3
+
+    db = _db(f)
+    fs = to_text(field_sep) or ","
+    rs = to_text(row_sep) or "\r"
+    sql = to_text(query).strip()
+    head = sql.lstrip("(").split(None, 1)[0].upper() if sql else ""
+    if head not in ("SELECT", "WITH", "VALUES"):
+        raise CalcError("ExecuteSQL runs SELECT queries only (FileMaker error 8310)", code=8310)
+    conn = db.conn
+
+    def authorizer(action, *rest):
+        allowed = (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                   getattr(sqlite3, "SQLITE_RECURSIVE", 33))
+        return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
+
+    conn.set_authorizer(authorizer)
+    try:
+        rows = conn.execute(sql, [_sql_param(a) for a in args]).fetchall()
+    except (sqlite3.Error, ValueError, OverflowError) as e:
+        raise CalcError(f"ExecuteSQL: {e} (FileMaker error 8310)", code=8310) from None
+    finally:
+        conn.set_authorizer(None)
+    return rs.join(fs.join(_sql_text(v) for v in row) for row in rows)

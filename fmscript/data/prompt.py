@@ -1,0 +1,120 @@
+"""The one prompt builder: records → chat examples for fine-tuning.
+
+Shared by Fine-Tune Model's Table option (:func:`table_training_rows`) and Save Records as JSONL
+(:func:`save_records_as_jsonl`), as ``conventions.md`` asks:
+
+* the user content is one ``Field Name: value`` line per field, in the table's field order, leaving out the
+  completion field, global fields and fmscript's internal columns;
+* the assistant content is the completion field's value;
+* the Table option adds no system message; Save Records as JSONL with "format for fine-tuning" Off adds
+  :data:`BUILTIN_SYSTEM_PROMPT`.
+"""
+from __future__ import annotations
+
+import json
+
+from ..calc.values import to_text
+from ..steps import StepError
+from .values import from_storage
+
+#: The system message Save Records as JSONL (format for fine-tuning Off) puts first.  FileMaker does not
+#: publish its own wording; this is fmscript's, documented in docs/data.md.
+BUILTIN_SYSTEM_PROMPT = ("You are a helpful assistant. Answer the user's request using the information "
+                         "given in the record's fields.")
+
+
+def _text(raw, ftype: str) -> str:
+    """A stored value as prompt text: FileMaker's display text, line breaks as ``\\n``."""
+    return to_text(from_storage(raw, ftype)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _resolve(frame, table_occurrence: str, completion_field: str | None):
+    db = frame.session.data
+    occ = (table_occurrence or "").strip()
+    ti = db.table_of(occ) if occ else None
+    if ti is None:
+        raise StepError(f"there is no table occurrence named “{occ}” (FileMaker error 106)", code=106)
+    comp = None
+    if completion_field:
+        t, sep, name = completion_field.rpartition("::")
+        if sep and db.table_of(t) is not ti:
+            raise StepError(f"the completion field “{completion_field}” is not a field of “{occ}” "
+                            "(FileMaker error 102)", code=102)
+        comp = ti.field(name.strip())
+        if comp is None:
+            raise StepError(f"the completion field “{completion_field}” is missing (FileMaker error 102)", code=102)
+    db.commit()
+    ctx = db.context(occ)
+    return db, ti, ctx, comp
+
+
+def record_messages(values: dict, ti, completion) -> tuple[str, str]:
+    """(user content, assistant content) of one record's raw values."""
+    lines = []
+    for fi in ti.fields:
+        if fi.is_global or (completion is not None and fi.name.casefold() == completion.name.casefold()):
+            continue
+        lines.append(f"{fi.name}: {_text(values.get(fi.name), fi.type)}")
+    answer = _text(values.get(completion.name), completion.type) if completion is not None else ""
+    return "\n".join(lines), answer
+
+
+def table_training_rows(frame, table_occurrence: str, completion_field: str) -> list[dict]:
+    """Fine-Tune Model [ Training Data: Table ; occurrence ; Completion Field: … ]: one chat example per
+    record of the occurrence's current found set, in found-set order, without a system message."""
+    db, ti, ctx, comp = _resolve(frame, table_occurrence, completion_field)
+    if comp is None:
+        raise StepError("the Table option needs a completion field (FileMaker error 102)", code=102)
+    rows = []
+    for rid in list(ctx.found):
+        user, answer = record_messages(db.record_values(ti, rid), ti, comp)
+        rows.append({"messages": [{"role": "user", "content": user},
+                                  {"role": "assistant", "content": answer}]})
+    return rows
+
+
+def rows_to_jsonl(rows: list[dict]) -> str:
+    """JSON Lines text: one compact object per line, UTF-8 characters kept as they are."""
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+
+
+def save_records_as_jsonl(frame, table_occurrence: str, *, fine_tuning: bool = False,
+                          completion_field: str | None = None, system=None, user=None, assistant=None) -> list[dict]:
+    """The objects Save Records as JSONL writes for the occurrence's found set.
+
+    * ``fine_tuning`` True: ``system``/``user``/``assistant`` are calculations (``f → value``) evaluated
+      with each record current; an empty system prompt is left out.
+    * ``fine_tuning`` False with a completion field: the built-in system prompt, the record's other fields as
+      the user (the shared builder), the completion field as the assistant.
+    * ``fine_tuning`` False without a completion field: each record as a plain object ``{field: value}``.
+    """
+    from .values import export_value
+
+    db, ti, ctx, comp = _resolve(frame, table_occurrence, completion_field)
+    rows = []
+    if fine_tuning:
+        saved = ctx.index
+        try:
+            for i in range(len(ctx.found)):
+                ctx.index = i
+                msgs = []
+                s = to_text(system(frame)) if system is not None else ""
+                if s:
+                    msgs.append({"role": "system", "content": s})
+                msgs.append({"role": "user", "content": to_text(user(frame)) if user is not None else ""})
+                msgs.append({"role": "assistant",
+                             "content": to_text(assistant(frame)) if assistant is not None else ""})
+                rows.append({"messages": msgs})
+        finally:
+            ctx.index = saved
+        return rows
+    for rid in list(ctx.found):
+        values = db.record_values(ti, rid)
+        if comp is None:
+            rows.append({fi.name: export_value(values.get(fi.name), fi.type) for fi in ti.record_fields})
+            continue
+        u, a = record_messages(values, ti, comp)
+        rows.append({"messages": [{"role": "system", "content": BUILTIN_SYSTEM_PROMPT},
+                                  {"role": "user", "content": u},
+                                  {"role": "assistant", "content": a}]})
+    return rows

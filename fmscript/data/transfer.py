@@ -1,0 +1,222 @@
+"""Import and export: CSV, TSV and JSONL in and out of tables, and FileMaker path lists.
+
+A path list is FileMaker's: one path per line, each optionally prefixed ``file:``, ``filemac:``, ``filewin:``
+or ``filelinux:``; the first usable one wins.  Relative paths are taken from the running script's folder
+(the same rule as Fine-Tune Model's File option, so a file saved by one step is found by the other).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from ..steps import StepError
+from .database import Database, TableInfo, qident
+from .values import export_value, to_storage
+
+PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
+
+
+def path_entries(text: str) -> list[str]:
+    entries = [e.strip() for e in (text or "").replace("\r", "\n").replace("¶", "\n").split("\n")]
+    out = []
+    for e in entries:
+        if not e:
+            continue
+        low = e.lower()
+        for pre in PREFIXES:
+            if low.startswith(pre):
+                e = e[len(pre):]
+                break
+        if e.startswith("~"):
+            e = os.path.expanduser(e)
+        out.append(e)
+    return out
+
+
+def _base(frame) -> Path:
+    return Path(getattr(frame.session, "base_dir", None) or Path.cwd())
+
+
+def input_path(frame, text: str) -> Path:
+    """The first existing file of a path list (FileMaker error 100 when none exists)."""
+    tried = []
+    for e in path_entries(text):
+        p = Path(e)
+        p = p if p.is_absolute() else _base(frame) / p
+        tried.append(str(p))
+        if p.is_file():
+            return p
+    raise StepError("no file to import was found" + (": tried " + ", ".join(tried) if tried else
+                                                       ": the path is empty") + " (FileMaker error 100)", code=100)
+
+
+def output_path(frame, text: str, create_folders: bool) -> Path:
+    """Where to write: the first path of the list whose folder exists (or may be created)."""
+    entries = path_entries(text)
+    if not entries:
+        raise StepError("the output path is empty (FileMaker error 800)", code=800)
+    for e in entries:
+        p = Path(e)
+        p = p if p.is_absolute() else _base(frame) / p
+        if p.parent.is_dir():
+            return p
+        if create_folders:
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                return p
+            except OSError:
+                continue
+    raise StepError(f"cannot create {entries[0]}: its folder does not exist (turn on Create folders) "
+                    "(FileMaker error 800)", code=800)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically: a half-written export never replaces a good file."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise StepError(f"cannot write {path}: {e.strerror or e} (FileMaker error 800)", code=800) from None
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+def read_rows(path: Path) -> tuple[list[str], list[dict]]:
+    """(column names, rows) of a CSV, TSV or JSONL file, chosen by its extension."""
+    ext = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise StepError(f"{path} is not UTF-8 text (FileMaker error 718)", code=718) from None
+    except OSError as e:
+        raise StepError(f"cannot read {path}: {e.strerror or e} (FileMaker error 100)", code=100) from None
+    if ext in (".jsonl", ".ndjson", ".json"):
+        names: list[str] = []
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise StepError(f"{path.name} line {n} is not valid JSON: {e.msg} (FileMaker error 1630)",
+                                code=1630) from None
+            if not isinstance(obj, dict):
+                raise StepError(f"{path.name} line {n} is not a JSON object (FileMaker error 1630)", code=1630)
+            for k in obj:
+                if k not in names:
+                    names.append(k)
+            rows.append({k: _json_cell(v) for k, v in obj.items()})
+        return names, rows
+    delim = "\t" if ext in (".tsv", ".tab", ".txt") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    all_rows = list(reader)
+    if not all_rows:
+        return [], []
+    names = [h.strip() for h in all_rows[0]]
+    rows = [dict(zip(names, r)) for r in all_rows[1:] if any(c.strip() for c in r)]
+    return names, rows
+
+
+def _json_cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v) if isinstance(v, float) else str(v)
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _guess_type(values: list[str]) -> str:
+    from .values import _NUMERIC, parse_date
+    vals = [v for v in values if v not in ("", None)]
+    if vals and all(isinstance(v, str) and _NUMERIC.match(v) for v in vals):
+        return "number"
+    if vals and all(isinstance(v, str) and len(v) == 10 and parse_date(v) for v in vals):
+        return "date"
+    return "text"
+
+
+def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tuple[TableInfo, list[int]]:
+    """Add the file's rows to ``table`` (fields matched by name, case-insensitively); a missing table is
+    created from the file's columns (types guessed: number, date or text).  Returns the new record ids."""
+    names, rows = read_rows(path)
+    ti = db.tables().get(table.casefold())
+    if ti is None:
+        occ = db.occurrences().get(table.casefold())
+        ti = db.tables().get(occ[1].casefold()) if occ else None
+    if ti is None:
+        if not create:
+            raise StepError(f"there is no table named “{table}” (FileMaker error 106)", code=106)
+        if not names:
+            raise StepError(f"{path.name} has no columns to create “{table}” from", code=1708)
+        ti = db.create_table(table, [(n, _guess_type([r.get(n, "") for r in rows]), False) for n in names])
+    mapping = [(n, ti.field(n)) for n in names]
+    mapping = [(n, fi) for n, fi in mapping if fi is not None and not fi.is_global]
+    if names and not mapping:
+        raise StepError(f"no column of {path.name} matches a field of “{ti.name}” "
+                        f"(its fields: {', '.join(f.name for f in ti.fields)})", code=102)
+    db.commit()
+    ids = []
+    cols = ", ".join(qident(fi.name) for _, fi in mapping)
+    marks = ", ".join("?" * len(mapping))
+    sql = (f"INSERT INTO {qident(ti.name)} ({cols}) VALUES ({marks})" if mapping
+           else f"INSERT INTO {qident(ti.name)} DEFAULT VALUES")
+    import sqlite3
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+        for r in rows:
+            cur = db.conn.execute(sql, [to_storage(r.get(n, ""), fi.type) for n, fi in mapping])
+            ids.append(cur.lastrowid)
+        db.conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise StepError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
+                        code=1) from None
+    return ti, ids
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+def export_text(db: Database, ti: TableInfo, ids: list[int], fmt: str) -> str:
+    """The found set as CSV (header row, then one row per record) or JSONL (one object per record)."""
+    fields = ti.record_fields
+    if fmt == "jsonl":
+        lines = []
+        for rid in ids:
+            vals = db.record_values(ti, rid)
+            lines.append(json.dumps({fi.name: export_value(vals.get(fi.name), fi.type) for fi in fields},
+                                    ensure_ascii=False, separators=(",", ":")))
+        return "".join(line + "\n" for line in lines)
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\r\n")
+    w.writerow([fi.name for fi in fields])
+    for rid in ids:
+        vals = db.record_values(ti, rid)
+        row = []
+        for fi in fields:
+            v = export_value(vals.get(fi.name), fi.type)
+            row.append(v if isinstance(v, str) else json.dumps(v))
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def format_of(path: Path) -> str:
+    ext = path.suffix.lower()
+    if ext in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if ext in (".tsv", ".tab"):
+        return "tsv"
+    if ext == ".csv":
+        return "csv"
+    raise StepError(f"fmscript exports CSV, TSV and JSONL; “{path.name}” has none of those extensions "
+                    "(.csv, .tsv, .jsonl) (FileMaker error 1708)", code=1708)

@@ -1,0 +1,238 @@
+"""How FileMaker values are stored in SQLite columns and read back.
+
+Storage, chosen so that other SQLite tools read the data as it is:
+text as text; number as canonical decimal text (``12.5``, ``-3``, never an exponent); date ``YYYY-MM-DD``;
+time ``HH:MM:SS[.fff]``; timestamp ``YYYY-MM-DD HH:MM:SS[.fff]``; an empty value is ``NULL``.
+Columns of plain SQLite files may hold integers and reals: they read as numbers.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from ..calc.values import Time, Timestamp, to_number, to_text
+
+FIELD_TYPES = ("text", "number", "date", "time", "timestamp")
+
+# Declared column types used by ``fmscript db create-table``: every one has TEXT affinity, so SQLite never
+# turns ``0.10`` into a binary float.  The FileMaker type is also kept in ``fmscript_fields``.
+DECLARED = {"text": "TEXT", "number": "NUMBER_TEXT", "date": "DATE_TEXT", "time": "TIME_TEXT",
+            "timestamp": "TIMESTAMP_TEXT"}
+
+
+def type_from_declared(decl: str) -> str:
+    """The FileMaker type a column's declared SQLite type suggests (when fmscript has no metadata for it)."""
+    d = (decl or "").upper()
+    if d.startswith("NUMBER_TEXT"):
+        return "number"
+    if d.startswith("TIMESTAMP") or "DATETIME" in d:
+        return "timestamp"
+    if d.startswith("DATE"):
+        return "date"
+    if d.startswith("TIME"):
+        return "time"
+    if any(k in d for k in ("INT", "REAL", "FLOA", "DOUB", "NUM", "DEC")):
+        return "number"
+    return "text"
+
+
+def canonical_number(d: Decimal) -> str:
+    """``Decimal`` → canonical text: no exponent, no trailing zeros, a leading ``0`` before the point."""
+    if d == d.to_integral_value():
+        s = format(d.quantize(Decimal(1)), "f")
+        return "0" if s == "-0" else s
+    s = format(d.normalize(), "f")
+    return s
+
+
+_NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{1,4})$")
+_TIME = re.compile(r"^(-?\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?\s*([AaPp][Mm])?$")
+
+
+def parse_date(s: str) -> _dt.date | None:
+    s = s.strip()
+    m = _ISO_DATE.match(s)
+    try:
+        if m:
+            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        m = _US_DATE.match(s)
+        if m:
+            y = int(m.group(3))
+            if y < 100 and len(m.group(3)) <= 2:
+                y += 2000 if y < 50 else 1900
+            return _dt.date(y, int(m.group(1)), int(m.group(2)))
+    except ValueError:
+        return None
+    return None
+
+
+def parse_time(s: str) -> Time | None:
+    m = _TIME.match(s.strip())
+    if not m:
+        return None
+    h = int(m.group(1))
+    mi = int(m.group(2))
+    sec = Decimal(m.group(3) or "0")
+    ap = (m.group(4) or "").lower()
+    if ap == "pm" and h < 12:
+        h += 12
+    elif ap == "am" and h == 12:
+        h = 0
+    neg = h < 0 or m.group(1).startswith("-")
+    total = abs(h) * 3600 + mi * 60 + sec
+    return Time(-total if neg else total)
+
+
+def parse_timestamp(s: str) -> Timestamp | None:
+    s = s.strip().replace("T", " ")
+    parts = s.split(None, 1)
+    if len(parts) != 2:
+        d = parse_date(s)
+        return Timestamp(Decimal((d.toordinal() - 1) * 86400)) if d else None
+    d, t = parse_date(parts[0]), parse_time(parts[1])
+    if d is None or t is None:
+        return None
+    return Timestamp(Decimal((d.toordinal() - 1) * 86400) + t.seconds)
+
+
+def _time_text(seconds: Decimal) -> str:
+    neg = seconds < 0
+    seconds = -seconds if neg else seconds
+    whole = int(seconds)
+    frac = seconds - whole
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    text = f"{h:02d}:{m:02d}:{s:02d}"
+    if frac:
+        text += canonical_number(frac)[1:]
+    return ("-" if neg else "") + text
+
+
+def to_storage(value, ftype: str):
+    """A calculation value → what goes into the column (``None`` for empty)."""
+    if value is None or value == "":
+        return None
+    if ftype == "text":
+        return to_text(value)
+    if ftype == "number":
+        if isinstance(value, Decimal):
+            return canonical_number(value)
+        if isinstance(value, str):
+            if _NUMERIC.match(value):
+                try:
+                    return canonical_number(Decimal(value.strip()))
+                except InvalidOperation:
+                    pass
+            return value  # FileMaker keeps text typed into a number field
+        n = to_number(value)
+        return canonical_number(n) if n is not None else None
+    if ftype == "date":
+        if isinstance(value, Timestamp):
+            value = value.date
+        if isinstance(value, _dt.date):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            try:
+                return _dt.date.fromordinal(int(value)).isoformat()
+            except (ValueError, OverflowError):
+                return canonical_number(value)
+        d = parse_date(to_text(value))
+        return d.isoformat() if d else to_text(value)
+    if ftype == "time":
+        if isinstance(value, Time):
+            return _time_text(value.seconds)
+        if isinstance(value, Timestamp):
+            return _time_text(value.seconds % 86400)
+        if isinstance(value, Decimal):
+            return _time_text(value)
+        t = parse_time(to_text(value))
+        return _time_text(t.seconds) if t else to_text(value)
+    if ftype == "timestamp":
+        if isinstance(value, _dt.date):
+            value = Timestamp(Decimal((value.toordinal() - 1) * 86400))
+        if isinstance(value, str):
+            ts = parse_timestamp(value)
+            if ts is None:
+                return value
+            value = ts
+        if isinstance(value, Decimal):
+            value = Timestamp(value)
+        if isinstance(value, Timestamp):
+            return f"{value.date.isoformat()} {_time_text(value.seconds % 86400)}"
+        return to_text(value)
+    return to_text(value)
+
+
+def from_storage(raw, ftype: str):
+    """A column value → a calculation value (``""`` for ``NULL``)."""
+    if raw is None:
+        return ""
+    if ftype == "text":
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, (int, float)):
+            return to_text(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw))
+        if isinstance(raw, bytes):
+            return raw.decode("utf-8", "replace")
+        return str(raw)
+    if ftype == "number":
+        if isinstance(raw, int):
+            return Decimal(raw)
+        if isinstance(raw, float):
+            return Decimal(repr(raw)) + 0
+        if isinstance(raw, str):
+            try:
+                return Decimal(raw) + 0 if _NUMERIC.match(raw) else raw
+            except InvalidOperation:
+                return raw
+        return str(raw)
+    s = raw if isinstance(raw, str) else str(raw)
+    if ftype == "date":
+        return parse_date(s) or s
+    if ftype == "time":
+        return parse_time(s) or s
+    if ftype == "timestamp":
+        return parse_timestamp(s) or s
+    return s
+
+
+def export_value(raw, ftype: str):
+    """A column value for JSON/CSV output: numbers stay numbers, the rest is FileMaker's text."""
+    v = from_storage(raw, ftype)
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and abs(v) < 2 ** 63 else float(v)
+    if ftype in ("date", "timestamp", "time") and raw is not None:
+        return raw if isinstance(raw, str) else str(raw)
+    return to_text(v)
+
+
+def num_collate(a: str, b: str) -> int:
+    """The ``fmnum`` collation: numbers by value, then text (case-insensitively)."""
+    x, y = _as_num(a), _as_num(b)
+    if x is not None and y is not None:
+        return (x > y) - (x < y)
+    if x is not None:
+        return -1
+    if y is not None:
+        return 1
+    return text_collate(a, b)
+
+
+def text_collate(a: str, b: str) -> int:
+    """The ``fmtext`` collation: case-insensitive (casefold), ties broken by the exact text."""
+    x, y = a.casefold(), b.casefold()
+    if x != y:
+        return (x > y) - (x < y)
+    return (a > b) - (a < b)
+
+
+def _as_num(s: str):
+    if _NUMERIC.match(s):
+        try:
+            return Decimal(s.strip())
+        except InvalidOperation:
+            return None
+    return None
