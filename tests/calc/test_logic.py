@@ -93,3 +93,20 @@ def test_if_case_choose_empty_rules(calc):
     assert calc("If ( 0 ; 1 )") == ""
     assert calc("Case ( 0 ; 1 ; 0 ; 2 )") == ""
     assert calc('Choose ( 5 ; "a" ; "b" )') == ""
+
+
+def test_get_nth_record_reads_the_found_set(calc):
+    from fmscript.data.database import Database
+
+    db = Database(None)
+    db.create_table("People", [("Name", "text", False)])
+    db.add_layout("People", "People")
+    calc.session.data = db
+    ctx = db.context()
+    for name in ("Ann", "Bob", "Cy"):
+        db.new_record(ctx)
+        db.set_field(calc.frame, None, "Name", 1, name)
+    db.commit()
+    assert calc("GetNthRecord ( Name ; 2 )") == "Bob"
+    assert calc("GetNthRecord ( People::Name ; 1 ) & Name") == "AnnCy"
+    assert calc("GetNthRecord ( Name ; 4 )") == "?"

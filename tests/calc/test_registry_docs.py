@@ -39,6 +39,13 @@ def test_each_function_is_registered_once():
     assert dupes == []
 
 
+def test_each_get_name_is_registered_once():
+    names = []
+    for path in FAMILIES.glob("*.py"):
+        names += [n.casefold() for n in re.findall(r'^@get\(\s*"([^"]+)"', path.read_text(encoding="utf-8"), re.M)]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
 def test_every_function_has_a_signature_and_a_description():
     for d in {id(d): d for d in registry().values()}.values():
         assert d.signature.startswith(d.name), d.name

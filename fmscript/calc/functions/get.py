@@ -448,12 +448,6 @@ def installed_fm_plugins(f):
     return ""
 
 
-@get("WindowMode")
-def window_mode(f):
-    """The mode: 0 Browse (fmscript runs scripts in Browse mode)."""
-    return Decimal(f.session.extensions.get("window_mode", 0))
-
-
 @get("StatusAreaState")
 def status_area_state(f):
     """0: there is no status toolbar."""

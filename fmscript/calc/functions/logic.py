@@ -236,7 +236,7 @@ def get_layout_object_attribute(f, name, attr, *_rest):
 
 @function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
 def get_nth_record(comp, n):
-    """The field's contents in the nth record of the found set (the data layer answers; else ``?``)."""
+    """The field's contents in the nth record of the found set (``?`` when there is no such record)."""
     from ..compile import _rep_number
 
     arg, num = n.args
@@ -248,10 +248,18 @@ def get_nth_record(comp, n):
 
     def read(f):
         data = f.session.data
-        reader = getattr(data, "read_nth_record", None)
-        if reader is None:
+        context = getattr(data, "context", None)
+        if context is None:
             raise CalcError("there are no records", code=401)
-        return reader(f, table, fname, _rep_number(cnum(f)))
+        n = _rep_number(cnum(f))
+        ctx = context(table) if table else context()
+        found = ctx.found or []
+        if not 1 <= n <= len(found):
+            raise CalcError(f"the found set has no record {n}", code=101)
+        saved = ctx.index
+        ctx.index = n - 1
+        try:
+            return data.read_field(f, table, fname, 1)
+        finally:
+            ctx.index = saved
     return read
-
-
