@@ -51,11 +51,20 @@ def cmd_run(args) -> int:
     name = args.script_name or names[0]
     if name.casefold() not in fm.session.scripts:
         raise UsageError(f"{path} has no script named “{name}”; it has: " + ", ".join(names))
-    fm.run_script(name, args.param or "")
-    finish = getattr(fm.session, "finish", None)
-    if finish is not None:
-        return finish()
-    return 0
+    try:
+        fm.run_script(name, args.param or "")
+    except FMScriptError:
+        _finish_jobs(fm, args)
+        raise
+    return _finish_jobs(fm, args)
+
+
+def _finish_jobs(fm, args) -> int:
+    """A local fine-tuning job started by this run is not left half done (unless --detach)."""
+    if args.detach or not fm.session.extensions.get("local_jobs"):
+        return 0
+    from .steps.ai import finish_local_jobs
+    return finish_local_jobs(fm.session)
 
 
 def cmd_check(args) -> int:

@@ -1,0 +1,268 @@
+"""AI steps: Configure AI Account, Fine-Tune Model, Generate Response from Model, Wait for Fine-Tune Job.
+
+They go through the account's provider (:mod:`fmscript.ai.accounts`); the AI libraries are imported only
+when one of these steps runs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..calc import ast as C
+from ..calc.values import to_text
+from ..errors import FMScriptError
+from ..script import ast as S
+from . import StepError, step
+
+
+def _json_text(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_object(text: str, what: str) -> dict:
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StepError(f"{what} must be a JSON object: {e.msg} at line {e.lineno}, column {e.colno}",
+                        code=1630) from None
+    if not isinstance(value, dict):
+        raise StepError(f"{what} must be a JSON object, not {type(value).__name__}", code=1630)
+    return value
+
+
+def _run_ai(fn):
+    """Turns failures of the AI libraries into FileMaker-style step errors (never a traceback)."""
+    try:
+        return fn()
+    except FMScriptError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise StepError(f"{e.__class__.__name__}: {e}", code=1711) from None
+
+
+@step("Configure AI Account", labels=("Account Name", "Model Provider", "API key", "Endpoint",
+                                      "Verify SSL Certificates"),
+      calc_labels=("Account Name", "API key", "Endpoint"))
+def configure_ai_account(st: S.Step, c):
+    """Names an AI account for this session: provider OpenAI, Custom (with an endpoint) or Local."""
+    name = c.text(st.get("Account Name"))
+    prov = st.get("Model Provider")
+    if prov is None or prov.value is None:
+        raise c.error("Configure AI Account needs a Model Provider: OpenAI, Custom, Local or Anthropic")
+    provider = c.text(prov)
+    key = c.text(st.get("API key"))
+    endpoint = c.text(st.get("Endpoint"))
+    verify = "Verify SSL Certificates" in st.words() or c.on_off(st.get("Verify SSL Certificates"), False)
+
+    def run(f):
+        from ..ai.accounts import configure
+        acct_name = name(f)
+        if not acct_name:
+            raise StepError("the account name is empty", code=1708)
+        p = provider(f)
+        ep = endpoint(f)
+        if p.casefold() == "custom" and not ep:
+            raise StepError("a Custom provider needs an Endpoint", code=1708)
+        if ep.startswith("https") and not verify:
+            sys.stderr.write(f"fmscript: warning: account “{acct_name}” uses {ep} without Verify SSL "
+                             "Certificates: the server's certificate is not checked\n")
+        configure(f.session, acct_name, p, key(f), ep, verify)
+    return run
+
+
+def _path_list(f, text: str) -> str:
+    """A FileMaker path list where a line may name a variable holding paths (``$trainingFile``)."""
+    out = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        s = line.strip()
+        if s.startswith("$"):
+            from ..calc.compile import var_key
+            scope = f.session.globals if s.startswith("$$") else f.locals
+            s = to_text(scope.get(var_key(s), ""))
+        out.append(s)
+    return "\n".join(out)
+
+
+def _field_name(opt: S.Option | None, c) -> tuple[str | None, str] | None:
+    if opt is None:
+        return None
+    if isinstance(opt.value, S.Calc) and isinstance(opt.value.node, (C.Field, C.Name)):
+        node = opt.value.node
+        return (node.table if isinstance(node, C.Field) else None), node.name
+    raise c.error("Completion Field needs a field: Completion Field: Table::Field", opt.pos)
+
+
+@step("Fine-Tune Model", labels=("Account Name", "Base Model", "Training Data", "Completion Field",
+                                 "Response Target", "Fine-Tune Parameters"),
+      calc_labels=("Account Name", "Base Model", "Completion Field", "Response Target", "Fine-Tune Parameters"))
+def fine_tune_model(st: S.Step, c):
+    """Starts a LoRA fine-tuning job from a table's found set or a JSONL file; the job JSON goes to the target."""
+    acct = c.text(st.get("Account Name"))
+    base = c.text(st.get("Base Model"))
+    td = st.get("Training Data")
+    if td is None or not isinstance(td.value, S.Word) or td.value.name not in ("Table", "File"):
+        raise c.error("Fine-Tune Model needs “Training Data: Table ; \"occurrence\"” or "
+                      "“Training Data: File ; \"path list\"”")
+    kind = td.value.name
+    source_opts = st.after("Training Data")
+    if not source_opts:
+        raise c.error(f"Training Data: {kind} needs a {'table occurrence' if kind == 'Table' else 'path list'} "
+                      "after it")
+    source = c.text(source_opts[0])
+    completion = _field_name(st.get("Completion Field"), c)
+    if kind == "Table" and completion is None:
+        raise c.error("Training Data: Table needs a Completion Field (the assistant's answer)")
+    target_opt = st.get("Response Target")
+    target = c.target(target_opt) if target_opt is not None and target_opt.value is not None else None
+    params = c.text(st.get("Fine-Tune Parameters"))
+
+    def run(f):
+        from ..ai.accounts import account
+        a = account(f.session, acct(f))
+        p = _json_object(params(f), "Fine-Tune Parameters")
+        if kind == "File":
+            from ..ai.trainingdata import resolve_training_file
+            path = resolve_training_file(_path_list(f, source(f)), f.session.base_dir)
+            file_name = path.name
+        else:
+            from ..data.prompt import rows_to_jsonl, table_training_rows
+            occurrence = source(f)
+            rows = table_training_rows(f, occurrence, completion[1] if completion[0] is None else
+                                       f"{completion[0]}::{completion[1]}")
+            if not rows:
+                raise StepError(f"the found set of “{occurrence}” has no records to train on", code=401)
+            file_name = f"{occurrence}.jsonl"
+            path = f.session.temporary_path() / file_name
+            path.write_text(rows_to_jsonl(rows), encoding="utf-8")
+        warn = (lambda w: sys.stderr.write(f"fmscript: warning: {w}\n"))
+        result = _run_ai(lambda: a.provider.fine_tune(base(f), str(path), file_name, p, on_warning=warn))
+        job = result.get("result", result)
+        if a.provider_name.casefold() == "local" and isinstance(job, dict) and job.get("id"):
+            f.session.extensions.setdefault("local_jobs", []).append((a, job["id"]))
+        if target is not None:
+            target(f, _json_text(result))
+    return run
+
+
+@step("Generate Response from Model", labels=("Account Name", "Model", "User Prompt", "Agentic mode", "Response",
+                                              "Instructions", "Messages", "Parameters", "Save Message History To",
+                                              "Temperature", "Stream", "Tool Definitions", "Message History Count"),
+      calc_labels=("Account Name", "Model", "User Prompt", "Response", "Instructions", "Messages", "Parameters",
+                   "Save Message History To", "Temperature"))
+def generate_response(st: S.Step, c):
+    """Asks a base or tuned model; the reply goes to the Response target."""
+    acct = c.text(st.get("Account Name"))
+    model = c.text(st.get("Model"))
+    prompt = c.text(st.get("User Prompt"))
+    instructions = c.text(st.get("Instructions"))
+    history = c.text(st.get("Messages"))
+    params = c.text(st.get("Parameters"))
+    temperature = st.get("Temperature")
+    temp = c.text(temperature) if temperature is not None else None
+    resp_opt = st.get("Response")
+    if resp_opt is None or resp_opt.value is None:
+        raise c.error("Generate Response from Model needs a Response target: Response: $answer")
+    response = c.target(resp_opt)
+    save_opt = st.get("Save Message History To")
+    save = c.target(save_opt) if save_opt is not None and save_opt.value is not None else None
+
+    def run(f):
+        from ..ai.accounts import account
+        a = account(f.session, acct(f))
+        messages: list[dict] = []
+        sys_text = instructions(f)
+        if sys_text:
+            messages.append({"role": "system", "content": sys_text})
+        prior = history(f)
+        if prior.strip():
+            try:
+                items = json.loads(prior)
+            except json.JSONDecodeError as e:
+                raise StepError(f"Messages must be a JSON array of messages: {e.msg}", code=1630) from None
+            if not isinstance(items, list) or not all(isinstance(m, dict) and "role" in m for m in items):
+                raise StepError("Messages must be a JSON array of {\"role\", \"content\"} objects", code=1630)
+            messages += [{"role": m["role"], "content": to_text(m.get("content", ""))} for m in items]
+        user = prompt(f)
+        if user:
+            messages.append({"role": "user", "content": user})
+        if not any(m["role"] == "user" for m in messages):
+            raise StepError("Generate Response from Model needs a User Prompt", code=1708)
+        p = _json_object(params(f), "Parameters")
+        if temp is not None and temp(f) != "":
+            p["temperature"] = float(temp(f))
+        reply = _run_ai(lambda: a.provider.chat(model(f), messages, p))
+        response(f, reply)
+        if save is not None:
+            save(f, _json_text(messages + [{"role": "assistant", "content": reply}]))
+    return run
+
+
+@step("Wait for Fine-Tune Job", labels=("Account Name", "Job ID", "Timeout", "Response Target"))
+def wait_for_fine_tune_job(st: S.Step, c):
+    """Waits until a fine-tuning job ends (or the timeout passes); the job JSON goes to the target."""
+    acct = c.text(st.get("Account Name"))
+    job_id = c.text(st.get("Job ID"))
+    timeout = c.text(st.get("Timeout"))
+    target_opt = st.get("Response Target")
+    target = c.target(target_opt) if target_opt is not None and target_opt.value is not None else None
+
+    def run(f):
+        from ..ai.accounts import account
+        a = account(f.session, acct(f))
+        jid = job_id(f)
+        if not jid:
+            raise StepError("Wait for Fine-Tune Job needs a Job ID", code=1708)
+        t = timeout(f)
+        secs = float(t) if t.strip() else None
+        bar = _progress_bar(jid)
+        try:
+            result = _run_ai(lambda: a.provider.wait(jid, timeout=secs, on_progress=bar.on_event if bar else None))
+        finally:
+            if bar:
+                bar.close()
+        if target is not None:
+            target(f, _json_text(result))
+    return run
+
+
+def _progress_bar(label: str):
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from ..ai.commands import ProgressBar
+    except ImportError:
+        return None
+    return ProgressBar(sys.stderr, label=label)
+
+
+def finish_local_jobs(session) -> int:
+    """At the end of ``fmscript run``: wait for the local jobs this run started (progress on a terminal).
+
+    Returns the exit code: 1 when one of them failed or was cancelled."""
+    jobs = session.extensions.get("local_jobs") or []
+    code = 0
+    for acct, jid in jobs:
+        try:
+            if acct.provider.job_status(jid).get("result", {}).get("status") in ("succeeded", "failed", "cancelled"):
+                continue  # the script already waited for it
+        except FMScriptError:
+            pass
+        bar = _progress_bar(jid)
+        if bar is None:
+            sys.stderr.write(f"fmscript: waiting for fine-tuning job {jid} (use --detach not to wait)\n")
+        try:
+            result = acct.provider.wait(jid, timeout=None, on_progress=bar.on_event if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        job = result.get("result", result)
+        status = job.get("status")
+        if status != "succeeded":
+            code = 1
+            sys.stderr.write(f"fmscript: fine-tuning job {jid} ended {status}\n")
+        else:
+            sys.stderr.write(f"fmscript: fine-tuning job {jid} succeeded: model {job.get('fine_tuned_model')}\n")
+    return code
