@@ -13,6 +13,8 @@ CASES = [
     ('JSONGetElement ( "{\\"a\\":null}" ; "a" )', ""),
     ('JSONGetElement ( "[1,2,3]" ; "[:]" )', "3"),
     ('JSONGetElement ( "{\\"a\\":1}" ; "b" )', ""),
+    ('JSONGetElement ( "[1]" ; "[3]" )', ""),
+    ('JSONGetElement ( "{\\"a\\":1}" ; "b.c" )', "? Incorrect key, index, or path"),
     ('JSONParse ( "[ 1,2 ]" )', "[ 1,2 ]"),
     ('Left ( JSONGetElement ( "{" ; "a" ) ; 1 )', "?"),
     ('JSONListKeys ( "{\\"b\\":1,\\"a\\":2}" ; "" )', "a\rb"),

@@ -274,13 +274,23 @@ def json_set_element(json_text, *rest):
 @function("JSONGetElement ( json ; keyOrIndexOrPath )")
 def json_get_element(json_text, path):
     """The value at a key, index or path: numbers (true and false as 1 and 0), text, or JSON text for
-    objects and arrays; empty when there is no such element."""
+    objects and arrays; empty when the last key or index does not exist."""
     try:
-        return _result(_resolve(_loads(to_text(json_text)), to_text(path)))
+        node = _loads(to_text(json_text))
+        segs = parse_path(to_text(path))
+        for i, seg in enumerate(segs):
+            try:
+                node = _step_get(node, seg)
+            except _BadPath:
+                # A missing element is empty; a path through something missing is an error.
+                if i == len(segs) - 1 and isinstance(node, (dict, list)):
+                    return ""
+                raise
+        return _result(node)
     except _BadJSON as e:
         return _err_json(e)
     except _BadPath:
-        return ""
+        return PATH_ERROR
 
 
 @function("JSONDeleteElement ( json ; keyOrIndexOrPath )")
