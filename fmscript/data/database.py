@@ -107,12 +107,16 @@ class Window:
 class Database:
     """One FileMaker file: a SQLite database (``path`` None: in memory)."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
         self._path = str(Path(path).resolve()) if path is not None else None
         try:
-            self.conn = sqlite3.connect(self._path or ":memory:", timeout=5.0, isolation_level=None,
-                                        check_same_thread=False)
-            if self._path:
+            if read_only and self._path:
+                self.conn = sqlite3.connect(Path(self._path).as_uri() + "?mode=ro", uri=True, timeout=5.0,
+                                            isolation_level=None, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(self._path or ":memory:", timeout=5.0, isolation_level=None,
+                                            check_same_thread=False)
+            if self._path and not read_only:
                 self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA busy_timeout=5000")
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -325,6 +329,7 @@ class Database:
     def set_field(self, f, table: str | None, name: str, rep: int, value) -> None:
         """Set Field: in find mode the current request's criterion, else the current record's field."""
         occ, ti, fi = self._resolve(table, name, StepError)
+        self.attach(f.session)
         w = self.window
         if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
             if not w.requests:
@@ -413,6 +418,23 @@ class Database:
         else:
             self.revert()
             self._flush_globals()
+
+    def attach(self, session) -> None:
+        """Make ``fmscript run`` commit the open record when the script ends normally.
+
+        The CLI calls ``session.finish()`` after a successful run; a failed run never calls it, and SQLite
+        rolls back the open transaction when the process ends.  An existing ``finish`` (another subsystem's)
+        is chained, not replaced.
+        """
+        if getattr(session, "_data_attached", None) is self:
+            return
+        session._data_attached = self
+        previous = getattr(session, "finish", None)
+
+        def finish():
+            self.end_run(True)
+            return previous() if previous is not None else 0
+        session.finish = finish
 
     @property
     def has_uncommitted(self) -> bool:

@@ -237,9 +237,10 @@ def matches(value, ftype: str, criterion: str) -> bool:
     v = _typed(value, ftype)
     if operand is not None and v is not None:
         return v == operand
-    # Wildcards and words in a number, date or time field match its text.
+    # Wildcards in a number, date or time field match its whole value: ``##`` finds 10, not 1 or 100.
     from ..calc.values import to_text
-    return _text_matches(to_text(from_storage(value, ftype)), c, False)
+    text = to_text(from_storage(value, ftype))
+    return re.fullmatch(_wild_regex(c, False), text, re.I | re.S) is not None
 
 
 def duplicate_key(value, ftype: str):

@@ -23,7 +23,9 @@ _DIALOG = ("With dialog",)
 # -- helpers ------------------------------------------------------------------------------------------------
 
 def _db(f):
-    return f.session.data
+    db = f.session.data
+    db.attach(f.session)
+    return db
 
 
 def _silent_error(f, code: int, detail: str):
