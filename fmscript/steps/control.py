@@ -30,8 +30,10 @@ def _check_set_variable(st: S.Step):
 @step("Set Variable", labels=("Value", "Repetition"), validate=_check_set_variable)
 def set_variable(st: S.Step, c):
     """Sets a $local or $$global variable (optionally one repetition) to a calculation's value."""
-    setter = c.target(st.unlabelled()[0], "a variable")
-    value = c.calc(st.get("Value"))
+    parts = st.unlabelled()
+    setter = c.target(parts[0], "a variable")
+    # “Value:” may be left out, as FileMaker's older text copies do.
+    value = c.calc(st.get("Value") or (parts[1] if len(parts) > 1 else None))
     rep_opt = st.get("Repetition")
     if rep_opt is None or rep_opt.value is None:
         def run(f):
