@@ -74,3 +74,31 @@ def test_report_lists_failures_with_reasons(capsys):
 
 def test_report_on_a_missing_file_is_a_usage_error(tmp_path, capsys):
     assert C.report(["--vectors", str(tmp_path / "none.tsv")]) == 2
+
+
+def test_docs_conformance_md_shows_the_current_results():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "conformance.md").read_text(encoding="utf-8")
+    per, failures = C.run_all(VECTORS)
+    for cat, (s, c, n) in per.items():
+        row = re.search(rf"^\| {re.escape(cat)} \| ([^|]+) \| ([^|]+) \| (\d+) \|$", doc, re.M)
+        assert row, f"docs/conformance.md has no row for {cat}"
+        shown_s = "–" if s.total == 0 else f"{s.passed}/{s.total}"
+        assert row.group(1).strip() == shown_s, cat
+        assert row.group(2).strip() == f"{c.passed}/{c.total}", cat
+        assert int(row.group(3)) == n, cat
+    for v, _ in failures:
+        assert v.id in doc, f"{v.id} fails but docs/conformance.md does not explain it"
+    # One entry per list item: wrapped lines joined.
+    items = [" ".join(item.split()) for item in re.split(r"\n- ", doc)]
+    for v in VECTORS:
+        if C.runnable(v):
+            continue
+        cat, num = v.id.rsplit("-", 1)
+        # Named in full, or as "-nnn" in a run that starts with a vector of the same category:
+        # "design-001, -002, -003".
+        run = re.compile(rf"(?<![\w-]){re.escape(cat)}-\d{{3}}(?:(?:,| and) -\d{{3}})*")
+        assert any(v.id in it or any(f"-{num}" in m.group(0) for m in run.finditer(it)) for it in items), \
+            f"{v.id} is not run but docs/conformance.md does not say why"
