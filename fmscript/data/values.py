@@ -16,8 +16,9 @@ from ..calc.values import Time, Timestamp, to_number, to_text
 FIELD_TYPES = ("text", "number", "date", "time", "timestamp")
 
 # Declared column types used by ``fmscript db create-table``: every one has TEXT affinity, so SQLite never
-# turns ``0.10`` into a binary float.  The FileMaker type is also kept in ``fmscript_fields``.
-DECLARED = {"text": "TEXT", "number": "NUMBER_TEXT", "date": "DATE_TEXT", "time": "TIME_TEXT",
+# turns ``0.10`` into a binary float; number columns carry the ``fmnum`` collation, so that ``Age > ?`` and
+# ``ORDER BY Age`` compare by value.  The FileMaker type is also kept in ``fmscript_fields``.
+DECLARED = {"text": "TEXT", "number": "NUMBER_TEXT COLLATE fmnum", "date": "DATE_TEXT", "time": "TIME_TEXT",
             "timestamp": "TIMESTAMP_TEXT"}
 
 
@@ -222,11 +223,9 @@ def num_collate(a: str, b: str) -> int:
 
 
 def text_collate(a: str, b: str) -> int:
-    """The ``fmtext`` collation: case-insensitive (casefold), ties broken by the exact text."""
+    """The ``fmtext`` collation: case-insensitive (casefold), as FileMaker sorts text."""
     x, y = a.casefold(), b.casefold()
-    if x != y:
-        return (x > y) - (x < y)
-    return (a > b) - (a < b)
+    return (x > y) - (x < y)
 
 
 def _as_num(s: str):
