@@ -160,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["repl"]
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    func = getattr(args, "func", None) or getattr(args, "handler", None)
+    if func is None:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return args.func(args)
+        return func(args)
     except KeyboardInterrupt:
         sys.stderr.write("fmscript: interrupted\n")
         return 130
