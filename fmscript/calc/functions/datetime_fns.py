@@ -299,8 +299,9 @@ def week_of_year(d):
 
 @function("WeekOfYearFiscal ( date ; startingDay )")
 def week_of_year_fiscal(date, starting_day):
-    """The week number (1 to 53) for weeks starting on startingDay (1 Sunday … 7 Saturday); week 1 is the
-    first week with at least four days in the new year."""
+    """The week number (1 to 53) for weeks starting on startingDay (1 Sunday … 7 Saturday).
+
+    Week 1 is the first week with at least four days in the new year."""
     d = to_date(date)
     if d is None:
         return ""

@@ -84,8 +84,10 @@ def _crc24(data: bytes) -> int:
 
 @function("Base64EncodeRFC ( RFCNumber ; data )")
 def base64_encode_rfc(rfc, v):
-    """Base64 in the format of an RFC: 1421 (64-character lines, CR+LF), 2045 (76, CR+LF), 3548 and 4648
-    (no line breaks), 4880 (76, CR+LF, then a CRC-24 line); other numbers mean 4648."""
+    """The data in Base64, formatted as an RFC says.
+
+    1421: 64-character lines ending in CR+LF; 2045: 76-character lines; 3548 and 4648: no line breaks;
+    4880: 76-character lines, then a CRC-24 line.  Other numbers mean 4648."""
     import base64
 
     data = _bytes(v)
@@ -160,8 +162,9 @@ def _algorithm(name) -> str:
 
 @function("CryptDigest ( data ; algorithm )")
 def crypt_digest(v, algorithm):
-    """The binary digest of the data (MD5, SHA1, SHA224, SHA256, SHA384, SHA512) as container data;
-    wrap it in HexEncode or Base64EncodeRFC to read it."""
+    """The binary digest (MD5, SHA1, SHA224, SHA256, SHA384, SHA512, SHA3-…) of the data, as container data.
+
+    Wrap it in HexEncode or Base64EncodeRFC to read it."""
     import hashlib
 
     if isinstance(v, str) and v == "":
@@ -186,8 +189,9 @@ _LINE_ENDINGS = {1: "\r", 2: "\r\n", 3: "\n"}
 
 @function("TextEncode ( text ; encoding ; lineEndings )")
 def text_encode(v, encoding, line_endings):
-    """The text as a file (container data) in a character encoding; lineEndings 0 keeps them, 1 CR,
-    2 CR+LF, 3 LF."""
+    """The text as a file (container data) in a character encoding.
+
+    lineEndings: 0 keeps them, 1 CR, 2 CR+LF, 3 LF."""
     text = to_text(v)
     le = _LINE_ENDINGS.get(int(to_number(line_endings) or 0))
     if le:
@@ -417,8 +421,10 @@ def _groups_of_four(n: int) -> list[int]:
 
 @function("NumToJText ( number ; separator ; characterType )")
 def num_to_j_text(number, separator, character_type):
-    """An integer written the Japanese way.  separator: 0 none, 1 commas, 2 units 万/億/兆, 3 units and
-    十/百/千; characterType: 0 half-width digits, 1 full-width digits, 2 kanji numerals, 3 old-style kanji."""
+    """An integer written the Japanese way (1億2345万6789, 一億二千三百四十五万…).
+
+    separator: 0 none, 1 commas, 2 the units 万/億/兆, 3 those and 十/百/千; characterType: 0 half-width
+    digits, 1 full-width digits, 2 kanji numerals, 3 old-style kanji (壱弐参)."""
     num = to_number(number)
     if num is None:
         return ""

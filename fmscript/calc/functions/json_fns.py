@@ -273,8 +273,10 @@ def json_set_element(json_text, *rest):
 
 @function("JSONGetElement ( json ; keyOrIndexOrPath )")
 def json_get_element(json_text, path):
-    """The value at a key, index or path: numbers (true and false as 1 and 0), text, or JSON text for
-    objects and arrays; empty when the last key or index does not exist."""
+    """The value at a key, index or path (objects and arrays as JSON text, true and false as 1 and 0).
+
+    Empty when the last key or index does not exist; ``? Incorrect key, index, or path`` when the path
+    goes through an element that does not exist."""
     try:
         node = _loads(to_text(json_text))
         segs = parse_path(to_text(path))

@@ -67,8 +67,9 @@ def _assign(f, bindings):
 @function("While ( [ initialVariable ] ; condition ; [ logic ] ; result )", mode="compile", lists=True,
           args=(4, 4))
 def while_(comp, n):
-    """Repeats the logic while the condition is true, then returns the result (at most 50,000 iterations
-    unless SetRecursion allows more; beyond that the result is ``?``)."""
+    """Repeats the logic while the condition is true, then returns the result.
+
+    At most 50,000 iterations unless SetRecursion allows more; beyond that the result is ``?``."""
     init, cond, logic, result = n.args
     scope: set[str] = set()
     comp.let_scope.append(scope)
@@ -108,8 +109,9 @@ def while_(comp, n):
 
 @function("SetRecursion ( expression ; maxIterations )", mode="lazy")
 def set_recursion(f, expr, max_iterations):
-    """Evaluates the expression with a different iteration limit for While (and recursion); ``?`` when
-    the expression goes past it."""
+    """Evaluates the expression with a different iteration limit for While and recursion.
+
+    The result is ``?`` when the expression goes past the limit."""
     limit = max(to_int(max_iterations(f)), 0)
     ext = f.session.extensions
     saved = ext.get(_LIMIT_KEY, _MISSING)
@@ -218,8 +220,10 @@ def is_valid_expression(f, text):
 
 @function("Self", mode="context", bare=True, args=(0, 0))
 def self_(f):
-    """The value of the object the calculation belongs to (a field's own contents in its validation or
-    auto-enter calculation); ``?`` where the calculation belongs to no object."""
+    """The value of the field or layout object the calculation belongs to.
+
+    ``?`` where the calculation belongs to no object.  An embedder (a field's validation or auto-enter
+    calculation) puts the value, or a function of the frame, in ``session.extensions["calc.self"]``."""
     getter = f.session.extensions.get("calc.self")
     if getter is None:
         raise CalcError("Self is only meaningful in a calculation that belongs to a field or layout object",

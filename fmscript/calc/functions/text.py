@@ -150,10 +150,11 @@ def _is_roman(ch: str) -> bool:
 
 @function("TrimAll ( text ; trimSpaces ; trimType )")
 def trim_all(v, trim_spaces, trim_type):
-    """Removes leading, trailing and repeated spaces; trimType says what happens between Roman and
-    non-Roman characters (0: keep one space only between Roman words … 3: remove every space).
+    """The text without leading, trailing and repeated spaces, as trimType says.
 
-    trimSpaces 1 also treats full-width spaces as spaces."""
+    trimType: 0 keeps one space between Roman words only, 1 also keeps one between Roman and non-Roman
+    text, 2 only before Roman text after non-Roman text, 3 removes every space.  trimSpaces 1 also
+    treats full-width spaces as spaces."""
     text = to_text(v)
     spaces = " \u3000" if to_int(trim_spaces) else " "
     kind = to_int(trim_type)
