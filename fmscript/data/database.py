@@ -137,6 +137,7 @@ class Database:
         self._globals: dict[tuple[str, str, int], object] | None = None
         self._globals_dirty: set = set()
         self._row_cache: dict[tuple[str, int], dict] = {}
+        self._ended = False
 
     # -- file ---------------------------------------------------------------------------------------------
     def path(self) -> str | None:
@@ -368,6 +369,7 @@ class Database:
 
     # -- transactions -------------------------------------------------------------------------------------
     def begin(self) -> None:
+        self._ended = False
         if not self._in_tx:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -413,6 +415,7 @@ class Database:
 
     def end_run(self, ok: bool = True) -> None:
         """The top-level script ended: commit (``ok``) or revert what is still uncommitted."""
+        self._ended = True
         if ok:
             self.commit()
         else:
@@ -420,21 +423,29 @@ class Database:
             self._flush_globals()
 
     def attach(self, session) -> None:
-        """Make ``fmscript run`` commit the open record when the script ends normally.
+        """Make the end of the process commit a record left open by a script that ended normally.
 
-        The CLI calls ``session.finish()`` after a successful run; a failed run never calls it, and SQLite
-        rolls back the open transaction when the process ends.  An existing ``finish`` (another subsystem's)
-        is chained, not replaced.
+        fmscript's front end calls :meth:`end_run` when a top-level script ends (commit when it succeeded,
+        revert when it failed).  Where nobody does, this fallback runs at interpreter exit: it commits
+        when the last step succeeded (``Get ( LastError )`` is 0) and otherwise leaves the open
+        transaction to SQLite, which rolls it back, as it does for a killed process.
         """
         if getattr(session, "_data_attached", None) is self:
             return
         session._data_attached = self
-        previous = getattr(session, "finish", None)
+        import atexit
 
-        def finish():
-            self.end_run(True)
-            return previous() if previous is not None else 0
-        session.finish = finish
+        def at_exit(d=self, s=session):  # strong references: the session is gone by now otherwise
+            if not d._in_tx or d._ended:
+                return
+            try:
+                if s is not None and s.last_error == 0:
+                    d.commit()
+                else:
+                    d.revert()
+            except Exception:  # the process is ending: never a traceback here
+                pass
+        atexit.register(at_exit)
 
     @property
     def has_uncommitted(self) -> bool:

@@ -594,10 +594,10 @@ def replace_field_contents(st: S.Step, c):
 
 # -- import and export --------------------------------------------------------------------------------------
 
-@step("Import Records", labels=("Data source", "Source file", "Target", "Table") + _DIALOG)
+@step("Import Records", labels=("Data source", "Source file", "Source", "Target", "Table") + _DIALOG)
 def import_records(st: S.Step, c):
     """Adds the rows of a CSV, TSV or JSONL file to a table (fields matched by name), creating it if needed."""
-    src_opt = st.get("Data source") or st.get("Source file")
+    src_opt = st.get("Data source") or st.get("Source file") or st.get("Source")
     calc_opts = _calc_options(st)
     if src_opt is None:
         src_opt = next((o for o in calc_opts if not isinstance(o.value, S.Calc)
@@ -619,8 +619,6 @@ def import_records(st: S.Step, c):
             table = db.context().table
         ti, ids = transfer.import_rows(db, table, path)
         occ = db.occurrence_name(table) or ti.name
-        if db.current_occurrence() is None or db.table_of(db.current_occurrence()) is not ti:
-            pass
         ctx = db.context(occ)
         ctx.found, ctx.index, ctx.sort = ids, 0, None
     return run
