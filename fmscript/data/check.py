@@ -51,22 +51,25 @@ def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
                 for opt in st.options:
                     v = opt.value
                     pos = opt.pos
-                    if isinstance(v, S.LayoutRef) and st.name == "Go to Layout":
-                        lay = layouts.get(v.name.casefold())
+                    name = v.name if isinstance(v, S.LayoutRef) else \
+                        v.node.value if isinstance(v, S.Calc) and isinstance(v.node, C.Str) else None
+                    if name is not None and st.name == "Go to Layout" and opt.label is None:
+                        lay = layouts.get(name.casefold())
                         if lay is None:
                             known = ", ".join(n for n, _ in layouts.values()) or "none"
-                            errors.append(FMScriptError(f"there is no layout named “{v.name}” (layouts: {known})",
+                            errors.append(FMScriptError(f"there is no layout named “{name}” (layouts: {known})",
                                                         code=105, span=src.span(pos), step=st.name))
                         else:
                             occ = lay[1]
-                    if isinstance(v, S.Calc):
+                    if isinstance(v, S.Calc) and not (st.name == "Go to Layout" and name is not None):
                         for fnode in _fields(v.node):
                             e = _check_field(db, fnode, occ)
                             if e:
-                                errors.append(FMScriptError(e[1], code=e[0], span=src.span(v.offset + fnode.pos),
+                                errors.append(FMScriptError(e[1], code=e[0], span=src.span(fnode.pos),
                                                             step=st.name))
     finally:
         db.conn.close()
+    errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
     return errors
 
 
