@@ -1,0 +1,361 @@
+"""What the REPL does with a piece of input, without any terminal: decide whether it is complete, run it,
+and say what to show.
+
+Input is one of:
+
+* a **meta command** (``:vars``, ``:help Left`` …, see :mod:`fmscript.repl.commands`);
+* **script steps** (the first line starts with a step name of the catalogue, in either language, or ``#``):
+  they run at once in one persistent REPL frame, so ``$x`` set on one line is there on the next;
+* a **script definition** (``Script "Name"`` … ``End Script``): loaded, run later with ``:run Name``;
+* a **calculation** (anything else): evaluated and its value shown, like FileMaker's Data Viewer.
+
+:func:`check_complete` follows IPython's ``check_complete``: ``("complete" | "incomplete" | "invalid", indent)``.
+A block (If, Loop) or a bracket, parenthesis, string or comment that is still open makes input incomplete,
+judged from the parser's own errors (:func:`fmscript.script.parse.parse_collect`), so the REPL and the parser
+never disagree about what a complete step is.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .. import catalog
+from ..errors import ErrorList, FMScriptError, ScriptHalted, UsageError
+from ..redact import redact
+from ..runtime import Frame
+from ..source import Source
+
+REPL_PATH = "<repl>"
+INDENT = "    "
+
+_SCRIPT_HEADER = re.compile(r'^\s*(?:Script|脚本)\s*(?:"[^"]*"|“[^”]*”|「[^」]*」)\s*$', re.I)
+# Parser messages that mean "the text stops before it is finished": more input may complete it.
+_OPEN_MARKERS = ("never closed", "no closing quote", "no closing “*/”", "ends before")
+_BLOCK_MARKERS = ("missing “End If”", "missing “End Loop”", "has no “End Script”")
+_EARLY_MARKERS = ("ends too early",)
+
+Output = Callable[[str, str], None]
+
+
+def classify(text: str) -> str:
+    """``"empty" | "meta" | "define" | "steps" | "calc"`` for a piece of REPL input."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if stripped.startswith(":") and not stripped.startswith("::"):
+        return "meta"
+    first = stripped.split("\n", 1)[0].strip()
+    if _SCRIPT_HEADER.match(first):
+        return "define"
+    if first.startswith("#") or first.startswith("//"):
+        return "steps"
+    if step_of_line(first) is not None or _looks_like_step(first):
+        return "steps"
+    return "calc"
+
+
+_STEPISH = re.compile(r"^[^\W\d][\w ./&'’\-]*?\s*[\[［]")
+_WORDS = re.compile(r"^[^\W\d][\w/&'’\-]*(?:[ \t]+[^\W\d][\w/&'’\-]*)+$")
+
+
+def _looks_like_step(line: str) -> bool:
+    """A mistyped step (``Sett Variable [ … ]``, ``Perfom Script``): words then ``[``, or words alone, which a
+    calculation never is; the parser then names the nearest step."""
+    if "::" in line:
+        return False
+    if _STEPISH.match(line):
+        return True
+    if _WORDS.match(line):
+        words = line.split()
+        return not any(w.casefold() in ("and", "or", "xor", "not") for w in words)
+    return False
+
+
+def step_of_line(line: str):
+    """The catalogue entry of the step a line starts with (its name runs to ``[`` or the line's end)."""
+    m = re.match(r"\s*([^\[［]*)", line)
+    name = m.group(1).strip() if m else ""
+    if not name or name.startswith(("$", '"', "“", "(")):
+        return None
+    return catalog.step(name)
+
+
+def _has(messages: list[str], markers) -> bool:
+    return any(mk in msg for msg in messages for mk in markers)
+
+
+def _mismatched(msg: str) -> bool:
+    return "comes first" in msg
+
+
+def block_depth(text: str) -> int:
+    """How many If / Loop blocks are open at the end of ``text`` (for the continuation indent)."""
+    depth = 0
+    for line in text.splitlines():
+        info = step_of_line(line)
+        if info is None:
+            continue
+        if info.name in ("If", "Loop"):
+            depth += 1
+        elif info.name in ("End If", "End Loop") and depth:
+            depth -= 1
+    return depth
+
+
+def check_complete(text: str) -> tuple[str, str]:
+    """IPython's contract: ``("complete", "")``, ``("incomplete", indent)`` or ``("invalid", "")``.
+
+    ``invalid`` input is still run when Enter is pressed, so that its error (with the caret) is shown.
+    A trailing empty line ends an unfinished calculation (``1 +`` ⏎ ⏎ shows the error) but not an open
+    block or bracket: those need their closing word, Esc Enter, or Ctrl-C.
+    """
+    kind = classify(text)
+    if kind in ("empty", "meta"):
+        return "complete", ""
+    blank_end = bool(re.search(r"\n[ \t]*$", text))
+    if kind == "calc":
+        msgs = _calc_errors(text)
+        if not msgs:
+            return "complete", ""
+        if any(_mismatched(m) for m in msgs):
+            return "invalid", ""
+        if _has(msgs, _OPEN_MARKERS) or _unclosed_comment(text):
+            return "incomplete", INDENT
+        if _has(msgs, _EARLY_MARKERS) and not blank_end:
+            return "incomplete", INDENT
+        return "invalid", ""
+    from ..script.parse import parse_collect
+
+    _, errors = parse_collect(text, REPL_PATH)
+    msgs = [e.message for e in errors]
+    if not msgs:
+        return "complete", ""
+    if any(_mismatched(m) for m in msgs):
+        return "invalid", ""
+    if _has(msgs, _OPEN_MARKERS):
+        return "incomplete", INDENT * (block_depth(text) + 1)
+    if _has(msgs, _BLOCK_MARKERS):
+        return "incomplete", INDENT * max(block_depth(text), 1 if kind == "define" else 0)
+    return "invalid", ""
+
+
+def _calc_errors(text: str) -> list[str]:
+    from ..calc.compile import compile_calc
+
+    try:
+        compile_calc(text, Source(REPL_PATH, text))
+    except FMScriptError as e:
+        return [e.message]
+    return []
+
+
+def _unclosed_comment(text: str) -> bool:
+    """A ``/*`` outside strings with no ``*/`` after it."""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+        elif ch == "“":
+            j = text.find("”", i + 1)
+            i = n if j == -1 else j + 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j == -1 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j == -1:
+                return True
+            i = j + 2
+        else:
+            i += 1
+    return False
+
+
+class ReplSession:
+    """One interactive session: an :class:`~fmscript.interpreter.Interpreter`, one persistent frame for
+    ``$`` variables, the scripts loaded so far, and an output sink ``out(text, kind)`` where ``kind`` is
+    ``result``, ``empty``, ``error``, ``info``, ``trace`` or ``dialog``."""
+
+    def __init__(self, interpreter=None, *, file: str | None = None, out: Output | None = None,
+                 color: bool = False):
+        from ..interpreter import Interpreter
+
+        self.out: Output = out or _print_out
+        self.color = color
+        self.fm = interpreter if interpreter is not None else Interpreter(file=file, on_dialog=self._dialog)
+        if interpreter is not None and interpreter.session.on_dialog is None:
+            interpreter.session.on_dialog = self._dialog
+        self.session = self.fm.session
+        self.frame = Frame(self.session, "")
+        self.trace = False
+        self.loaded: list[tuple[str, str]] = []  # ("file", path) | ("text", text): reloaded when tracing flips
+        self.counter = 0
+        self.quit = False
+
+    # -- output -----------------------------------------------------------------------------------------
+    def _dialog(self, title: str, message: str) -> None:
+        text = (title + "\n" if title else "") + message
+        self.out(text.replace("\r\n", "\n").replace("\r", "\n"), "dialog")
+
+    def _on_trace(self, event: dict) -> None:
+        from ..interpreter import _short
+
+        parts = [f"{event['path']}:{event['line']}: {event['step']}"]
+        parts += [f"{k} = {_short(v)}" for k, v in event["changed"].items()]
+        self.out(redact("  ".join(parts)), "trace")
+
+    def show_error(self, e: FMScriptError) -> None:
+        self.out(redact(e.render(self.color)), "error")
+
+    # -- input --------------------------------------------------------------------------------------------
+    def execute(self, text: str) -> None:
+        """Run one complete piece of input; errors are shown, never raised (except :quit's flag)."""
+        kind = classify(text)
+        try:
+            if kind == "empty":
+                return
+            if kind == "meta":
+                from .commands import run_command
+                run_command(self, text.strip())
+            elif kind == "define":
+                self.define(text)
+            elif kind == "steps":
+                self.run_steps(text)
+            else:
+                self.evaluate(text)
+        except FMScriptError as e:
+            self.show_error(e)
+        except KeyboardInterrupt:
+            self.out("interrupted", "error")
+        except RecursionError:
+            self.out("fmscript: the calculation or script nests too deeply", "error")
+
+    def _path(self) -> str:
+        self.counter += 1
+        return REPL_PATH
+
+    def _tracer(self):
+        return self.fm._tracer()
+
+    def run_steps(self, text: str):
+        """Run steps in the REPL's frame; an Exit Script result is shown like a calculation's value."""
+        from ..script.compile import compile_script, execute
+        from ..script.parse import parse_collect
+
+        sf, errors = parse_collect(text, self._path(), "REPL")
+        for w in sf.warnings:
+            self.out(w.render(self.color), "info")
+        if errors:
+            raise ErrorList(errors)
+        compiled = []
+        for s in sf.scripts:
+            compile_errors: list[FMScriptError] = []
+            compiled.append(compile_script(s, sf.source, self._tracer(), compile_errors))
+            if compile_errors:
+                raise ErrorList(compile_errors)
+        for cs in compiled:
+            try:
+                result = execute(cs, self.frame)
+            except ScriptHalted:
+                self.out("(script halted)", "info")
+                return None
+            if any(st.name == "Exit Script" for st in cs.steps):
+                self.show_value(result)
+            return result
+        return None
+
+    def define(self, text: str) -> list[str]:
+        names = self.fm.load_text(text, self._path())
+        self.loaded.append(("text", text))
+        self.out("defined " + ", ".join(f"“{n}”" for n in names) + " (run with :run NAME)", "info")
+        return names
+
+    def load_file(self, path: str) -> list[str]:
+        p = Path(path).expanduser()
+        names = self.fm.load_file(p)
+        self.loaded.append(("file", str(p)))
+        return names
+
+    def set_trace(self, on: bool) -> None:
+        """Tracing is compiled into the steps: scripts loaded so far are compiled again."""
+        if on == self.trace:
+            return
+        self.trace = on
+        self.fm._trace = self._on_trace if on else False
+        base_dir = self.session.base_dir
+        for kind, what in list(self.loaded):
+            try:
+                if kind == "file":
+                    self.fm.load_file(what)
+                else:
+                    self.fm.load_text(what, REPL_PATH)
+            except FMScriptError:
+                pass
+        self.session.base_dir = base_dir
+
+    def evaluate(self, text: str):
+        """The Data Viewer: evaluate a calculation in the REPL's frame and show its value."""
+        from ..calc.compile import compile_calc
+
+        calc = compile_calc(text.strip(), Source(REPL_PATH, text.strip()))
+        self.session.last_error_detail = ""
+        value = calc.evaluate(self.frame)
+        self.show_value(value)
+        if value == "?" and self.session.last_error_detail:
+            self.out(redact(self.session.last_error_detail), "info")
+        return value
+
+    def evaluate_quiet(self, text: str):
+        """The value of a calculation in the REPL's frame (``:run NAME PARAM``), nothing shown."""
+        from ..calc.compile import compile_calc
+
+        return compile_calc(text.strip(), Source(REPL_PATH, text.strip())).evaluate(self.frame)
+
+    def show_value(self, value) -> None:
+        from ..calc.values import to_text
+
+        text = to_text(value)
+        if text == "":
+            self.out("(empty)", "empty")
+        else:
+            self.out(redact(text.replace("\r\n", "\n").replace("\r", "\n")), "result")
+
+    # -- state for completion and meta commands -------------------------------------------------------------
+    def variables(self) -> dict[str, object]:
+        """``$`` variables of the REPL frame and ``$$`` variables of the session, by name as written."""
+        out = {}
+        for k, v in self.frame.locals.items():
+            out[self.frame.local_names.get(k, "$" + k.lstrip("$"))] = v
+        out.update(self.fm.globals)
+        return out
+
+    def database(self):
+        """The session's database, or None while nothing has opened or needed one."""
+        from ..runtime import NoData
+
+        data = self.session.data
+        return None if data is None or isinstance(data, NoData) else data
+
+    def close(self) -> None:
+        """Leaving the REPL commits the open record, as closing a FileMaker file does."""
+        db = self.database()
+        if db is not None:
+            try:
+                db.commit()
+            except Exception:  # noqa: BLE001 - leaving must never fail
+                pass
+
+
+def _print_out(text: str, kind: str) -> None:
+    stream = sys.stderr if kind in ("error", "trace", "info") else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+__all__ = ["ReplSession", "check_complete", "classify", "block_depth", "UsageError"]
