@@ -14,7 +14,7 @@ from typing import Callable
 from .calc.compile import compile_calc, var_key
 from .calc.values import to_text
 from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
-from .runtime import Frame, Session
+from .runtime import Frame, NoData, Session
 from .script.compile import CompiledScript, compile_script, execute
 from .script.parse import parse_script_text
 
@@ -85,10 +85,20 @@ class Interpreter:
 
     def _execute(self, cs: CompiledScript, param: object):
         frame = Frame(self.session, cs.name, param)
+        ok = False
         try:
-            return execute(cs, frame)
+            result = execute(cs, frame)
+            ok = True
+            return result
         except ScriptHalted:
+            ok = True
             return ""
+        finally:
+            # The top-level script ended: commit the open record when it succeeded, revert it when it failed
+            # (FileMaker would keep it open for the user; a command line has nobody to ask).
+            data = self.session.data
+            if not isinstance(data, NoData) and hasattr(data, "end_run"):
+                data.end_run(ok)
 
     # -- calculations and variables ---------------------------------------------------------------------
     def evaluate(self, calc: str, frame: Frame | None = None):
