@@ -1,0 +1,164 @@
+"""The ASGI app: routers, the Bearer key check, OpenAI's error object everywhere, and the worker keep-alive.
+
+The server holds no job state of its own: files, jobs and events live in the home's ``jobs.sqlite``
+(:class:`fmscript.ai.jobs.JobStore`) and one worker process per home trains (:mod:`fmscript.ai.worker`). The
+worker is tied to the server's pid, so a server killed with ``kill -9`` does not leave it training on: it
+checkpoints and hands the job back to the queue. While the server runs, a keep-alive task starts a worker
+whenever jobs wait and none runs, which also recovers jobs a dead worker left ``running``.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import sys
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fmscript import __version__
+from fmscript.errors import FMScriptError
+
+from .errors import APIError, error_body, error_response, from_fmscript
+
+KEEPALIVE_SECONDS = 2.0
+
+
+class BearerKeyMiddleware:
+    """Every request must carry ``Authorization: Bearer <key>`` when the server has a key (compared in constant
+    time). Pure ASGI, so streamed answers pass through untouched."""
+
+    def __init__(self, app, api_key: str | None):
+        self.app = app
+        self.key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope, receive, send):
+        if self.key is None or scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        given = b""
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                given = value
+                break
+        scheme, _, token = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
+            return await self.app(scope, receive, send)
+        message = ("Incorrect API key provided." if given else
+                   "You didn't provide an API key. Send it in the Authorization header: "
+                   "'Authorization: Bearer <FMSCRIPT_API_KEY>'.")
+        resp = JSONResponse(error_body(message, "invalid_request_error", None, "invalid_api_key"),
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await resp(scope, receive, send)
+
+
+def _keepalive_once(engine) -> None:
+    """Start a worker when jobs are queued (or left running by a dead worker) and none holds the lock."""
+    from fmscript.ai import worker
+
+    store = engine.store
+    if (store.has_queued() or store.running_jobs()) and not worker.worker_running():
+        engine.ensure_worker()
+
+
+def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) -> FastAPI:
+    """Build the app over ``engine`` (default: a :class:`~fmscript.ai.local.LocalEngine` whose worker stops when
+    this process ends)."""
+    if engine is None:
+        from fmscript.ai.local import LocalEngine
+
+        engine = LocalEngine(tie_worker_to_pid=os.getpid())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        task = None
+        if keepalive:
+            async def loop():
+                while True:
+                    try:
+                        await anyio.to_thread.run_sync(_keepalive_once, engine)
+                    except Exception as e:  # keep serving; say why on stderr
+                        sys.stderr.write(f"fmscript serve: worker keep-alive: {type(e).__name__}: {e}\n")
+                    await asyncio.sleep(KEEPALIVE_SECONDS)
+            task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    app = FastAPI(
+        title="fmscript model server",
+        version=__version__,
+        description="OpenAI-compatible fine-tuning and chat API over fmscript's local LoRA engine "
+                    "(files, fine_tuning.jobs, models, chat.completions). Send `Authorization: Bearer "
+                    "<FMSCRIPT_API_KEY>` when the server was started with a key.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.generation_lock = anyio.Lock()  # one generation at a time: mlx's CPU stream is shared
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, e: APIError):
+        return error_response(e)
+
+    @app.exception_handler(FMScriptError)
+    async def _fm_error(request: Request, e: FMScriptError):
+        return error_response(from_fmscript(e))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, e: StarletteHTTPException):
+        if e.status_code == 404:
+            msg = f"Invalid URL ({request.method} {request.url.path})."
+        elif e.status_code == 405:
+            msg = f"Method {request.method} is not allowed for {request.url.path}."
+        else:
+            msg = str(e.detail)
+        return error_response(APIError(e.status_code, msg, headers=getattr(e, "headers", None)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, e: RequestValidationError):
+        errs = e.errors()
+        first = errs[0] if errs else {}
+        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path", "form")]
+        param = ".".join(loc) or None
+        what = f"'{param}'" if param else "the request"
+        msg = f"Invalid value for {what}: {first.get('msg', 'invalid request')}."
+        if first.get("type") == "missing":
+            msg = f"Missing required parameter: {what}."
+        elif first.get("type") == "json_invalid":
+            msg = "We could not parse the JSON body of your request."
+        return error_response(APIError(400, msg, param=param, code="invalid_request"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, e: Exception):
+        sys.stderr.write(f"fmscript serve: internal error on {request.method} {request.url.path}: "
+                         f"{type(e).__name__}: {e}\n")
+        return error_response(APIError(500, f"The server had an error while processing your request "
+                                            f"({type(e).__name__}).", code="server_error"))
+
+    from . import chat, files, fine_tuning, models
+
+    app.include_router(files.router)
+    app.include_router(fine_tuning.router)
+    app.include_router(models.router)
+    app.include_router(chat.router)
+
+    @app.get("/health", tags=["server"], summary="Liveness, version, worker and queue")
+    def health():
+        from fmscript.ai import worker
+
+        store = engine.store
+        return {"status": "ok", "version": __version__,
+                "worker": {"running": worker.worker_running(), "pid": worker.worker_pid()},
+                "jobs": {"queued": len(store.list_jobs(limit=100000, status="queued")),
+                         "running": len(store.running_jobs())}}
+
+    app.add_middleware(BearerKeyMiddleware, api_key=api_key)
+    return app

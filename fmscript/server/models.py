@@ -1,0 +1,49 @@
+"""``/v1/models``: base models under ``models/`` and tuned models under ``tuned/`` of the home.
+
+Only tuned models can be deleted through the API (as with OpenAI); base models are managed with
+``fmscript models``. Half-written adapters are never listed (the model store skips them).
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from .errors import APIError
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+def model_object(m: dict) -> dict:
+    d = {"id": m["id"], "object": "model", "created": int(m.get("created") or 0),
+         "owned_by": "user" if m["kind"] == "tuned" else "fmscript"}
+    if m["kind"] == "tuned":
+        d["parent"] = m.get("base_model")
+    return d
+
+
+def _find(engine, model_id: str) -> dict:
+    for m in engine.list_models():
+        if m["id"] == model_id:
+            return m
+    raise APIError(404, f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
+
+
+@router.get("/models", summary="List base and tuned models")
+def list_models(request: Request):
+    return {"object": "list", "data": [model_object(m) for m in request.app.state.engine.list_models()]}
+
+
+@router.get("/models/{model_id:path}", summary="Show a model (the id may hold one '/')")
+def retrieve_model(request: Request, model_id: str):
+    return model_object(_find(request.app.state.engine, model_id))
+
+
+@router.delete("/models/{model_id:path}", summary="Delete a tuned model")
+def delete_model(request: Request, model_id: str):
+    engine = request.app.state.engine
+    m = _find(engine, model_id)
+    if m["kind"] != "tuned":
+        raise APIError(403, f"The model '{model_id}' is a base model; only fine-tuned models can be deleted "
+                            "through the API (use `fmscript models remove`).", param="model",
+                       code="model_not_deletable")
+    engine.remove_model(model_id)
+    return {"id": model_id, "object": "model", "deleted": True}
