@@ -138,6 +138,7 @@ class Database:
         self._globals_dirty: set = set()
         self._row_cache: dict[tuple[str, int], dict] = {}
         self._ended = False
+        self.original_layout: str | None = None  # the layout before the first Go to Layout
 
     # -- file ---------------------------------------------------------------------------------------------
     def path(self) -> str | None:
@@ -251,6 +252,9 @@ class Database:
         if lay is None:
             raise StepError(f"there is no layout named “{name}” (FileMaker error 105)", code=105)
         self.commit()
+        if self.original_layout is None:
+            self.current_occurrence()
+            self.original_layout = self.window.layout
         self.window.layout, self.window.occurrence = lay
         self.context()
 
