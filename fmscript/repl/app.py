@@ -1,0 +1,230 @@
+"""The terminal face of the REPL: a prompt-toolkit ``PromptSession`` around a :class:`ReplSession`.
+
+As in ptpython and IPython: multi-line input whose Enter key asks :func:`check_complete` whether to run or
+to add a line, colour from the Pygments lexer, a ``ThreadedCompleter``, ``FileHistory`` in the fmscript home,
+and a loop that survives errors and Ctrl-C.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application.current import get_app
+from prompt_toolkit.completion import ThreadedCompleter
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import ANSI, FormattedText
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.lexers import PygmentsLexer
+from prompt_toolkit.shortcuts import print_formatted_text
+from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+
+from .completion import FMScriptCompleter
+from .session import ReplSession, check_complete
+
+PROMPT = "fm> "
+CONTINUATION = "... "
+
+_KIND_STYLE = {
+    "result": "",
+    "empty": "class:empty",
+    "error": "",
+    "info": "class:info",
+    "trace": "class:trace",
+    "dialog": "class:dialog",
+}
+
+UI_STYLE = Style.from_dict({
+    "prompt": "ansigreen bold",
+    "continuation": "ansigreen",
+    "empty": "ansibrightblack italic",
+    "info": "ansibrightblack",
+    "trace": "ansicyan",
+    "dialog": "ansiyellow",
+})
+
+
+def _pygments_style():
+    from pygments.styles import get_style_by_name
+    try:
+        return style_from_pygments_cls(get_style_by_name("monokai" if _dark() else "default"))
+    except Exception:  # noqa: BLE001 - a missing style only loses colour
+        return Style([])
+
+
+def _dark() -> bool:
+    return os.environ.get("FMSCRIPT_STYLE", "dark") != "light"
+
+
+def key_bindings(is_complete=check_complete) -> KeyBindings:
+    """Enter runs complete input and adds an (indented) line otherwise; Esc Enter always runs."""
+    kb = KeyBindings()
+
+    @kb.add("enter", filter=Condition(lambda: get_app().current_buffer.complete_state is None or
+                                      get_app().current_buffer.complete_state.current_completion is None))
+    def _enter(event):
+        buf = event.current_buffer
+        _dedent_closing_line(buf)
+        doc = buf.document
+        if doc.is_cursor_at_the_end or not doc.text_after_cursor.strip():
+            status, indent = is_complete(buf.text)
+            if status != "incomplete":
+                buf.validate_and_handle()
+                return
+            buf.insert_text("\n" + indent)
+            return
+        buf.insert_text("\n")
+
+    @kb.add("enter", filter=Condition(lambda: get_app().current_buffer.complete_state is not None and
+                                      get_app().current_buffer.complete_state.current_completion is not None))
+    def _take_completion(event):
+        buf = event.current_buffer
+        buf.apply_completion(buf.complete_state.current_completion)
+
+    @kb.add("escape", "enter")
+    def _force(event):
+        event.current_buffer.validate_and_handle()
+
+    @kb.add("tab", filter=Condition(_before_cursor_is_blank))
+    def _indent(event):
+        event.current_buffer.insert_text("    ")
+
+    return kb
+
+
+_CLOSERS = ("End If", "End Loop", "Else", "Else If")
+
+
+def _dedent_closing_line(buf) -> None:
+    """``End If``, ``Else`` … typed on an indented line move back one level, as in a script workspace."""
+    from .session import step_of_line
+
+    doc = buf.document
+    line = doc.current_line
+    if not line.startswith(" ") or doc.cursor_position_col < len(line.rstrip()):
+        return
+    info = step_of_line(line)
+    if info is None or info.name not in _CLOSERS:
+        return
+    remove = min(4, len(line) - len(line.lstrip(" ")))
+    start = doc.cursor_position - doc.cursor_position_col
+    buf.text = buf.text[:start] + line[remove:] + buf.text[start + len(line):]
+    buf.cursor_position = start + len(line) - remove
+
+
+def _before_cursor_is_blank() -> bool:
+    doc = get_app().current_buffer.document
+    return not doc.current_line_before_cursor.strip()
+
+
+class TerminalRepl:
+    """Reads input with prompt-toolkit and hands it to a :class:`ReplSession`."""
+
+    def __init__(self, repl: ReplSession | None = None, *, file: str | None = None, history: bool = True,
+                 input=None, output=None, color: bool | None = None):
+        self.output = output
+        self.color = (not os.environ.get("NO_COLOR")) if color is None else color
+        self.repl = repl or ReplSession(file=file, color=self.color)
+        self.repl.color = self.color
+        self.repl.out = self.show
+        self.prompt = PromptSession(
+            message=[("class:prompt", PROMPT)],
+            multiline=True,
+            prompt_continuation=lambda width, line_no, wrap: [("class:continuation",
+                                                                CONTINUATION.rjust(width))],
+            lexer=PygmentsLexer(_lexer_class()),
+            completer=ThreadedCompleter(FMScriptCompleter(self.repl)),
+            complete_while_typing=False,
+            history=_history() if history else InMemoryHistory(),
+            enable_history_search=True,
+            key_bindings=key_bindings(),
+            style=merge_styles([_pygments_style(), UI_STYLE]),
+            include_default_pygments_style=False,
+            color_depth=None,
+            input=input,
+            output=output,
+            enable_open_in_editor=True,
+            search_ignore_case=True,
+            mouse_support=False,
+            tempfile_suffix=".fmscript",
+        )
+
+    def show(self, text: str, kind: str) -> None:
+        style = _KIND_STYLE.get(kind, "")
+        if kind == "error":
+            formatted = ANSI(text) if self.color else FormattedText([("", text)])
+        else:
+            formatted = FormattedText([(style, text)])
+        print_formatted_text(formatted, style=UI_STYLE, output=self.output,
+                             include_default_pygments_style=False)
+
+    def banner(self) -> str:
+        from .. import __version__
+        db = self.repl.database()
+        where = f" · file {db.path()}" if db is not None and db.path() else ""
+        return (f"fmscript {__version__} REPL{where} · steps run when complete, calculations show their value · "
+                ":help · Ctrl-D quits")
+
+    def run(self) -> int:
+        self.show(self.banner(), "info")
+        while not self.repl.quit:
+            try:
+                text = self.prompt.prompt()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C cancels the current input
+            except EOFError:
+                break
+            try:
+                self.repl.execute(text)
+            except KeyboardInterrupt:
+                self.show("interrupted", "error")
+        self.repl.close()
+        return 0
+
+
+def _lexer_class():
+    from ..highlight import FMScriptLexer
+    return FMScriptLexer
+
+
+def _history():
+    from ..home import history_file
+    path = history_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileHistory(str(path))
+    except OSError:
+        return InMemoryHistory()
+
+
+def run_terminal(file: str | None = None) -> int:
+    if not sys.stdin.isatty():
+        # Piped input: run it as a script session without prompts (``echo '$x' | fmscript repl``).
+        return run_piped(sys.stdin.read(), file)
+    return TerminalRepl(file=file).run()
+
+
+def run_piped(text: str, file: str | None = None) -> int:
+    """Feed text to a session line by line, as Enter would: each complete piece runs."""
+    repl = ReplSession(file=file)
+    failed = False
+    original = repl.out
+
+    def out(t, kind):
+        nonlocal failed
+        failed = failed or kind == "error"
+        original(t, kind)
+    repl.out = out
+    buf = ""
+    for line in text.splitlines():
+        buf = buf + "\n" + line if buf else line
+        if check_complete(buf)[0] != "incomplete":
+            repl.execute(buf)
+            buf = ""
+            if repl.quit:
+                break
+    if buf.strip():
+        repl.execute(buf)
+    repl.close()
+    return 1 if failed else 0
