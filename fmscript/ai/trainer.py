@@ -272,6 +272,7 @@ class LoRATrainer:
 
         metrics, stopped = [], None
         t0 = time.perf_counter()
+        eval_seconds = 0.0  # validation and checkpoints: left out of tokens/s
         win_t, win_tokens, win_loss, win_steps = t0, 0, 0.0, 0
         last_train = last_val = None
         step = start_step
@@ -295,15 +296,19 @@ class LoRATrainer:
                         "tokens_per_sec": round(win_tokens / max(now - win_t, 1e-9), 1),
                         "elapsed": round(now - t0, 3), "trained_tokens": trained_tokens}
                 if eval_now and self.val_idx:
+                    t_eval = time.perf_counter()
                     last_val = self.validation_loss()
                     data["val_loss"] = round(last_val, 6)
+                    eval_seconds += time.perf_counter() - t_eval
                 metrics.append(data)
                 self.report(f"Step {step}/{total}: train loss {last_train:.4f}"
                             + (f", validation loss {data['val_loss']:.4f}" if "val_loss" in data else "")
                             + f", {data['tokens_per_sec']:.0f} tokens/s.", data)
                 win_t, win_tokens, win_loss, win_steps = time.perf_counter(), 0, 0.0, 0
             if self.run_dir and step % p.save_every == 0 and step < total:
+                t_save = time.perf_counter()
                 self.save_checkpoint(step, trained_tokens)
+                eval_seconds += time.perf_counter() - t_save
             now = time.perf_counter()
             if now - stop_check_t > 0.25:
                 stop_check_t = now
@@ -312,7 +317,7 @@ class LoRATrainer:
                     if stopped == "shutdown" and self.run_dir:
                         self.save_checkpoint(step, trained_tokens)
                     break
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - eval_seconds
         ran_tokens = trained_tokens - start_tokens
         result = TrainResult(step, trained_tokens, last_train, last_val, stopped, None, metrics,
                              tokens_per_sec=ran_tokens / seconds if seconds > 0 and ran_tokens else None,
