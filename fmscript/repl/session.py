@@ -105,6 +105,15 @@ def block_depth(text: str) -> int:
 
 
 def check_complete(text: str) -> tuple[str, str]:
+    try:
+        return _check_complete(text)
+    except FMScriptError:
+        return "invalid", ""
+    except Exception:  # noqa: BLE001 - a parser bug must not lock the prompt: let Enter run and report it
+        return "invalid", ""
+
+
+def _check_complete(text: str) -> tuple[str, str]:
     """IPython's contract: ``("complete", "")``, ``("incomplete", indent)`` or ``("invalid", "")``.
 
     ``invalid`` input is still run when Enter is pressed, so that its error (with the caret) is shown.
@@ -235,6 +244,12 @@ class ReplSession:
             self.out("interrupted", "error")
         except RecursionError:
             self.out("fmscript: the calculation or script nests too deeply", "error")
+        except Exception as e:  # noqa: BLE001 - a bug in fmscript: say so in one line, keep the session
+            import os
+            if os.environ.get("FMSCRIPT_DEBUG"):
+                raise
+            self.out(f"fmscript: internal error: {e.__class__.__name__}: {e} (FMSCRIPT_DEBUG=1 shows the traceback)",
+                     "error")
 
     def _path(self) -> str:
         self.counter += 1
