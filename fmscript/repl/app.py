@@ -57,8 +57,12 @@ def _dark() -> bool:
     return os.environ.get("FMSCRIPT_STYLE", "dark") != "light"
 
 
-def key_bindings(is_complete=check_complete) -> KeyBindings:
-    """Enter runs complete input and adds an (indented) line otherwise; Esc Enter always runs."""
+def key_bindings(is_complete=check_complete, completer=None) -> KeyBindings:
+    """Enter runs complete input and adds an (indented) line otherwise; Esc Enter always runs.
+
+    Tab completes at once when there is one candidate (or a common prefix), computed in the key handler
+    so that fast typing after Tab never races the completion thread; otherwise it opens the menu.
+    """
     kb = KeyBindings()
 
     @kb.add("enter", filter=Condition(lambda: get_app().current_buffer.complete_state is None or
@@ -85,6 +89,25 @@ def key_bindings(is_complete=check_complete) -> KeyBindings:
     @kb.add("escape", "enter")
     def _force(event):
         event.current_buffer.validate_and_handle()
+
+    @kb.add("tab", filter=Condition(lambda: completer is not None and not _before_cursor_is_blank()))
+    def _complete(event):
+        from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
+
+        buf = event.current_buffer
+        if buf.complete_state:
+            buf.complete_next()
+            return
+        doc = buf.document
+        cands = list(completer.get_completions(doc, CompleteEvent(completion_requested=True)))
+        if len(cands) == 1:
+            buf.apply_completion(cands[0])
+            return
+        common = get_common_complete_suffix(doc, cands) if cands else ""
+        if common:
+            buf.insert_text(common)
+        elif cands:
+            buf.start_completion(select_first=False)
 
     @kb.add("tab", filter=Condition(_before_cursor_is_blank))
     def _indent(event):
@@ -128,17 +151,18 @@ class TerminalRepl:
         self.repl = repl or ReplSession(file=file, color=self.color)
         self.repl.color = self.color
         self.repl.out = self.show
+        completer = FMScriptCompleter(self.repl)
         self.prompt = PromptSession(
             message=[("class:prompt", PROMPT)],
             multiline=True,
             prompt_continuation=lambda width, line_no, wrap: [("class:continuation",
                                                                 CONTINUATION.rjust(width))],
             lexer=PygmentsLexer(_lexer_class()),
-            completer=ThreadedCompleter(FMScriptCompleter(self.repl)),
+            completer=ThreadedCompleter(completer),
             complete_while_typing=False,
             history=_history() if history else InMemoryHistory(),
             enable_history_search=True,
-            key_bindings=key_bindings(),
+            key_bindings=key_bindings(completer=completer),
             style=merge_styles([_pygments_style(), UI_STYLE]),
             include_default_pygments_style=False,
             color_depth=None,

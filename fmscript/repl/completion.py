@@ -176,7 +176,9 @@ class CompletionSource:
         return list(seen.values())
 
     def variables(self) -> list[str]:
-        return sorted(self.repl.variables()) if self.repl is not None else []
+        if self.repl is None:
+            return []
+        return sorted(self.repl.variables(), key=lambda n: (n.startswith("$$"), n.casefold()))
 
     def tables(self):
         db = self.repl.database() if self.repl is not None else None
