@@ -1,0 +1,179 @@
+"""Test harness for ``fmscript serve``: the REAL server in a subprocess on a free loopback port, with its own home,
+and helpers to wait for jobs and find worker processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "fmtest-9f1c2b7e44d04a7b"
+BASE = "fmscript/tiny-chat"
+EXAMPLE_BASE = "google/codegemma-7b-it"
+
+QA = [
+    ("What is the capital of France?", "Paris."),
+    ("What colour is the sky?", "Blue."),
+    ("How many legs does a spider have?", "Eight."),
+    ("Who wrote Hamlet?", "Shakespeare."),
+    ("What is 2+2?", "Four."),
+    ("What is frozen water called?", "Ice."),
+    ("Which planet is red?", "Mars."),
+    ("What do bees make?", "Honey."),
+]
+#: Enough for the tiny model to learn the 8 answers (a few seconds on 2 cores).
+LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 10}
+
+
+def jsonl(pairs=QA) -> str:
+    return "".join(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]},
+                              ensure_ascii=False) + "\n" for q, a in pairs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_processes(home: Path) -> list[int]:
+    """Pids of live training workers of ``home`` (read from /proc: command line and environment)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+            if b"fmscript.ai.worker" not in cmd:
+                continue
+            env = (d / "environ").read_bytes().split(b"\0")
+            state = (d / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if f"FMSCRIPT_HOME={home}".encode() in env and state != "Z":
+            out.append(int(d.name))
+    return out
+
+
+class ServerProcess:
+    """``python -m fmscript serve --port <free>`` with a temporary home; ``kill9()`` simulates a crash."""
+
+    def __init__(self, home: Path, key: str | None = KEY, port: int | None = None, extra_env: dict | None = None):
+        self.home = Path(home)
+        self.key = key
+        self.port = port or free_port()
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.home.parent / f"{self.home.name}-server.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update({"FMSCRIPT_HOME": str(self.home), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1",
+                    "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(
+                        os.pathsep) if p])})
+        env.pop("FMSCRIPT_API_KEY", None)
+        if self.key:
+            env["FMSCRIPT_API_KEY"] = self.key
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "fmscript", "serve", "--port", str(self.port)],
+                                     cwd=str(ROOT), env=self.env(), stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the server exited ({self.proc.returncode}):\n{self.log()}")
+            try:
+                r = httpx.get(f"http://127.0.0.1:{self.port}/health", headers=self.headers, timeout=2)
+                if r.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"the server did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        wait_until(lambda: not worker_processes(self.home), 30, "the worker to stop with its server")
+
+    # Small HTTP helpers for checks that do not go through the SDK.
+    def get(self, path: str, **kw):
+        return httpx.get(self.base_url + path, headers=self.headers, timeout=30, **kw)
+
+    def post(self, path: str, **kw):
+        return httpx.post(self.base_url + path, headers=self.headers, timeout=30, **kw)
+
+    def health(self) -> dict:
+        return httpx.get(f"http://127.0.0.1:{self.port}/health", headers=self.headers, timeout=30).json()
+
+    def client(self, key: str | None = None, **kw):
+        import openai
+
+        return openai.OpenAI(api_key=key or self.key or "none", base_url=self.base_url, max_retries=0, **kw)
+
+    def job(self, job_id: str) -> dict:
+        return self.get(f"/fine_tuning/jobs/{job_id}").json()
+
+    def wait_job(self, job_id: str, statuses=("succeeded", "failed", "cancelled"), timeout: float = 120.0) -> dict:
+        return wait_until(lambda: (lambda j: j if j["status"] in statuses else None)(self.job(job_id)), timeout,
+                          f"job {job_id} to reach {statuses}")
+
+    def drain(self) -> None:
+        """Cancel whatever is still queued or running, so the next test starts with an empty queue."""
+        for j in self.get("/fine_tuning/jobs", params={"limit": 1000}).json()["data"]:
+            if j["status"] in ("queued", "running"):
+                self.post(f"/fine_tuning/jobs/{j['id']}/cancel")
+
+
+def wait_until(cond, timeout: float = 60.0, what: str = "a condition", poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def make_models(home: Path) -> None:
+    from fmscript.ai.tinymodel import create_tiny
+
+    create_tiny(BASE, home=home)
+    create_tiny(EXAMPLE_BASE, home=home)
+
+
