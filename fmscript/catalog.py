@@ -7,7 +7,6 @@ case-insensitive and ignore runs of whitespace, so ``set   variable`` and ``è®¾ç
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,26 +25,27 @@ def norm(name: str) -> str:
     return _WS.sub(" ", name.strip()).casefold()
 
 
-@dataclass(frozen=True)
 class StepInfo:
-    name: str
-    zh: tuple[str, ...]
-    aliases: tuple[str, ...]
-    category: str
-    syntax: str
-    since: str
+    """A catalogue row: English name, zh-Hans names, aliases, category, syntax template, first version."""
+
+    __slots__ = ("name", "zh", "aliases", "category", "syntax", "since")
+
+    def __init__(self, name, zh, aliases, category, syntax, since):
+        self.name, self.zh, self.aliases = name, zh, aliases
+        self.category, self.syntax, self.since = category, syntax, since
 
     @property
     def zh_name(self) -> str:
         return self.zh[0] if self.zh else self.name
 
 
-@dataclass(frozen=True)
 class NameInfo:
-    name: str
-    zh: tuple[str, ...]
-    aliases: tuple[str, ...]
-    kind: str = "value"
+    """A label, constant or Get name: English name, zh-Hans names, aliases (labels: value or flag)."""
+
+    __slots__ = ("name", "zh", "aliases", "kind")
+
+    def __init__(self, name, zh, aliases, kind="value"):
+        self.name, self.zh, self.aliases, self.kind = name, zh, aliases, kind
 
 
 def _rows(filename: str) -> list[dict[str, str]]:

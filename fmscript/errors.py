@@ -6,18 +6,22 @@ reach a user: the CLI catches :class:`FMScriptError` and prints :meth:`FMScriptE
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
 class Span:
     """A position in a source text: 1-based line and column, plus the text's name and the line itself."""
 
-    path: str
-    line: int
-    col: int
-    source_line: str = ""
-    end_col: int | None = None
+    __slots__ = ("path", "line", "col", "source_line", "end_col")
+
+    def __init__(self, path: str, line: int, col: int, source_line: str = "", end_col: int | None = None):
+        self.path, self.line, self.col, self.source_line, self.end_col = path, line, col, source_line, end_col
+
+    def __eq__(self, other):
+        return isinstance(other, Span) and (self.path, self.line, self.col) == (other.path, other.line, other.col)
+
+    def __hash__(self):
+        return hash((self.path, self.line, self.col))
+
+    def __repr__(self):
+        return f"Span({self.path}:{self.line}:{self.col})"
 
 
 class FMScriptError(Exception):

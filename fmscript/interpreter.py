@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from .calc.compile import compile_calc, var_key
 from .calc.values import to_text
 from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
 from .runtime import Frame, NoData, Session
 from .script.compile import CompiledScript, compile_script, execute
-from .script.parse import parse_script_text
+from .script.cache import parse_cached
 
 
 class Interpreter:
@@ -48,7 +48,7 @@ class Interpreter:
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
         """Parse and compile text; its scripts become callable by name.  Returns their names."""
-        sf = parse_script_text(text, path, default_name)
+        sf = parse_cached(text, path, default_name)
         errors: list[FMScriptError] = []
         compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
         if errors:

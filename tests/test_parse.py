@@ -110,6 +110,11 @@ def _catalogue():
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
+def _implemented():
+    from fmscript.steps import registry
+    return registry()
+
+
 WRAP = {"Else If": "If [ 1 ]\n{}\nEnd If", "Else": "If [ 1 ]\n{}\nEnd If", "End If": "If [ 1 ]\n{}",
         "If": "{}\nEnd If", "Loop": "{}\nEnd Loop", "End Loop": "Loop\n{}", "Exit Loop If": "Loop\n{}\nEnd Loop"}
 
@@ -125,8 +130,10 @@ def test_every_catalogue_step_parses(row):
         lines = [f"{name} [ 1 = 1 ]"]
     elif name == "# (Comment)":
         lines = ["# a comment"]
-    elif name not in ("Else", "End If", "Loop", "End Loop"):
-        lines.append(row["syntax"])  # the catalogue's own template, placeholders and all
+    elif name not in ("Else", "End If", "Loop", "End Loop") and name not in _implemented():
+        # The catalogue's own template, placeholders and all: a step fmscript does not run keeps any text.
+        # (Implemented steps are parsed from real text copies in their own tests.)
+        lines.append(row["syntax"])
     for line in lines:
         sf, errors = parse_collect(wrap.format(line), "catalogue.fmscript")
         assert errors == [], "\n".join(e.render() for e in errors)

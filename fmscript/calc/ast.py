@@ -1,76 +1,66 @@
-"""Calculation AST: small frozen dataclasses with the offset of each node in the calculation text.
+"""Calculation AST: small value objects with the offset of each node in the calculation text.
 
 Both languages produce the same nodes: ``Get ( 文档路径 )`` becomes ``GetName("DocumentsPath")`` here.
+``pos`` (a character offset) is kept for error messages but not compared.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from ..value_object import ValueObject
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    pos: int = field(default=0, compare=False, kw_only=True)  # character offset in the calc text
+class Node(ValueObject):
+    __slots__ = ("pos",)
+    _defaults = {"pos": 0}
+    _nocompare = frozenset({"pos"})
 
 
-@dataclass(frozen=True, slots=True)
 class Num(Node):
-    value: Decimal
+    __slots__ = ("value",)
 
 
-@dataclass(frozen=True, slots=True)
 class Str(Node):
-    value: str
+    __slots__ = ("value",)
 
 
-@dataclass(frozen=True, slots=True)
 class Var(Node):
-    name: str          # with its $ or $$
-    rep: Node | None = None
+    """``$name`` or ``$$name`` (with its dollars), optionally a repetition."""
+
+    __slots__ = ("name", "rep")
+    _defaults = {"pos": 0, "rep": None}
 
 
-@dataclass(frozen=True, slots=True)
 class Field(Node):
-    table: str | None  # None: a field of the current layout's table
-    name: str
-    rep: Node | None = None
+    """``Table::Field`` (table None: a field of the current layout's table), optionally a repetition."""
+
+    __slots__ = ("table", "name", "rep")
+    _defaults = {"pos": 0, "rep": None}
 
 
-@dataclass(frozen=True, slots=True)
 class Name(Node):
     """A bare name: a Let variable, a constant (True, JSONString…), a zero-argument function, or a field."""
 
-    name: str
+    __slots__ = ("name",)
 
 
-@dataclass(frozen=True, slots=True)
 class GetName(Node):
     """The argument of ``Get ( … )``, already mapped to its English name."""
 
-    name: str
+    __slots__ = ("name",)
 
 
-@dataclass(frozen=True, slots=True)
 class Call(Node):
-    name: str
-    args: tuple[Node, ...]
+    __slots__ = ("name", "args")
 
 
-@dataclass(frozen=True, slots=True)
 class ListLit(Node):
-    """``[ a ; b ]``: only valid as Let's binding list or Substitute's pairs."""
+    """``[ a ; b ]``: only valid as Let's binding list or Substitute's and JSONSetElement's lists."""
 
-    items: tuple[Node, ...]
+    __slots__ = ("items",)
 
 
-@dataclass(frozen=True, slots=True)
 class Unary(Node):
-    op: str  # '-', '+', 'not'
-    operand: Node
+    __slots__ = ("op", "operand")  # op: '-', '+', 'not'
 
 
-@dataclass(frozen=True, slots=True)
 class Binary(Node):
-    op: str  # + - * / ^ & = ≠ < > ≤ ≥ and or xor
-    left: Node
-    right: Node
+    __slots__ = ("op", "left", "right")  # + - * / ^ & = ≠ < > ≤ ≥ and or xor

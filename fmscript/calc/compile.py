@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from decimal import Decimal, DivisionByZero, InvalidOperation
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ParseError
 from ..source import Source

@@ -7,7 +7,6 @@ The database is opened read-only and never changed.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from ..calc import ast as C
@@ -23,8 +22,8 @@ def _fields(node):
         if isinstance(n, C.Field):
             yield n
         if isinstance(n, C.Node):
-            for fld in dataclasses.fields(n):
-                v = getattr(n, fld.name)
+            for name in n._fields:
+                v = getattr(n, name)
                 if isinstance(v, C.Node):
                     stack.append(v)
                 elif isinstance(v, tuple):

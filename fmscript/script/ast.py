@@ -2,60 +2,55 @@
 give equal trees (positions and the spelling as written are kept but not compared)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..calc import ast as C
 from ..source import Source
+from ..value_object import ValueObject
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(ValueObject):
     """A bare constant or flag option: ``Table``, ``On``, ``Restore``, ``Verify SSL Certificates``."""
 
-    name: str
+    __slots__ = ("name",)
 
 
-@dataclass(frozen=True)
-class LayoutRef:
+class LayoutRef(ValueObject):
     """``“Layout” (Occurrence)`` as FileMaker prints a layout choice."""
 
-    name: str
-    occurrence: str | None = None
+    __slots__ = ("name", "occurrence")
+    _defaults = {"occurrence": None}
 
 
-@dataclass(frozen=True)
-class Calc:
-    node: C.Node
-    text: str = field(compare=False, default="")
-    offset: int = field(compare=False, default=0)
+class Calc(ValueObject):
+    """A calculation: its AST (compared), its text and where it starts (not compared)."""
+
+    __slots__ = ("node", "text", "offset")
+    _defaults = {"text": "", "offset": 0}
+    _nocompare = frozenset({"text", "offset"})
 
 
-@dataclass(frozen=True)
-class Raw:
+class Raw(ValueObject):
     """Option text of a step fmscript does not run (kept as written)."""
 
-    text: str
+    __slots__ = ("text",)
 
 
 Value = Word | LayoutRef | Calc | Raw | None
 
 
-@dataclass(frozen=True)
-class Option:
-    label: str | None          # canonical English label, None for an unlabelled part
-    value: Value
-    pos: int = field(compare=False, default=0)
-    label_text: str | None = field(compare=False, default=None)
+class Option(ValueObject):
+    """One part of a step's brackets: ``label`` is the canonical English label (None: unlabelled)."""
+
+    __slots__ = ("label", "value", "pos", "label_text")
+    _defaults = {"pos": 0, "label_text": None}
+    _nocompare = frozenset({"pos", "label_text"})
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str                  # canonical English step name
-    options: tuple[Option, ...] = ()
-    comment: str | None = None  # text of a # comment
-    disabled: bool = False
-    pos: int = field(compare=False, default=0)
-    written: str = field(compare=False, default="")
+class Step(ValueObject):
+    """A step: ``name`` is the canonical English name; ``written`` the spelling used in the text."""
+
+    __slots__ = ("name", "options", "comment", "disabled", "pos", "written")
+    _defaults = {"options": (), "comment": None, "disabled": False, "pos": 0, "written": ""}
+    _nocompare = frozenset({"pos", "written"})
 
     # -- option access used by step implementations -------------------------------------------------
     def get(self, label: str) -> Option | None:
@@ -84,18 +79,18 @@ class Step:
         return out
 
 
-@dataclass
 class Script:
-    name: str
-    steps: list[Step]
-    pos: int = 0
+    __slots__ = ("name", "steps", "pos")
+
+    def __init__(self, name: str, steps: list[Step], pos: int = 0):
+        self.name, self.steps, self.pos = name, steps, pos
 
 
-@dataclass
 class ScriptFile:
-    source: Source
-    scripts: list[Script]
-    warnings: list = field(default_factory=list)
+    __slots__ = ("source", "scripts", "warnings")
+
+    def __init__(self, source: Source, scripts: list[Script], warnings: list | None = None):
+        self.source, self.scripts, self.warnings = source, scripts, warnings if warnings is not None else []
 
     def script(self, name: str | None) -> Script | None:
         if name is None:

@@ -6,8 +6,7 @@ iteration calls the same closures.  A step closure returns ``None`` to go on, an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from ..calc import ast as C
 from ..calc.compile import Calculation, compile_node, var_key
@@ -30,13 +29,14 @@ class ExitScript(Exception):
         self.result = result
 
 
-@dataclass
 class CompiledScript:
-    name: str
-    code: list[Instr]
-    steps: list[S.Step]
-    source: Source
-    spans: list = field(default_factory=list)
+    """A script ready to run: step closures, the steps they came from and their source spans."""
+
+    __slots__ = ("name", "code", "steps", "source", "spans")
+
+    def __init__(self, name: str, code: list, steps: list, source: Source, spans: list | None = None):
+        self.name, self.code, self.steps, self.source = name, code, steps, source
+        self.spans = spans if spans is not None else []
 
 
 class StepCompiler:

@@ -9,7 +9,6 @@ inside are then parsed by the Lark grammar (``grammar/calc.lark``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from ..source import Source
@@ -19,25 +18,28 @@ CLOSE = {v: k for k, v in OPEN.items()}
 SEMIS = (";", "；")
 
 
-@dataclass
 class RawSegment:
-    text: str          # stripped text of the option
-    start: int         # offset of the stripped text in the source
-    label: str | None = None  # label text as written (before the colon), if any
-    label_start: int = 0
-    value: str = ""    # text after the label (or the whole text)
-    value_start: int = 0
+    """One option as written: its text, and where its label (before the colon) and value start."""
+
+    __slots__ = ("text", "start", "label", "label_start", "value", "value_start")
+
+    def __init__(self, text: str, start: int, label: str | None = None, label_start: int = 0,
+                 value: str = "", value_start: int = 0):
+        self.text, self.start, self.label, self.label_start = text, start, label, label_start
+        self.value, self.value_start = value, value_start
 
 
-@dataclass
 class RawLine:
-    kind: str          # "step" | "comment" | "script" | "end_script" | "disabled"
-    start: int         # offset of the first non-blank character
-    name: str = ""     # step name as written / script name / comment text
-    name_start: int = 0
-    segments: list[RawSegment] = field(default_factory=list)
-    has_brackets: bool = False
-    end: int = 0
+    """A step, comment or script header as cut from the text (kind: step, comment, script, end_script,
+    disabled)."""
+
+    __slots__ = ("kind", "start", "name", "name_start", "segments", "has_brackets", "end")
+
+    def __init__(self, kind: str, start: int, name: str = "", name_start: int = 0, segments=None,
+                 has_brackets: bool = False, end: int = 0):
+        self.kind, self.start, self.name, self.name_start = kind, start, name, name_start
+        self.segments = segments if segments is not None else []
+        self.has_brackets, self.end = has_brackets, end
 
 
 _SCRIPT_HEADER = re.compile(r'^(?:Script|脚本)\s*(?:"([^"]*)"|“([^”]*)”|「([^」]*)」)\s*$', re.I)

@@ -8,8 +8,7 @@ Steps of FileMaker's catalogue that are not registered still parse; running one 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ScriptRuntimeError
 
@@ -18,15 +17,15 @@ class StepError(ScriptRuntimeError):
     """A step failed with a FileMaker error number (what ``Get ( LastError )`` then reports)."""
 
 
-@dataclass
 class StepDef:
-    name: str
-    compile: Callable | None
-    labels: frozenset[str]
-    calc_labels: frozenset[str]
-    validate: Callable | None = None
-    doc: str = ""
-    family: str = ""
+    """A registered step: its compile function, the labels it takes, and its one-line description."""
+
+    __slots__ = ("name", "compile", "labels", "calc_labels", "validate", "doc", "family")
+
+    def __init__(self, name: str, compile: Callable | None, labels: frozenset[str], calc_labels: frozenset[str],
+                 validate: Callable | None = None, doc: str = "", family: str = ""):
+        self.name, self.compile, self.labels, self.calc_labels = name, compile, labels, calc_labels
+        self.validate, self.doc, self.family = validate, doc, family
 
 
 STEPS: dict[str, StepDef] = {}

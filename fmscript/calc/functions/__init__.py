@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from ...errors import FMScriptError
 
@@ -20,20 +19,24 @@ class CalcError(FMScriptError):
     code = 1204
 
 
-@dataclass
 class FunctionDef:
-    name: str
-    signature: str
-    impl: Callable
-    min_args: int
-    max_args: int | None
-    mode: str  # "value": impl(*values); "context": impl(frame, *values); "lazy": impl(frame, *closures)
-    doc: str = ""
-    category: str = ""
-    lists: bool = False  # accepts [ a ; b ] list arguments (Substitute, JSONSetElement)
-    bare: bool = False  # may be written without parentheses (Pi, Random, True)
-    volatile: bool = False  # result changes between calls (Random, Get(CurrentTime)): never folded
-    names: tuple[str, ...] = field(default_factory=tuple)
+    """A registered calculation function.
+
+    ``mode``: "value" calls ``impl(*values)``; "context" ``impl(frame, *values)``; "lazy"
+    ``impl(frame, *closures)``.  ``lists``: accepts ``[ a ; b ]`` arguments (Substitute, JSONSetElement);
+    ``bare``: may be written without parentheses (Pi, Random, True); ``volatile``: the result changes
+    between calls (Random, Get ( CurrentTime )).
+    """
+
+    __slots__ = ("name", "signature", "impl", "min_args", "max_args", "mode", "doc", "category", "lists",
+                 "bare", "volatile", "names")
+
+    def __init__(self, name: str, signature: str, impl: Callable, min_args: int, max_args: int | None,
+                 mode: str, doc: str = "", category: str = "", lists: bool = False, bare: bool = False,
+                 volatile: bool = False, names: tuple[str, ...] = ()):
+        self.name, self.signature, self.impl, self.min_args, self.max_args = name, signature, impl, min_args, max_args
+        self.mode, self.doc, self.category, self.lists, self.bare = mode, doc, category, lists, bare
+        self.volatile, self.names = volatile, names
 
 
 FUNCTIONS: dict[str, FunctionDef] = {}
