@@ -105,6 +105,12 @@ def block_depth(text: str) -> int:
 
 
 def check_complete(text: str) -> tuple[str, str]:
+    """IPython's contract: ``("complete", "")``, ``("incomplete", indent)`` or ``("invalid", "")``.
+
+    ``invalid`` input is still run when Enter is pressed, so that its error (with the caret) is shown.
+    A trailing empty line ends an unfinished calculation (``1 +`` ⏎ ⏎ shows the error) but not an open
+    block or bracket: those need their closing word, Esc Enter, or Ctrl-C.
+    """
     try:
         return _check_complete(text)
     except FMScriptError:
@@ -114,12 +120,6 @@ def check_complete(text: str) -> tuple[str, str]:
 
 
 def _check_complete(text: str) -> tuple[str, str]:
-    """IPython's contract: ``("complete", "")``, ``("incomplete", indent)`` or ``("invalid", "")``.
-
-    ``invalid`` input is still run when Enter is pressed, so that its error (with the caret) is shown.
-    A trailing empty line ends an unfinished calculation (``1 +`` ⏎ ⏎ shows the error) but not an open
-    block or bracket: those need their closing word, Esc Enter, or Ctrl-C.
-    """
     kind = classify(text)
     if kind in ("empty", "meta"):
         return "complete", ""
@@ -358,7 +358,16 @@ class ReplSession:
         return None if data is None or isinstance(data, NoData) else data
 
     def close(self) -> None:
-        """Leaving the REPL commits the open record, as closing a FileMaker file does."""
+        """Leaving the REPL commits the open record, as closing a FileMaker file does, and names the local
+        fine-tuning jobs that are still going (the home's worker finishes them; nothing waits here)."""
+        for acct, jid in self.session.extensions.get("local_jobs") or []:
+            try:
+                status = acct.provider.job_status(jid).get("result", {}).get("status")
+            except Exception:  # noqa: BLE001
+                continue
+            if status in ("queued", "running"):
+                self.out(f"fine-tuning job {jid} is {status}; it goes on in the background "
+                         f"(fmscript jobs wait {jid})", "info")
         db = self.database()
         if db is not None:
             try:
