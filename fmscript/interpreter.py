@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from collections.abc import Callable
@@ -175,10 +176,14 @@ def _print_dialog(title: str, message: str) -> None:
     out.flush()
 
 
+_SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I)
+
+
 def _print_trace(event: dict) -> None:
     parts = [f"{event['path']}:{event['line']}: {event['step']}"]
     for k, v in event["changed"].items():
-        parts.append(f"{k} = {_short(v)}")
+        # A variable named like a secret is masked even before Configure AI Account has registered it.
+        parts.append(f"{k} = {'••••' if _SECRET_NAME.search(k) else _short(v)}")
     from .redact import redact
     sys.stderr.write(redact("  ".join(parts)) + "\n")
 

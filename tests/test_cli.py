@@ -87,3 +87,16 @@ def test_python_m_and_console_script_agree(tmp_path):
     f.write_text('Show Custom Dialog [ Title: "T" ; Message: "line1¶line2" ]\n', encoding="utf-8")
     r = run_cli(["run", str(f)])
     assert r.stdout == "T\nline1\nline2\n"
+
+
+def test_api_keys_never_appear_in_traces_or_errors(capsys, tmp_path):
+    f = tmp_path / "k.fmscript"
+    f.write_text('Set Variable [ $openai_key ; Value: "sk-live-0123456789abcdef" ]\n'
+                 'Set Variable [ $apiKey ; Value: "plain-looking-secret-42" ]\n'
+                 'Configure AI Account [ Account Name: "a" ; Model Provider: OpenAI ; API key: $apiKey ]\n'
+                 'Set Variable [ $copy ; Value: $apiKey & "!" ]\n'
+                 'Perform Script [ "missing " & $apiKey ]\n', encoding="utf-8")
+    assert main(["run", str(f), "--trace"]) == 1
+    out, err = capsys.readouterr()
+    assert "sk-live-0123456789abcdef" not in err and "plain-looking-secret-42" not in err
+    assert "$openai_key = ••••" in err and "$copy" in err
