@@ -118,6 +118,8 @@ class Database:
                                             check_same_thread=False)
             if self._path and not read_only:
                 self.conn.execute("PRAGMA journal_mode=WAL")
+                # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits only.
+                self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=5000")
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as e:

@@ -222,7 +222,7 @@ def enter_browse_mode(st: S.Step, c):
     return run
 
 
-@step("Enter Find Mode", labels=("Pause",))
+@step("Enter Find Mode", labels=("Pause", "Find Requests"))
 def enter_find_mode(st: S.Step, c):
     """Find mode with one empty request, or with the stored requests (Restore); Set Field then sets criteria."""
     restore = "Restore" in st.words()
@@ -280,9 +280,10 @@ def _find_step(name: str, combine: str):
     return compile_find
 
 
-step("Perform Find", labels=_DIALOG)(_find_step("Perform Find", "find"))
-step("Constrain Found Set", labels=_DIALOG)(_find_step("Constrain Found Set", "constrain"))
-step("Extend Found Set", labels=_DIALOG)(_find_step("Extend Found Set", "extend"))
+_FIND_LABELS = ("Find Requests",) + _DIALOG  # "Find Requests": proposed for stdlib/labels.tsv (docs/data.md)
+step("Perform Find", labels=_FIND_LABELS)(_find_step("Perform Find", "find"))
+step("Constrain Found Set", labels=_FIND_LABELS)(_find_step("Constrain Found Set", "constrain"))
+step("Extend Found Set", labels=_FIND_LABELS)(_find_step("Extend Found Set", "extend"))
 
 
 @step("Show All Records")
@@ -349,7 +350,7 @@ def omit_multiple(st: S.Step, c):
     return run
 
 
-@step("Sort Records", labels=_DIALOG)
+@step("Sort Records", labels=("Sort Order", "Keep records in sorted order") + _DIALOG)
 def sort_records(st: S.Step, c):
     """Sorts the found set by the stored sort order (written in the step, or kept for the layout)."""
     inline = _stored_text(st, c, ("Sort Order", "Specified Sort Order"))
@@ -564,15 +565,16 @@ def set_field_by_name(st: S.Step, c):
     return run
 
 
-@step("Replace Field Contents", labels=("Perform auto-enter options for fields", "Skip data entry validation")
-      + _DIALOG)
+@step("Replace Field Contents", labels=("Perform auto-enter options for fields", "Skip data entry validation",
+                                        "Replace with calculation") + _DIALOG)
 def replace_field_contents(st: S.Step, c):
     """Sets a field in every record of the found set to a calculation (evaluated for each record)."""
     opts = _calc_options(st)
-    if len(opts) < 2:
+    calc_opt = st.get("Replace with calculation") or (opts[1] if len(opts) > 1 else None)
+    if not opts or calc_opt is None:
         raise c.error("Replace Field Contents needs a field and a calculation: Replace Field Contents "
                       "[ With dialog: Off ; Table::Field ; calculation ]")
-    setter, value = c.target(opts[0], "a field"), c.calc(opts[1])
+    setter, value = c.target(opts[0], "a field"), c.calc(calc_opt)
 
     def run(f):
         db = _db(f)
