@@ -16,10 +16,11 @@ class NoData:
     data layer (start-up time matters).
     """
 
-    __slots__ = ("_session",)
+    __slots__ = ("_session", "_db")
 
     def __init__(self, session=None):
         self._session = session
+        self._db = None
 
     def path(self):
         return None
@@ -27,10 +28,13 @@ class NoData:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        from .data import open_database
-        db = open_database(None)
-        if self._session is not None:
-            self._session.data = db
+        db = self._db
+        if db is None:
+            # One database for the session, also for callers still holding this placeholder.
+            from .data import open_database
+            db = self._db = open_database(None)
+            if self._session is not None:
+                self._session.data = db
         return getattr(db, name)
 
 
