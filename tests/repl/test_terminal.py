@@ -87,6 +87,22 @@ class PtyTerminal:
         os.write(self.fd, keys.encode("utf-8"))
         time.sleep(pause)
 
+    _PROMPT_ON = "\x1b[?2004h"  # prompt-toolkit turns bracketed paste on each time a prompt starts
+
+    def enter(self, line: str, timeout: float = 30) -> str:
+        """Type a line that completes the input, then wait for the next prompt (between prompts the terminal
+        is in cooked mode, where keys such as Ctrl-D mean something else).  Returns the text shown meanwhile."""
+        before = self.raw.count(self._PROMPT_ON)
+        start = len(self.text)
+        self.send(line + "\r", pause=0)
+        deadline = time.monotonic() + timeout
+        while self.raw.count(self._PROMPT_ON) <= before:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"no new prompt after {line!r}; the terminal shows:\n{self.text[-2000:]}")
+            self._read(0.1)
+        self.seen = max(self.seen, start)
+        return self.text[start:]
+
     def close(self) -> int:
         try:
             return self.proc.wait(timeout=20)
@@ -100,21 +116,17 @@ def test_repl_in_a_pseudo_terminal(tmp_path):
     term = PtyTerminal([sys.executable, "-m", "fmscript", "repl"], env)
     try:
         term.expect("fm> ")
-        term.send("Set Variable [ $x ; Value: 6 * 7 ]\r")
-        term.expect("fm> ")
+        term.enter("Set Variable [ $x ; Value: 6 * 7 ]")
         term.send("If [ $x > 40 ]\r")
         term.expect("... ")
         term.send('Show Custom Dialog [ "Big" ; "x is " & $x ]\r')
-        term.send("End If\r")
-        assert "x is 42" in term.expect("x is 42")
-        term.expect("fm> ")
-        term.send("$x * 2 & \" ok\"\r")
-        term.expect("84 ok")
+        assert "x is 42" in term.enter("End If")
+        assert "84 ok" in term.enter("$x * 2 & \" ok\"")
         term.send("Set Varia\t")  # one candidate: completed at once
         term.expect("Set Variable")
-        term.send(" [ $y ; Value: \"done\" ]\r")
-        term.send(":vars\r")
-        shown = term.expect("$y        done")
+        term.enter(" [ $y ; Value: \"done\" ]")
+        shown = term.enter(":vars")
+        assert "$y        done" in shown
         assert "$x        42" in shown
         term.send("\x04")  # Ctrl-D quits
         assert term.close() == 0
@@ -185,3 +197,33 @@ def test_repl_screen_in_tmux(tmp_path):
         assert tmux("has-session", "-t", name, check=False).returncode != 0
     finally:
         tmux("kill-server", check=False)
+
+
+def test_fmscript_alone_on_a_terminal_starts_the_repl_with_a_file(tmp_path, people_db):
+    env = _env(str(tmp_path / "home"))
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"
+    env["NO_COLOR"] = "1"
+    term = PtyTerminal([sys.executable, "-m", "fmscript"], env)
+    try:
+        term.expect("fm> ")
+        assert "2" in term.enter("1 + 1")
+        term.send("\x04")
+        assert term.close() == 0
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    term = PtyTerminal([sys.executable, "-m", "fmscript", "repl", "--file", str(people_db)], env)
+    try:
+        term.expect(f"file {people_db}")
+        term.expect("fm> ")
+        term.send("Produc\t")  # one candidate: the table occurrence
+        term.send("Pri\t")
+        term.expect("Products::Price")
+        assert "7" in term.enter(" * 2")
+        shown = term.enter(":records")
+        assert "3 found of 3" in shown and "Cocoa" in shown
+        term.send(":quit\r")
+        assert term.close() == 0
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
