@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import os
 import sys
+import threading
 from contextlib import asynccontextmanager
 
 import anyio
@@ -55,6 +56,41 @@ class BearerKeyMiddleware:
         await resp(scope, receive, send)
 
 
+class _GuardedStarts:
+    """Starts the worker for this server at most once at a time.
+
+    The engine's ``ensure_worker`` looks at the home's lock; a worker it has just started takes a moment to import
+    and take that lock, and a second look in that moment (the keep-alive and a job submission together) would
+    start a second process, which then finds the lock taken and exits. This guard remembers the process it
+    started and starts no other while that one lives and has not given up.
+    """
+
+    def __init__(self, start):
+        self._start = start
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def __call__(self) -> int | None:
+        from fmscript.ai import worker
+
+        with self._lock:
+            if self._pid is not None and worker._alive(self._pid):
+                return None  # starting, or running and holding the lock
+            pid = self._start()
+            if pid is not None:
+                self._pid = pid
+            return pid
+
+
+def _server_engine(tie_to_pid: int):
+    """The local engine whose worker stops when this server's process ends, started through the guard."""
+    from fmscript.ai.local import LocalEngine
+
+    engine = LocalEngine(tie_worker_to_pid=tie_to_pid)
+    engine.ensure_worker = _GuardedStarts(engine.ensure_worker)
+    return engine
+
+
 def _keepalive_once(engine) -> None:
     """Start a worker when jobs are queued (or left running by a dead worker) and none holds the lock."""
     from fmscript.ai import worker
@@ -68,9 +104,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
     """Build the app over ``engine`` (default: a :class:`~fmscript.ai.local.LocalEngine` whose worker stops when
     this process ends)."""
     if engine is None:
-        from fmscript.ai.local import LocalEngine
-
-        engine = LocalEngine(tie_worker_to_pid=os.getpid())
+        engine = _server_engine(os.getpid())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -1,0 +1,119 @@
+"""Durable jobs: the server killed with -9 mid-training, then restarted. No worker trains on without its server,
+never two workers on one home, and every job ends in a true state: resumed from its checkpoint, failed with the
+reason, or run after the restart; no half-written adapter is ever listed."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from fmscript.ai.jobs import JobStore
+from fmscript.ai.tinymodel import create_tiny
+
+from .harness import BASE, ServerProcess, jsonl, wait_until, worker_processes
+
+
+class WorkerCensus:
+    """Counts this home's worker processes every 20 ms in the background; ``most`` is the largest count seen."""
+
+    def __init__(self, home):
+        self.home = home
+        self.most = 0
+        self.pids: set[int] = set()
+        self.seen: dict[int, list[float]] = {}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            pids = worker_processes(self.home)
+            self.most = max(self.most, len(pids))
+            self.pids.update(pids)
+            now = time.monotonic()
+            for p in pids:
+                self.seen.setdefault(p, [now, now])[1] = now
+            time.sleep(0.02)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+
+
+def _messages(store, job_id):
+    return [e["message"] for e in store.events(job_id)]
+
+
+def test_server_killed_mid_training_and_restarted(tmp_path):
+    home = tmp_path / "fmhome"
+    create_tiny(BASE, home=home)
+    census = WorkerCensus(home)
+    servers = []
+    try:
+        srv = ServerProcess(home).start()
+        servers.append(srv)
+        c = srv.client()
+        store = JobStore(home / "jobs.sqlite")
+        f = c.files.create(file=("qa.jsonl", jsonl().encode()), purpose="fine-tune")
+        a = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
+            "max_steps": 40, "save_every": 10, "steps_per_report": 2, "fine_tuned_model_name": "resumed"}).id
+        b = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
+            "max_steps": 4, "fine_tuned_model_name": "queued-behind"}).id
+        wait_until(lambda: (store.get_job(a)["step"] or 0) >= 12, 120, "job A past its first checkpoint")
+        old_worker = store.get_job(a)["pid"]
+
+        # 1. kill -9 the server: its worker checkpoints, hands job A back to the queue and exits.
+        srv.kill9()
+        wait_until(lambda: not worker_processes(home), 30, "the orphaned worker to stop")
+        ja = store.get_job(a)
+        assert ja["status"] == "queued" and ja["pid"] is None
+        assert any("resumes from its checkpoint" in m for m in _messages(store, a))
+        step_at_stop = ja["step"]
+        time.sleep(1.0)
+        assert store.get_job(a)["step"] == step_at_stop  # nothing trains on without the server
+        assert store.get_job(b)["status"] == "queued"
+        assert not (home / "tuned" / "fm-mlx-resumed").exists()
+
+        # 2. Restart on the same port: A resumes from its checkpoint and succeeds, then B runs.
+        srv = ServerProcess(home, port=srv.port).start()
+        servers.append(srv)
+        assert srv.wait_job(a, timeout=150)["status"] == "succeeded"
+        assert srv.wait_job(b, timeout=90)["status"] == "succeeded"
+        resumed = [m for m in _messages(store, a) if m.startswith("Resumed from the checkpoint at step")]
+        assert resumed and int(resumed[0].split("step ")[1].rstrip(".")) >= 10
+        assert store.get_job(a)["attempts"] == 2 and old_worker not in worker_processes(home)
+        models = {m.id for m in srv.client().models.list()}
+        assert {"fm-mlx-resumed", "fm-mlx-queued-behind"} <= models
+
+        # 3. Server and worker killed together (a crash of the machine) before the job's first checkpoint:
+        #    after the restart the job is failed with the reason, and the job queued behind it runs.
+        c = srv.client()
+        d = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
+            "max_steps": 100000, "save_every": 100000, "steps_per_report": 1, "fine_tuned_model_name": "lost"}).id
+        e = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
+            "max_steps": 3, "fine_tuned_model_name": "after-crash"}).id
+        wait_until(lambda: (store.get_job(d)["step"] or 0) >= 3, 120, "job D to train")
+        worker = store.get_job(d)["pid"]
+        os.kill(worker, signal.SIGKILL)
+        srv.kill9()
+        assert store.get_job(d)["status"] == "running"  # as the dead worker left it, until a worker recovers it
+        srv = ServerProcess(home, port=srv.port).start()  # at once: the keep-alive starts a new worker
+        servers.append(srv)
+        jd = srv.wait_job(d, timeout=60)
+        assert jd["status"] == "failed" and "before the job's first checkpoint" in jd["error"]["message"]
+        assert jd["fine_tuned_model"] is None
+        assert srv.wait_job(e, timeout=90)["status"] == "succeeded"
+        models = {m.id for m in srv.client().models.list()}
+        assert "fm-mlx-lost" not in models and "fm-mlx-after-crash" in models
+        assert not [p for p in (home / "tuned").iterdir() if p.name.startswith(".") and p.name != ".store"]
+        statuses = {j.id: j.status for j in srv.client().fine_tuning.jobs.list(limit=100).data}
+        assert statuses == {a: "succeeded", b: "succeeded", d: "failed", e: "succeeded"}
+    finally:
+        for s in servers:
+            if s.proc.poll() is None:
+                s.stop()
+        wait_until(lambda: not worker_processes(home), 30, "every worker to stop")
+        census.stop()
+    assert census.most == 1, f"{census.most} workers ran at once on one home: {census.seen}"
+    assert len(census.pids) >= 3  # one per server life, each tied to its server
