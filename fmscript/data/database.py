@@ -86,6 +86,7 @@ class Context:
     found: list[int] | None = None   # record ids in found-set order; None until first used
     index: int = 0
     sort: list | None = None          # [(FieldInfo, ascending)]
+    last_requests: list | None = None # the requests of the last find (Modify Last Find)
 
     def current(self) -> int | None:
         if not self.found:
@@ -175,10 +176,12 @@ class Database:
                         "SELECT table_name, field_name, type, global, repetitions FROM fmscript_fields"):
                     meta[(t.casefold(), fname.casefold())] = (ftype, bool(glob), reps)
             out = {}
-            for (name,) in self.conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' ORDER BY rowid").fetchall():
+            for name, sql in self.conn.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type='table' ORDER BY rowid").fetchall():
                 if name.startswith(INTERNAL_PREFIX) or name.startswith("sqlite_"):
                     continue
+                if "WITHOUT ROWID" in (sql or "").upper().replace("\n", " "):
+                    continue  # records need a rowid (Get ( RecordID )); such tables are not shown
                 fields = []
                 for cid, col, decl, *_ in self.conn.execute(f"PRAGMA table_info({qident(name)})"):
                     if col.startswith(INTERNAL_PREFIX):
@@ -308,6 +311,13 @@ class Database:
 
     def read_field(self, f, table: str | None, name: str, rep: int = 1):
         """Value of ``table::name[rep]`` in the current record of that occurrence (calculation access)."""
+        try:
+            return self._read_field(table, name, rep)
+        except sqlite3.Error as e:
+            from ..calc.functions import CalcError
+            raise CalcError(f"the field “{name}” cannot be read: {e}", code=sqlite_error(e).code) from None
+
+    def _read_field(self, table: str | None, name: str, rep: int):
         from ..calc.functions import CalcError
         occ, ti, fi = self._resolve(table, name, CalcError)
         w = self.window
@@ -740,6 +750,19 @@ def _fm_match(value, ftype, criterion):
         return 1 if F.matches(value, ftype, criterion) else 0
     except Exception:  # a criterion that cannot apply to this value matches nothing
         return 0
+
+
+def sqlite_error(e: Exception) -> StepError:
+    """Any SQLite failure as a FileMaker error (301 for a lock, 802 for a file SQLite cannot use)."""
+    msg = str(e)
+    if isinstance(e, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg):
+        return _busy(e)
+    if isinstance(e, sqlite3.IntegrityError):
+        return StepError(f"the database refused the change: {msg} (FileMaker error 504)", code=504)
+    if isinstance(e, (sqlite3.DatabaseError,)) and ("not a database" in msg or "malformed" in msg
+                                                    or "readonly" in msg or "disk" in msg):
+        return StepError(f"the database file cannot be used: {msg} (FileMaker error 802)", code=802)
+    return StepError(f"the database refused the request: {msg}", code=1)
 
 
 def _busy(e: sqlite3.OperationalError) -> StepError:

@@ -14,8 +14,34 @@ from decimal import Decimal
 from ..calc import ast as C
 from ..calc.values import to_num0, to_text
 from ..script import ast as S
+from ..errors import FMScriptError
 from ..script.compile import KEEP_ERROR
-from . import StepError, step
+from . import StepError
+from . import step as _register
+
+
+def step(name: str, **kw):
+    """Register a records step whose SQLite failures become FileMaker errors, never a traceback."""
+    def deco(fn):
+        def compile_guarded(st, c):
+            run = fn(st, c)
+
+            def guarded(f):
+                try:
+                    return run(f)
+                except FMScriptError:
+                    raise
+                except Exception as e:
+                    if type(e).__module__ != "sqlite3":
+                        raise
+                    from ..data.database import sqlite_error
+                    raise sqlite_error(e) from None
+            return guarded
+        compile_guarded.__doc__ = fn.__doc__
+        compile_guarded.__name__ = fn.__name__
+        _register(name, **kw)(compile_guarded)
+        return fn
+    return deco
 
 _DIALOG = ("With dialog",)
 
@@ -254,9 +280,12 @@ def _find_step(name: str, combine: str):
             w = db.window
             if w.mode == "find" and not restore and inline is None:
                 requests = w.requests
-            else:
+            elif restore or inline is not None:
                 requests = _stored_requests(f, ctx, inline, True, name)
+            else:  # browse mode, nothing stored: FileMaker finds again with the last requests
+                requests = getattr(ctx, "last_requests", None) or []
             ids = db.run_requests(ctx, requests)
+            ctx.last_requests = [r.copy() for r in requests]
             w.mode, w.requests, w.request_index = "browse", [], 0
             if combine == "constrain":
                 keep = set(ids)
@@ -501,6 +530,21 @@ def revert_record(st: S.Step, c):
     """Throws away the open record's uncommitted changes (a new record disappears)."""
     def run(f):
         _db(f).revert()
+    return run
+
+
+@step("Modify Last Find")
+def modify_last_find(st: S.Step, c):
+    """Find mode with the requests of the last find of this layout's table."""
+    def run(f):
+        from ..data.finds import Request
+        db = _db(f)
+        ctx = db.context()
+        db.commit()
+        last = getattr(ctx, "last_requests", None)
+        db.window.mode = "find"
+        db.window.requests = [r.copy() for r in last] if last else [Request()]
+        db.window.request_index = 0
     return run
 
 

@@ -172,3 +172,20 @@ def test_parse_requests_forms():
 def test_parse_sort_order_forms():
     assert F.parse_sort_order("T::A descending; T::B") == [("T", "A", False), ("T", "B", True)]
     assert F.parse_sort_order("T::A; descending\nB 升序") == [("T", "A", False), (None, "B", True)]
+
+
+def test_perform_find_again_and_modify_last_find(people):
+    out = people("""
+Enter Find Mode [ Pause: Off ]
+Set Field [ People::City ; "boston" ]
+Perform Find [ ]
+Show All Records
+Perform Find [ ]
+Show Custom Dialog [ Get ( FoundCount ) ]
+Modify Last Find
+Show Custom Dialog [ Get ( WindowMode ) & People::City ]
+Set Field [ People::Notes ; "tea" ]
+Perform Find [ ]
+Show Custom Dialog [ Get ( FoundCount ) & People::Name ]
+""")
+    assert out == ["2", "1boston", "1Frank Smith"]
