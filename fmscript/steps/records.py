@@ -96,11 +96,14 @@ def _loop_exit_cell(c):
         return getter()
     # The core compiler keeps its open blocks in the frame that compiles this step.
     frame = sys._getframe(1)
-    while frame is not None and "blocks" not in frame.f_locals:
+    while frame is not None and not isinstance(frame.f_locals.get("blocks"), list):
         frame = frame.f_back
     if frame is None:
-        return None
-    loop = next((b for b in reversed(frame.f_locals["blocks"]) if b.get("kind") == "Loop"), None)
+        # Never loop forever: without a way to leave the loop, refuse the option at compile time.
+        raise c.error("“Exit after last” needs the script compiler's loop support, which this build lacks",
+                      code=3)
+    loop = next((b for b in reversed(frame.f_locals["blocks"])
+                 if isinstance(b, dict) and b.get("kind") == "Loop" and isinstance(b.get("exits"), list)), None)
     if loop is None:
         return None
     cell = [0]

@@ -278,3 +278,25 @@ def test_in_memory_database_by_default(tmp_path):
                 "Set Error Capture [ On ]\nShow Custom Dialog [ Anything ]\n")
     assert out == ["0|", "?"]
     assert fm.session.data.path() is None
+
+
+def test_exit_after_last_in_nested_blocks(people):
+    out = people("""
+Set Variable [ $outer ; Value: 0 ]
+Loop
+  Set Variable [ $outer ; Value: $outer + 1 ]
+  Go to Record/Request/Page [ First ]
+  Set Variable [ $n ; Value: 0 ]
+  Loop
+    If [ People::Age > 40 ]
+      Set Variable [ $n ; Value: $n + 1 ]
+    End If
+    Go to Record/Request/Page [ Next ; Exit after last ]
+  End Loop
+  Exit Loop If [ $outer = 2 ]
+End Loop
+Show Custom Dialog [ $outer & " " & $n ]
+Go to Record/Request/Page [ Next ; Exit after last: On ]
+Show Custom Dialog [ Get ( LastError ) ]
+""")
+    assert out == ["2 3", "101"]
