@@ -215,8 +215,13 @@ class ReplSession:
     def _on_trace(self, event: dict) -> None:
         from ..interpreter import _short
 
+        try:
+            from ..interpreter import _SECRET_NAME as secret
+        except ImportError:  # pragma: no cover - older interpreter
+            secret = None
         parts = [f"{event['path']}:{event['line']}: {event['step']}"]
-        parts += [f"{k} = {_short(v)}" for k, v in event["changed"].items()]
+        parts += [f"{k} = {'••••' if secret is not None and secret.search(k) else _short(v)}"
+                  for k, v in event["changed"].items()]
         self.out(redact("  ".join(parts)), "trace")
 
     def show_error(self, e: FMScriptError) -> None:
@@ -275,15 +280,30 @@ class ReplSession:
             if compile_errors:
                 raise ErrorList(compile_errors)
         for cs in compiled:
+            ok = False
             try:
                 result = execute(cs, self.frame)
+                ok = True
             except ScriptHalted:
+                ok = True
                 self.out("(script halted)", "info")
                 return None
+            finally:
+                self._end_run(ok)
             if any(st.name == "Exit Script" for st in cs.steps):
                 self.show_value(result)
             return result
         return None
+
+    def _end_run(self, ok: bool) -> None:
+        """Each input is a top-level script, as in ``fmscript run``: its open record is committed when it
+        succeeds and reverted when it fails."""
+        db = self.database()
+        if db is not None and hasattr(db, "end_run"):
+            try:
+                db.end_run(ok)
+            except FMScriptError as e:
+                self.show_error(e)
 
     def define(self, text: str) -> list[str]:
         names = self.fm.load_text(text, self._path())

@@ -109,3 +109,22 @@ def test_quit_and_unknown_command(repl):
     assert not repl.repl.quit
     repl(":quit")
     assert repl.repl.quit
+
+
+def test_each_input_commits_or_reverts_like_a_top_level_script(people_db):
+    c = Captured(file=str(people_db))
+    c("New Record/Request\nSet Field [ Products::Name ; \"Chai\" ]")
+    assert "4 found of 4" in c.text(":records")
+    out = c("New Record/Request\nSet Field [ Products::Name ; \"Mate\" ]\nSet Field [ Products::Nope ; 1 ]")
+    assert out[0][0] == "error" and "[102]" in out[0][1]
+    shown = c.text(":records")
+    assert "Chai" in shown and "Mate" not in shown
+    from fmscript.data import open_database
+    db = open_database(people_db)
+    assert db.total_count("Products") == 4
+
+
+def test_trace_masks_variables_named_like_secrets(repl):
+    repl(":trace on")
+    out = repl('Set Variable [ $api_key ; Value: "abc-not-shaped-like-a-key" ]')
+    assert out == [("trace", "<repl>:1: Set Variable  $api_key = ••••")]
