@@ -300,3 +300,43 @@ Go to Record/Request/Page [ Next ; Exit after last: On ]
 Show Custom Dialog [ Get ( LastError ) ]
 """)
     assert out == ["2 3", "101"]
+
+
+def test_field_types_round_trip_and_find(tmp_path):
+    from fmscript.data import open_database
+    from fmscript.interpreter import Interpreter
+    path = tmp_path / "types.sqlite"
+    db = open_database(path)
+    db.create_table("Log", [("Label", "text", False), ("N", "number", False), ("D", "date", False),
+                            ("T", "time", False), ("TS", "timestamp", False)])
+    db.close()
+    out = []
+    fm = Interpreter(file=path, on_dialog=lambda t, m: out.append(m))
+    fm.run_text("""
+New Record/Request
+Set Field [ Log::Label ; "a" ]
+Set Field [ Log::N ; 1/3 ]
+Set Field [ Log::D ; Date ( 12 ; 31 ; 1999 ) ]
+Set Field [ Log::T ; Time ( 13 ; 5 ; 9 ) ]
+Set Field [ Log::TS ; Timestamp ( Date ( 1 ; 2 ; 2024 ) ; Time ( 8 ; 0 ; 0 ) ) ]
+New Record/Request
+Set Field [ Log::Label ; "b" ]
+Set Field [ Log::N ; "abc" ]
+Set Field [ Log::T ; "7:30 PM" ]
+Set Field [ Log::TS ; "2024-01-03 09:15:00" ]
+Commit Records/Requests
+Go to Record/Request/Page [ First ]
+Show Custom Dialog [ Log::N & "|" & Log::D & "|" & GetAsNumber ( Log::T ) & "|" & Log::TS & "|" & ( Log::D + 1 ) & "|" & GetAsNumber ( Log::T + 60 ) ]
+Perform Find [ Restore ; "Log::T: 12:00:00...20:00:00" ]
+Show Custom Dialog [ Get ( FoundCount ) ]
+Perform Find [ Restore ; "Log::TS: >1/2/2024 12:00:00" ]
+Show Custom Dialog [ Log::Label ]
+Perform Find [ Restore ; "Log::N: ?" ]
+Show Custom Dialog [ Log::Label & Log::N ]
+""")
+    assert out == ["." + "3" * 16 + "|12/31/1999|47109|1/2/2024 8:00:00 AM|1/1/2000|47169", "2", "b",
+                   "babc"]
+    conn = fm.session.data.conn
+    assert conn.execute("SELECT N, D, T, TS FROM Log ORDER BY rowid").fetchall() == [
+        ("0." + "3" * 16, "1999-12-31", "13:05:09", "2024-01-02 08:00:00"),
+        ("abc", None, "19:30:00", "2024-01-03 09:15:00")]
