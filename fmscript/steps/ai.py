@@ -193,6 +193,9 @@ def generate_response(st: S.Step, c):
         p = _json_object(params(f), "Parameters")
         if temp is not None and temp(f) != "":
             p["temperature"] = float(temp(f))
+        # FileMaker's return is CR; models (and their training files) use LF.
+        for m in messages:
+            m["content"] = m["content"].replace("\r\n", "\n").replace("\r", "\n")
         reply = _run_ai(lambda: a.provider.chat(model(f), messages, p))
         response(f, reply)
         if save is not None:
