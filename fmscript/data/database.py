@@ -218,6 +218,14 @@ class Database:
             self._layouts = lay
         return self._layouts
 
+    def occurrence_views(self) -> None:
+        """Temporary views named after extra table occurrences, so that ExecuteSQL can use their names as
+        FileMaker's does (temporary: the file is not changed)."""
+        for key, (occ, table) in self.occurrences().items():
+            if key != table.casefold() and key not in self.tables():
+                self.conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {qident(occ)} AS SELECT * FROM "
+                                  f"main.{qident(table)}")
+
     def table_of(self, occurrence: str) -> TableInfo | None:
         o = self.occurrences().get(occurrence.casefold())
         return self.tables().get(o[1].casefold()) if o else None

@@ -340,3 +340,16 @@ Show Custom Dialog [ Log::Label & Log::N ]
     assert conn.execute("SELECT N, D, T, TS FROM Log ORDER BY rowid").fetchall() == [
         ("0." + "3" * 16, "1999-12-31", "13:05:09", "2024-01-02 08:00:00"),
         ("abc", None, "19:30:00", "2024-01-03 09:15:00")]
+
+
+def test_original_layout_cjk_find_and_executesql_on_an_occurrence(qa, qa_db):
+    qa.db.add_layout("QA List", "QA", "Support_QA")
+    out = qa("""
+Go to Layout [ "QA List" (QA) ]
+Perform Find [ Restore ; "QA::Question: 语言" ]
+Show Custom Dialog [ Get ( FoundCount ) & " " & QA::Answer ]
+Go to Layout [ original layout ]
+Show Custom Dialog [ Get ( LayoutName ) ]
+Show Custom Dialog [ ExecuteSQL ( "SELECT count(*) FROM QA WHERE Status = ?" ; "" ; "" ; "open" ) ]
+""")
+    assert out == ["1 在“设置 > 语言”中选择。", "Support_QA", "3"]

@@ -165,6 +165,10 @@ def execute_sql(f, query, field_sep, row_sep, *args):
     if head not in ("SELECT", "WITH", "VALUES"):
         raise CalcError("ExecuteSQL runs SELECT queries only (FileMaker error 8310)", code=8310)
     conn = db.conn
+    try:
+        db.occurrence_views()
+    except sqlite3.Error:
+        pass
 
     def authorizer(action, *rest):
         allowed = (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
