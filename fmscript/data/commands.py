@@ -51,12 +51,14 @@ def add_commands(sub) -> None:
     a.add_argument("layout")
     a.add_argument("requests", nargs="?", help="requests text (see docs/data.md); - reads stdin")
     a.add_argument("--script", default="", help="only for this script (default: every script)")
+    a.add_argument("--line", type=int, help="only for the step on this line of --script")
     a.add_argument("--clear", action="store_true", help="remove the stored find")
 
     a = action("sort", "store the sort order of Sort Records [ Restore ] for a layout", cmd_sort)
     a.add_argument("layout")
     a.add_argument("order", nargs="?", help="e.g. \"T::Date descending; T::Name\"; - reads stdin")
     a.add_argument("--script", default="", help="only for this script (default: every script)")
+    a.add_argument("--line", type=int, help="only for the step on this line of --script")
     a.add_argument("--clear", action="store_true", help="remove the stored sort order")
 
     action("schema", "show tables, fields, layouts, stored finds and sort orders", cmd_schema)
@@ -126,6 +128,10 @@ def cmd_layout(args) -> int:
 
 
 def _store(args, kind: str, value: str | None, what: str) -> int:
+    if args.line is not None:
+        if not args.script:
+            raise UsageError("--line needs --script: the line of a step in that script")
+        args.script = f"{args.script}:{args.line}"
     db = _open(args, True)
     lay = db.layouts().get(args.layout.casefold())
     if lay is None:

@@ -638,12 +638,14 @@ class Database:
             out.append(req)
         return out
 
-    def stored(self, kind: str, layout: str, script: str) -> str | None:
-        """A stored find (``kind`` "finds") or sort order ("sorts") for a layout, the script's first."""
+    def stored(self, kind: str, layout: str, script: str, line: int | None = None) -> str | None:
+        """A stored find (``kind`` "finds") or sort order ("sorts") for a layout: the one of this step
+        (``script:line``) first, then the script's, then the layout's."""
         if not self.has_metadata():
             return None
         col = "requests" if kind == "finds" else "sort_order"
-        for s in (script, ""):
+        keys = ([f"{script}:{line}"] if line else []) + [script, ""]
+        for s in keys:
             r = self.conn.execute(f"SELECT {col} FROM fmscript_{kind} WHERE layout = ? COLLATE NOCASE AND "
                                   "script = ? COLLATE NOCASE", (layout, s)).fetchone()
             if r:

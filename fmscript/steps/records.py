@@ -130,12 +130,17 @@ def _stored_text(st: S.Step, c, labels: tuple[str, ...]):
     return None
 
 
-def _stored_requests(f, ctx, inline, restore: bool, step_name: str):
+def _line(c) -> int:
+    """The script line of the step being compiled (stored finds and sorts may be kept per step)."""
+    return c.source.line_col(c.step.pos)[0] if c.step is not None else 0
+
+
+def _stored_requests(f, ctx, inline, restore: bool, step_name: str, line: int = 0):
     db = _db(f)
     if inline is not None:
         return db.requests_from_text(ctx, inline(f))
     if restore:
-        text = db.stored("finds", db.window.layout or ctx.occurrence, f.script_name)
+        text = db.stored("finds", db.window.layout or ctx.occurrence, f.script_name, line)
         if text is None:
             raise StepError(f"{step_name} [ Restore ] has no stored find requests for the layout "
                             f"“{db.window.layout}”: write them in the step (Perform Find [ Restore ; "
@@ -256,13 +261,14 @@ def enter_find_mode(st: S.Step, c):
     """Find mode with one empty request, or with the stored requests (Restore); Set Field then sets criteria."""
     restore = "Restore" in st.words()
     inline = _stored_text(st, c, ("Find Requests", "Specified Find Requests"))
+    line = _line(c)
 
     def run(f):
         from ..data.finds import Request
         db = _db(f)
         ctx = db.context()
         db.commit()
-        reqs = _stored_requests(f, ctx, inline, restore, "Enter Find Mode") if (restore or inline) else None
+        reqs = _stored_requests(f, ctx, inline, restore, "Enter Find Mode", line) if (restore or inline) else None
         db.window.mode = "find"
         db.window.requests = reqs or [Request()]
         db.window.request_index = 0
@@ -275,6 +281,7 @@ def _find_step(name: str, combine: str):
     def compile_find(st: S.Step, c):
         restore = "Restore" in st.words()
         inline = _stored_text(st, c, ("Find Requests", "Specified Find Requests"))
+        line = _line(c)
 
         def run(f):
             db = _db(f)
@@ -284,7 +291,7 @@ def _find_step(name: str, combine: str):
             if w.mode == "find" and not restore and inline is None:
                 requests = w.requests
             elif restore or inline is not None:
-                requests = _stored_requests(f, ctx, inline, True, name)
+                requests = _stored_requests(f, ctx, inline, True, name, line)
             else:  # browse mode, nothing stored: FileMaker finds again with the last requests
                 requests = getattr(ctx, "last_requests", None) or []
             ids = db.run_requests(ctx, requests)
@@ -386,13 +393,14 @@ def omit_multiple(st: S.Step, c):
 def sort_records(st: S.Step, c):
     """Sorts the found set by the stored sort order (written in the step, or kept for the layout)."""
     inline = _stored_text(st, c, ("Sort Order", "Specified Sort Order"))
+    line = _line(c)
 
     def run(f):
         db = _db(f)
         ctx = db.context()
         db.commit()
         text = inline(f) if inline is not None else db.stored("sorts", db.window.layout or ctx.occurrence,
-                                                              f.script_name)
+                                                              f.script_name, line)
         if text is None and ctx.sort:
             db.sort(ctx, ctx.sort)  # no stored order: FileMaker uses the last sort order
             return

@@ -71,3 +71,17 @@ def test_check_names_against_a_database(qa_db, tmp_path, capsys):
     assert "[102]" in lines[0] and "[105]" in lines[1] and "Nope::X" in lines[2]
     rc, _, _ = run_cli(capsys, "check", str(script))
     assert rc == 0
+
+
+def test_stored_find_per_step_line(qa_db, tmp_path, capsys):
+    db = str(qa_db)
+    script = tmp_path / "Lines.fmscript"
+    script.write_text('Go to Layout [ "Support_QA" (Support_QA) ]\nPerform Find [ Restore ]\n'
+                      'Show Custom Dialog [ Get ( FoundCount ) ]\nPerform Find [ Restore ]\n'
+                      'Show Custom Dialog [ Get ( FoundCount ) ]\n', encoding="utf-8")
+    assert run_cli(capsys, "db", "find", "-f", db, "Support_QA", "Support_QA::Category: billing",
+                   "--script", "Lines", "--line", "4")[0] == 0
+    rc, out, err = run_cli(capsys, "run", str(script), "-f", db)
+    assert (rc, out) == (0, "3\n1\n"), err
+    rc, _, err = run_cli(capsys, "db", "find", "-f", db, "Support_QA", "x: 1", "--line", "4")
+    assert rc == 2 and "--line needs --script" in err
