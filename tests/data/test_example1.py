@@ -91,3 +91,42 @@ def test_save_records_as_jsonl_plain_records(qa, tmp_path):
     assert (tmp_path / "plain.jsonl").read_text(encoding="utf-8") == (
         '{"Question":"如何更改语言？","Answer":"在“设置 > 语言”中选择。","Status":"open","Category":"Account",'
         '"Priority":1}\n')
+
+
+FULL_EXAMPLE1 = {
+    "en": """\
+Configure AI Account [ Account Name: "my-account" ; Model Provider: OpenAI ; API key: Global::OpenAI_API_Key ]
+Go to Layout [ "Support_QA" (Support_QA) ]
+Perform Find [ Restore ]
+Fine-Tune Model [ Account Name: "my-account" ; Base Model: "gpt-4.1-2025-04-14" ; Training Data: Table ; "Support_QA" ; Completion Field: Support_QA::Answer ; Response Target: $$responseTarget ]
+""",
+    "zh-Hans": """\
+配置 AI 账户 [ 账户名称: "my-account" ; 模型提供商: OpenAI ; API 密钥: Global::OpenAI_API_Key ]
+转到布局 [ "Support_QA" (Support_QA) ]
+执行查找 [ 恢复 ]
+微调模型 [ 账户名称: "my-account" ; 基础模型: "gpt-4.1-2025-04-14" ; 训练数据: 表 ; "Support_QA" ; 完成字段: Support_QA::Answer ; 响应目标: $$responseTarget ]
+""",
+}
+
+
+@pytest.mark.parametrize("lang", list(FULL_EXAMPLE1))
+def test_full_example1_sends_the_table_jsonl(qa, lang, monkeypatch):
+    """The whole example with the OpenAI provider replaced by a recorder: the file it would upload."""
+    from fmscript.ai import accounts
+
+    sent = {}
+
+    class Recorder:
+        def __init__(self, acct):
+            self.acct = acct
+
+        def fine_tune(self, base_model, training_path, training_file_name, params, on_warning=None):
+            sent.update(key=self.acct.api_key, model=base_model, name=training_file_name,
+                        data=open(training_path, encoding="utf-8").read())
+            return {"object": "fine_tuning.job", "id": "ftjob-1", "status": "queued"}
+
+    monkeypatch.setitem(accounts.PROVIDERS, "openai", Recorder)
+    qa(FULL_EXAMPLE1[lang])
+    assert sent["data"] == EXPECTED_JSONL
+    assert (sent["key"], sent["model"], sent["name"]) == ("sk-test-key", "gpt-4.1-2025-04-14", "Support_QA.jsonl")
+    assert json.loads(qa.fm.get_global("responseTarget"))["id"] == "ftjob-1"
