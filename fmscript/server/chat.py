@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from fmscript.errors import FMScriptError
 
 from .errors import APIError, error_body, from_fmscript
+from .models import require_served
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -184,6 +185,7 @@ async def chat_completions(request: Request, body: ChatRequest):
         raise APIError(400, "Tool calls are not supported by this server's models.", param="tools",
                        code="unsupported_parameter")
     messages = _messages(body.messages)
+    require_served(body.model)
     try:
         await anyio.to_thread.run_sync(gen.load_model, body.model)  # 404 before any answer starts
     except FMScriptError as e:

@@ -21,6 +21,7 @@ from fmscript.ai import jobs as jobs_mod
 from fmscript.errors import FMScriptError
 
 from .errors import APIError, from_fmscript
+from .models import require_served
 
 router = APIRouter(prefix="/v1/fine_tuning", tags=["fine-tuning"])
 
@@ -133,6 +134,7 @@ def create_job(request: Request, body: JobCreate):
     if f["purpose"] != "fine-tune":
         raise APIError(400, f"invalid training_file: {f['id']} was not uploaded with purpose 'fine-tune'.",
                        param="training_file", code="invalid_training_file")
+    require_served(body.model, status=400, code="model_not_available")
     try:
         base = modelstore.resolve_model(body.model)
         if base.kind == "tuned":

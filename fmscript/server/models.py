@@ -5,9 +5,16 @@ Only tuned models can be deleted through the API (as with OpenAI); base models a
 """
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request
 
+from fmscript.errors import FMScriptError
+
 from .errors import APIError
+
+#: Set to 1 to let clients name Hugging Face hub models, which the server then downloads.
+HUB_ENV = "FMSCRIPT_SERVER_ALLOW_HUB"
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -18,6 +25,34 @@ def model_object(m: dict) -> dict:
     if m["kind"] == "tuned":
         d["parent"] = m.get("base_model")
     return d
+
+
+def served(name: str) -> bool:
+    """True when ``name`` is a model of this server: under ``models/`` or ``tuned/`` of its home, or a built-in
+    name (built on first use). A client never reaches the server's file system by path, nor the hub unless
+    ``FMSCRIPT_SERVER_ALLOW_HUB=1``."""
+    from fmscript.ai import modelstore
+    from fmscript.ai.tinymodel import BUILTIN_MODELS
+
+    if not isinstance(name, str) or name != name.strip():
+        return False
+    try:
+        modelstore.check_model_name(name)
+    except FMScriptError:
+        return False
+    if name.startswith("~") or "\\" in name:
+        return False
+    if (modelstore.models_root() / name / "config.json").is_file() or name in BUILTIN_MODELS:
+        return True
+    if (modelstore.tuned_root() / name / "adapter_config.json").is_file():
+        return True
+    return os.environ.get(HUB_ENV, "") == "1"
+
+
+def require_served(name: str, status: int = 404, code: str = "model_not_found") -> None:
+    if not served(name):
+        raise APIError(status, f"The model '{name}' does not exist on this server (GET /v1/models lists its "
+                               "models).", param="model", code=code)
 
 
 def _find(engine, model_id: str) -> dict:

@@ -71,6 +71,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen | None = None
+        self.start_args: list[str] = []
         self.log_path = self.home.parent / f"{self.home.name}-server.log"
 
     @property
@@ -95,7 +96,8 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fmscript", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "fmscript", "serve", "--port", str(self.port),
+                                      *self.start_args],
                                      cwd=str(ROOT), env=self.env(), stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
         log.close()
