@@ -19,8 +19,9 @@ def add_commands(sub) -> None:
     p.add_argument("-f", "--file", metavar="DB", help="the SQLite database (created when missing)")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION")
 
-    def action(name, help_text, func):
-        a = dsub.add_parser(name, help=help_text)
+    def action(name, help_text, func, description=None):
+        a = dsub.add_parser(name, help=help_text, description=description or help_text,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         a.add_argument("-f", "--file", metavar="DB", default=argparse.SUPPRESS,
                        help="the SQLite database (created when missing)")
         a.set_defaults(func=func)
@@ -47,14 +48,20 @@ def add_commands(sub) -> None:
     a.add_argument("--table", required=True, help="the base table")
     a.add_argument("--occurrence", help="the table occurrence (default: the layout's name)")
 
-    a = action("find", "store the find requests of Perform Find [ Restore ] for a layout", cmd_find)
+    a = action("find", "store the find requests of Perform Find [ Restore ] for a layout", cmd_find,
+               "Store the find requests of Perform Find [ Restore ] for a layout (see docs/data.md).\n\n"
+               "One request per line; Table::Field: criterion pairs joined by AND; Omit before an omit request:\n"
+               "  fmscript db find -f app.sqlite Support_QA 'Support_QA::Status: ==open AND Support_QA::Priority: >1'\n"
+               "  printf 'T::City: boston\\nOmit T::Age: <18\\n' | fmscript db find -f app.sqlite T -")
     a.add_argument("layout")
     a.add_argument("requests", nargs="?", help="requests text (see docs/data.md); - reads stdin")
     a.add_argument("--script", default="", help="only for this script (default: every script)")
     a.add_argument("--line", type=int, help="only for the step on this line of --script")
     a.add_argument("--clear", action="store_true", help="remove the stored find")
 
-    a = action("sort", "store the sort order of Sort Records [ Restore ] for a layout", cmd_sort)
+    a = action("sort", "store the sort order of Sort Records [ Restore ] for a layout", cmd_sort,
+               "Store the sort order of Sort Records [ Restore ] for a layout (see docs/data.md):\n"
+               "  fmscript db sort -f app.sqlite Support_QA 'Support_QA::Priority descending; Support_QA::Question'")
     a.add_argument("layout")
     a.add_argument("order", nargs="?", help="e.g. \"T::Date descending; T::Name\"; - reads stdin")
     a.add_argument("--script", default="", help="only for this script (default: every script)")
