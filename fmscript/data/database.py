@@ -160,7 +160,10 @@ class Database:
 
     def ensure_metadata(self) -> None:
         if not self.has_metadata():
-            self.conn.executescript(METADATA_SQL)
+            # One statement at a time: executescript() would commit an open record first.
+            for stmt in METADATA_SQL.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
             self.conn.execute("INSERT OR REPLACE INTO fmscript_meta VALUES ('schema_version', ?)",
                               (str(SCHEMA_VERSION),))
 

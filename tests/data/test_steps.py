@@ -353,3 +353,20 @@ Show Custom Dialog [ Get ( LayoutName ) ]
 Show Custom Dialog [ ExecuteSQL ( "SELECT count(*) FROM QA WHERE Status = ?" ; "" ; "" ; "open" ) ]
 """)
     assert out == ["1 在“设置 > 语言”中选择。", "Support_QA", "3"]
+
+
+def test_first_repetition_write_does_not_commit_the_open_record(tmp_path):
+    from fmscript.data import open_database
+    from fmscript.interpreter import Interpreter
+    path = tmp_path / "plain.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE Items (Name TEXT, Qty INTEGER)")
+    conn.execute("INSERT INTO Items VALUES ('a', 1)")
+    conn.commit()
+    conn.close()
+    fm = Interpreter(file=path, on_dialog=lambda t, m: None)
+    with pytest.raises(FMScriptError):
+        fm.run_text('Set Field [ Items::Name ; "changed" ]\nSet Field [ Items::Name[2] ; "rep" ]\n'
+                    'Set Field [ Items::Nope ; 1 ]')
+    assert sqlite3.connect(path).execute("SELECT Name FROM Items").fetchall() == [("a",)]
+    assert open_database(path).tables()["items"].field("Qty").type == "number"
