@@ -125,8 +125,7 @@ class LoRATrainer:
         import mlx.core as mx
         import mlx.nn as nn
         import mlx.optimizers as optim
-        from mlx_lm.tuner.utils import linear_to_lora_layers
-        from mlx_lm.utils import load_model, load_tokenizer
+        from fmscript.ai.mlxlite import load_model, load_tokenizer, lora_layers
 
         p = self.p
         mx.random.seed(p.seed)
@@ -137,7 +136,7 @@ class LoRATrainer:
         model.freeze()
         self.num_layers = min(p.lora_layers, len(model.layers))
         self.lora_config = {"rank": p.rank, "scale": p.lora_scale, "dropout": p.dropout}
-        linear_to_lora_layers(model, self.num_layers, self.lora_config)
+        lora_layers(model, self.num_layers, self.lora_config)
         model.train()
         self.model = model
 

@@ -89,3 +89,24 @@ def test_half_written_folders_are_not_listed(home):
     (home / "models" / ".tmp-abc").mkdir(parents=True)
     (home / "models" / ".tmp-abc" / "config.json").write_text("{}")
     assert modelstore.list_models() == []
+
+
+def test_light_loader_matches_mlx_lm(home):
+    """The worker's transformers-free loader gives the same tokens and the same logits as mlx-lm's loaders."""
+    import mlx.core as mx
+    from mlx_lm.utils import load as mlx_lm_load
+
+    from fmscript.ai.mlxlite import ChatTokenizer, load_model
+
+    path = create_tiny("light")
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "Wie geht's? 你好"},
+            {"role": "assistant", "content": "Gut."}]
+    ref_model, ref_tok = mlx_lm_load(str(path))
+    tok = ChatTokenizer(path)
+    for gen, m in ((False, msgs), (True, msgs[:2])):
+        assert tok.apply_chat_template(m, add_generation_prompt=gen) == \
+            list(ref_tok.apply_chat_template(m, add_generation_prompt=gen))
+    assert tok.eos_token_ids == set(ref_tok.eos_token_ids) and tok.pad_token_id == ref_tok.pad_token_id
+    model, _ = load_model(path)
+    ids = mx.array([tok.apply_chat_template(msgs)])
+    assert mx.allclose(model(ids), ref_model(ids)).item()

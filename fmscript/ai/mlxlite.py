@@ -1,0 +1,155 @@
+"""Load a model and its chat tokenizer for training without importing transformers (or torch).
+
+Why: ``import mlx_lm`` imports transformers, which imports torch when it is installed; in the training worker
+that costs ~230 MiB of resident memory and seconds of start-up, for nothing the trainer uses. This module
+imports only mlx-lm's model files (``mlx_lm.models.<type>``, plain mlx code) and its LoRA layer, and reads the
+tokenizer with the ``tokenizers`` library, rendering the chat template with jinja2 exactly as transformers does
+(sandboxed, ``trim_blocks``, ``lstrip_blocks``). Whatever it cannot handle (quantized models, custom model files,
+tokenizers without ``tokenizer.json`` or without a chat template) goes through mlx-lm's own loaders instead.
+"""
+from __future__ import annotations
+
+import glob
+import importlib
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+
+_REMAP = {"mistral": "llama", "iquestcoder": "llama", "xverse": "llama"}
+
+
+def _mlx_lm_models():
+    """Make ``mlx_lm.models.*`` importable without running ``mlx_lm/__init__.py`` (which imports transformers)."""
+    if "mlx_lm" not in sys.modules:
+        spec = importlib.util.find_spec("mlx_lm")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("mlx_lm is not installed")
+        pkg = types.ModuleType("mlx_lm")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        pkg.__file__ = spec.origin
+        pkg.__spec__ = spec
+        pkg.__fmscript_light__ = True
+        sys.modules["mlx_lm"] = pkg
+
+
+def load_model(path: str | Path):
+    """(model, config) for a Hugging Face folder; mlx-lm's full loader for anything unusual."""
+    import mlx.core as mx
+
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text())
+    files = sorted(glob.glob(str(path / "model*.safetensors")))
+    unusual = any(k in config for k in ("quantization", "quantization_config", "model_file")) or not files
+    arch = None
+    if not unusual:
+        try:
+            _mlx_lm_models()
+            model_type = _REMAP.get(config["model_type"], config["model_type"])
+            arch = importlib.import_module(f"mlx_lm.models.{model_type}")
+        except (ImportError, KeyError):
+            arch = None
+    if arch is None:
+        from mlx_lm.utils import load_model as full_load
+
+        return full_load(path)
+    model = arch.Model(arch.ModelArgs.from_dict(config))
+    weights = {}
+    for f in files:
+        weights.update(mx.load(f))
+    if hasattr(model, "sanitize"):
+        weights = model.sanitize(weights)
+    model.load_weights(list(weights.items()), strict=True)
+    mx.eval(model.parameters())
+    model.eval()
+    return model, config
+
+
+def _token_text(v):
+    return v.get("content") if isinstance(v, dict) else v
+
+
+class ChatTokenizer:
+    """The parts of a Hugging Face tokenizer the trainer needs: chat template, encode, decode, special ids."""
+
+    def __init__(self, path: str | Path, eos_token_ids=None):
+        from tokenizers import Tokenizer
+
+        path = Path(path)
+        self._tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        cfg = json.loads((path / "tokenizer_config.json").read_text())
+        template = cfg.get("chat_template")
+        if isinstance(template, list):  # named templates: use the default one
+            named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+            template = named.get("default")
+        if template is None and (path / "chat_template.jinja").is_file():
+            template = (path / "chat_template.jinja").read_text()
+        if not isinstance(template, str):
+            raise ValueError("no chat template")
+        self.bos_token = _token_text(cfg.get("bos_token"))
+        self.eos_token = _token_text(cfg.get("eos_token"))
+        self.pad_token = _token_text(cfg.get("pad_token"))
+        self.pad_token_id = self._tok.token_to_id(self.pad_token) if self.pad_token else None
+        eos = eos_token_ids if eos_token_ids is not None else \
+            ([self._tok.token_to_id(self.eos_token)] if self.eos_token else [])
+        self.eos_token_ids = set([eos] if isinstance(eos, int) else [e for e in eos if e is not None])
+
+        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message):
+            raise jinja2.exceptions.TemplateError(message)
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=["jinja2.ext.loopcontrols"])
+        env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, ensure_ascii=False, indent=indent)
+        env.globals["raise_exception"] = raise_exception
+        import datetime
+
+        env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+        self._template = env.from_string(template)
+
+    def apply_chat_template(self, messages, tokenize: bool = True, add_generation_prompt: bool = False, **kw):
+        text = self._template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                     bos_token=self.bos_token or "", eos_token=self.eos_token or "", **kw)
+        if not tokenize:
+            return text
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode(self, text: str, add_special_tokens: bool = False):
+        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def decode(self, ids) -> str:
+        return self._tok.decode(list(ids), skip_special_tokens=False)
+
+
+def load_tokenizer(path: str | Path, eos_token_ids=None):
+    """A :class:`ChatTokenizer` where possible, else mlx-lm's tokenizer wrapper (which imports transformers)."""
+    try:
+        return ChatTokenizer(path, eos_token_ids)
+    except Exception:
+        from mlx_lm.utils import load_tokenizer as full
+
+        return full(Path(path), eos_token_ids=eos_token_ids)
+
+
+def lora_layers(model, num_layers: int, config: dict) -> None:
+    """mlx-lm's ``linear_to_lora_layers`` for plain LoRA: every ``nn.Linear`` (or quantized one) in the last
+    ``num_layers`` blocks becomes a ``LoRALinear`` under the same name, so mlx-lm can load the adapter too."""
+    import mlx.nn as nn
+    from mlx.utils import tree_unflatten
+
+    _mlx_lm_models()
+    from mlx_lm.tuner.lora import LoRALinear
+
+    blocks = model.layers[-max(num_layers, 0):]
+    if any(hasattr(m, "to_lora") or "Switch" in type(m).__name__ for b in blocks for _, m in b.named_modules()):
+        from mlx_lm.tuner.utils import linear_to_lora_layers  # mixture-of-experts layers: mlx-lm knows them
+
+        return linear_to_lora_layers(model, num_layers, config)
+    for block in blocks:
+        swaps = [(name, LoRALinear.from_base(m, r=config["rank"], scale=config["scale"], dropout=config["dropout"]))
+                 for name, m in block.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
+        if swaps:
+            block.update_modules(tree_unflatten(swaps))
