@@ -55,3 +55,9 @@ def test_every_function_has_a_signature_and_a_description():
 def test_docs_functions_md_is_up_to_date():
     assert docs_path().read_text(encoding="utf-8") == render_functions_md(), \
         "run: python -m fmscript.docgen_functions"
+
+
+def test_descriptions_are_one_line():
+    for d in {id(d): d for d in registry().values()}.values():
+        first = (d.impl.__doc__ or "").strip().split("\n\n")[0]
+        assert "\n" not in first, f"{d.name}: the first paragraph of its docstring spans several lines"

@@ -222,7 +222,11 @@ def combination(n, k):
         raise CalcError("Combination needs non-negative integers")
     if kk > n:
         return ZERO
-    return Decimal(math.comb(int(n), int(kk)))
+    ni, ki = int(n), int(kk)
+    digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
+    if digits > 40000:
+        raise CalcError("the number is out of range")
+    return Decimal(math.comb(ni, ki))
 
 
 @function("Factorial ( number {; numberOfFactors} )")

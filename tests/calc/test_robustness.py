@@ -1,0 +1,39 @@
+"""Every function of the library, given odd arguments, gives a value or ``?``: never a Python error,
+never a long computation."""
+import random
+import time
+
+import pytest
+
+from fmscript.calc.compile import compile_calc
+from fmscript.calc.functions import registry
+from fmscript.errors import FMScriptError
+
+ODD = ['""', '"abc"', "-1", "0", "1.5", "1000000", '"¶a¶¶b¶"', "Date ( 2 ; 29 ; 2024 )", "Time ( 25 ; 0 ; 0 )",
+       "Timestamp ( Date ( 1 ; 1 ; 2020 ) ; 0 )", '"{\\"a\\":[1,2]}"', '"12:30"', '"1/2/2020"',
+       'TextEncode ( "x" ; "utf-8" ; 0 )', "-1E+3", '"ｶﾞ"', '"[+]"', "1/3"]
+OURS = {"core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra"}
+SKIP = {"Random", "Get"}
+
+
+def _functions():
+    for d in sorted({id(d): d for d in registry().values()}.values(), key=lambda d: d.name):
+        if d.impl.__module__.rsplit(".", 1)[-1] in OURS and d.mode != "compile" and d.name not in SKIP:
+            yield d
+
+
+@pytest.mark.parametrize("d", list(_functions()), ids=lambda d: d.name)
+def test_odd_arguments(calc, d):
+    n = d.min_args
+    rnd = random.Random(d.name)  # the same arguments on every run
+    combos = [()] if n == 0 else [[a] + [rnd.choice(ODD) for _ in range(n - 1)] for a in ODD]
+    for args in combos:
+        text = d.name if not args else f"{d.name} ( {' ; '.join(args)} )"
+        try:
+            c = compile_calc(text)
+        except FMScriptError:
+            continue
+        start = time.perf_counter()
+        result = c.evaluate(calc.frame)
+        assert result is not None, text
+        assert time.perf_counter() - start < 5, text
