@@ -325,6 +325,76 @@ step("Constrain Found Set", labels=_FIND_LABELS)(_find_step("Constrain Found Set
 step("Extend Found Set", labels=_FIND_LABELS)(_find_step("Extend Found Set", "extend"))
 
 
+@step("Find Matching Records")
+def find_matching_records(st: S.Step, c):
+    """Finds the records whose field equals the current record's value (Replace, Constrain or Extend)."""
+    words = st.words()
+    mode = "constrain" if "Constrain" in words else "extend" if "Extend" in words else "find"
+    opts = _calc_options(st)
+    if not opts:
+        raise c.error("Find Matching Records needs a field: Find Matching Records [ Replace ; Table::Field ]")
+    name = _name_of(c, opts[0])
+
+    def run(f):
+        from ..data.finds import Request
+        db = _db(f)
+        ctx = db.context()
+        db.commit()
+        occ, sep, fname = name(f).rpartition("::")
+        value = db.read_field(f, occ if sep else None, fname, 1)
+        ti = db.tables()[ctx.table.casefold()]
+        fi = ti.field(fname)
+        if fi is None:
+            raise StepError(f"the field “{name(f)}” is missing (FileMaker error 102)", code=102)
+        text = to_text(value)
+        crit = "=" if text == "" else "==" + "".join("\\" + ch if ch in "*@#\\" else ch for ch in text)
+        req = Request({(None, fi.name.casefold()): (fi.name, crit)})
+        _apply_found(db, ctx, db.run_requests(ctx, [req]), mode)
+    return run
+
+
+@step("Perform Quick Find")
+def perform_quick_find(st: S.Step, c):
+    """Finds records where every word of the search text starts a word in some field of the layout's table."""
+    opts = _calc_options(st)
+    text = c.text(opts[0]) if opts else (lambda f: "")
+
+    def run(f):
+        from ..data.finds import matches
+        db = _db(f)
+        ctx = db.context()
+        db.commit()
+        words = to_text(text(f)).split()
+        if not words:
+            raise StepError("Perform Quick Find needs search text (FileMaker error 400)", code=400)
+        ti = db.tables()[ctx.table.casefold()]
+        fields = ti.record_fields
+        ids = []
+        for rid in db.all_ids(ti.name):
+            vals = db.record_values(ti, rid)
+            if all(any(matches(vals.get(fi.name), "text", w) for fi in fields) for w in words):
+                ids.append(rid)
+        _apply_found(db, ctx, ids, "find")
+    return run
+
+
+def _apply_found(db, ctx, ids, mode):
+    """Make ``ids`` the found set (or constrain/extend it); no records is error 401, as for Perform Find."""
+    db.window.mode, db.window.requests, db.window.request_index = "browse", [], 0
+    if mode == "constrain":
+        keep = set(ids)
+        ids = [r for r in ctx.found if r in keep]
+    elif mode == "extend":
+        ids = sorted(set(ctx.found) | set(ids))
+    ctx.found, ctx.index = list(ids), 0
+    if mode == "find":
+        ctx.sort = None
+    elif ctx.sort:
+        db.sort(ctx, ctx.sort)
+    if not ids:
+        raise StepError("no records match this find criteria (FileMaker error 401)", code=401)
+
+
 @step("Show All Records")
 def show_all_records(st: S.Step, c):
     """Makes every record of the layout's table the found set (unsorted)."""

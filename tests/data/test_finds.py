@@ -189,3 +189,21 @@ Perform Find [ ]
 Show Custom Dialog [ Get ( FoundCount ) & People::Name ]
 """)
     assert out == ["2", "1boston", "1Frank Smith"]
+
+
+def test_find_matching_records_and_quick_find(people):
+    out = people("""
+Go to Record/Request/Page [ By Calculation: 2 ]
+Find Matching Records [ Replace ; People::Age ]
+Show Custom Dialog [ Get ( FoundCount ) ]
+Show All Records
+Perform Find [ Restore ; "People::Notes: tea" ]
+Find Matching Records [ Extend ; People::City ]
+Show Custom Dialog [ Get ( FoundCount ) ]
+Perform Quick Find [ "smith tea" ]
+Show Custom Dialog [ Get ( FoundCount ) & " " & People::Name ]
+Set Error Capture [ On ]
+Perform Quick Find [ "zzz" ]
+Show Custom Dialog [ Get ( LastError ) & " " & Get ( FoundCount ) ]
+""")
+    assert out == ["2", "3", "2 Ann Smith", "401 0"]
