@@ -7,10 +7,12 @@ and a loop that survives errors and Ctrl-C.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application.current import get_app
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import ThreadedCompleter
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import ANSI, FormattedText
@@ -136,6 +138,19 @@ def _dedent_closing_line(buf) -> None:
     buf.cursor_position = start + len(line) - remove
 
 
+_WORD_BEFORE = re.compile(r"(?:\$\$?[\w.]*|[^\W\d][\w.]*(?:::[\w. ]*)?)$")
+
+
+def _worth_completing() -> bool:
+    """The menu opens by itself (as in ptpython) once a name or variable has three characters (or ``$``/``::``)."""
+    doc = get_app().current_buffer.document
+    m = _WORD_BEFORE.search(doc.current_line_before_cursor)
+    if not m:
+        return False
+    w = m.group(0)
+    return len(w) >= 3 or w.startswith("$") or w.endswith("::")
+
+
 def _before_cursor_is_blank() -> bool:
     doc = get_app().current_buffer.document
     return not doc.current_line_before_cursor.strip()
@@ -159,9 +174,10 @@ class TerminalRepl:
                                                                 CONTINUATION.rjust(width))],
             lexer=PygmentsLexer(_lexer_class()),
             completer=ThreadedCompleter(completer),
-            complete_while_typing=False,
+            complete_while_typing=Condition(_worth_completing),
+            auto_suggest=AutoSuggestFromHistory(),
             history=_history() if history else InMemoryHistory(),
-            enable_history_search=True,
+            enable_history_search=False,  # it would turn complete-while-typing off; Ctrl-R searches
             key_bindings=key_bindings(completer=completer),
             style=merge_styles([_pygments_style(), UI_STYLE]),
             include_default_pygments_style=False,
