@@ -10,7 +10,7 @@ KEYS = """keys:
   Enter        runs the input when it is complete; inside an open If/Loop, bracket or string it adds a line
   Esc Enter    runs the input now (Alt-Enter on most terminals)
   Tab          completes steps, option labels, functions, $variables, Table::Field, accounts and models
-  Up / Down    history (kept in the fmscript home)     Ctrl-R  search history
+  Up / Down    history (kept in the fmscript home)     Ctrl-R  search it     Right  take the grey suggestion
   Ctrl-C       cancels the input, or interrupts a running script
   Ctrl-D       leaves the REPL"""
 
