@@ -249,4 +249,4 @@ def meta_names() -> list[str]:
     return [":" + n for n in COMMANDS]
 
 
-__all__ = ["COMMANDS", "command", "run_command", "meta_names", "FMScriptError"]
+__all__ = ["COMMANDS", "command", "run_command", "meta_names"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import catalog
-from ..errors import ErrorList, FMScriptError, ScriptHalted, UsageError
+from ..errors import ErrorList, FMScriptError, ScriptHalted
 from ..redact import redact
 from ..runtime import Frame
 from ..source import Source
@@ -204,7 +204,6 @@ class ReplSession:
         self.frame = Frame(self.session, "")
         self.trace = False
         self.loaded: list[tuple[str, str]] = []  # ("file", path) | ("text", text): reloaded when tracing flips
-        self.counter = 0
         self.quit = False
 
     # -- output -----------------------------------------------------------------------------------------
@@ -256,10 +255,6 @@ class ReplSession:
             self.out(f"fmscript: internal error: {e.__class__.__name__}: {e} (FMSCRIPT_DEBUG=1 shows the traceback)",
                      "error")
 
-    def _path(self) -> str:
-        self.counter += 1
-        return REPL_PATH
-
     def _tracer(self):
         return self.fm._tracer()
 
@@ -268,7 +263,7 @@ class ReplSession:
         from ..script.compile import compile_script, execute
         from ..script.parse import parse_collect
 
-        sf, errors = parse_collect(text, self._path(), "REPL")
+        sf, errors = parse_collect(text, REPL_PATH, "REPL")
         for w in sf.warnings:
             self.out(w.render(self.color), "info")
         if errors:
@@ -306,7 +301,7 @@ class ReplSession:
                 self.show_error(e)
 
     def define(self, text: str) -> list[str]:
-        names = self.fm.load_text(text, self._path())
+        names = self.fm.load_text(text, REPL_PATH)
         self.loaded.append(("text", text))
         self.out("defined " + ", ".join(f"“{n}”" for n in names) + " (run with :run NAME)", "info")
         return names
@@ -402,4 +397,4 @@ def _print_out(text: str, kind: str) -> None:
     stream.flush()
 
 
-__all__ = ["ReplSession", "check_complete", "classify", "block_depth", "UsageError"]
+__all__ = ["ReplSession", "check_complete", "classify", "block_depth"]

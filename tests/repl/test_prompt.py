@@ -1,8 +1,6 @@
 """The prompt-toolkit face driven through a pipe input (keys as a terminal sends them) and DummyOutput."""
 from __future__ import annotations
 
-import pytest
-
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
