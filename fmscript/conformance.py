@@ -130,6 +130,10 @@ class _Record:
             return v[rep - 1] if rep <= len(v) else ""
         return v if rep == 1 else ""
 
+    def repetitions_of(self, table, name) -> int:
+        v = self.fields.get((f"{table}::{name}" if table else name).casefold())
+        return len(v) if isinstance(v, list) else 1
+
     def path(self):
         return None
 
@@ -139,6 +143,8 @@ _JSON_DATA = '{"address":{"city":"Melbourne","postcode":"3000","state":"VIC"}}'
 # Field contents stated in the source's prose, per vector.
 FIELD_CONTEXT: dict[str, dict[str, object]] = {
     "logical-json-001": {"TextField": "2 + 2"},
+    # "when TextField contains .08 * Amount and the Amount field contains 10.00"
+    "logical-json-004": {"TextField": ".08 * Amount", "Amount": Decimal("10.00")},
     "logical-json-002": {"textfield": "2 + 2"},
     "logical-json-003": {"textfield": "2 + 2"},
     "logical-json-005": {},
@@ -154,6 +160,15 @@ FIELD_CONTEXT: dict[str, dict[str, object]] = {
     "design-031": {"WebhookData::Body": "payload",
                    "WebhookData::HmacHeader": " uC/LeRrOxXhZuYm0MKgmSIzi5Hn9+SMmvQoug3WkK6Q= "},
     "numeric-084": {"ParcelBids": ["1000", "1200", "1300", "1500", ""]},
+    # "a number field defined to repeat with ten values and contains the values 2500, 1200, and 1500"
+    "numeric-085": {"ParcelBids": ["2500", "1200", "1500"] + [""] * 7},
+    # "Scores[1] = 85, Scores[2] = 90, Scores[3] = 78, Scores[4] = "", Scores[5] = """
+    "numeric-086": {"Scores": ["85", "90", "78", "", ""]},
+    # Date fields: "when ProjectDue is 10/7/2019" and so on.
+    "date-time-008": {"ProjectDue": _dt.date(2019, 10, 7)},
+    "date-time-012": {"ProjectDue": _dt.date(2019, 10, 9)},
+    "date-time-018": {"ProjectDue": _dt.date(2019, 2, 2)},
+    "numeric-060": {"Loan": ["-2000", "600", "300", "500", "700", "400"]},
 }
 
 # $ variables for var vectors.

@@ -110,3 +110,18 @@ def test_get_nth_record_reads_the_found_set(calc):
     assert calc("GetNthRecord ( Name ; 2 )") == "Bob"
     assert calc("GetNthRecord ( People::Name ; 1 ) & Name") == "AnnCy"
     assert calc("GetNthRecord ( Name ; 4 )") == "?"
+
+
+def test_is_empty_of_a_missing_field_is_1(calc):
+    assert calc("IsEmpty ( NoSuchField )") == "1"
+    assert calc("IsEmpty ( 0 )") == "0"
+
+
+def test_get_as_boolean_of_container_data(calc):
+    assert calc('GetAsBoolean ( TextEncode ( "x" ; "utf-8" ; 0 ) )') == "1"
+    assert calc('GetAsBoolean ( TextEncode ( "" ; "utf-8" ; 0 ) )') == "0"
+
+
+def test_extend_and_last_outside_repeating_fields(calc):
+    assert calc("Extend ( 5 )") == "5"
+    assert calc('Last ( "x" )') == "x"

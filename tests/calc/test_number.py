@@ -79,3 +79,25 @@ def test_random_is_between_0_and_1(calc):
     vals = {calc.value("Random") for _ in range(20)}
     assert all(Decimal(0) <= v < 1 for v in vals)
     assert len(vals) > 1
+
+
+def test_aggregates_take_every_repetition_of_a_repeating_field(calc):
+    from fmscript.data.database import Database
+
+    db = Database(None)
+    db.create_table("Loans", [("Name", "text", False)])
+    db.add_field("Loans", "Loan", "number", repetitions=6)
+    db.add_layout("Loans", "Loans")
+    calc.session.data = db
+    db.new_record(db.context())
+    for rep, amount in enumerate((-2000, 600, 300, 500, 700, 400), start=1):
+        db.set_field(calc.frame, None, "Loan", rep, amount)
+    db.commit()
+    assert calc("NPV ( Loan ; .05 )").startswith("156.91277445")
+    assert calc("Sum ( Loan )") == "500"
+    assert calc("Count ( Loans::Loan )") == "6"
+    assert calc("Max ( Loan ; 10000 )") == "10000"
+    assert calc("Last ( Loan )") == "400"
+    assert calc("List ( Loans::Loan[2] ; Name )") == "600"
+    assert calc("Sum ( Loans::Loan[1] )") == "-2000"
+    assert calc("Let ( Loan = 3 ; Sum ( Loan ) )") == "3"

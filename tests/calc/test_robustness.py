@@ -18,7 +18,7 @@ SKIP = {"Random", "Get"}
 
 def _functions():
     for d in sorted({id(d): d for d in registry().values()}.values(), key=lambda d: d.name):
-        if d.impl.__module__.rsplit(".", 1)[-1] in OURS and d.mode != "compile" and d.name not in SKIP:
+        if d.impl.__module__.rsplit(".", 1)[-1] in OURS and d.name not in SKIP:
             yield d
 
 

@@ -37,9 +37,13 @@ def choose(f, test, *results):
     return ""
 
 
-@function("IsEmpty ( field )")
-def is_empty_(v):
-    """1 when the value is empty text."""
+@function("IsEmpty ( field )", mode="lazy")
+def is_empty_(f, field):
+    """1 when the value is empty, or when the field is missing or cannot be read; else 0."""
+    try:
+        v = field(f)
+    except CalcError:
+        return ONE
     return ONE if is_empty(v) else ZERO
 
 
@@ -72,8 +76,14 @@ def get_as_number(v):
 
 @function("GetAsBoolean ( data )")
 def get_as_boolean(v):
-    """1 for a non-zero number (text is read as a number first), else 0."""
-    return ONE if to_bool(v) else ZERO
+    """1 for a non-zero number (text is read as a number first) or container data, else 0."""
+    if to_bool(v):
+        return ONE
+    if not isinstance(v, (str, Decimal)):
+        from .extra import Container
+        if isinstance(v, Container):
+            return ONE if v.data else ZERO
+    return ZERO
 
 
 @function("Evaluate ( expression {; [ field1 ; field2 ;...]} )", mode="lazy", lists=True)
@@ -96,7 +106,12 @@ def evaluation_error(f, expr):
     return ZERO
 
 
-@function("List ( field {; field...} )")
+def _aggregate(signature):
+    from .logic import aggregate
+    return aggregate(signature)
+
+
+@_aggregate("List ( field {; field...} )")
 def list_(*values):
     """The non-empty values, one per line."""
     out = []

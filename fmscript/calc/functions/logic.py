@@ -107,6 +107,84 @@ def while_(comp, n):
     return run_while
 
 
+def repetition_count(data, table, name) -> int:
+    """How many repetitions a field has (1 when the data layer cannot say)."""
+    ask = getattr(data, "repetitions_of", None)
+    if ask is not None:
+        return ask(table, name)
+    resolve = getattr(data, "_resolve", None)
+    if resolve is None:
+        return 1
+    try:
+        return getattr(resolve(table, name, CalcError)[2], "repetitions", 1)
+    except CalcError:
+        return 1
+
+
+def all_repetitions(comp, node):
+    """Compile an argument of an aggregate: a field named without ``[n]`` gives all its repetitions
+    (a tuple) when it repeats; anything else gives its value."""
+    from . import lookup
+
+    plain = comp.compile(node)
+    if isinstance(node, A.Field) and node.rep is None:
+        table, name = node.table, node.name
+    elif isinstance(node, A.Name) and not any(node.name.casefold() in s for s in comp.let_scope) \
+            and not (lookup(node.name) and lookup(node.name).bare):
+        table, name = None, node.name
+    else:
+        return plain
+
+    def read(f):
+        data = f.session.data
+        n = repetition_count(data, table, name)
+        if n <= 1:
+            return plain(f)
+        return tuple(data.read_field(f, table, name, r) for r in range(1, n + 1))
+    return read
+
+
+def aggregate(signature: str):
+    """Register a function whose field arguments stand for all their repetitions (Sum, List, Last…).
+
+    The decorated function takes the values as usual; a repeating field arrives as a tuple."""
+
+    def deco(fn):
+        def compile_aggregate(comp, n):
+            closures = [all_repetitions(comp, a) for a in n.args]
+            if len(closures) == 1:
+                c0 = closures[0]
+                return lambda f: fn(c0(f))
+            if len(closures) == 2:
+                c0, c1 = closures
+                return lambda f: fn(c0(f), c1(f))
+            return lambda f: fn(*[c(f) for c in closures])
+
+        compile_aggregate.__doc__ = fn.__doc__
+        compile_aggregate.__module__ = fn.__module__
+        compile_aggregate.__name__ = fn.__name__
+        function(signature, mode="compile")(compile_aggregate)
+        return fn
+
+    return deco
+
+
+@aggregate("Last ( field )")
+def last(v):
+    """The last non-empty repetition of a repeating field (or the value itself)."""
+    items = v if isinstance(v, tuple) else (v,)
+    for x in reversed(items):
+        if x != "" and x is not None:
+            return x
+    return ""
+
+
+@function("Extend ( non-repeatingField )")
+def extend(v):
+    """The value, made available to every repetition of a repeating calculation (outside one: the value)."""
+    return v
+
+
 @function("SetRecursion ( expression ; maxIterations )", mode="lazy")
 def set_recursion(f, expr, max_iterations):
     """Evaluates the expression with a different iteration limit for While and recursion.

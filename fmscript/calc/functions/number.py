@@ -15,6 +15,7 @@ from functools import wraps
 from .. import values as V
 from ..values import CONTEXT, ONE, ZERO, to_number
 from . import CalcError, function
+from .logic import aggregate
 
 
 def _round_inexact(q):
@@ -264,7 +265,7 @@ def _numbers(args) -> list[Decimal]:
     return out
 
 
-@function("Sum ( field {; field...} )")
+@aggregate("Sum ( field {; field...} )")
 def sum_(*args):
     """The total of the non-empty values."""
     total = ZERO
@@ -273,7 +274,7 @@ def sum_(*args):
     return total
 
 
-@function("Average ( field {; field...} )")
+@aggregate("Average ( field {; field...} )")
 def average(*args):
     """The mean of the non-empty values."""
     nums = _numbers(args)
@@ -282,7 +283,7 @@ def average(*args):
     return _round_inexact(CONTEXT.divide(sum(nums, ZERO), Decimal(len(nums))))
 
 
-@function("Count ( field {; field...} )")
+@aggregate("Count ( field {; field...} )")
 def count(*args):
     """How many of the values are not empty."""
     n = 0
@@ -309,13 +310,13 @@ def _extreme(args, pick):
     return "" if best is None else best
 
 
-@function("Max ( field {; field...} )")
+@aggregate("Max ( field {; field...} )")
 def max_(*args):
     """The largest of the non-empty values."""
     return _extreme(args, lambda c: c > 0)
 
 
-@function("Min ( field {; field...} )")
+@aggregate("Min ( field {; field...} )")
 def min_(*args):
     """The smallest of the non-empty values."""
     return _extreme(args, lambda c: c < 0)
@@ -331,28 +332,28 @@ def _variance(args, population: bool):
     return CONTEXT.divide(ss, Decimal(n if population else n - 1))
 
 
-@function("Variance ( field {; field...} )")
+@aggregate("Variance ( field {; field...} )")
 def variance(*args):
     """The sample variance of the non-empty values."""
     v = _variance(args, False)
     return "" if v is None else _round_inexact(v)
 
 
-@function("VarianceP ( field {; field...} )")
+@aggregate("VarianceP ( field {; field...} )")
 def variance_p(*args):
     """The population variance of the non-empty values."""
     v = _variance(args, True)
     return "" if v is None else _round_inexact(v)
 
 
-@function("StDev ( field {; field...} )")
+@aggregate("StDev ( field {; field...} )")
 def stdev(*args):
     """The sample standard deviation of the non-empty values."""
     v = _variance(args, False)
     return "" if v is None else _round_inexact(v.sqrt(CONTEXT))
 
 
-@function("StDevP ( field {; field...} )")
+@aggregate("StDevP ( field {; field...} )")
 def stdev_p(*args):
     """The population standard deviation of the non-empty values."""
     v = _variance(args, True)
@@ -414,9 +415,9 @@ def pmt(principal, rate, term):
     return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, r), 1 - CONTEXT.divide(ONE, _growth(r, n))))
 
 
-@function("NPV ( payment ; interestRate )")
+@aggregate("NPV ( payment ; interestRate )")
 def npv(payment, rate):
-    """The net present value of unequal payments (a list of values, one per period) at a fixed rate."""
+    """The net present value of unequal payments (a repeating field or a list of values) at a fixed rate."""
     r = to_number(rate)
     if r is None:
         return ""
