@@ -179,12 +179,6 @@ def last(v):
     return ""
 
 
-@function("Extend ( non-repeatingField )")
-def extend(v):
-    """The value, made available to every repetition of a repeating calculation (outside one: the value)."""
-    return v
-
-
 @function("SetRecursion ( expression ; maxIterations )", mode="lazy")
 def set_recursion(f, expr, max_iterations):
     """Evaluates the expression with a different iteration limit for While and recursion.

@@ -399,11 +399,23 @@ def get_as_url_encoded(v):
 _STYLES = ("Plain", "Bold", "Italic", "Underline", "HighlightYellow", "Condense", "Extend", "Strikethrough",
            "SmallCaps", "Superscript", "Subscript", "Uppercase", "Lowercase", "Titlecase", "WordUnderline",
            "DoubleUnderline", "AllStyles")
+_STYLE_VALUES = {}
 for _i, _name in enumerate(_STYLES):
     _value = Decimal(0 if _i == 0 else (1 << (_i - 1)) if _name != "AllStyles" else (1 << 16) - 1)
+    _STYLE_VALUES[_name] = _value
+    if _name == "Extend":
+        continue  # also a function: registered below
     _fn = (lambda val: (lambda: val))(_value)
     _fn.__doc__ = f"The {_name} text style constant for TextStyleAdd and TextStyleRemove."
     function(_name, bare=True, category="text")(_fn)
+
+
+@function("Extend ( non-repeatingField )", args=(0, 1), bare=True)
+def extend(*value):
+    """The value, for every repetition of a repeating calculation; written bare, the Extend text style.
+
+    Outside a repeating calculation ``Extend ( x )`` is ``x``."""
+    return value[0] if value else _STYLE_VALUES["Extend"]
 
 
 @function("TextColor ( text ; RGB ( red ; green ; blue ) )", args=(2, 2))
