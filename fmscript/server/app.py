@@ -25,6 +25,7 @@ from fmscript import __version__
 from fmscript.errors import FMScriptError
 
 from .errors import APIError, error_body, error_response, from_fmscript
+from .schemas import Health, ok
 
 KEEPALIVE_SECONDS = 2.0
 
@@ -184,7 +185,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
     app.include_router(models.router)
     app.include_router(chat.router)
 
-    @app.get("/health", tags=["server"], summary="Liveness, version, worker and queue")
+    @app.get("/health", tags=["server"], responses=ok(Health), summary="Liveness, version, worker and queue")
     def health():
         from fmscript.ai import worker
 
@@ -194,5 +195,20 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
                 "jobs": {"queued": len(store.list_jobs(limit=100000, status="queued")),
                          "running": len(store.running_jobs())}}
 
+    def openapi():
+        """FastAPI's document without its 422 answers: validation errors here are OpenAI's 400."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    op.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.add_middleware(BearerKeyMiddleware, api_key=api_key)
     return app

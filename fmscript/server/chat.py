@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict
 
 from fmscript.errors import FMScriptError
 
+from . import schemas as S
 from .errors import APIError, error_body, from_fmscript
 from .models import require_served
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], responses=S.COMMON_ERRORS)
 
 DEFAULT_MAX_TOKENS = 256
 
@@ -175,7 +176,8 @@ class _Run:
                 "total_tokens": self.prompt_tokens + self.completion_tokens}
 
 
-@router.post("/chat/completions", summary="Answer chat messages with a base or tuned model (stream: SSE)")
+@router.post("/chat/completions", responses=S.ok(S.ChatCompletion),
+             summary="Answer chat messages with a base or tuned model (stream: SSE)")
 async def chat_completions(request: Request, body: ChatRequest):
     from fmscript.ai import generate as gen
 

@@ -15,9 +15,10 @@ from fastapi.responses import FileResponse
 from fmscript import home as fmhome
 from fmscript.ai.jobs import JobNotFound
 
+from . import schemas as S
 from .errors import APIError
 
-router = APIRouter(prefix="/v1", tags=["files"])
+router = APIRouter(prefix="/v1", tags=["files"], responses=S.COMMON_ERRORS)
 
 #: Largest upload accepted (bytes); ``FMSCRIPT_SERVER_MAX_UPLOAD`` changes it.
 MAX_UPLOAD = 512 * 1024 * 1024
@@ -44,7 +45,7 @@ def _get(store, file_id: str) -> dict:
         raise APIError(404, f"No such File object: {file_id}", param="id", code="file_not_found") from None
 
 
-@router.post("/files", summary="Upload a JSONL training file (purpose fine-tune)")
+@router.post("/files", responses=S.ok(S.FileObject, 413), summary="Upload a JSONL training file (purpose fine-tune)")
 def upload_file(request: Request, file: UploadFile = File(...), purpose: str = Form(...)):
     from fmscript.ai.trainingdata import TrainingDataError, validate_file
 
@@ -80,7 +81,7 @@ def upload_file(request: Request, file: UploadFile = File(...), purpose: str = F
     return file_object(f)
 
 
-@router.get("/files", summary="List training files")
+@router.get("/files", responses=S.ok(S.FileList), summary="List training files")
 def list_files(request: Request, purpose: str | None = None, after: str | None = None,
                limit: int = Query(10000, ge=1, le=10000), order: Literal["asc", "desc"] = "desc"):
     rows = request.app.state.engine.store.list_files(purpose)
@@ -95,7 +96,7 @@ def list_files(request: Request, purpose: str | None = None, after: str | None =
             "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
 
 
-@router.get("/files/{file_id}", summary="Show a training file")
+@router.get("/files/{file_id}", responses=S.ok(S.FileObject), summary="Show a training file")
 def retrieve_file(request: Request, file_id: str):
     return file_object(_get(request.app.state.engine.store, file_id))
 
@@ -106,7 +107,8 @@ def file_content(request: Request, file_id: str):
     return FileResponse(f["path"], media_type="application/jsonl", filename=f["filename"])
 
 
-@router.delete("/files/{file_id}", summary="Delete a training file (not while a queued or running job uses it)")
+@router.delete("/files/{file_id}", responses=S.ok(S.Deleted, 409),
+               summary="Delete a training file (not while a queued or running job uses it)")
 def delete_file(request: Request, file_id: str):
     store = request.app.state.engine.store
     _get(store, file_id)

@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict
 from fmscript.ai import jobs as jobs_mod
 from fmscript.errors import FMScriptError
 
+from . import schemas as S
 from .errors import APIError, from_fmscript
 from .models import require_served
 
-router = APIRouter(prefix="/v1/fine_tuning", tags=["fine-tuning"])
+router = APIRouter(prefix="/v1/fine_tuning", tags=["fine-tuning"], responses=S.COMMON_ERRORS)
 
 DEFAULT_LEARNING_RATE = 2e-4
 
@@ -111,7 +112,8 @@ def engine_params(body: JobCreate) -> dict:
     return out
 
 
-@router.post("/jobs", summary="Create a LoRA fine-tuning job (queued; one worker trains one job at a time)")
+@router.post("/jobs", responses=S.ok(S.FineTuningJob),
+             summary="Create a LoRA fine-tuning job (queued; one worker trains one job at a time)")
 def create_job(request: Request, body: JobCreate):
     from fmscript.ai import modelstore
     from fmscript.ai.params import parse_params
@@ -152,7 +154,7 @@ def create_job(request: Request, body: JobCreate):
     return job_object(store.get_job(job["id"]))
 
 
-@router.get("/jobs", summary="List jobs, newest first (pagination: after, limit)")
+@router.get("/jobs", responses=S.ok(S.JobList), summary="List jobs, newest first (pagination: after, limit)")
 def list_jobs(request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=1000)):
     store = request.app.state.engine.store
     if after:
@@ -173,12 +175,12 @@ def _job(store, job_id: str) -> dict:
                        code="fine_tune_not_found") from None
 
 
-@router.get("/jobs/{job_id}", summary="Show a job")
+@router.get("/jobs/{job_id}", responses=S.ok(S.FineTuningJob), summary="Show a job")
 def retrieve_job(request: Request, job_id: str):
     return job_object(_job(request.app.state.engine.store, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
+@router.post("/jobs/{job_id}/cancel", responses=S.ok(S.FineTuningJob), summary="Cancel a queued or running job")
 def cancel_job(request: Request, job_id: str):
     store = request.app.state.engine.store
     job = _job(store, job_id)
@@ -189,7 +191,8 @@ def cancel_job(request: Request, job_id: str):
                        param="fine_tuning_job_id", code="invalid_state") from None
 
 
-@router.get("/jobs/{job_id}/events", summary="A job's events, newest first (step, losses, tokens/s in data)")
+@router.get("/jobs/{job_id}/events", responses=S.ok(S.EventList),
+            summary="A job's events, newest first (step, losses, tokens/s in data)")
 def list_events(request: Request, job_id: str, after: str | None = None, limit: int = Query(20, ge=1, le=10000)):
     store = request.app.state.engine.store
     _job(store, job_id)

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Request
 
 from fmscript.errors import FMScriptError
 
+from . import schemas as S
 from .errors import APIError
 
 #: Set to 1 to let clients name Hugging Face hub models, which the server then downloads.
 HUB_ENV = "FMSCRIPT_SERVER_ALLOW_HUB"
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=S.COMMON_ERRORS)
 
 
 def model_object(m: dict) -> dict:
@@ -62,17 +63,17 @@ def _find(engine, model_id: str) -> dict:
     raise APIError(404, f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
 
 
-@router.get("/models", summary="List base and tuned models")
+@router.get("/models", responses=S.ok(S.ModelList), summary="List base and tuned models")
 def list_models(request: Request):
     return {"object": "list", "data": [model_object(m) for m in request.app.state.engine.list_models()]}
 
 
-@router.get("/models/{model_id:path}", summary="Show a model (the id may hold one '/')")
+@router.get("/models/{model_id:path}", responses=S.ok(S.Model), summary="Show a model (the id may hold one '/')")
 def retrieve_model(request: Request, model_id: str):
     return model_object(_find(request.app.state.engine, model_id))
 
 
-@router.delete("/models/{model_id:path}", summary="Delete a tuned model")
+@router.delete("/models/{model_id:path}", responses=S.ok(S.Deleted, 403), summary="Delete a tuned model")
 def delete_model(request: Request, model_id: str):
     engine = request.app.state.engine
     m = _find(engine, model_id)

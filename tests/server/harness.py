@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 def worker_processes(home: Path) -> list[int]:
-    """Pids of live training workers of ``home`` (read from /proc: command line and environment)."""
+    """Pids of live training workers of ``home`` (read from /proc: command line, environment, session)."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -54,10 +54,13 @@ def worker_processes(home: Path) -> list[int]:
             if b"fmscript.ai.worker" not in cmd:
                 continue
             env = (d / "environ").read_bytes().split(b"\0")
-            state = (d / "stat").read_text().split(")")[-1].split()[0]
+            fields = (d / "stat").read_text().split(")")[-1].split()
         except OSError:
             continue
-        if f"FMSCRIPT_HOME={home}".encode() in env and state != "Z":
+        state, session = fields[0], int(fields[3])
+        # A worker leads its own session (ensure_worker starts it so); a short-lived fork of a worker (a library
+        # looking something up with a subprocess) shares its session and is not a second worker.
+        if f"FMSCRIPT_HOME={home}".encode() in env and state != "Z" and session == int(d.name):
             out.append(int(d.name))
     return out
 

@@ -21,6 +21,11 @@ def test_health_and_openapi_document(server):
               "/v1/models/{model_id}", "/v1/chat/completions", "/health"):
         assert p in paths, p
     assert "delete" in doc["paths"]["/v1/models/{model_id}"] and "delete" in doc["paths"]["/v1/files/{file_id}"]
+    schemas = doc["components"]["schemas"]
+    assert {"FineTuningJob", "FileObject", "ChatCompletion", "ErrorResponse", "JobCreate", "ChatRequest"} <= set(schemas)
+    job_post = doc["paths"]["/v1/fine_tuning/jobs"]["post"]
+    assert job_post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/FineTuningJob")
+    assert "422" not in json.dumps(doc)  # validation errors are OpenAI's 400 here
 
 
 def test_wrong_or_missing_key_gets_401_with_openais_error_object(server):

@@ -57,7 +57,7 @@ def test_server_killed_mid_training_and_restarted(tmp_path):
         store = JobStore(home / "jobs.sqlite")
         f = c.files.create(file=("qa.jsonl", jsonl().encode()), purpose="fine-tune")
         a = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
-            "max_steps": 40, "save_every": 10, "steps_per_report": 2, "fine_tuned_model_name": "resumed"}).id
+            "max_steps": 120, "save_every": 10, "steps_per_report": 2, "fine_tuned_model_name": "resumed"}).id
         b = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
             "max_steps": 4, "fine_tuned_model_name": "queued-behind"}).id
         wait_until(lambda: (store.get_job(a)["step"] or 0) >= 12, 120, "job A past its first checkpoint")
