@@ -73,9 +73,18 @@ def _split(cell: str) -> tuple[str, ...]:
 class _Table:
     def __init__(self, items, names_of):
         self.items = items
+        self.names_of = names_of
         self.index: dict[str, object] = {}
         for item in items:
-            for n in names_of(item):
+            self.add(item)
+
+    def add(self, item, replace: bool = False) -> None:
+        if item not in self.items:
+            self.items.append(item)
+        for n in self.names_of(item):
+            if replace:
+                self.index[norm(n)] = item
+            else:
                 self.index.setdefault(norm(n), item)
 
     def get(self, name: str):
@@ -128,6 +137,24 @@ def get_name(name: str) -> str | None:
     """English name of a ``Get ( … )`` argument written in either language."""
     info = gets().get(name)
     return info.name if info else None
+
+
+def add_step(name: str, zh: tuple[str, ...] = (), aliases: tuple[str, ...] = (), syntax: str = "",
+             category: str = "Extension") -> StepInfo:
+    """Make a step name known to the parser (embedders adding their own steps)."""
+    info = StepInfo(name, tuple(zh), tuple(aliases), category, syntax or name, "fmscript")
+    steps().add(info, replace=True)
+    return info
+
+
+def add_label(name: str, zh: tuple[str, ...] = (), kind: str = "value") -> None:
+    if labels().get(name) is None:
+        labels().add(NameInfo(name, tuple(zh), (), kind))
+
+
+def add_constant(name: str, zh: tuple[str, ...] = ()) -> None:
+    if constants().get(name) is None:
+        constants().add(NameInfo(name, tuple(zh), ()))
 
 
 def all_step_names() -> list[str]:

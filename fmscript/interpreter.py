@@ -18,6 +18,7 @@ from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
 from .runtime import Frame, NoData, Session
 from .script.compile import CompiledScript, compile_script, execute
 from .script.cache import parse_cached
+from .script.parse import parse_script_text
 
 
 class Interpreter:
@@ -25,15 +26,23 @@ class Interpreter:
 
     ``on_dialog(title, message)`` receives Show Custom Dialog (default: print to stdout).
     ``trace`` may be True (print each step and the variables it changed to stderr) or a callable
-    ``trace(event: dict)``.  ``file`` opens a SQLite database as the FileMaker file.
+    ``trace(event)``; ``on_step(event)`` receives the same events (``path``, ``line``, ``step``,
+    ``script``, ``changed``).  ``on_job_progress(event)`` receives fine-tuning progress while a script
+    waits for a job.  ``file`` opens a SQLite database as the FileMaker file (default: in memory).
     """
 
     def __init__(self, *, file: str | Path | None = None, on_dialog: Callable[[str, str], None] | None = None,
-                 trace: bool | Callable[[dict], None] = False, base_dir: str | Path | None = None):
-        self.session = Session(on_dialog=on_dialog if on_dialog is not None else _print_dialog)
+                 trace: bool | Callable[[dict], None] = False, base_dir: str | Path | None = None,
+                 on_step: Callable[[dict], None] | None = None,
+                 on_job_progress: Callable[[dict], None] | None = None):
+        self.session = Session(on_dialog=on_dialog if on_dialog is not None else _print_dialog, on_step=on_step)
+        if on_job_progress is not None:
+            self.session.extensions["on_job_progress"] = on_job_progress
         if base_dir is not None:
             self.session.base_dir = Path(base_dir)
         self._trace = trace
+        self._loaded: list[tuple[str, str, str | None]] = []
+        self._frame: Frame | None = None
         if file is not None:
             self.open_database(file)
 
@@ -44,7 +53,30 @@ class Interpreter:
             from .data import open_database
         except ImportError as e:  # the data layer is not installed in this build
             raise UsageError(f"databases are not available: {e}") from None
+        self.close()
         self.session.data = open_database(path)
+
+    @property
+    def database(self):
+        """The open database, or None while nothing has touched data yet."""
+        data = self.session.data
+        return None if isinstance(data, NoData) else data
+
+    def close(self) -> None:
+        """Commit what is still open and close the database (the session stays usable)."""
+        db = self.database
+        if db is not None:
+            if hasattr(db, "end_run"):
+                db.end_run(True)
+            if hasattr(db, "close"):
+                db.close()
+            self.session.data = NoData(self.session)
+
+    def __enter__(self) -> "Interpreter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
@@ -56,6 +88,7 @@ class Interpreter:
             raise ErrorList(errors)
         for cs in compiled:
             self.session.scripts[cs.name.casefold()] = cs
+        self._loaded = [x for x in self._loaded if x[:2] != (text, path)] + [(text, path, default_name)]
         return [cs.name for cs in compiled]
 
     def load_file(self, path: str | Path) -> list[str]:
@@ -69,12 +102,16 @@ class Interpreter:
         self.session.base_dir = p.resolve().parent
         return self.load_text(text, str(path), p.stem)
 
+    @property
+    def script_names(self) -> list[str]:
+        return [cs.name for cs in self.session.scripts.values()]
+
     def run_script(self, name: str, param: object = "") -> str:
         """Run a loaded script by name; returns its Exit Script result as text."""
         cs = self.session.scripts.get(name.casefold())
         if cs is None:
             raise FMScriptError(f"there is no script named “{name}”", code=104)
-        return to_text(self._execute(cs, param))
+        return to_text(self._execute(cs, Frame(self.session, cs.name, param)))
 
     def run_text(self, text: str, param: object = "", script: str | None = None, path: str = "<text>") -> str:
         names = self.load_text(text, path)
@@ -84,8 +121,25 @@ class Interpreter:
         names = self.load_file(path)
         return self.run_script(script or names[0], param)
 
-    def _execute(self, cs: CompiledScript, param: object):
-        frame = Frame(self.session, cs.name, param)
+    def new_frame(self, param: object = "", script_name: str = "") -> Frame:
+        """A frame of its own ``$`` variables, for :meth:`run_steps` and :meth:`evaluate` (a REPL keeps one)."""
+        return Frame(self.session, script_name, param)
+
+    def run_steps(self, text: str, frame: Frame | None = None, path: str = "<steps>"):
+        """Run steps in ``frame`` (default: the interpreter's own), keeping its ``$`` variables between calls.
+
+        Returns the Exit Script result (``""`` when there is none).  Scripts defined in the text with
+        ``Script "Name"`` headers are loaded, and the first one run."""
+        sf = parse_script_text(text, path, "steps")
+        errors: list[FMScriptError] = []
+        compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
+        if errors:
+            raise ErrorList(errors)
+        if not compiled:
+            return ""
+        return self._execute(compiled[0], frame or self._scratch())
+
+    def _execute(self, cs: CompiledScript, frame: Frame):
         ok = False
         try:
             result = execute(cs, frame)
@@ -102,16 +156,18 @@ class Interpreter:
                 data.end_run(ok)
 
     # -- calculations and variables ---------------------------------------------------------------------
-    def evaluate(self, calc: str, frame: Frame | None = None):
-        """Evaluate a calculation in the session (``$`` variables of ``frame``, else of a scratch frame)."""
-        c = compile_calc(calc)
+    def evaluate(self, calc: str, frame: Frame | None = None, path: str = "<calculation>"):
+        """Evaluate a calculation in the session (``$`` variables of ``frame``, else of the interpreter's
+        frame).  A syntax error raises ParseError with ``path``, line and column; a run-time error gives
+        ``?`` as in FileMaker (the reason is in ``Get ( LastErrorDetail )``)."""
+        from .source import Source
+        c = compile_calc(calc, Source(path, calc))
         return c.evaluate(frame or self._scratch())
 
     def _scratch(self) -> Frame:
-        f = getattr(self, "_scratch_frame", None)
-        if f is None:
-            f = self._scratch_frame = Frame(self.session, "")
-        return f
+        if self._frame is None:
+            self._frame = Frame(self.session, "")
+        return self._frame
 
     def get_global(self, name: str):
         """The value of a ``$$`` variable (``$$`` optional in ``name``), or ``""``."""
@@ -131,7 +187,67 @@ class Interpreter:
         names = self.session.global_names
         return {names.get(k, k): v for k, v in self.session.globals.items()}
 
+    def variables(self, frame: Frame | None = None) -> dict[str, object]:
+        """``$`` variables of ``frame`` (default: the interpreter's own) by the name first used for them."""
+        f = frame or self._scratch()
+        return {f.local_names.get(k, "$" + k.lstrip("$")): v for k, v in f.locals.items()}
+
+    # -- extending fmscript -----------------------------------------------------------------------------
+    @staticmethod
+    def register_function(signature: str, fn: Callable, *, mode: str = "value", lists: bool = False,
+                          volatile: bool = False, category: str = "user") -> None:
+        """Make a Python function a calculation function: ``register_function("Double ( x )", f)``.
+
+        ``fn`` gets FileMaker values (text ``str``, numbers ``Decimal``…) and returns one; ``mode="context"``
+        passes the running frame first.  A name that exists is replaced."""
+        from .calc.functions import function, registry
+        registry()  # built-ins first, so that they never overwrite a user's function
+        function(signature, mode=mode, lists=lists, volatile=volatile, category=category)(fn)
+
+    @staticmethod
+    def register_step(name: str, compile_fn: Callable, *, labels: tuple[str, ...] = (), zh: tuple[str, ...] = (),
+                      calc_labels: tuple[str, ...] | None = None, syntax: str = "") -> None:
+        """Add a script step: ``compile_fn(step, compiler)`` returns ``run(frame)`` (see fmscript.steps).
+
+        ``name`` and ``zh`` become known to the parser; new option labels are added to the catalogue."""
+        from . import catalog
+        from .steps import registry, step
+        registry()
+        catalog.add_step(name, zh=zh, syntax=syntax or name)
+        for label in labels:
+            catalog.add_label(label)
+        step(name, labels=labels, calc_labels=calc_labels)(compile_fn)
+        from .script.cache import _fingerprint
+        _fingerprint.cache_clear()
+
+    @staticmethod
+    def register_provider(name: str, factory: Callable) -> None:
+        """Make ``Model Provider: <name>`` available; ``factory(account)`` returns an object with
+        ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat`` (see fmscript.ai.accounts)."""
+        from . import catalog
+        from .ai.accounts import register_provider
+        catalog.add_constant(name)
+        register_provider(name, factory)
+        from .script.cache import _fingerprint
+        _fingerprint.cache_clear()
+
     # -- tracing ----------------------------------------------------------------------------------------
+    @property
+    def trace(self):
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: bool | Callable[[dict], None]) -> None:
+        """Tracing is compiled into the steps: scripts loaded so far are compiled again."""
+        self._trace = value
+        base_dir = self.session.base_dir
+        for text, path, default_name in list(self._loaded):
+            try:
+                self.load_text(text, path, default_name)
+            except FMScriptError:
+                pass
+        self.session.base_dir = base_dir
+
     def _tracer(self):
         if not self._trace and self.session.on_step is None:
             return None

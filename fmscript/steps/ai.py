@@ -222,13 +222,27 @@ def wait_for_fine_tune_job(st: S.Step, c):
         secs = float(t) if t.strip() else None
         bar = _progress_bar(jid)
         try:
-            result = _run_ai(lambda: a.provider.wait(jid, timeout=secs, on_progress=bar.on_event if bar else None))
+            result = _run_ai(lambda: a.provider.wait(jid, timeout=secs, on_progress=_progress(f.session, bar)))
         finally:
             if bar:
                 bar.close()
         if target is not None:
             target(f, _json_text(result))
     return run
+
+
+def _progress(session, bar):
+    """Job events go to the progress bar (on a terminal) and to an embedder's on_job_progress."""
+    hook = session.extensions.get("on_job_progress")
+    if bar is None and hook is None:
+        return None
+
+    def on_event(event):
+        if bar is not None:
+            bar.on_event(event)
+        if hook is not None:
+            hook(event)
+    return on_event
 
 
 def _progress_bar(label: str):
@@ -257,7 +271,7 @@ def finish_local_jobs(session) -> int:
         if bar is None:
             sys.stderr.write(f"fmscript: waiting for fine-tuning job {jid} (use --detach not to wait)\n")
         try:
-            result = acct.provider.wait(jid, timeout=None, on_progress=bar.on_event if bar else None)
+            result = acct.provider.wait(jid, timeout=None, on_progress=_progress(session, bar))
         finally:
             if bar:
                 bar.close()

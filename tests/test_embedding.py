@@ -1,0 +1,113 @@
+"""The embedding API: what a Python program can do with fmscript.Interpreter."""
+from decimal import Decimal
+
+import pytest
+
+from fmscript import Interpreter
+from fmscript.errors import ErrorList, ParseError
+from fmscript.steps import StepError
+
+
+def test_run_text_with_parameter_and_result():
+    fm = Interpreter()
+    assert fm.run_text("Exit Script [ Text Result: Get ( ScriptParameter ) * 2 ]", param=21) == "42"
+
+
+def test_globals_read_and_set_from_python():
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.set_global("greeting", "hello")
+    fm.set_global("$$n", 2)
+    fm.run_text("Set Variable [ $$greeting ; Value: Upper ( $$greeting ) & $$n * 3 ]")
+    assert fm.get_global("greeting") == "HELLO6"
+    assert fm.globals == {"$$greeting": "HELLO6", "$$n": Decimal(2)}
+
+
+def test_run_steps_keeps_local_variables_in_the_interpreters_frame():
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.run_steps("Set Variable [ $a ; Value: 5 ]")
+    assert fm.run_steps("Exit Script [ $a + 1 ]") == Decimal(6)
+    assert fm.evaluate("$a * 2") == Decimal(10)
+    assert fm.variables() == {"$a": Decimal(5)}
+    other = fm.new_frame()
+    assert fm.evaluate("$a", frame=other) == ""
+
+
+def test_dialogs_and_step_events_reach_callbacks():
+    shown, events = [], []
+    fm = Interpreter(on_dialog=lambda t, m: shown.append((t, m)), on_step=events.append)
+    fm.run_text('Set Variable [ $x ; Value: 1 ]\nShow Custom Dialog [ "T" ; "M" & $x ]', path="e.fmscript")
+    assert shown == [("T", "M1")]
+    assert [(e["line"], e["step"], e["changed"]) for e in events] == [
+        (1, "Set Variable", {"$x": Decimal(1)}), (2, "Show Custom Dialog", {})]
+
+
+def test_trace_can_be_switched_on_for_loaded_scripts():
+    seen = []
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.load_text("Set Variable [ $x ; Value: 1 ]", "t.fmscript", "T")
+    fm.trace = seen.append
+    fm.run_script("T")
+    assert [e["step"] for e in seen] == ["Set Variable"]
+
+
+def test_register_a_python_function():
+    fm = Interpreter()
+    fm.register_function("Double ( number )", lambda x: x * 2)
+    assert fm.evaluate("Double ( 21 )") == Decimal(42)
+    with pytest.raises(ParseError, match=r"Double takes 1 argument"):
+        fm.evaluate("Double ( 1 ; 2 )")
+
+
+def test_register_a_step_in_two_languages():
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    log = []
+
+    def compile_log(st, c):
+        message = c.text(st.get("Message"))
+
+        def run(f):
+            if not message(f):
+                raise StepError("Log Line needs a message", code=1708)
+            log.append(message(f))
+        return run
+
+    fm.register_step("Log Line", compile_log, labels=("Message",), zh=("记录行",))
+    fm.run_text('Log Line [ Message: "a" & 1 ]\n记录行 [ 消息: "b" ]')
+    assert log == ["a1", "b"]
+    assert fm.run_text('Set Error Capture [ On ]\nLog Line [ Message: "" ]\nExit Script [ Get ( LastError ) ]') == "1708"
+
+
+def test_register_a_provider():
+    class Echo:
+        def __init__(self, account):
+            self.account = account
+
+        def chat(self, model, messages, params):
+            return f"{model}: {messages[-1]['content']}"
+
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.register_provider("Echo", Echo)
+    result = fm.run_text('Configure AI Account [ Account Name: "e" ; Model Provider: Echo ]\n'
+                         'Generate Response from Model [ Account Name: "e" ; Model: "m1" ; User Prompt: "hi" ; '
+                         'Response: $r ]\nExit Script [ $r ]')
+    assert result == "m1: hi"
+
+
+def test_errors_carry_positions():
+    fm = Interpreter()
+    with pytest.raises(ErrorList) as e:
+        fm.run_text("Set Variable [ $x ; Value: 1 + ]", path="bad.fmscript")
+    err = e.value.errors[0]
+    assert (err.span.path, err.span.line, err.span.col) == ("bad.fmscript", 1, 31)
+    with pytest.raises(ParseError) as e2:
+        fm.evaluate("1 +", path="calc")
+    assert e2.value.span.path == "calc"
+
+
+def test_database_is_none_until_used_and_close_commits(tmp_path):
+    db = tmp_path / "x.sqlite"
+    with Interpreter(on_dialog=lambda t, m: None) as fm:
+        assert fm.database is None
+        fm.open_database(db)
+        assert fm.database is not None
+    assert db.exists()
