@@ -49,11 +49,13 @@ def _env_int(name: str, default: int) -> int:
 
 def normalize_endpoint(endpoint: str) -> str:
     """The SDK's ``base_url`` for a Custom Endpoint: ``…/v1/`` as given; a full ``…/chat/completions`` URL is
-    cut back to its base."""
+    cut back to its base; a bare ``http://host:port`` gets ``/v1``."""
     e = endpoint.strip()
     for tail in ("/chat/completions", "/chat/completions/", "/completions"):
         if e.endswith(tail):
             e = e[: -len(tail)]
+    if urlsplit(e).path in ("", "/"):
+        e = e.rstrip("/") + "/v1"  # a bare host: OpenAI-compatible servers answer under /v1
     return e.rstrip("/") + "/"
 
 

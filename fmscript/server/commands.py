@@ -84,6 +84,9 @@ def cmd_serve(args) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     sys.stderr.write(f"fmscript serve: listening on http://{shown}:{port}/v1 (home {fmhome.home(ensure=True)}; "
                      f"{'API key required' if key else 'no API key'})\n")
+    if not key and not is_loopback(args.host):
+        sys.stderr.write("fmscript serve: warning: no API key (FMSCRIPT_API_KEY): anyone who can reach this address "
+                         "can train and use models here\n")
     sys.stderr.flush()
     config = uvicorn.Config(app, log_level=args.log_level, access_log=args.log_level in ("info", "debug"),
                             timeout_graceful_shutdown=5)

@@ -218,3 +218,22 @@ Generate Response from Model [ Account Name: "oa" ; Model: "{BASE}" ; User Promp
     assert job["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
     assert json.loads(str(fm.session.globals["$$status"]))["id"] == job["id"]
     assert isinstance(str(fm.session.globals["$$a"]), str)
+
+
+def test_endpoint_forms_and_openai_parameter_mapping():
+    from fmscript.ai.accounts import Account
+    from fmscript.ai.remote import make_provider, normalize_endpoint
+
+    assert normalize_endpoint("https://myserver.example.com/llm/v1/") == "https://myserver.example.com/llm/v1/"
+    assert normalize_endpoint("http://h:8765") == "http://h:8765/v1/"
+    assert normalize_endpoint("http://h:8765/v1/chat/completions") == "http://h:8765/v1/"
+    warnings = []
+    p = make_provider("OpenAI", Account("a", "OpenAI", "k"))
+    args = p.openai_job_args({"max_steps": "1500", "learning_rate": "1e-4", "batch_size": "2", "n_epochs": "auto",
+                              "fine_tuned_model_name": "product-expert-v2", "lora_layers": 6}, warnings.append)
+    assert args == {"suffix": "product-expert-v2", "method": {"type": "supervised", "supervised": {
+        "hyperparameters": {"batch_size": 2, "n_epochs": "auto"}}}}
+    assert [w.split("'")[1] for w in warnings] == ["max_steps", "learning_rate", "lora_layers"]
+    assert "k" not in repr(p) and make_provider("Custom", Account("c", "Custom", "k", "http://x/v1")).spec_shape
+    with pytest.raises(FMScriptError):
+        make_provider("Anthropic", Account("a", "Anthropic", "k"))
