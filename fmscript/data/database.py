@@ -271,6 +271,9 @@ class Database:
         if self.original_layout is None:
             self.current_occurrence()
             self.original_layout = self.window.layout
+        if self.window.mode == "find" and (self.window.occurrence or "").casefold() != lay[1].casefold():
+            from .finds import Request
+            self.window.requests, self.window.request_index = [Request()], 0  # requests belong to a table
         self.window.layout, self.window.occurrence = lay
         self.context()
 
