@@ -46,6 +46,17 @@ class StepCompiler:
         self.source = source
         self.trace = trace
         self.step: S.Step | None = None
+        self.blocks: list[dict] = []  # open If / Loop blocks while compiling
+
+    def loop_exit_cell(self) -> list | None:
+        """A jump cell that leaves the innermost open Loop (None outside a loop): a step returns
+        ``cell[0]`` to exit, as Go to Record [ Next ; Exit after last ] does."""
+        loop = next((b for b in reversed(self.blocks) if b["kind"] == "Loop"), None)
+        if loop is None:
+            return None
+        cell = [0]
+        loop["exits"].append(cell)
+        return cell
 
     def error(self, msg: str, pos: int | None = None, code: int = 1204) -> ParseError:
         return ParseError(msg, code=code, span=self.source.span(self.step.pos if pos is None else pos),
@@ -145,7 +156,7 @@ def compile_script(script: S.Script, source: Source, trace=None,
     c.errors = errors
     code: list[Instr] = []
     steps: list[S.Step] = []
-    blocks: list[dict] = []
+    blocks: list[dict] = c.blocks
 
     internal: set[int] = set()
 

@@ -8,7 +8,6 @@ see ``docs/data.md``.
 """
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 from ..calc import ast as C
@@ -91,24 +90,7 @@ def _calc_options(st: S.Step) -> list[S.Option]:
 
 def _loop_exit_cell(c):
     """The jump cell that leaves the innermost Loop (None outside a loop)."""
-    getter = getattr(c, "loop_exit_cell", None)
-    if getter is not None:
-        return getter()
-    # The core compiler keeps its open blocks in the frame that compiles this step.
-    frame = sys._getframe(1)
-    while frame is not None and not isinstance(frame.f_locals.get("blocks"), list):
-        frame = frame.f_back
-    if frame is None:
-        # Never loop forever: without a way to leave the loop, refuse the option at compile time.
-        raise c.error("“Exit after last” needs the script compiler's loop support, which this build lacks",
-                      code=3)
-    loop = next((b for b in reversed(frame.f_locals["blocks"])
-                 if isinstance(b, dict) and b.get("kind") == "Loop" and isinstance(b.get("exits"), list)), None)
-    if loop is None:
-        return None
-    cell = [0]
-    loop["exits"].append(cell)
-    return cell
+    return c.loop_exit_cell()
 
 
 def _stored_text(st: S.Step, c, labels: tuple[str, ...]):
