@@ -22,7 +22,8 @@ def test_health_and_openapi_document(server):
         assert p in paths, p
     assert "delete" in doc["paths"]["/v1/models/{model_id}"] and "delete" in doc["paths"]["/v1/files/{file_id}"]
     schemas = doc["components"]["schemas"]
-    assert {"FineTuningJob", "FileObject", "ChatCompletion", "ErrorResponse", "JobCreate", "ChatRequest"} <= set(schemas)
+    assert {"FineTuningJob", "FileObject", "ChatCompletion", "ErrorResponse", "JobCreate",
+            "ChatRequest"} <= set(schemas)
     job_post = doc["paths"]["/v1/fine_tuning/jobs"]["post"]
     assert job_post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/FineTuningJob")
     assert "422" not in json.dumps(doc)  # validation errors are OpenAI's 400 here

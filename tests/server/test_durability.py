@@ -57,7 +57,7 @@ def test_server_killed_mid_training_and_restarted(tmp_path):
         store = JobStore(home / "jobs.sqlite")
         f = c.files.create(file=("qa.jsonl", jsonl().encode()), purpose="fine-tune")
         a = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
-            "max_steps": 120, "save_every": 10, "steps_per_report": 2, "fine_tuned_model_name": "resumed"}).id
+            "max_steps": 150, "save_every": 10, "steps_per_report": 2, "fine_tuned_model_name": "resumed"}).id
         b = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
             "max_steps": 4, "fine_tuned_model_name": "queued-behind"}).id
         wait_until(lambda: (store.get_job(a)["step"] or 0) >= 12, 120, "job A past its first checkpoint")
@@ -75,14 +75,23 @@ def test_server_killed_mid_training_and_restarted(tmp_path):
         assert store.get_job(b)["status"] == "queued"
         assert not (home / "tuned" / "fm-mlx-resumed").exists()
 
-        # 2. Restart on the same port: A resumes from its checkpoint and succeeds, then B runs.
+        # 2. Restart on the same port: A resumes from its checkpoint.
         srv = ServerProcess(home, port=srv.port).start()
         servers.append(srv)
+        wait_until(lambda: (store.get_job(a)["step"] or 0) >= step_at_stop + 22, 120, "job A to resume and train")
+        second_worker = store.get_job(a)["pid"]
+        assert second_worker != old_worker and store.get_job(a)["attempts"] == 2
+
+        # 2b. The worker alone dies (out of memory, say) while the server lives: the server's keep-alive starts
+        #     another, which resumes A again from its newest checkpoint; then A succeeds and B runs.
+        os.kill(second_worker, signal.SIGKILL)
         assert srv.wait_job(a, timeout=150)["status"] == "succeeded"
         assert srv.wait_job(b, timeout=90)["status"] == "succeeded"
-        resumed = [m for m in _messages(store, a) if m.startswith("Resumed from the checkpoint at step")]
-        assert resumed and int(resumed[0].split("step ")[1].rstrip(".")) >= 10
-        assert store.get_job(a)["attempts"] == 2 and old_worker not in worker_processes(home)
+        resumed = [int(m.split("step ")[1].rstrip(".")) for m in _messages(store, a)
+                   if m.startswith("Resumed from the checkpoint at step")]
+        # The first resume is from the checkpoint written when the server went; the second from the newest periodic one.
+        assert len(resumed) == 2 and resumed[0] >= 10 and resumed[1] > resumed[0] and resumed[1] % 10 == 0, resumed
+        assert store.get_job(a)["attempts"] == 3 and old_worker not in worker_processes(home)
         models = {m.id for m in srv.client().models.list()}
         assert {"fm-mlx-resumed", "fm-mlx-queued-behind"} <= models
 
