@@ -78,8 +78,10 @@ def function(signature: str, *, mode: str = "value", lists: bool = False, bare: 
     return deco
 
 
-def get(name: str, *, zh: str | None = None, doc: str = ""):
-    """Register a ``Get ( name )`` value (``zh`` is informative; the catalogue maps zh-Hans names)."""
+def get_value(name: str, *, zh: str | None = None, doc: str = ""):
+    """Register a ``Get ( name )`` value (``zh`` is informative; the catalogue maps zh-Hans names).
+
+    (Not called ``get``: importing the family module ``get`` makes that name the module.)"""
 
     def deco(fn: Callable) -> Callable:
         GET_NAMES[name.casefold()] = fn

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..values import Time, Timestamp
-from . import get
+from . import get_value as get
 
 
 def fm_path(p: Path | str, folder: bool = True) -> str:

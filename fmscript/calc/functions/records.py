@@ -5,18 +5,8 @@ import datetime as _dt
 from decimal import Decimal
 
 from ..values import Time, Timestamp, to_text
-from . import GET_DOCS, GET_NAMES, CalcError, function
-
-
-def get(name: str):
-    """Register a ``Get ( name )`` value.  (The package's own ``get`` decorator is shadowed by its ``get``
-    submodule once that is imported, so this family fills the same tables directly.)"""
-
-    def deco(fn):
-        GET_NAMES[name.casefold()] = fn
-        GET_DOCS[name] = (fn.__doc__ or "").strip().split("\n")[0]
-        return fn
-    return deco
+from . import CalcError, function
+from . import get_value as get
 
 
 def _db(f):
