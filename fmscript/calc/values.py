@@ -95,7 +95,7 @@ def text_to_number(s: str) -> Decimal | None:
         if s[0] in "0123456789.-+" and s.strip() == s and "_" not in s:
             d = Decimal(s)
             if d.is_finite():
-                return d + 0
+                return CONTEXT.add(d, ZERO)  # -0 → 0; the 400-digit context keeps every digit
     except InvalidOperation:
         pass
     digits = []
@@ -137,7 +137,7 @@ def text_to_number(s: str) -> Decimal | None:
         d = Decimal(text + exp_part)
     except InvalidOperation:
         d = Decimal(text)
-    return -d if negative else d
+    return CONTEXT.minus(d) if negative else d
 
 
 def to_number(v) -> Decimal | None:

@@ -101,3 +101,14 @@ def test_aggregates_take_every_repetition_of_a_repeating_field(calc):
     assert calc("List ( Loans::Loan[2] ; Name )") == "600"
     assert calc("Sum ( Loans::Loan[1] )") == "-2000"
     assert calc("Let ( Loan = 3 ; Sum ( Loan ) )") == "3"
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ('GetAsNumber ( "12345678901234567890123456789012345" )', "12345678901234567890123456789012345"),
+    ('GetAsNumber ( "(12345678901234567890123456789012345)" )', "-12345678901234567890123456789012345"),
+    ('Abs ( GetAsNumber ( "-12345678901234567890123456789012345" ) )', "12345678901234567890123456789012345"),
+    ('Sum ( GetAsNumber ( "12345678901234567890123456789012345" ) ; 1 )', "12345678901234567890123456789012346"),
+    ('GetAsNumber ( "-0" )', "0"),
+])
+def test_long_numbers_keep_every_digit(calc, expr, expected):
+    assert calc(expr) == expected

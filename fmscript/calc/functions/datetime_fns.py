@@ -85,7 +85,7 @@ def parse_timestamp(s: str) -> Timestamp | None:
     t = parse_time(parts[1]) if len(parts) > 1 else Time(ZERO)
     if t is None:
         return None
-    return Timestamp(Decimal(d.toordinal() - 1) * 86400 + t.seconds)
+    return Timestamp(CONTEXT.add(Decimal((d.toordinal() - 1) * 86400), t.seconds))
 
 
 def to_date(v) -> _dt.date | None:
@@ -200,7 +200,7 @@ def timestamp_(date, time):
     if d is None and t is None:
         return ""
     days = Decimal((d.toordinal() if d else 1) - 1)
-    return Timestamp(days * 86400 + (t.seconds if t else ZERO))
+    return Timestamp(CONTEXT.add(days * 86400, t.seconds if t else ZERO))
 
 
 @function("GetAsDate ( text )")
@@ -344,4 +344,4 @@ def minute(s):
 @_time_fn
 def seconds(s):
     """The seconds, 0 to 59 (with any fraction)."""
-    return abs(s) % 60
+    return CONTEXT.remainder(CONTEXT.abs(s), Decimal(60))

@@ -51,7 +51,7 @@ def _int_arg(v, default: int = 0) -> int:
 @numeric
 def abs_(x):
     """The absolute value."""
-    return abs(x)
+    return CONTEXT.abs(x)
 
 
 @function("Ceiling ( number )")
@@ -250,6 +250,14 @@ def factorial(n, count=None):
 
 # -- aggregates -------------------------------------------------------------------------------------------
 
+def _total(nums) -> Decimal:
+    """A sum in the 400-digit context (Python's sum() would round to 28 digits)."""
+    total = ZERO
+    for n in nums:
+        total = CONTEXT.add(total, n)
+    return total
+
+
 def _numbers(args) -> list[Decimal]:
     """The non-empty numbers among the arguments (a list argument counts each of its values)."""
     out = []
@@ -268,10 +276,7 @@ def _numbers(args) -> list[Decimal]:
 @aggregate("Sum ( field {; field...} )")
 def sum_(*args):
     """The total of the non-empty values."""
-    total = ZERO
-    for n in _numbers(args):
-        total = CONTEXT.add(total, n)
-    return total
+    return _total(_numbers(args))
 
 
 @aggregate("Average ( field {; field...} )")
@@ -280,7 +285,7 @@ def average(*args):
     nums = _numbers(args)
     if not nums:
         return ""
-    return _round_inexact(CONTEXT.divide(sum(nums, ZERO), Decimal(len(nums))))
+    return _round_inexact(CONTEXT.divide(_total(nums), Decimal(len(nums))))
 
 
 @aggregate("Count ( field {; field...} )")
@@ -327,8 +332,8 @@ def _variance(args, population: bool):
     n = len(nums)
     if n == 0 or (n == 1 and not population):
         return None
-    mean = CONTEXT.divide(sum(nums, ZERO), Decimal(n))
-    ss = sum((CONTEXT.multiply(x - mean, x - mean) for x in nums), ZERO)
+    mean = CONTEXT.divide(_total(nums), Decimal(n))
+    ss = _total(CONTEXT.power(CONTEXT.subtract(x, mean), 2) for x in nums)
     return CONTEXT.divide(ss, Decimal(n if population else n - 1))
 
 
@@ -386,7 +391,7 @@ def fv(payment, rate, periods):
     p, r, n = a
     if r == 0:
         return CONTEXT.multiply(p, n)
-    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, _growth(r, n) - 1), r))
+    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, CONTEXT.subtract(_growth(r, n), ONE)), r))
 
 
 @function("PV ( payment ; interestRate ; periods )")
@@ -398,7 +403,7 @@ def pv(payment, rate, periods):
     p, r, n = a
     if r == 0:
         return CONTEXT.multiply(p, n)
-    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, 1 - CONTEXT.divide(ONE, _growth(r, n))), r))
+    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, CONTEXT.subtract(ONE, CONTEXT.divide(ONE, _growth(r, n)))), r))
 
 
 @function("PMT ( principal ; interestRate ; term )")
@@ -412,7 +417,7 @@ def pmt(principal, rate, term):
         raise CalcError("division by zero", code=1205)
     if r == 0:
         return _round_inexact(CONTEXT.divide(p, n))
-    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, r), 1 - CONTEXT.divide(ONE, _growth(r, n))))
+    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, r), CONTEXT.subtract(ONE, CONTEXT.divide(ONE, _growth(r, n)))))
 
 
 @aggregate("NPV ( payment ; interestRate )")
