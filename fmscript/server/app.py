@@ -39,7 +39,7 @@ class BearerKeyMiddleware:
         self.key = api_key.encode() if api_key else None
 
     async def __call__(self, scope, receive, send):
-        if self.key is None or scope["type"] not in ("http", "websocket"):
+        if self.key is None or scope["type"] != "http":  # lifespan events; the API has no websockets
             return await self.app(scope, receive, send)
         given = b""
         for name, value in scope.get("headers", ()):
