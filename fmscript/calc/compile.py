@@ -45,7 +45,7 @@ class CalcCompiler:
         return meth(node)
 
     def c_Num(self, n: A.Num):
-        v = n.value + 0
+        v = CONTEXT.plus(n.value)  # FileMaker's 400 digits, not Python's default 28
         return lambda f: v
 
     def c_Str(self, n: A.Str):
@@ -106,7 +106,7 @@ class CalcCompiler:
             def neg(f):
                 v = x(f)
                 if type(v) is Decimal:
-                    return -v
+                    return CONTEXT.minus(v)
                 return _negate(v)
             return neg
         if n.op == "+":

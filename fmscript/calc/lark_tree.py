@@ -13,6 +13,7 @@ from lark import Lark, Token, Transformer, v_args
 
 from .. import catalog
 from . import ast as A
+from .values import CONTEXT
 
 _STRING_ESCAPES = re.compile(r'\\(.)', re.S)
 
@@ -67,6 +68,9 @@ class ToAst(Transformer):
     def braced_field(self, t):
         return _field(t)
 
+    def name_rep(self, t, _l, rep, _r):
+        return A.Field(None, str(t), rep, pos=t.start_pos)
+
     def field_rep(self, t, _l, rep, _r):
         f = _field(t)
         return A.Field(f.table, f.name, rep, pos=f.pos)
@@ -95,7 +99,7 @@ class ToAst(Transformer):
 
     def neg(self, op, x):
         if isinstance(x, A.Num):
-            return A.Num(-x.value, pos=op.start_pos)
+            return A.Num(CONTEXT.minus(x.value), pos=op.start_pos)
         return A.Unary("-", x, pos=op.start_pos)
 
     def pos(self, op, x):
