@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx2 as httpx
+import urllib.error
+import urllib.parse
+import urllib.request
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "fmtest-9f1c2b7e44d04a7b"
@@ -35,6 +37,38 @@ LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_
 def jsonl(pairs=QA) -> str:
     return "".join(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]},
                               ensure_ascii=False) + "\n" for q, a in pairs)
+
+
+class Response:
+    """What a plain HTTP request got back (the standard library's client: the tests need no HTTP package of their
+    own beside the ``openai`` SDK under test)."""
+
+    def __init__(self, status_code: int, headers, body: bytes):
+        self.status_code = status_code
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.content = body
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def http(method: str, url: str, headers: dict | None = None, json_body=None, params: dict | None = None,
+         timeout: float = 30) -> Response:
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    data = None
+    headers = dict(headers or {})
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    elif method in ("POST", "PUT", "PATCH"):
+        data = b""
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return Response(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return Response(e.code, e.headers, e.read())
 
 
 def free_port() -> int:
@@ -109,10 +143,10 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the server exited ({self.proc.returncode}):\n{self.log()}")
             try:
-                r = httpx.get(f"http://127.0.0.1:{self.port}/health", headers=self.headers, timeout=2)
+                r = http("GET", f"http://127.0.0.1:{self.port}/health", headers=self.headers, timeout=2)
                 if r.status_code == 200:
                     return self
-            except httpx.TransportError:
+            except OSError:  # not listening yet (URLError and timeouts are OSErrors)
                 pass
             time.sleep(0.1)
         raise AssertionError(f"the server did not answer within {timeout}s:\n{self.log()}")
@@ -138,13 +172,13 @@ class ServerProcess:
 
     # Small HTTP helpers for checks that do not go through the SDK.
     def get(self, path: str, **kw):
-        return httpx.get(self.base_url + path, headers=self.headers, timeout=30, **kw)
+        return http("GET", self.base_url + path, headers=self.headers, **kw)
 
     def post(self, path: str, **kw):
-        return httpx.post(self.base_url + path, headers=self.headers, timeout=30, **kw)
+        return http("POST", self.base_url + path, headers=self.headers, **kw)
 
     def health(self) -> dict:
-        return httpx.get(f"http://127.0.0.1:{self.port}/health", headers=self.headers, timeout=30).json()
+        return http("GET", f"http://127.0.0.1:{self.port}/health", headers=self.headers).json()
 
     def client(self, key: str | None = None, **kw):
         import openai

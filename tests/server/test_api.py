@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import json
 
-import httpx2 as httpx
 import openai
 import pytest
 
-from .harness import BASE, KEY, LEARN, QA, jsonl, wait_until
+from .harness import BASE, KEY, LEARN, QA, http, jsonl, wait_until
 
 
 def test_health_and_openapi_document(server):
     h = server.health()
     assert h["status"] == "ok" and set(h["jobs"]) == {"queued", "running"}
-    doc = httpx.get(f"http://127.0.0.1:{server.port}/openapi.json", headers=server.headers).json()
+    doc = http("GET", f"http://127.0.0.1:{server.port}/openapi.json", headers=server.headers).json()
     assert doc["openapi"].startswith("3.")
     paths = set(doc["paths"])
     for p in ("/v1/files", "/v1/files/{file_id}", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/{job_id}",
@@ -38,10 +37,10 @@ def test_wrong_or_missing_key_gets_401_with_openais_error_object(server):
     # Every request is checked: health, the OpenAPI document, uploads, chat.
     for method, path in (("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/v1/models"),
                          ("POST", "/v1/chat/completions"), ("POST", "/v1/files")):
-        r = httpx.request(method, f"http://127.0.0.1:{server.port}{path}")
+        r = http(method, f"http://127.0.0.1:{server.port}{path}")
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", path
         assert r.headers["www-authenticate"] == "Bearer"
-        r = httpx.request(method, f"http://127.0.0.1:{server.port}{path}", headers={"Authorization": "Bearer x"})
+        r = http(method, f"http://127.0.0.1:{server.port}{path}", headers={"Authorization": "Bearer x"})
         assert r.status_code == 401
     assert KEY not in server.log()
 

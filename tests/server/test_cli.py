@@ -6,13 +6,12 @@ import socket
 import subprocess
 import sys
 
-import httpx2 as httpx
 import pytest
 
 from fmscript.server import DEFAULT_PORT
 from fmscript.server.commands import is_loopback
 
-from .harness import ROOT, ServerProcess, free_port
+from .harness import ROOT, ServerProcess, free_port, http
 
 
 def _serve(*args, key=None, timeout=30):
@@ -51,7 +50,7 @@ def test_remote_bind_without_key_only_when_told(tmp_path):
     srv.start_args = ["--host", "0.0.0.0", "--allow-remote-without-key"]
     srv.start()
     try:
-        assert httpx.get(f"http://127.0.0.1:{srv.port}/health").json()["status"] == "ok"
+        assert http("GET", f"http://127.0.0.1:{srv.port}/health").json()["status"] == "ok"
         assert "listening on http://0.0.0.0:" in srv.log() and "no API key" in srv.log()
     finally:
         srv.stop()
@@ -59,5 +58,5 @@ def test_remote_bind_without_key_only_when_told(tmp_path):
 
 @pytest.mark.parametrize("model", ["/etc", "../models/x", "~/x", "a/b/c"])
 def test_clients_cannot_name_server_paths(server, model):
-    r = server.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "q"}]})
+    r = server.post("/chat/completions", json_body={"model": model, "messages": [{"role": "user", "content": "q"}]})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
