@@ -237,3 +237,44 @@ def test_endpoint_forms_and_openai_parameter_mapping():
     assert "k" not in repr(p) and make_provider("Custom", Account("c", "Custom", "k", "http://x/v1")).spec_shape
     with pytest.raises(FMScriptError):
         make_provider("Anthropic", Account("a", "Anthropic", "k"))
+
+
+class _ModelServerStub(http.server.BaseHTTPRequestHandler):
+    """An AI Model Server-like endpoint that answers job requests in the spec's {"result": …} shape itself."""
+
+    RESULT = {"result": {"object": "fine_tuning.job", "id": "fm-ftjob-1753297022103",
+                         "file_id": "fm-ft-train-1753297022070", "model": "google/codegemma-7b-it",
+                         "created_at": 1753297022103, "fine_tuned_model": "fm-mlx-my-fine-tuned-model-name",
+                         "status": "queued", "training_file": "my-training-data.jsonl", "tags": ["fine-tune"]}}
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.endswith("/files"):
+            body = {"id": "fm-ft-train-1753297022070", "object": "file", "bytes": 10, "created_at": 1753297022,
+                    "filename": "my-training-data.jsonl", "purpose": "fine-tune", "status": "processed"}
+        else:
+            body = self.RESULT
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_a_server_answering_in_the_spec_shape_is_passed_through(tmp_path, remote_env):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelServerStub)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "my-training-data.jsonl"
+        path.write_text(jsonl(), encoding="utf-8")
+        out, _ = run(account(f"http://127.0.0.1:{srv.server_address[1]}/llm/v1/") + f'''
+Fine-Tune Model [ Account Name: "acct" ; Base Model: "google/codegemma-7b-it" ; Training Data: File ; "{path}" ; Response Target: $r ; Fine-Tune Parameters: "{{\\"fine_tuned_model_name\\": \\"my-fine-tuned-model-name\\"}}" ]
+Exit Script [ Text Result: $r ]
+''')
+    finally:
+        srv.shutdown()
+    assert json.loads(out) == _ModelServerStub.RESULT
