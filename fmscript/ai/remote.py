@@ -256,7 +256,22 @@ class RemoteProvider:
             args = {"hyperparameters": dict(params or {})} if params else {}
         raw = self._call("Fine-Tune Model", lambda: client.fine_tuning.jobs.with_raw_response.create(
             model=base_model, training_file=f.id, **args))
-        return self._shape(self._json(raw), name)
+        job = self._json(raw)
+        if self.kind == "Custom" and on_warning and isinstance(job.get("id"), str):
+            self._relay_warnings(job["id"], on_warning)
+        return self._shape(job, name)
+
+    def _relay_warnings(self, job_id: str, on_warning) -> None:
+        """Show the server's warnings about the new job (an fmscript server reports unknown parameters as
+        ``warn`` events); a server without events is fine."""
+        try:
+            page = self._call("fine-tuning job events",
+                              lambda: self.client.fine_tuning.jobs.list_events(job_id, limit=20))
+        except FMScriptError:
+            return
+        for ev in reversed(page.data or []):
+            if ev.level == "warn":
+                on_warning(ev.message)
 
     def _retrieve(self, job_id: str, what: str) -> dict:
         raw = self._call(what, lambda: self.client.fine_tuning.jobs.with_raw_response.retrieve(job_id))

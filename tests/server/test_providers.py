@@ -60,6 +60,13 @@ Exit Script [ Text Result: $answer ]
     assert out == "Honey."
 
 
+def test_custom_provider_shows_the_servers_warnings(drained, tmp_path, remote_env, capsys):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(jsonl(), encoding="utf-8")
+    run(account(drained.base_url) + f'''Fine-Tune Model [ Account Name: "acct" ; Base Model: "{BASE}" ; Training Data: File ; "{path}" ; Response Target: $r ; Fine-Tune Parameters: "{{\\"max_steps\\": 1, \\"colour\\": \\"blue\\"}}" ]''')
+    assert "Unknown fine-tune parameter 'colour' is ignored" in capsys.readouterr().err
+
+
 def test_custom_provider_errors_are_filemaker_errors_without_the_key(server, remote_env, monkeypatch):
     secret = "sk-this-is-a-secret-key-0123456789"
     # Error capture on: Get ( LastError ) and the detail; the script goes on.
