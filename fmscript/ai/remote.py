@@ -169,6 +169,7 @@ class RemoteProvider:
             msg = (err.get("message") if isinstance(err, dict) else err) or body.get("detail") or ""
         except Exception:
             msg = (e.response.text or "")[:300] if getattr(e, "response", None) is not None else ""
+        msg = " ".join(str(msg).split())[:500]
         host = urlsplit(self.where).netloc or self.where
         label = {400: "bad request", 401: "the API key was refused", 403: "not allowed", 404: "not found",
                  409: "conflict", 413: "too large", 422: "invalid request", 429: "rate limit or quota exceeded",
