@@ -134,22 +134,52 @@ def load_tokenizer(path: str | Path, eos_token_ids=None):
         return full(Path(path), eos_token_ids=eos_token_ids)
 
 
+def _lora_linear_class():
+    """mlx-lm's ``LoRALinear``, same parameter names (``linear``, ``lora_a``, ``lora_b``) and same initialisation,
+    defined here because importing ``mlx_lm.tuner`` imports transformers (and torch)."""
+    import math
+
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    class LoRALinear(nn.Module):
+        def __init__(self, linear, r: int, scale: float, dropout: float):
+            super().__init__()
+            output_dims, input_dims = linear.weight.shape
+            if isinstance(linear, nn.QuantizedLinear):
+                input_dims = input_dims * 32 // linear.bits
+            # mlx-lm first builds (and then replaces) an nn.Linear: draw the same random numbers, so the LoRA
+            # initialisation, and so the whole run, is the one mlx-lm would make from the same seed.
+            mx.random.uniform(low=-(input_dims ** -0.5), high=input_dims ** -0.5, shape=(output_dims, input_dims))
+            self.linear = linear
+            self.dropout = nn.Dropout(p=dropout)
+            self.scale = scale
+            bound = 1 / math.sqrt(input_dims)
+            self.lora_a = mx.random.uniform(low=-bound, high=bound, shape=(input_dims, r))
+            self.lora_b = mx.zeros(shape=(r, output_dims))
+
+        def __call__(self, x):
+            y = self.linear(x)
+            z = (self.dropout(x) @ self.lora_a) @ self.lora_b
+            return y + (self.scale * z).astype(x.dtype)
+
+    return LoRALinear
+
+
 def lora_layers(model, num_layers: int, config: dict) -> None:
     """mlx-lm's ``linear_to_lora_layers`` for plain LoRA: every ``nn.Linear`` (or quantized one) in the last
-    ``num_layers`` blocks becomes a ``LoRALinear`` under the same name, so mlx-lm can load the adapter too."""
+    ``num_layers`` blocks gets LoRA under the same name, so mlx-lm can load the adapter too."""
     import mlx.nn as nn
     from mlx.utils import tree_unflatten
-
-    _mlx_lm_models()
-    from mlx_lm.tuner.lora import LoRALinear
 
     blocks = model.layers[-max(num_layers, 0):]
     if any(hasattr(m, "to_lora") or "Switch" in type(m).__name__ for b in blocks for _, m in b.named_modules()):
         from mlx_lm.tuner.utils import linear_to_lora_layers  # mixture-of-experts layers: mlx-lm knows them
 
         return linear_to_lora_layers(model, num_layers, config)
+    LoRALinear = _lora_linear_class()
     for block in blocks:
-        swaps = [(name, LoRALinear.from_base(m, r=config["rank"], scale=config["scale"], dropout=config["dropout"]))
+        swaps = [(name, LoRALinear(m, config["rank"], config["scale"], config["dropout"]))
                  for name, m in block.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
         if swaps:
             block.update_modules(tree_unflatten(swaps))
