@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from ..script.scan import skip_text_constant
 from .. import catalog
 from ..errors import ErrorList, FMScriptError, ScriptHalted
 from ..redact import redact
@@ -165,14 +166,9 @@ def _unclosed_comment(text: str) -> bool:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
-        elif ch == "“":
-            j = text.find("”", i + 1)
-            i = n if j == -1 else j + 1
+        if ch == '"' or ch == "“":
+            j = skip_text_constant(text, i)
+            i = n if j == -1 else j
         elif text.startswith("//", i):
             j = text.find("\n", i)
             i = n if j == -1 else j

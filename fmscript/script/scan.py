@@ -46,6 +46,19 @@ _SCRIPT_HEADER = re.compile(r'^(?:Script|脚本)\s*(?:"([^"]*)"|“([^”]*)”|
 _END_SCRIPT = re.compile(r"^(?:End\s+Script|结束脚本)\s*$", re.I)
 
 
+def skip_text_constant(text: str, i: int) -> int:
+    """Index just after the text constant that starts at ``text[i]`` (``"`` with ``\\`` escapes, or curly
+    quotes); -1 when it is never closed."""
+    n = len(text)
+    if text[i] == "“":
+        j = text.find("”", i + 1)
+        return -1 if j == -1 else j + 1
+    j = i + 1
+    while j < n and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return -1 if j >= n else j + 1
+
+
 def scan(src: Source) -> tuple[list[RawLine], list[ParseError]]:
     """Cut a script text into raw lines; never raises, returns the problems found."""
     text = src.text
@@ -130,19 +143,11 @@ def _scan_options(src: Source, open_pos: int) -> tuple[int, list[RawSegment], Pa
     seg_start = i
     while i < n:
         ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                return n, segs, ParseError("this text constant has no closing quote", span=src.span(i))
-            i = j + 1
-            continue
-        if ch == "“":
-            j = text.find("”", i + 1)
+        if ch == '"' or ch == "“":
+            j = skip_text_constant(text, i)
             if j == -1:
                 return n, segs, ParseError("this text constant has no closing quote", span=src.span(i))
-            i = j + 1
+            i = j
             continue
         if ch == "/" and i + 1 < n and text[i + 1] == "/":
             j = text.find("\n", i)
@@ -203,15 +208,9 @@ def _label_colon(s: str) -> int | None:
     n = len(s)
     while i < n:
         ch = s[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and s[j] != '"':
-                j += 2 if s[j] == "\\" else 1
-            i = j + 1
-            continue
-        if ch == "“":
-            j = s.find("”", i + 1)
-            i = n if j == -1 else j + 1
+        if ch == '"' or ch == "“":
+            j = skip_text_constant(s, i)
+            i = n if j == -1 else j
             continue
         if ch in OPEN:
             depth += 1
