@@ -47,6 +47,7 @@ class FineTuneParams:
     steps_per_report: int = 10
     steps_per_eval: int = 100
     save_every: int = 100
+    fast_math: bool = True  # CPU only: vectorised exp in SiLU and the loss (fastmath.py); same losses to ~1e-6
     epochs: int | None = None  # OpenAI's n_epochs: steps = ceil(epochs * examples / batch_size)
     unknown: dict = field(default_factory=dict)
 
@@ -76,7 +77,7 @@ _INT_KEYS = {"max_steps": (1, 10_000_000), "lora_layers": (1, 10_000), "batch_si
 _FLOAT_KEYS = {"learning_rate": (0.0, 10.0, False), "scale": (0.0, 1e6, False), "alpha": (0.0, 1e6, False),
                "dropout": (0.0, 1.0, True), "validation_fraction": (0.0, 0.9, True),
                "weight_decay": (0.0, 10.0, True)}
-_BOOL_KEYS = {"mask_prompt"}
+_BOOL_KEYS = {"mask_prompt", "fast_math"}
 # Aliases other tools use for the same thing.
 _ALIASES = {"iters": "max_steps", "num_layers": "lora_layers", "lr": "learning_rate", "lora_rank": "rank",
             "lora_alpha": "alpha", "lora_dropout": "dropout", "n_epochs": "epochs", "suffix": "fine_tuned_model_name",

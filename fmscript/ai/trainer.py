@@ -152,9 +152,19 @@ class LoRATrainer:
         self.optimizer = optim.AdamW(learning_rate=lr, weight_decay=p.weight_decay, bias_correction=True)
         self.optimizer.init(model.trainable_parameters())
 
+        cross_entropy = nn.losses.cross_entropy
+        self.fast_math = False
+        if p.fast_math:
+            from fmscript.ai import fastmath
+
+            if fastmath.wanted():
+                fastmath.patch_model_module(model)
+                cross_entropy = fastmath.cross_entropy
+                self.fast_math = True
+
         def loss_fn(model, inputs, targets, mask):
             logits = model(inputs).astype(mx.float32)
-            ce = nn.losses.cross_entropy(logits, targets) * mask
+            ce = cross_entropy(logits, targets) * mask
             ntok = mask.sum()
             return ce.sum() / ntok, ntok
 
@@ -265,7 +275,7 @@ class LoRATrainer:
             self.report(f"Resumed from the checkpoint at step {start_step}.", {"resumed_from": start_step})
         self.report(f"Training {len(self.train_idx)} examples ({len(self.val_idx)} held out for validation), "
                     f"{total} steps, batch {p.batch_size}, LoRA rank {p.rank} on the last {self.num_layers} "
-                    f"blocks (setup {time.perf_counter() - t_setup:.1f} s).",
+                    f"blocks{', fast CPU exp' if self.fast_math else ''} (setup {time.perf_counter() - t_setup:.1f} s).",
                     {"total_steps": total, "train_examples": len(self.train_idx),
                      "validation_examples": len(self.val_idx)})
 

@@ -1,0 +1,88 @@
+"""Vectorisable exp, SiLU and cross-entropy for mlx's CPU back end.
+
+Why: on Linux CPUs, mlx evaluates ``exp`` (and so sigmoid, SiLU, softmax, log-sum-exp) one scalar at a time,
+about 20 ns per element here (a multiply takes 0.15 ns): in LoRA training of a 28M model a quarter of every step
+went to SiLU alone. This ``exp`` is built from multiplies, adds and a bit shift, which mlx vectorises and
+``mx.compile`` fuses: a degree-7 polynomial on [-ln2/2, ln2/2] times 2**n, accurate to about 1 ulp of float32
+(relative error < 2e-7), with the exact derivative (the output itself) as its gradient. Losses agree with
+mlx's own functions to float32 rounding. Used only on the CPU back end; GPUs keep mlx's kernels.
+"""
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+import mlx.nn as nn
+
+_LOG2E = 1.0 / math.log(2.0)
+# ln 2 in two parts (Cody-Waite): n * _LN2_HI is exact in float32, so r = x - n ln2 keeps its precision.
+_LN2_HI = 0.693145751953125
+_LN2_LO = 1.428606765330187e-06
+# 1/k! for k = 7..0: Taylor series of e**r; |r| <= ln2/2 makes the truncation error < 5e-9.
+_COEFFS = [1.0 / math.factorial(k) for k in range(7, -1, -1)]
+
+
+@mx.custom_function
+def exp(x):
+    x = mx.clip(x, -87.0, 88.0)
+    n = mx.floor(x * _LOG2E + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _COEFFS[0]
+    for c in _COEFFS[1:]:
+        p = p * r + c
+    two_n = mx.view(mx.left_shift((n.astype(mx.int32) + 127), 23), mx.float32)
+    return p * two_n
+
+
+@exp.vjp
+def _exp_vjp(primals, cotangent, output):
+    return cotangent * output
+
+
+@mx.custom_function
+def silu(x):
+    return x / (1.0 + exp(-x))
+
+
+@silu.vjp
+def _silu_vjp(primals, cotangent, output):
+    # Recomputed from x, so the backward pass keeps nothing but x (which the matmul keeps anyway).
+    x = primals[0] if isinstance(primals, (list, tuple)) else primals
+    s = 1.0 / (1.0 + exp(-x))
+    return cotangent * (s * (1.0 + x * (1.0 - s)))
+
+
+def swiglu(gate, x):
+    return silu(gate) * x
+
+
+def cross_entropy(logits, targets):
+    """Per-token cross-entropy (like ``nn.losses.cross_entropy``), with the fast exp in the log-sum-exp."""
+    m = mx.stop_gradient(logits.max(axis=-1, keepdims=True))
+    lse = mx.log(exp(logits - m).sum(axis=-1)) + m.squeeze(-1)
+    picked = mx.take_along_axis(logits, targets[..., None], axis=-1).squeeze(-1)
+    return lse - picked
+
+
+def wanted() -> bool:
+    """Only where mlx runs on the CPU (no Metal, no CUDA device)."""
+    try:
+        return mx.default_device() == mx.cpu
+    except Exception:
+        return False
+
+
+def patch_model_module(model) -> bool:
+    """Route the model's SwiGLU through :func:`swiglu` when its module uses mlx-lm's shared one."""
+    import sys
+
+    mod = sys.modules.get(type(model).__module__)
+    if mod is not None and getattr(mod, "swiglu", None) is not None and getattr(mod.swiglu, "__name__", "") != \
+            "swiglu_fast":
+        mod.swiglu = swiglu_fast
+        return True
+    return False
+
+
+def swiglu_fast(gate, x):
+    return swiglu(gate, x)
