@@ -44,3 +44,31 @@ def test_spec_example1_on_the_local_provider(name, support_db, capsys):
     assert main(["run", str(EXAMPLES / name), "-f", str(support_db)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == ["Training on 8 records: fm-mlx-support-qa", "Settings > Export > CSV."]
+
+
+def test_spec_example2_in_english_on_the_local_provider(tmp_path, capsys):
+    import os
+
+    from fmscript.ai.local import LocalEngine
+    from fmscript.ai.tinymodel import create_tiny
+
+    create_tiny("google/codegemma-7b-it")
+    docs = Path(os.environ["FMSCRIPT_DOCUMENTS"])
+    (docs / "training_data.jsonl").write_text((EXAMPLES / "data" / "qa.jsonl").read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    db = tmp_path / "app.sqlite"
+    assert main(["db", "-f", str(db), "create-table", "Global", "Fine_Tuning_API_Key:text:global",
+                 "Fine_Tuned_Model:text:global"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(EXAMPLES / "spec_example2.en.fmscript"), "-f", str(db), "--detach"]) == 0
+    title, line = capsys.readouterr().out.splitlines()
+    job_id, tuned = line.split(" → ")
+    assert title == "Fine-tuning" and job_id.startswith("fm-ftjob-") and tuned == "fm-mlx-product-expert-v2"
+    # The job runs on in the worker (--detach); 1500 steps is the spec's figure, too long for a test.
+    engine = LocalEngine()
+    engine.cancel(job_id)
+    assert engine.wait(job_id, timeout=120)["result"]["status"] == "cancelled"
+    # The global field kept the tuned model's name in the file.
+    from fmscript.interpreter import Interpreter
+    with Interpreter(file=db) as fm:
+        assert fm.evaluate("Global::Fine_Tuned_Model") == "fm-mlx-product-expert-v2"
