@@ -64,6 +64,30 @@ def cross_entropy(logits, targets):
     return lse - picked
 
 
+def softmax(x, axis=-1):
+    e = exp(x - mx.stop_gradient(x.max(axis=axis, keepdims=True)))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def make_sdpa(original):
+    """mlx-lm's ``scaled_dot_product_attention`` with the softmax on :func:`exp`, for training without a cache
+    (no KV cache, no sinks, same number of query and key heads); anything else goes to ``original``."""
+
+    def scaled_dot_product_attention_fast(queries, keys, values, cache, scale, mask, sinks=None):
+        if cache is not None or sinks is not None or queries.shape[1] != keys.shape[1] or \
+                not (mask is None or isinstance(mask, str) and mask == "causal"):
+            return original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
+        scores = (queries * scale) @ keys.swapaxes(-1, -2)
+        if mask == "causal":
+            T, S = scores.shape[-2], scores.shape[-1]
+            allowed = mx.arange(S)[None, :] <= (mx.arange(T)[:, None] + (S - T))
+            scores = mx.where(allowed, scores, mx.array(-1e9, scores.dtype))
+        return softmax(scores, axis=-1).astype(values.dtype) @ values
+
+    scaled_dot_product_attention_fast.fmscript_fast = True
+    return scaled_dot_product_attention_fast
+
+
 def wanted() -> bool:
     """Only where mlx runs on the CPU (no Metal, no CUDA device)."""
     try:
@@ -73,15 +97,21 @@ def wanted() -> bool:
 
 
 def patch_model_module(model) -> bool:
-    """Route the model's SwiGLU through :func:`swiglu` when its module uses mlx-lm's shared one."""
+    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers)."""
     import sys
 
     mod = sys.modules.get(type(model).__module__)
-    if mod is not None and getattr(mod, "swiglu", None) is not None and getattr(mod.swiglu, "__name__", "") != \
-            "swiglu_fast":
+    if mod is None:
+        return False
+    changed = False
+    if getattr(mod, "swiglu", None) is not None and getattr(mod.swiglu, "__name__", "") != "swiglu_fast":
         mod.swiglu = swiglu_fast
-        return True
-    return False
+        changed = True
+    sdpa = getattr(mod, "scaled_dot_product_attention", None)
+    if sdpa is not None and not getattr(sdpa, "fmscript_fast", False):
+        mod.scaled_dot_product_attention = make_sdpa(sdpa)
+        changed = True
+    return changed
 
 
 def swiglu_fast(gate, x):

@@ -87,10 +87,11 @@ def batch_indices(train_idx: list[int], batch_size: int, step: int, seed: int) -
     return out
 
 
-def make_batch(rows, pad_id: int = 0, multiple: int = PAD_MULTIPLE):
+def make_batch(rows, pad_id: int = 0, multiple: int | None = None):
     """Pad rows to the longest one (rounded up to ``multiple``): inputs, targets, loss mask, real token count."""
     import numpy as np
 
+    multiple = multiple or PAD_MULTIPLE
     longest = max(len(t) for t, _ in rows) - 1
     T = max(multiple, -(-longest // multiple) * multiple)
     B = len(rows)

@@ -35,3 +35,25 @@ def test_training_losses_unchanged_by_fast_math(home):
         r = LoRATrainer(path, p, examples).run(resume=False)
         losses[fast] = [m["train_loss"] for m in r.metrics]
     assert losses[True] == pytest.approx(losses[False], rel=1e-4, abs=1e-5)
+
+
+def test_patched_attention_and_mlp_give_the_same_logits(home):
+    import importlib
+
+    from fmscript.ai.mlxlite import load_model
+
+    path = create_tiny("fm2")
+    model, _ = load_model(path)
+    ids = mx.array([[1, 5, 9, 44, 200, 3, 7, 8, 100, 2]])
+    mod = importlib.import_module(type(model).__module__)
+    saved = (mod.swiglu, mod.scaled_dot_product_attention)
+    # Start from mlx-lm's own functions (an earlier test in this process may have patched the module).
+    mod.swiglu = importlib.import_module("mlx_lm.models.activations").swiglu
+    mod.scaled_dot_product_attention = importlib.import_module("mlx_lm.models.base").scaled_dot_product_attention
+    try:
+        before = model(ids)
+        assert fastmath.patch_model_module(model)
+        after = model(ids)
+    finally:
+        mod.swiglu, mod.scaled_dot_product_attention = saved
+    assert mx.allclose(before, after, rtol=1e-4, atol=1e-4).item()
