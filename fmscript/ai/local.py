@@ -37,13 +37,19 @@ class LocalEngine:
         """Validate without side effects; returns (resolved base, FineTuneParams, TrainingSummary, warnings)."""
         p = parse_params(params)
         summary = validate_file(training_path)
+        base = self.check_model(base_model, p)
+        return base, p, summary, p.warnings()
+
+    def check_model(self, base_model: str, params=None):
+        """The base model exists here (or on the hub), is not itself a tuned model, and fits in memory."""
+        p = params if hasattr(params, "to_json") else parse_params(params)
         base = modelstore.resolve_model(base_model)
         if base.kind == "tuned":
             raise FMScriptError(f"{base_model!r} is a tuned model; fine-tune its base model "
                                 f"({base.base_name!r}) instead.", code=modelstore.E_INVALID_PARAMETER)
         if base.base_path is not None:
             modelstore.check_training_memory(base.base_path, p.batch_size, base_model)
-        return base, p, summary, p.warnings()
+        return base
 
     def fine_tune(self, base_model: str, training_path: str | os.PathLike, params=None,
                   training_file_name: str | None = None, on_warning=None) -> dict:
@@ -55,12 +61,14 @@ class LocalEngine:
         store = self.store
         f = store.create_file(training_file_name or Path(training_path).name, src_path=training_path,
                               examples=summary.examples)
-        job = self.submit(base_model, f["id"], p)
+        job = self.submit(base_model, f["id"], p, check=False)
         return jobs_mod.job_to_spec_result(job)
 
-    def submit(self, base_model: str, file_id: str, params) -> dict:
-        """Queue a job for an already stored file (the server's path); returns the job dict."""
+    def submit(self, base_model: str, file_id: str, params, check: bool = True) -> dict:
+        """Queue a job for an already stored (and validated) file, the server's path; returns the job dict."""
         p = params if hasattr(params, "to_json") else parse_params(params)
+        if check:
+            self.check_model(base_model, p)
         store = self.store
         explicit = tuned_model_name(p.fine_tuned_model_name) if p.fine_tuned_model_name else None
         job = store.create_job(base_model, file_id, p.to_json(), fine_tuned_model=explicit,
