@@ -161,3 +161,27 @@ def test_worker_uses_mkl_and_losses_match_without_it(home, qa_file, monkeypatch)
     lb = [d["train_loss"] for d in store.metrics(b["id"])]
     assert len(la) == len(lb) == 20
     assert la == pytest.approx(lb, rel=1e-4, abs=1e-5)
+
+
+def test_tied_worker_stops_when_its_parent_dies_and_the_job_resumes(home, qa_file):
+    """A server killed with -9 must not leave its worker training on; the job goes back to the queue."""
+    import subprocess
+    import sys
+
+    from fmscript.ai import worker
+
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        engine = LocalEngine(tie_worker_to_pid=parent.pid)
+        res = engine.fine_tune("fmscript/tiny-chat", qa_file, {**LEARN, "max_steps": 100000, "save_every": 20,
+                                                              "steps_per_report": 5})["result"]
+        store = JobStore()
+        _wait_for(lambda: (store.get_job(res["id"])["step"] or 0) >= 10, what="training to start")
+    finally:
+        parent.kill()
+        parent.wait()
+    _wait_for(lambda: not worker.worker_running(), timeout=30, what="the tied worker to stop")
+    job = store.get_job(res["id"])
+    assert job["status"] == "queued"
+    assert any("resumes from its checkpoint" in e["message"] for e in store.events(res["id"]))
+    engine.cancel(res["id"])

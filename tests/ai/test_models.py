@@ -110,3 +110,16 @@ def test_light_loader_matches_mlx_lm(home):
     model, _ = load_model(path)
     ids = mx.array([tok.apply_chat_template(msgs)])
     assert mx.allclose(model(ids), ref_model(ids)).item()
+
+
+def test_package_import_is_light():
+    """Parsing or checking a script must not pay for mlx: the AI modules import it only when they run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, fmscript.ai, fmscript.ai.local, fmscript.ai.commands, fmscript.ai.worker\n"
+            "print(sorted(m for m in ('mlx.core', 'mlx_lm', 'transformers', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    assert out == "[]"
