@@ -196,7 +196,7 @@ def format_number(d: Decimal) -> str:
     if not d.is_finite():
         return "?"
     if d == d.to_integral_value():
-        s = format(d.quantize(ONE, context=CONTEXT), "f") if d.as_tuple().exponent > 0 or True else str(d)
+        s = format(d.quantize(ONE, context=CONTEXT), "f")
         if s == "-0":
             s = "0"
         return s

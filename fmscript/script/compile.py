@@ -187,59 +187,59 @@ def compile_script(script: S.Script, source: Source, trace=None,
 
 
 def _compile_step(st, c, code, steps, blocks, emit):
-    if True:
-        name = st.name
-        if name == "If":
-            cond = _cond(st, c)
-            cell = [0]
-            emit(_jump_unless(cond, cell), st)
-            blocks.append({"kind": "If", "false": cell, "ends": []})
-        elif name == "Else If":
-            b = blocks[-1]
-            end = [0]
-            emit(_jump(end), st, True)  # end of the previous branch
-            b["ends"].append(end)
-            b["false"][0] = len(code)
-            cond = _cond(st, c)
-            cell = [0]
-            emit(_jump_unless(cond, cell), st)
-            b["false"] = cell
-        elif name == "Else":
-            b = blocks[-1]
-            end = [0]
-            emit(_jump(end), st, True)
-            b["ends"].append(end)
-            b["false"][0] = len(code)
-            b["false"] = None
-            emit(_nop, st)
-        elif name == "End If":
-            b = blocks.pop()
-            here = len(code)
-            if b["false"] is not None:
-                b["false"][0] = here
-            for e in b["ends"]:
-                e[0] = here
-            emit(_nop, st)
-        elif name == "Loop":
-            emit(_nop, st)
-            blocks.append({"kind": "Loop", "start": len(code), "exits": []})
-        elif name == "Exit Loop If":
-            loop = next(b for b in reversed(blocks) if b["kind"] == "Loop")
-            cond = _cond(st, c)
-            cell = [0]
-            loop["exits"].append(cell)
-            emit(_jump_if(cond, cell), st)
-        elif name == "End Loop":
-            b = blocks.pop()
-            emit(_jump([b["start"]]), st)
-            for e in b["exits"]:
-                e[0] = len(code)
+    """Control steps become jumps patched when their block closes; other steps their compiled closure."""
+    name = st.name
+    if name == "If":
+        cond = _cond(st, c)
+        cell = [0]
+        emit(_jump_unless(cond, cell), st)
+        blocks.append({"kind": "If", "false": cell, "ends": []})
+    elif name == "Else If":
+        b = blocks[-1]
+        end = [0]
+        emit(_jump(end), st, True)  # end of the previous branch
+        b["ends"].append(end)
+        b["false"][0] = len(code)
+        cond = _cond(st, c)
+        cell = [0]
+        emit(_jump_unless(cond, cell), st)
+        b["false"] = cell
+    elif name == "Else":
+        b = blocks[-1]
+        end = [0]
+        emit(_jump(end), st, True)
+        b["ends"].append(end)
+        b["false"][0] = len(code)
+        b["false"] = None
+        emit(_nop, st)
+    elif name == "End If":
+        b = blocks.pop()
+        here = len(code)
+        if b["false"] is not None:
+            b["false"][0] = here
+        for e in b["ends"]:
+            e[0] = here
+        emit(_nop, st)
+    elif name == "Loop":
+        emit(_nop, st)
+        blocks.append({"kind": "Loop", "start": len(code), "exits": []})
+    elif name == "Exit Loop If":
+        loop = next(b for b in reversed(blocks) if b["kind"] == "Loop")
+        cond = _cond(st, c)
+        cell = [0]
+        loop["exits"].append(cell)
+        emit(_jump_if(cond, cell), st)
+    elif name == "End Loop":
+        b = blocks.pop()
+        emit(_jump([b["start"]]), st)
+        for e in b["exits"]:
+            e[0] = len(code)
+    else:
+        d = STEPS.get(name)
+        if d is None or d.compile is None:
+            emit(_unavailable(name), st)
         else:
-            d = STEPS.get(name)
-            if d is None or d.compile is None:
-                emit(_unavailable(name), st)
-            else:
-                emit(d.compile(st, c), st)
+            emit(d.compile(st, c), st)
 
 
 def _cond(st: S.Step, c: StepCompiler):

@@ -151,17 +151,16 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors)
             return S.Option(None, None, seg.start)
         return S.Option(label, None, seg.start, seg.label)
     # Bare words: constants (On, Table, Restore…) and flag options (Verify SSL Certificates…).
-    if label is None or True:
-        word = catalog.constant(value_text)
-        if word is None and label is None:
-            word = catalog.label(value_text)
-            if word is not None:
-                return S.Option(None, S.Word(word), seg.start, value_text)
-        if word is not None and not value_text.startswith(('"', "“")):
-            if word == "No dialog" and label is None:
-                # FileMaker printed this setting both ways; one AST for both.
-                return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
-            return S.Option(label, S.Word(word), seg.start, seg.label)
+    word = catalog.constant(value_text)
+    if word is None and label is None:
+        word = catalog.label(value_text)
+        if word is not None:
+            return S.Option(None, S.Word(word), seg.start, value_text)
+    if word is not None and not value_text.startswith(('"', "“")):
+        if word == "No dialog" and label is None:
+            # FileMaker printed this setting both ways; one AST for both.
+            return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
+        return S.Option(label, S.Word(word), seg.start, seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:
         name = m.group(1) if m.group(1) is not None else m.group(2)
@@ -195,7 +194,7 @@ def check_blocks(script: S.Script, src: Source) -> list[ParseError]:
             stack.append((name, st, False))
         elif name in ("Else If", "Else"):
             if not stack or stack[-1][0] != "If":
-                errors.append(_block_err(f"“{name}” without an open “If”", st, src, stack))
+                errors.append(ParseError(f"“{name}” without an open “If”", span=src.span(st.pos)))
                 continue
             opener, ost, else_seen = stack[-1]
             if else_seen:
@@ -227,6 +226,3 @@ def check_blocks(script: S.Script, src: Source) -> list[ParseError]:
                                  span=src.span(ost.pos, ost.pos + len(ost.written or opener))))
     return errors
 
-
-def _block_err(msg, st, src, stack):
-    return ParseError(msg, span=src.span(st.pos))
