@@ -197,8 +197,6 @@ class CalcCompiler:
         impl = d.impl
         cargs = [self.compile(a) for a in args]
         if d.mode == "lazy":
-            if d.name in ("Evaluate", "EvaluationError"):
-                return lambda f: impl(f, *cargs)
             return lambda f: impl(f, *cargs)
         if d.mode == "context":
             if len(cargs) == 1:
