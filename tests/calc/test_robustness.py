@@ -1,7 +1,5 @@
-"""Every function of the library, given odd arguments, gives a value or ``?``: never a Python error,
-never a long computation."""
+"""Every function of the library, given odd arguments, gives a value or ``?``: never a Python error."""
 import random
-import time
 
 import pytest
 
@@ -33,7 +31,5 @@ def test_odd_arguments(calc, d):
             c = compile_calc(text)
         except FMScriptError:
             continue
-        start = time.perf_counter()
         result = c.evaluate(calc.frame)
         assert result is not None, text
-        assert time.perf_counter() - start < 5, text
