@@ -22,10 +22,19 @@ _LN2_LO = 1.428606765330187e-06
 _COEFFS = [1.0 / math.factorial(k) for k in range(7, -1, -1)]
 
 
+# Adding then subtracting 1.5 * 2**23 rounds a float32 of magnitude < 2**22 to the nearest integer. Unlike
+# ``mx.floor`` (and ``mx.clip``'s NaN-aware min/max), it vectorises in mlx's CPU kernels, which are built without
+# SSE4.1: the floor alone was a sixth of all elementwise time in a training step.
+_ROUND = 12582912.0
+
+
 @mx.custom_function
 def exp(x):
-    x = mx.clip(x, -87.0, 88.0)
-    n = mx.floor(x * _LOG2E + 0.5)
+    x = mx.where(x < -87.0, -87.0, mx.where(x > 88.0, 88.0, x))
+    if x.dtype == mx.float32:
+        n = (x * _LOG2E + _ROUND) - _ROUND
+    else:  # 1.5 * 2**23 does not fit half precision
+        n = mx.floor(x * _LOG2E + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
     p = _COEFFS[0]
     for c in _COEFFS[1:]:

@@ -160,8 +160,11 @@ def _lora_linear_class():
 
         def __call__(self, x):
             y = self.linear(x)
-            z = (self.dropout(x) @ self.lora_a) @ self.lora_b
-            return y + (self.scale * z).astype(x.dtype)
+            xa = self.dropout(x) @ self.lora_a
+            if y.dtype == xa.dtype == self.lora_b.dtype:
+                # y + scale * (xa @ B) in one sgemm (beta = 1): no separate product, scale and add over y.
+                return mx.addmm(y, xa, self.lora_b, alpha=self.scale)
+            return y + (self.scale * (xa @ self.lora_b)).astype(x.dtype)
 
     return LoRALinear
 
