@@ -160,13 +160,47 @@ def _lora_linear_class():
 
         def __call__(self, x):
             y = self.linear(x)
-            xa = self.dropout(x) @ self.lora_a
-            if y.dtype == xa.dtype == self.lora_b.dtype:
-                # y + scale * (xa @ B) in one sgemm (beta = 1): no separate product, scale and add over y.
-                return mx.addmm(y, xa, self.lora_b, alpha=self.scale)
+            group = self.__dict__.get("_fm_group")
+            xa = group.xa(self, x) if group is not None else self.dropout(x) @ self.lora_a
             return y + (self.scale * (xa @ self.lora_b)).astype(x.dtype)
 
     return LoRALinear
+
+
+class _SharedInput:
+    """LoRA layers that read the same input (q/k/v, gate/up): one ``x @ [A_1 | A_2 | ...]`` instead of one small
+    matmul each, forward and backward (a rank-8 matmul costs about as much as a rank-24 one). The adapters keep their
+    own ``lora_a`` (file format unchanged); a member called with another input, after its adapters changed, or
+    twice, starts a new product."""
+
+    __slots__ = ("members", "x", "a", "prod", "used")
+
+    def __init__(self, members):
+        self.members = members
+        self.x = self.a = self.prod = None
+        self.used = set()
+
+    def xa(self, member, x):
+        i = next(k for k, m in enumerate(self.members) if m is member)
+        a = [m.lora_a for m in self.members]
+        if self.x is not x or i in self.used or any(p is not q for p, q in zip(a, self.a)):
+            import mlx.core as mx
+
+            self.x, self.a, self.used = x, a, set()
+            self.prod = x @ mx.concatenate(a, axis=-1)
+        self.used.add(i)
+        prod = self.prod
+        if len(self.used) == len(self.members):  # all served: keep no reference to this graph
+            self.x = self.a = self.prod = None
+            self.used = set()
+        starts = [0]
+        for m in self.members:
+            starts.append(starts[-1] + m.lora_a.shape[-1])
+        return prod[..., starts[i]:starts[i + 1]]
+
+
+#: Sibling projections that take the same input in mlx-lm's models.
+_SHARED_INPUT = ({"q_proj", "k_proj", "v_proj"}, {"gate_proj", "up_proj"})
 
 
 def lora_layers(model, num_layers: int, config: dict) -> None:
@@ -186,3 +220,23 @@ def lora_layers(model, num_layers: int, config: dict) -> None:
                  for name, m in block.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
         if swaps:
             block.update_modules(tree_unflatten(swaps))
+        if config.get("dropout", 0) == 0:
+            _group_shared_inputs(block, LoRALinear)
+
+
+def _group_shared_inputs(block, lora_class) -> None:
+    """Tie each set of :data:`_SHARED_INPUT` siblings (plain float LoRA layers of one input size) together."""
+    import mlx.nn as nn
+
+    parents = {}
+    for name, m in block.named_modules():
+        if isinstance(m, lora_class) and type(m.linear) is nn.Linear:
+            parent, _, leaf = name.rpartition(".")
+            parents.setdefault(parent, {})[leaf] = m
+    for children in parents.values():
+        for names in _SHARED_INPUT:
+            members = [children[n] for n in sorted(names) if n in children]
+            if len(members) > 1 and len({(m.lora_a.shape[0], m.lora_a.dtype) for m in members}) == 1:
+                group = _SharedInput(members)
+                for m in members:
+                    object.__setattr__(m, "_fm_group", group)
