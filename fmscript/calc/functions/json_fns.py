@@ -341,15 +341,22 @@ def json_delete_element(json_text, path):
     return JSONText(dumps(doc), doc)
 
 
+def _element(json_text, path):
+    """(element, None), or (None, FileMaker's ``?`` text) for JSON that does not parse or a path that misses."""
+    try:
+        return _resolve(_loads(to_text(json_text)), to_text(path)), None
+    except _BadJSON as e:
+        return None, _err_json(e)
+    except _BadPath:
+        return None, PATH_ERROR
+
+
 @function("JSONListKeys ( json ; keyOrIndexOrPath )")
 def json_list_keys(json_text, path):
     """The keys (or array indexes) of an object or array, one per line."""
-    try:
-        node = _resolve(_loads(to_text(json_text)), to_text(path))
-    except _BadJSON as e:
-        return _err_json(e)
-    except _BadPath:
-        return PATH_ERROR
+    node, error = _element(json_text, path)
+    if error is not None:
+        return error
     if isinstance(node, dict):
         return "\r".join(sorted(node))
     if isinstance(node, list):
@@ -360,12 +367,9 @@ def json_list_keys(json_text, path):
 @function("JSONListValues ( json ; keyOrIndexOrPath )")
 def json_list_values(json_text, path):
     """The values of an object (in key order) or array, one per line."""
-    try:
-        node = _resolve(_loads(to_text(json_text)), to_text(path))
-    except _BadJSON as e:
-        return _err_json(e)
-    except _BadPath:
-        return PATH_ERROR
+    node, error = _element(json_text, path)
+    if error is not None:
+        return error
     if isinstance(node, dict):
         vals = [node[k] for k in sorted(node)]
     elif isinstance(node, list):
@@ -394,12 +398,9 @@ def _type_of(v) -> int:
 @function("JSONGetElementType ( json ; keyOrIndexOrPath )")
 def json_get_element_type(json_text, path):
     """The type constant (JSONString … JSONNull) of the element at a key, index or path."""
-    try:
-        node = _resolve(_loads(to_text(json_text)), to_text(path))
-    except _BadJSON as e:
-        return _err_json(e)
-    except _BadPath:
-        return PATH_ERROR
+    node, error = _element(json_text, path)
+    if error is not None:
+        return error
     return Decimal(_type_of(node))
 
 
