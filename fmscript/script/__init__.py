@@ -1,0 +1,1 @@
+"""The script language: scan, parse, AST, compile and the parsed-script cache."""
