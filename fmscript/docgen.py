@@ -13,7 +13,6 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # Where fmscript's behaviour differs from FileMaker's for a step, beyond the step's own docstring.
 DIFFERENCES: dict[str, str] = {
@@ -182,22 +181,24 @@ def _anchor(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title.lower()).strip().replace(" ", "-")
 
 
-def generated_docs() -> dict[Path, str]:
-    """Every generated file and its content."""
-    docs = {ROOT / "docs" / "steps.md": render_steps_md()}
+def generated_docs(docs_dir: str | Path | None = None) -> dict[Path, str]:
+    """Every generated file and its content; ``docs_dir`` is the checkout's ``docs/`` (default: ./docs), so the
+    command works from an installed package and never writes into site-packages."""
+    out = Path(docs_dir) if docs_dir is not None else Path.cwd() / "docs"
+    docs = {out / "steps.md": render_steps_md()}
     try:
         from .docgen_functions import render_functions_md
     except ImportError:
         pass
     else:
-        docs[ROOT / "docs" / "functions.md"] = render_functions_md()
+        docs[out / "functions.md"] = render_functions_md()
     return docs
 
 
-def stale_docs() -> list[Path]:
+def stale_docs(docs_dir: str | Path | None = None) -> list[Path]:
     """Generated files whose committed content differs from what the registries give now."""
     out = []
-    for path, text in generated_docs().items():
+    for path, text in generated_docs(docs_dir).items():
         try:
             current = path.read_text(encoding="utf-8")
         except OSError:
@@ -208,11 +209,11 @@ def stale_docs() -> list[Path]:
 
 
 def cmd_docs(args) -> int:
-    docs = generated_docs()
+    docs = generated_docs(args.out)
     if args.check:
-        stale = stale_docs()
+        stale = stale_docs(args.out)
         for p in stale:
-            sys.stderr.write(f"{p.relative_to(ROOT)} is out of date: run `fmscript docs`\n")
+            sys.stderr.write(f"{p} is out of date: run `fmscript docs`\n")
         if not stale:
             sys.stderr.write(f"{len(docs)} generated files are up to date\n")
         return 1 if stale else 0
@@ -221,15 +222,16 @@ def cmd_docs(args) -> int:
         old = path.read_text(encoding="utf-8") if path.exists() else None
         if old != text:
             path.write_text(text, encoding="utf-8")
-            sys.stderr.write(f"wrote {path.relative_to(ROOT)}\n")
+            sys.stderr.write(f"wrote {path}\n")
         else:
-            sys.stderr.write(f"{path.relative_to(ROOT)} unchanged\n")
+            sys.stderr.write(f"{path} unchanged\n")
     return 0
 
 
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser("docs", help="regenerate the reference in docs/ from the catalogue and registries")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
+    p.add_argument("--out", metavar="DIR", help="the docs folder of a checkout (default: ./docs)")
     p.set_defaults(func=cmd_docs)
 
 
@@ -237,4 +239,5 @@ if __name__ == "__main__":  # pragma: no cover
     import argparse
     ap = argparse.ArgumentParser(prog="python -m fmscript.docgen")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--out")
     sys.exit(cmd_docs(ap.parse_args()))

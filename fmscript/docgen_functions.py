@@ -98,24 +98,3 @@ def render_functions_md() -> str:
         out.append(f"| `{name}` | {zh} | {_cell(GET_DOCS[name])} |")
     out.append("")
     return "\n".join(out)
-
-
-def docs_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "docs" / "functions.md"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write ``docs/functions.md`` (``--check``: exit 1 when it is out of date instead)."""
-    args = sys.argv[1:] if argv is None else argv
-    text = render_functions_md()
-    path = docs_path()
-    if "--check" in args:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        return 0 if current == text else 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,12 +1,26 @@
 import os
-import sys
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import pytest
+from hypothesis import settings
 
-import pytest  # noqa: E402
-from hypothesis import settings  # noqa: E402
+import fmscript
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Subprocesses (`python -m fmscript …`) must import the installed package too, not the checkout in their cwd.
+os.environ["PYTHONSAFEPATH"] = "1"
+
+
+def pytest_report_header(config):
+    return f"fmscript {fmscript.__version__} from {pathlib.Path(fmscript.__file__).parent}"
+
+
+def pytest_sessionstart(session):
+    # CI tests the built wheel: with FMSCRIPT_TEST_INSTALLED set, a source-tree import is a setup error.
+    if os.environ.get("FMSCRIPT_TEST_INSTALLED"):
+        where = pathlib.Path(fmscript.__file__).resolve()
+        if ROOT in where.parents:
+            raise pytest.UsageError(f"fmscript was imported from the checkout ({where}), not the installed wheel")
 
 # Hypothesis runs derandomised, with no deadline (conventions.md).
 settings.register_profile("fmscript", derandomize=True, deadline=None, max_examples=200)

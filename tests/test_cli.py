@@ -14,7 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(args, stdin=None, cwd=None):
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "fmscript", *args], input=stdin, capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=120)
 

@@ -21,7 +21,7 @@ print("lark loaded" if "lark" in sys.modules else "lark not loaded")
 
 
 def run_probe(script: Path, home: Path) -> list[str]:
-    env = dict(os.environ, FMSCRIPT_HOME=str(home), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, FMSCRIPT_HOME=str(home))
     r = subprocess.run([sys.executable, "-c", PROBE, str(script)], capture_output=True, text=True, env=env,
                        timeout=120)
     assert r.returncode == 0, r.stderr

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from fmscript.calc.functions import registry
-from fmscript.docgen_functions import docs_path, render_functions_md
+from fmscript.docgen_functions import render_functions_md
 
 FAMILIES = Path(__file__).resolve().parents[2] / "fmscript" / "calc" / "functions"
 
@@ -67,8 +67,8 @@ def test_every_function_has_a_signature_and_a_description():
 
 
 def test_docs_functions_md_is_up_to_date():
-    assert docs_path().read_text(encoding="utf-8") == render_functions_md(), \
-        "run: python -m fmscript.docgen_functions"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "functions.md"
+    assert docs.read_text(encoding="utf-8") == render_functions_md(), "run: fmscript docs"
 
 
 def test_descriptions_are_one_line():

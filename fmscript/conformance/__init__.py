@@ -1,7 +1,7 @@
 """The external calculation conformance suite: FileMaker's documented examples, run through fmscript.
 
-``tests/conformance/calc-vectors.tsv`` holds expression → expected pairs taken from Claris FileMaker Pro
-Help (see ``tests/conformance/README.md`` for the format and the attribution).  This module loads them,
+``fmscript/conformance/calc-vectors.tsv`` holds expression → expected pairs taken from Claris FileMaker Pro
+Help (see ``README.md`` beside it for the format and the attribution).  This module loads them,
 evaluates each one and compares the result the way the vector README says: text exactly, numbers by
 value (rounding *or* truncating the result to the digits shown gives the expected number) and values cut
 off with ``...`` as a prefix.
@@ -51,8 +51,8 @@ def _decode(s: str) -> str:
 
 
 def default_path() -> Path:
-    """The copy of the vectors kept in the repository's tests."""
-    return Path(__file__).resolve().parent.parent / "tests" / "conformance" / "calc-vectors.tsv"
+    """The vectors ship inside the package, so ``fmscript conformance`` works from an installed wheel."""
+    return Path(__file__).resolve().parent / "calc-vectors.tsv"
 
 
 def load_vectors(path: str | Path | None = None) -> list[Vector]:
@@ -119,7 +119,7 @@ class _Record:
         self.fields = {k.casefold(): v for k, v in fields.items()}
 
     def read_field(self, f, table, name, rep):
-        from .calc.functions import CalcError
+        from ..calc.functions import CalcError
 
         key = (f"{table}::{name}" if table else name).casefold()
         if key not in self.fields:
@@ -235,7 +235,7 @@ def runnable(v: Vector) -> bool:
 
 @contextlib.contextmanager
 def _fixed_clock(now: _dt.datetime = FIXED_NOW):
-    from .calc.functions import get as get_mod
+    from ..calc.functions import get as get_mod
 
     saved = get_mod._now
     get_mod._now = lambda: now
@@ -263,10 +263,10 @@ def _environment(values: dict[str, str]):
 
 def evaluate(v: Vector) -> str:
     """The vector's result as text (``?`` on error, as FileMaker shows it)."""
-    from .calc.compile import compile_calc, var_key
-    from .calc.values import to_text
-    from .errors import FMScriptError
-    from .runtime import Frame, Session
+    from ..calc.compile import compile_calc, var_key
+    from ..calc.values import to_text
+    from ..errors import FMScriptError
+    from ..runtime import Frame, Session
 
     data = _Record(FIELD_CONTEXT[v.id]) if v.id in FIELD_CONTEXT else None
     session = Session(data=data)
@@ -334,7 +334,7 @@ def report(argv: list[str] | None = None) -> int:
     vector file cannot be read."""
     ap = argparse.ArgumentParser(prog="fmscript conformance",
                                  description="Run FileMaker's documented calculation examples.")
-    ap.add_argument("--vectors", help="calc-vectors.tsv to run (default: the copy in tests/conformance)")
+    ap.add_argument("--vectors", help="calc-vectors.tsv to run (default: the copy shipped with fmscript)")
     ap.add_argument("--failures", action="store_true", help="list every failing vector")
     args = ap.parse_args(argv)
     try:
