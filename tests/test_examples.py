@@ -39,6 +39,7 @@ def support_db(tmp_path, capsys):
     return db
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["spec_example1.en.fmscript", "spec_example1.zh.fmscript"])
 def test_spec_example1_on_the_local_provider(name, support_db, capsys):
     assert main(["run", str(EXAMPLES / name), "-f", str(support_db)]) == 0
@@ -46,6 +47,7 @@ def test_spec_example1_on_the_local_provider(name, support_db, capsys):
     assert out == ["Training on 8 records: fm-mlx-support-qa", "Settings > Export > CSV."]
 
 
+@pytest.mark.slow
 def test_spec_example2_in_english_on_the_local_provider(tmp_path, capsys):
     import os
 

@@ -4,12 +4,16 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from fmscript.ai.jobs import JobStore
 from fmscript.ai.tinymodel import create_tiny
 from fmscript.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+pytestmark = pytest.mark.slow  # minutes of training on 2 cores; CI runs them
 
 
 def test_quickstart_example_trains_and_answers(capsys, monkeypatch):
