@@ -5,7 +5,7 @@ import pytest
 
 from fmscript import Interpreter
 from fmscript.errors import ErrorList, ParseError
-from fmscript.steps import StepError
+from fmscript.errors import StepError
 
 
 def test_run_text_with_parameter_and_result():

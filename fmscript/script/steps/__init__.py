@@ -1,60 +1,63 @@
-"""The script step registry: each step is one compile function registered once with its labels.
+"""The script step library: each step is one compile function registered once with its description.
 
 ``@step("Set Variable", labels=("Value", "Repetition"))`` registers a function
 ``compile(step: ast.Step, c: StepCompiler) -> run(frame) -> next_pc | None``.  English and zh-Hans names,
-aliases and label translations come from the catalogue in ``stdlib/``, so a step is written once.
-Steps of FileMaker's catalogue that are not registered still parse; running one gives error 3.
+aliases and label translations come from the catalogue in ``stdlib/``, so a step is written once.  The
+modules of this package are FileMaker's step categories (the catalogue's category column: ``found_sets``
+holds the Found Sets steps); they are found by :mod:`pkgutil`, not listed.  Steps of the catalogue that
+are not registered still parse; running one gives error 3.
+
+:data:`STEPS` holds the built-in definitions; :func:`builtin_steps` is the default table that each
+``Interpreter`` copies.
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 
-from ..errors import ScriptRuntimeError
-
-
-class StepError(ScriptRuntimeError):
-    """A step failed with a FileMaker error number (what ``Get ( LastError )`` then reports)."""
-
-
-class StepDef:
-    """A registered step: its compile function, the labels it takes, and its one-line description."""
-
-    __slots__ = ("name", "compile", "labels", "calc_labels", "validate", "doc", "family")
-
-    def __init__(self, name: str, compile: Callable | None, labels: frozenset[str], calc_labels: frozenset[str],
-                 validate: Callable | None = None, doc: str = "", family: str = ""):
-        self.name, self.compile, self.labels, self.calc_labels = name, compile, labels, calc_labels
-        self.validate, self.doc, self.family = validate, doc, family
-
+from ..steptable import StepDef, StepTable
 
 STEPS: dict[str, StepDef] = {}
-_FAMILIES = ("control", "records", "files", "ai")
-_loaded = False
+_builtin: StepTable | None = None
 
 
 def step(name: str, *, labels: tuple[str, ...] = (), calc_labels: tuple[str, ...] | None = None,
-         validate: Callable | None = None):
-    """Register the compile function of a step (``name`` is the catalogue's English name)."""
+         validate: Callable | None = None, guard: Callable | None = None, note: str = "",
+         control_flow: bool = False):
+    """Register the compile function of a built-in step (``name`` is the catalogue's English name).
+
+    ``guard(run) -> run`` wraps the compiled closure (e.g. SQLite failures → FileMaker errors);
+    ``note`` says where fmscript differs from FileMaker (it goes to docs/steps.md and ``:help``)."""
 
     def deco(fn: Callable | None):
-        doc = ((fn.__doc__ if fn else "") or "").strip().split("\n\n")[0].replace("\n", " ")
-        fam = fn.__module__.rsplit(".", 1)[-1] if fn else "control"
-        STEPS[name] = StepDef(name, fn, frozenset(labels),
-                              frozenset(labels if calc_labels is None else calc_labels), validate, doc, fam)
+        STEPS[name] = define(name, fn, labels=labels, calc_labels=calc_labels, validate=validate, guard=guard,
+                             note=note, control_flow=control_flow)
         return fn
 
     return deco
 
 
-def registry() -> dict[str, StepDef]:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for fam in _FAMILIES:
-            try:
-                importlib.import_module(f"{__name__}.{fam}")
-            except ModuleNotFoundError as e:
-                if e.name != f"{__name__}.{fam}":
-                    raise
-    return STEPS
+def define(name: str, fn: Callable | None, *, labels=(), calc_labels=None, validate=None, guard=None,
+           note: str = "", control_flow: bool = False, zh: tuple[str, ...] = (),
+           label_zh: dict[str, tuple[str, ...]] | None = None) -> StepDef:
+    """A :class:`StepDef` whose one-line doc is the first paragraph of ``fn``'s docstring."""
+    doc = ((fn.__doc__ if fn else "") or "").strip().split("\n\n")[0].replace("\n", " ")
+    return StepDef(name, fn, labels, calc_labels, validate, guard, doc, note, control_flow, zh, label_zh,
+                   fn.__module__ if fn else "")
+
+
+def load_families() -> None:
+    """Import every step module of this package (each one registers its category's steps)."""
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def builtin_steps() -> StepTable:
+    """The default table of built-in steps (loaded once); copy it before adding to it."""
+    global _builtin
+    if _builtin is None:
+        load_families()
+        _builtin = StepTable(STEPS)
+    return _builtin
