@@ -139,22 +139,24 @@ def get_name(name: str) -> str | None:
     return info.name if info else None
 
 
-def add_step(name: str, zh: tuple[str, ...] = (), aliases: tuple[str, ...] = (), syntax: str = "",
-             category: str = "Extension") -> StepInfo:
-    """Make a step name known to the parser (embedders adding their own steps)."""
-    info = StepInfo(name, tuple(zh), tuple(aliases), category, syntax or name, "fmscript")
-    steps().add(info, replace=True)
-    return info
+FLAG = "flag"  # a label written bare (``Verify SSL Certificates``), not ``Label: value``
 
 
-def add_label(name: str, zh: tuple[str, ...] = (), kind: str = "value") -> None:
-    if labels().get(name) is None:
-        labels().add(NameInfo(name, tuple(zh), (), kind))
-
-
-def add_constant(name: str, zh: tuple[str, ...] = ()) -> None:
-    if constants().get(name) is None:
-        constants().add(NameInfo(name, tuple(zh), ()))
+def syntax_labels(syntax: str) -> list[str]:
+    """Option labels (canonical English) that FileMaker's syntax template of a step names, in its order."""
+    if "[" not in syntax:
+        return []
+    inner = syntax[syntax.index("[") + 1: syntax.rindex("]") if "]" in syntax else len(syntax)]
+    out: list[str] = []
+    for part in re.split(r"\s;\s", inner):
+        part = part.strip()
+        head = part.split(":", 1)[0].strip() if ":" in part and "::" not in part.split(":", 1)[0] + ":" else part
+        info = labels().get(head)
+        if info is None or (":" not in part and info.kind != FLAG):
+            continue
+        if info.name not in out:
+            out.append(info.name)
+    return out
 
 
 def all_step_names() -> list[str]:

@@ -63,19 +63,19 @@ def _finish_jobs(fm, args) -> int:
     """A local fine-tuning job started by this run is not left half done (unless --detach)."""
     if args.detach or not fm.session.extensions.get("local_jobs"):
         return 0
-    from .steps.ai import finish_local_jobs
+    from .script.steps.ai import finish_local_jobs
     return finish_local_jobs(fm.session)
 
 
 def cmd_check(args) -> int:
-    from .script.compile import compile_script
-    from .script.parse import parse_collect
+    from .interpreter import Interpreter
 
     text, path, default = _read_script(args.script)
-    sf, errors = parse_collect(text, path, default)
+    fm = Interpreter()
+    sf, errors = fm.parse(text, path, default)
     if not errors:
         for s in sf.scripts:
-            compile_script(s, sf.source, None, errors)
+            fm.compile(s, sf.source, errors)
     if args.file:
         try:
             from .data.check import check_names

@@ -14,30 +14,13 @@ import sys
 from pathlib import Path
 
 
-# Where fmscript's behaviour differs from FileMaker's for a step, beyond the step's own docstring.
-DIFFERENCES: dict[str, str] = {
-    "Show Custom Dialog": "Nothing is asked: the title and message go to stdout (embedders get a callback); "
-                          "`Get ( LastMessageChoice )` is 1 and input fields keep their values.",
-    "Pause/Resume Script": "`Indefinitely` does not wait, since nobody could resume the script.",
-    "Allow User Abort": "Ctrl-C in the terminal always interrupts a run (exit code 130).",
-    "Beep": "Rings the terminal bell on stderr, and only on a terminal.",
-    "Halt Script": "In the REPL, it stops the current input; the session goes on.",
-    "Perform Find": "Stored requests are written in the step in a readable form (see docs/data.md).",
-    "Sort Records": "The stored sort order is written in the step (see docs/data.md).",
-    "Open Record/Request": "Records are opened implicitly when a field is set; the step only checks the record.",
-    "Commit Records/Requests": "One SQLite transaction; validation options are accepted and ignored.",
-    "Import Records": "CSV, TSV and JSONL files; fields are matched by name, a missing table is created.",
-    "Export Records": "CSV, TSV or JSONL, chosen by the file's extension.",
-    "Configure AI Account": "Adds the `Local` provider (zh-Hans 本地): the embedded engine, no network, no key. "
-                            "An `https` endpoint without Verify SSL Certificates prints a warning.",
-    "Fine-Tune Model": "Local jobs run in a worker process of the fmscript home. A tuned model of the same name "
-                       "stays usable until the new job succeeds, then is replaced atomically (the AI Model Server "
-                       "deletes it first).",
-    "Generate Response from Model": "Greedy decoding by default on the Local provider.",
-    "Wait for Fine-Tune Job": "fmscript's own step: FileMaker has no way to wait for a job from a script.",
-}
+from .catalog import syntax_labels  # noqa: F401  (the docs test reads it here)
 
-FLAG = "flag"
+
+def _steps():
+    """The built-in step table: registrations carry their labels, zh-Hans names and differences."""
+    from .script.steps import builtin_steps
+    return builtin_steps()
 
 
 def _catalog():
@@ -45,60 +28,22 @@ def _catalog():
     return catalog
 
 
-def syntax_labels(syntax: str) -> list[str]:
-    """Option labels (canonical English) that FileMaker's syntax template of a step names."""
-    cat = _catalog()
-    if "[" not in syntax:
-        return []
-    inner = syntax[syntax.index("[") + 1: syntax.rindex("]") if "]" in syntax else len(syntax)]
-    out: list[str] = []
-    for part in re.split(r"\s;\s", inner):
-        part = part.strip()
-        head = part.split(":", 1)[0].strip() if ":" in part and "::" not in part.split(":", 1)[0] + ":" else part
-        info = cat.labels().get(head)
-        if info is None or (":" not in part and info.kind != FLAG):
-            continue
-        if info.name not in out:
-            out.append(info.name)
-    return out
-
-
 def step_labels(name: str) -> list[str]:
     """The options of a step: those it is registered with (implemented), else those of its syntax."""
-    from .steps import registry
-
-    cat = _catalog()
-    info = cat.step(name)
-    d = registry().get(info.name if info else name)
-    from_syntax = syntax_labels(info.syntax) if info else []
-    if d is not None and d.labels:
-        ordered = [l for l in from_syntax if l in d.labels]
-        return ordered + sorted(l for l in d.labels if l not in ordered)
-    return from_syntax
+    return _steps().labels_of(name)
 
 
 def label_zh(label: str) -> str:
-    info = _catalog().labels().get(label)
-    return info.zh[0] if info and info.zh else ""
+    return _steps().label_zh(label)
 
 
 def label_kind(label: str) -> str:
-    info = _catalog().labels().get(label)
-    return info.kind if info else "value"
+    return _steps().label_kind(label)
 
 
 def step_notes(name: str) -> str:
-    """Where fmscript differs: the rest of the step's docstring plus :data:`DIFFERENCES`."""
-    from .steps import registry
-
-    d = registry().get(name)
-    notes = []
-    if d is not None and d.compile is not None and d.compile.__doc__:
-        paras = [" ".join(p.split()) for p in d.compile.__doc__.strip().split("\n\n")[1:]]
-        notes += [p for p in paras if p]
-    if name in DIFFERENCES:
-        notes.append(DIFFERENCES[name])
-    return " ".join(notes)
+    """Where fmscript differs: the rest of the step's docstring plus the note it was registered with."""
+    return _steps().notes(name)
 
 
 def _cell(text: str) -> str:
@@ -107,17 +52,15 @@ def _cell(text: str) -> str:
 
 def render_steps_md() -> str:
     """The Markdown reference of every step of the catalogue."""
-    from .steps import registry
-
     cat = _catalog()
-    impl = registry()
+    impl = _steps()
     items = cat.steps().items
     done = sum(1 for s in items if _implemented(impl.get(s.name)))
     out = [
         "# Script steps",
         "",
         "<!-- Generated by `fmscript docs` from stdlib/steps.tsv, stdlib/labels.tsv and the step registry"
-        " (fmscript/steps). Do not edit by hand. -->",
+        " (fmscript/script/steps). Do not edit by hand. -->",
         "",
         f"Every step of FileMaker's catalogue ({len(items)} steps) with its English and zh-Hans names. "
         f"fmscript runs {done} of them; every other step parses (so scripts copied from FileMaker load and "
@@ -174,7 +117,7 @@ def render_steps_md() -> str:
 
 
 def _implemented(d) -> bool:
-    return d is not None and (d.compile is not None or d.family == "control")
+    return d is not None and d.implemented
 
 
 def _anchor(title: str) -> str:

@@ -95,6 +95,16 @@ class ScriptRuntimeError(FMScriptError):
     code = 1
 
 
+class StepError(ScriptRuntimeError):
+    """A step failed with a FileMaker error number (what ``Get ( LastError )`` then reports)."""
+
+
+class CalcError(FMScriptError):
+    """An error while evaluating a calculation: the calculation's result becomes ``?``."""
+
+    code = 1204
+
+
 class CheckWarning(FMScriptError):
     """A problem ``fmscript check`` reports without failing (e.g. a step fmscript does not implement)."""
 

@@ -13,12 +13,16 @@ from pathlib import Path
 from collections.abc import Callable
 
 from .calc.compile import compile_calc, var_key
+from .calc.functions import registry as builtin_functions
 from .calc.values import to_text
 from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
-from .runtime import Frame, NoData, Session
-from .script.compile import CompiledScript, compile_script, execute
 from .script.cache import parse_cached
-from .script.parse import parse_script_text
+from .script.compile import CompiledScript, compile_script
+from .script.parse import parse_collect, parse_script_text
+from .script.run import execute
+from .script.runtime import Frame, NoData, Session
+from .script.steps import builtin_steps
+from .script.steptable import StepTable
 
 
 class Interpreter:
@@ -35,7 +39,11 @@ class Interpreter:
                  trace: bool | Callable[[dict], None] = False, base_dir: str | Path | None = None,
                  on_step: Callable[[dict], None] | None = None,
                  on_job_progress: Callable[[dict], None] | None = None):
-        self.session = Session(on_dialog=on_dialog if on_dialog is not None else _print_dialog, on_step=on_step)
+        #: This interpreter's steps and calculation functions: copies of the built-in tables.
+        self.steps: StepTable = builtin_steps().copy()
+        self.functions: dict = dict(builtin_functions())
+        self.session = Session(on_dialog=on_dialog if on_dialog is not None else _print_dialog, on_step=on_step,
+                               functions=self.functions)
         if on_job_progress is not None:
             self.session.extensions["on_job_progress"] = on_job_progress
         if base_dir is not None:
@@ -81,9 +89,9 @@ class Interpreter:
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
         """Parse and compile text; its scripts become callable by name.  Returns their names."""
-        sf = parse_cached(text, path, default_name)
+        sf = parse_cached(text, path, default_name, steps=self.steps)
         errors: list[FMScriptError] = []
-        compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
+        compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
         for cs in compiled:
@@ -130,14 +138,23 @@ class Interpreter:
 
         Returns the Exit Script result (``""`` when there is none).  Scripts defined in the text with
         ``Script "Name"`` headers are loaded, and the first one run."""
-        sf = parse_script_text(text, path, "steps")
+        sf = parse_script_text(text, path, "steps", steps=self.steps)
         errors: list[FMScriptError] = []
-        compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
+        compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
         if not compiled:
             return ""
         return self._execute(compiled[0], frame or self._scratch())
+
+    def parse(self, text: str, path: str = "<text>", default_name: str | None = None):
+        """Parse without raising: ``(ScriptFile, errors)`` against this interpreter's steps (``check``)."""
+        return parse_collect(text, path, default_name, steps=self.steps)
+
+    def compile(self, script, source, errors: list[FMScriptError] | None = None) -> CompiledScript:
+        """Compile one parsed script with this interpreter's steps, functions and tracing; with ``errors``
+        given, problems are collected there instead of raised."""
+        return compile_script(script, source, self.tracer(), errors, steps=self.steps, functions=self.functions)
 
     def _execute(self, cs: CompiledScript, frame: Frame):
         ok = False
@@ -161,7 +178,7 @@ class Interpreter:
         frame).  A syntax error raises ParseError with ``path``, line and column; a run-time error gives
         ``?`` as in FileMaker (the reason is in ``Get ( LastErrorDetail )``)."""
         from .source import Source
-        c = compile_calc(calc, Source(path, calc))
+        c = compile_calc(calc, Source(path, calc), functions=self.functions)
         return c.evaluate(frame or self._scratch())
 
     def _scratch(self) -> Frame:
@@ -193,43 +210,44 @@ class Interpreter:
         return {f.local_names.get(k, "$" + k.lstrip("$")): v for k, v in f.locals.items()}
 
     # -- extending fmscript -----------------------------------------------------------------------------
-    @staticmethod
-    def register_function(signature: str, fn: Callable, *, mode: str = "value", lists: bool = False,
+    # Each interpreter has its own copies of the step, function and provider tables (as jinja's
+    # Environment copies DEFAULT_FILTERS): registering extends this interpreter only.
+    def register_function(self, signature: str, fn: Callable, *, mode: str = "value", lists: bool = False,
                           volatile: bool = False, category: str = "user") -> None:
         """Make a Python function a calculation function: ``register_function("Double ( x )", f)``.
 
         ``fn`` gets FileMaker values (text ``str``, numbers ``Decimal``…) and returns one; ``mode="context"``
-        passes the running frame first.  A name that exists is replaced."""
-        from .calc.functions import function, registry
-        registry()  # built-ins first, so that they never overwrite a user's function
-        function(signature, mode=mode, lists=lists, volatile=volatile, category=category)(fn)
+        passes the running frame first.  A name that exists is replaced (in this interpreter)."""
+        from .calc.functions import define_function
+        d = define_function(signature, fn, mode=mode, lists=lists, volatile=volatile, category=category)
+        for n in (d.name, *d.names):
+            self.functions[n.casefold()] = d
 
-    @staticmethod
-    def register_step(name: str, compile_fn: Callable, *, labels: tuple[str, ...] = (), zh: tuple[str, ...] = (),
-                      calc_labels: tuple[str, ...] | None = None, syntax: str = "") -> None:
-        """Add a script step: ``compile_fn(step, compiler)`` returns ``run(frame)`` (see fmscript.steps).
+    def register_step(self, name: str, compile_fn: Callable, *, labels=(), zh: tuple[str, ...] = (),
+                      calc_labels: tuple[str, ...] | None = None, syntax: str = "", note: str = "",
+                      validate: Callable | None = None, guard: Callable | None = None) -> None:
+        """Add a script step to this interpreter: ``compile_fn(step, compiler)`` returns ``run(frame)``
+        (see fmscript/script/steps/control.py).
 
-        ``name`` and ``zh`` become known to the parser; new option labels are added to the catalogue."""
-        from . import catalog
-        from .steps import registry, step
-        registry()
-        catalog.add_step(name, zh=zh, syntax=syntax or name)
-        for label in labels:
-            catalog.add_label(label)
-        step(name, labels=labels, calc_labels=calc_labels)(compile_fn)
-        from .script.cache import _fingerprint
-        _fingerprint.cache_clear()
+        ``labels`` are option names, or pairs / a dict giving their zh-Hans names
+        (``{"Message": "消息"}``); ``zh`` the step's zh-Hans names; ``note`` where it differs from
+        FileMaker; ``validate(step)`` checks it at parse time, ``guard(run) -> run`` wraps what it runs."""
+        from .script.steps import define
+        from .script.steptable import parse_labels
+        names, label_zh = parse_labels(labels)
+        d = define(name, compile_fn, labels=names, calc_labels=calc_labels, validate=validate, guard=guard,
+                   note=note, zh=tuple(zh), label_zh=label_zh)
+        self.steps.add(d, syntax=syntax or name)
 
-    @staticmethod
-    def register_provider(name: str, factory: Callable) -> None:
-        """Make ``Model Provider: <name>`` available; ``factory(account)`` returns an object with
-        ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat`` (see fmscript.ai.accounts)."""
-        from . import catalog
-        from .ai.accounts import register_provider
-        catalog.add_constant(name)
-        register_provider(name, factory)
-        from .script.cache import _fingerprint
-        _fingerprint.cache_clear()
+    def register_provider(self, name: str, factory: Callable) -> None:
+        """Make ``Model Provider: <name>`` available in this interpreter; ``factory(account)`` returns an
+        object with ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat`` (see fmscript.ai.accounts)."""
+        session = self.session
+        if session.providers is None:
+            from .ai.accounts import PROVIDERS
+            session.providers = dict(PROVIDERS)
+        session.providers[name.casefold()] = factory
+        self.steps.add_constant(name)
 
     # -- tracing ----------------------------------------------------------------------------------------
     @property
@@ -248,7 +266,8 @@ class Interpreter:
                 pass
         self.session.base_dir = base_dir
 
-    def _tracer(self):
+    def tracer(self):
+        """The step wrapper that reports trace and ``on_step`` events (None when nobody listens)."""
         if not self._trace and self.session.on_step is None:
             return None
         sink = self._trace if callable(self._trace) else (_print_trace if self._trace else None)
@@ -292,19 +311,20 @@ def _print_dialog(title: str, message: str) -> None:
     out.flush()
 
 
-_SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I)
+SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I)
 
 
 def _print_trace(event: dict) -> None:
     parts = [f"{event['path']}:{event['line']}: {event['step']}"]
     for k, v in event["changed"].items():
         # A variable named like a secret is masked even before Configure AI Account has registered it.
-        parts.append(f"{k} = {'••••' if _SECRET_NAME.search(k) else _short(v)}")
+        parts.append(f"{k} = {'••••' if SECRET_NAME.search(k) else short_value(v)}")
     from .redact import redact
     sys.stderr.write(redact("  ".join(parts)) + "\n")
 
 
-def _short(v) -> str:
+def short_value(v) -> str:
+    """A value as a trace line shows it: one line, at most 60 characters."""
     from .calc.values import to_text as t
     s = t(v).replace("\r", "¶").replace("\n", "¶")
     return repr(s if len(s) <= 60 else s[:57] + "...")

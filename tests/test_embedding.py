@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 
 from fmscript import Interpreter
-from fmscript.errors import ErrorList, ParseError
-from fmscript.steps import StepError
+from fmscript.errors import ErrorList, FMScriptError, ParseError
+from fmscript.errors import StepError
 
 
 def test_run_text_with_parameter_and_result():
@@ -111,3 +111,83 @@ def test_database_is_none_until_used_and_close_commits(tmp_path):
         fm.open_database(db)
         assert fm.database is not None
     assert db.exists()
+
+
+# -- registrations extend one interpreter only (as jinja's Environment copies DEFAULT_FILTERS) ---------------
+
+def test_a_registered_function_stays_in_its_interpreter():
+    fm, other = Interpreter(), Interpreter()
+    fm.register_function("Triple ( number )", lambda x: x * 3)
+    assert fm.evaluate("Triple ( 2 )") == Decimal(6)
+    assert fm.run_text("Exit Script [ Evaluate ( \"Triple ( 3 )\" ) ]") == "9"  # Evaluate uses the same table
+    with pytest.raises(ParseError, match="unknown function “Triple”"):
+        other.evaluate("Triple ( 2 )")
+    assert Interpreter().run_text('Exit Script [ IsValidExpression ( "Triple ( 1 )" ) ]') == "0"
+
+
+def test_a_function_registered_under_a_builtin_name_replaces_it_in_that_interpreter_only():
+    fm = Interpreter()
+    fm.register_function("Upper ( text )", lambda t: "shout")
+    assert fm.evaluate('Upper ( "a" )') == "shout"
+    assert Interpreter().evaluate('Upper ( "a" )') == "A"
+
+
+def _compile_note(st, c):
+    message = c.text(st.get("Message"))
+
+    def run(f):
+        f.session.globals["$$note"] = message(f)
+    return run
+
+
+def test_a_registered_step_stays_in_its_interpreter():
+    fm, other = Interpreter(on_dialog=lambda t, m: None), Interpreter(on_dialog=lambda t, m: None)
+    fm.register_step("Take Note", _compile_note, labels={"Message": "内容"}, zh=("记笔记",))
+    fm.run_text('记笔记 [ 内容: "b" & 1 ]')
+    assert fm.get_global("note") == "b1"
+    with pytest.raises(ErrorList, match="unknown script step “Take Note”"):
+        other.run_text('Take Note [ Message: "a" ]')
+    with pytest.raises(ErrorList, match="unknown script step “记笔记”"):
+        other.run_text('记笔记 [ 内容: "a" ]')
+    # The label's zh-Hans name is this interpreter's too: elsewhere “内容” is no option label.
+    assert other.steps.label("内容") is None and fm.steps.label("内容") == "Message"
+
+
+def test_a_registered_step_carries_its_description():
+    fm = Interpreter()
+    fm.register_step("Take Note", _compile_note, labels=[("Message", "内容")], note="Writes $$note only.")
+    d = fm.steps.get("Take Note")
+    assert d.implemented and d.labels == {"Message"} and d.note == "Writes $$note only."
+    assert fm.steps.labels_of("Take Note") == ["Message"]
+    assert fm.steps.label_zh("Message") == "内容"
+    assert "Writes $$note only." in fm.steps.notes("Take Note")
+    assert Interpreter().steps.get("Take Note") is None
+
+
+def test_a_registered_step_is_cached_apart_from_an_interpreter_without_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMSCRIPT_HOME", str(tmp_path))
+    text = 'Take Note [ Message: "x" ]'
+    fm = Interpreter()
+    fm.register_step("Take Note", _compile_note, labels=("Message",))
+    fm.run_text(text)  # parsed and cached with the step known
+    with pytest.raises(ErrorList, match="unknown script step"):
+        Interpreter().run_text(text)  # the cached parse of the other table is not reused
+
+
+def test_a_registered_provider_stays_in_its_interpreter():
+    class Echo:
+        def __init__(self, account):
+            pass
+
+        def chat(self, model, messages, params):
+            return "echo"
+
+    script = ('Configure AI Account [ Account Name: "e" ; Model Provider: Echo ]\n'
+              'Generate Response from Model [ Account Name: "e" ; Model: "m" ; User Prompt: "hi" ; Response: $r ]\n'
+              'Exit Script [ $r ]')
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.register_provider("Echo", Echo)
+    assert fm.run_text(script) == "echo"
+    # Elsewhere “Echo” is no constant (so it reads a field, “?”) and no provider.
+    with pytest.raises(FMScriptError, match="is not available; use Anthropic, Custom, Local, OpenAI\n"):
+        Interpreter(on_dialog=lambda t, m: None).run_text(script)

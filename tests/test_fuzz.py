@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from fmscript.calc.compile import compile_calc
 from fmscript.errors import FMScriptError
 from fmscript.interpreter import Interpreter
-from fmscript.runtime import Frame, Session
+from fmscript.script.runtime import Frame, Session
 from fmscript.script.compile import compile_script
 from fmscript.script.parse import parse_collect
+from fmscript.script.steps import builtin_steps
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "fixtures").glob("*.fmscript"))]
@@ -42,7 +43,7 @@ def evaluate(text: str) -> None:
 
 
 def parse_check_run(text: str) -> None:
-    sf, errors = parse_collect(text, "fuzz.fmscript")
+    sf, errors = parse_collect(text, "fuzz.fmscript", steps=builtin_steps())
     if errors:
         for e in errors:
             e.render()
@@ -50,7 +51,7 @@ def parse_check_run(text: str) -> None:
     compiled = []
     for s in sf.scripts:
         errs = []
-        compiled.append(compile_script(s, sf.source, None, errs))
+        compiled.append(compile_script(s, sf.source, None, errs, steps=builtin_steps()))
         for e in errs:
             e.render()
     # Run only what terminates by construction: no loops, pauses or sub-script calls.

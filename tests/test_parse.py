@@ -6,7 +6,19 @@ import pytest
 
 from fmscript.errors import ErrorList
 from fmscript.script import ast as S
-from fmscript.script.parse import parse_collect, parse_script_text
+from fmscript.script import parse
+from fmscript.script.steps import builtin_steps
+
+STEPS = builtin_steps()  # the parser is handed the step table (an Interpreter hands its own)
+
+
+def parse_collect(text, path="<script>", default_name=None):
+    return parse.parse_collect(text, path, default_name, steps=STEPS)
+
+
+def parse_script_text(text, path="<script>", default_name=None):
+    return parse.parse_script_text(text, path, default_name, steps=STEPS)
+
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "tests" / "conformance" / "script-steps.tsv"
@@ -111,8 +123,7 @@ def _catalogue():
 
 
 def _implemented():
-    from fmscript.steps import registry
-    return registry()
+    return STEPS
 
 
 WRAP = {"Else If": "If [ 1 ]\n{}\nEnd If", "Else": "If [ 1 ]\n{}\nEnd If", "End If": "If [ 1 ]\n{}",

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from fmscript.errors import ErrorList
-from fmscript.script.cache import parse_cached
+from fmscript.script import cache
+from fmscript.script.steps import builtin_steps
+
+
+def parse_cached(text, path="<script>", default_name=None):
+    return cache.parse_cached(text, path, default_name, steps=builtin_steps())
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +51,9 @@ def test_errors_are_never_cached():
 
 
 def test_cached_ast_equals_a_fresh_parse(tmp_path):
-    from fmscript.script.parse import parse_script_text
+    from fmscript.script.parse import parse_script_text as parse
+    def parse_script_text(text, path):
+        return parse(text, path, steps=builtin_steps())
     text = (ROOT / "examples" / "spec_example2.zh.fmscript").read_text(encoding="utf-8")
     first = parse_cached(text, "ex.fmscript")
     second = parse_cached(text, "ex.fmscript")

@@ -35,6 +35,7 @@ class Account:
     endpoint: str = ""
     verify_ssl: bool = False
     _provider: object = field(default=None, repr=False)
+    providers: dict | None = field(default=None, repr=False)  # the interpreter's table (None: PROVIDERS)
 
     def __repr__(self) -> str:
         key = mask(self.api_key) if self.api_key else ""
@@ -44,10 +45,11 @@ class Account:
     @property
     def provider(self):
         if self._provider is None:
-            factory = PROVIDERS.get(self.provider_name.casefold())
+            table = PROVIDERS if self.providers is None else self.providers
+            factory = table.get(self.provider_name.casefold())
             if factory is None:
                 raise FMScriptError(f"model provider “{self.provider_name}” is not available; use "
-                                    + ", ".join(sorted(p for p in _DISPLAY.values())), code=1711)
+                                    + ", ".join(sorted(_DISPLAY.get(k, k) for k in table)), code=1711)
             self._provider = factory(self)
         return self._provider
 
@@ -70,7 +72,7 @@ def register_provider(name: str, factory: Callable[[Account], object]) -> None:
 def configure(session, name: str, provider_name: str, api_key: str = "", endpoint: str = "",
               verify_ssl: bool = False) -> Account:
     register_secret(api_key)
-    acct = Account(name, provider_name, api_key, endpoint, verify_ssl)
+    acct = Account(name, provider_name, api_key, endpoint, verify_ssl, providers=session.providers)
     session.accounts[name.casefold()] = acct
     return acct
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..errors import ParseError
 from ..source import Source
 from . import ast as A
-from .functions import CalcError, FunctionDef, lookup, registry
+from .functions import CalcError, FunctionDef, registry
 from .values import (CONTEXT, ONE, ZERO, Time, Timestamp, compare, equals, to_bool, to_num0, to_text)
 import datetime as _dt
 
@@ -29,10 +29,16 @@ def var_key(name: str, rep: int = 1) -> str:
 
 
 class CalcCompiler:
-    def __init__(self, source: Source | None = None, let_names: frozenset[str] = frozenset()):
+    def __init__(self, source: Source | None = None, let_names: frozenset[str] = frozenset(),
+                 functions: dict[str, FunctionDef] | None = None):
         self.source = source
         self.let_scope: list[set[str]] = [set(let_names)] if let_names else []
-        registry()
+        # The function table handed in (an interpreter's copy), else the built-ins.
+        self.functions = functions if functions is not None else registry()
+
+    def function(self, name: str) -> FunctionDef | None:
+        """The function a calculation names, from this compiler's table."""
+        return self.functions.get(name.casefold())
 
     # -- errors -----------------------------------------------------------------------------------------
     def error(self, msg: str, node: A.Node, code: int = 1204) -> ParseError:
@@ -88,7 +94,7 @@ class CalcCompiler:
                         raise CalcError(f"“{name}” is not defined", code=1202)
                     return v
                 return read_let
-        d = lookup(n.name)
+        d = self.function(n.name)
         if d is not None and d.bare:
             return self._call(d, (), n)
         return self.c_Field(A.Field(None, n.name, pos=n.pos))
@@ -171,9 +177,9 @@ class CalcCompiler:
     def c_Call(self, n: A.Call):
         if n.name.casefold() == "let":
             return self._let(n)
-        d = lookup(n.name)
+        d = self.function(n.name)
         if d is None:
-            known = sorted({fd.name for fd in registry().values()})
+            known = sorted({fd.name for fd in self.functions.values()})
             close = difflib.get_close_matches(n.name, known, n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise self.error(f"unknown function “{n.name}”{hint}", n, code=1209)
@@ -436,14 +442,15 @@ class Calculation:
 
 
 def compile_calc(text: str, source: Source | None = None, offset: int = 0,
-                 let_names: frozenset[str] = frozenset()) -> Calculation:
+                 let_names: frozenset[str] = frozenset(), functions: dict | None = None) -> Calculation:
     from .parse import parse_calc
 
     node = parse_calc(text, source, offset)
-    return compile_node(node, text, source, let_names)
+    return compile_node(node, text, source, let_names, functions)
 
 
 def compile_node(node: A.Node, text: str = "", source: Source | None = None,
-                 let_names: frozenset[str] = frozenset()) -> Calculation:
-    fn = CalcCompiler(source, let_names).compile(node)
+                 let_names: frozenset[str] = frozenset(), functions: dict | None = None) -> Calculation:
+    """Compile a calculation AST; functions are looked up in ``functions`` (default: the built-ins)."""
+    fn = CalcCompiler(source, let_names, functions).compile(node)
     return Calculation(text, fn, node)

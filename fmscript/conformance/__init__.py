@@ -266,7 +266,7 @@ def evaluate(v: Vector) -> str:
     from ..calc.compile import compile_calc, var_key
     from ..calc.values import to_text
     from ..errors import FMScriptError
-    from ..runtime import Frame, Session
+    from ..script.runtime import Frame, Session
 
     data = _Record(FIELD_CONTEXT[v.id]) if v.id in FIELD_CONTEXT else None
     session = Session(data=data)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..calc.values import to_text
-from ..steps import StepError
+from ..errors import StepError
 from . import finds as F
 from .values import DECLARED, FIELD_TYPES, from_storage, num_collate, text_collate, to_storage, type_from_declared
 

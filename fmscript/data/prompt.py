@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from ..calc.values import to_text
-from ..steps import StepError
+from ..errors import StepError
 from .values import from_storage
 
 #: The system message Save Records as JSONL (format for fine-tuning Off) puts first.  FileMaker does not

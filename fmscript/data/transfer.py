@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..steps import StepError
+from ..errors import StepError
 from .database import Database, TableInfo, qident
 from .values import export_value, to_storage
 

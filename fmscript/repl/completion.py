@@ -301,7 +301,8 @@ def _steps(word: str, src) -> list[Candidate]:
 
 
 def _labels(ctx: Context, src) -> list[Candidate]:
-    from ..docgen import label_kind, step_labels
+    from ..script.steps import builtin_steps
+    step_labels, label_kind = builtin_steps().labels_of, builtin_steps().label_kind
 
     if ctx.step is None:
         return []

@@ -38,14 +38,15 @@ def help_text(arg: str = "") -> str:
 
 
 def step_help(name: str) -> str | None:
-    from ..docgen import label_kind, label_zh, step_labels, step_notes
-    from ..steps import registry
+    from ..script.steps import builtin_steps
 
-    info = catalog.step(name.strip().rstrip("[").strip())
+    table = builtin_steps()
+    step_labels, label_zh, label_kind, step_notes = table.labels_of, table.label_zh, table.label_kind, table.notes
+    info = table.step_info(name.strip().rstrip("[").strip())
     if info is None:
         return None
-    d = registry().get(info.name)
-    implemented = d is not None and (d.compile is not None or d.family == "control")
+    d = table.get(info.name)
+    implemented = d is not None and d.implemented
     lines = [f"{info.name}" + (f"  ·  {' / '.join(info.zh)}" if info.zh else "") + f"   [{info.category} step]"]
     lines.append(f"  {info.syntax}")
     if implemented and d.doc:

@@ -25,7 +25,7 @@ from ..script.scan import skip_text_constant
 from .. import catalog
 from ..errors import ErrorList, FMScriptError, ScriptHalted
 from ..redact import redact
-from ..runtime import Frame
+from ..script.runtime import Frame
 from ..source import Source
 
 REPL_PATH = "<repl>"
@@ -137,8 +137,9 @@ def _check_complete(text: str) -> tuple[str, str]:
             return "incomplete", INDENT
         return "invalid", ""
     from ..script.parse import parse_collect
+    from ..script.steps import builtin_steps
 
-    _, errors = parse_collect(text, REPL_PATH)
+    _, errors = parse_collect(text, REPL_PATH, steps=builtin_steps())
     msgs = [e.message for e in errors]
     if not msgs:
         return "complete", ""
@@ -208,10 +209,10 @@ class ReplSession:
         self.out(text.replace("\r\n", "\n").replace("\r", "\n"), "dialog")
 
     def _on_trace(self, event: dict) -> None:
-        from ..interpreter import _short
+        from ..interpreter import short_value as _short
 
         try:
-            from ..interpreter import _SECRET_NAME as secret
+            from ..interpreter import SECRET_NAME as secret
         except ImportError:  # pragma: no cover - older interpreter
             secret = None
         parts = [f"{event['path']}:{event['line']}: {event['step']}"]
@@ -252,14 +253,13 @@ class ReplSession:
                      "error")
 
     def _tracer(self):
-        return self.fm._tracer()
+        return self.fm.tracer()
 
     def run_steps(self, text: str):
         """Run steps in the REPL's frame; an Exit Script result is shown like a calculation's value."""
-        from ..script.compile import compile_script, execute
-        from ..script.parse import parse_collect
+        from ..script.run import execute
 
-        sf, errors = parse_collect(text, REPL_PATH, "REPL")
+        sf, errors = self.fm.parse(text, REPL_PATH, "REPL")
         for w in sf.warnings:
             self.out(w.render(self.color), "info")
         if errors:
@@ -267,7 +267,7 @@ class ReplSession:
         compiled = []
         for s in sf.scripts:
             compile_errors: list[FMScriptError] = []
-            compiled.append(compile_script(s, sf.source, self._tracer(), compile_errors))
+            compiled.append(self.fm.compile(s, sf.source, compile_errors))
             if compile_errors:
                 raise ErrorList(compile_errors)
         for cs in compiled:
@@ -363,7 +363,7 @@ class ReplSession:
 
     def database(self):
         """The session's database, or None while nothing has opened or needed one."""
-        from ..runtime import NoData
+        from ..script.runtime import NoData
 
         data = self.session.data
         return None if data is None or isinstance(data, NoData) else data

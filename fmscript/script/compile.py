@@ -1,8 +1,9 @@
 """Script AST → runnable code: a flat list of step closures with resolved jumps.
 
 Control steps (If, Loop …) become jumps, so running a loop body re-parses and re-resolves nothing: each
-iteration calls the same closures.  A step closure returns ``None`` to go on, an index to jump, or
-``KEEP_ERROR`` to go on without resetting ``Get ( LastError )``.
+iteration calls the same closures.  The compiler only produces a :class:`CompiledScript`; the VM in
+:mod:`fmscript.script.run` runs it.  Steps are looked up in the table handed in (the interpreter's), so
+this module never imports the step library.
 """
 from __future__ import annotations
 
@@ -11,22 +12,12 @@ from collections.abc import Callable
 from ..calc import ast as C
 from ..calc.compile import Calculation, compile_node, var_key
 from ..calc.values import to_bool, to_num0, to_text
-from ..errors import FMScriptError, ParseError, ScriptHalted
+from ..errors import FMScriptError, ParseError, StepError
 from ..source import Source
-from ..steps import STEPS, StepError, registry
 from . import ast as S
-
-KEEP_ERROR = -1
-MAX_CALL_DEPTH = 1000
+from .steptable import StepTable
 
 Instr = Callable[[object], object]
-
-
-class ExitScript(Exception):
-    """Internal: Exit Script unwinds to the script's caller."""
-
-    def __init__(self, result):
-        self.result = result
 
 
 class CompiledScript:
@@ -42,9 +33,12 @@ class CompiledScript:
 class StepCompiler:
     """What a step's compile function gets: turns option values into closures once."""
 
-    def __init__(self, source: Source, trace=None):
+    def __init__(self, source: Source, trace=None, functions: dict | None = None):
         self.source = source
         self.trace = trace
+        self.functions = functions  # the interpreter's calculation functions (None: the built-ins)
+        self.errors: list[FMScriptError] | None = None
+        self.steps: StepTable | None = None
         self.step: S.Step | None = None
         self.blocks: list[dict] = []  # open If / Loop blocks while compiling
 
@@ -65,7 +59,7 @@ class StepCompiler:
     def calculation(self, value: S.Value) -> Calculation:
         if not isinstance(value, S.Calc):
             raise self.error("a calculation is expected here")
-        return compile_node(value.node, value.text, self.source)
+        return compile_node(value.node, value.text, self.source, functions=self.functions)
 
     def calc(self, opt: S.Option | S.Value | None, default=None) -> Callable:
         """A closure ``f → value`` for an option (``default`` when the option is absent)."""
@@ -118,19 +112,24 @@ class StepCompiler:
             if len(name.lstrip("$")) == 0:
                 raise self.error("a variable needs a name after “$”", opt.pos)
             is_global = name.startswith("$$")
-            rep = compile_node(node.rep, "", self.source).evaluate if node.rep is not None else None
+            rep = self._rep(node.rep)
             return make_var_setter(name, is_global, rep)
         if isinstance(node, (C.Field, C.Name)):
             table = node.table if isinstance(node, C.Field) else None
             fname = node.name
-            rep = compile_node(node.rep, "", self.source).evaluate \
-                if isinstance(node, C.Field) and node.rep is not None else None
+            rep = self._rep(node.rep) if isinstance(node, C.Field) else None
 
             def set_field(f, value, rep_override=None):
                 r = rep_override if rep_override is not None else (int(to_num0(rep(f))) if rep else 1)
                 f.session.data.set_field(f, table, fname, max(r, 1), value)
             return set_field
         raise self.error(f"{what} is expected here", opt.pos)
+
+    def _rep(self, node) -> Callable | None:
+        """The closure of a repetition number (``$x[n]``, ``T::F[n]``), None when there is none."""
+        if node is None:
+            return None
+        return compile_node(node, "", self.source, functions=self.functions).evaluate
 
 
 def make_var_setter(name: str, is_global: bool, rep=None):
@@ -148,12 +147,13 @@ def make_var_setter(name: str, is_global: bool, rep=None):
     return set_var
 
 
-def compile_script(script: S.Script, source: Source, trace=None,
-                   errors: list[FMScriptError] | None = None) -> CompiledScript:
-    """Compile one script; with ``errors`` given, problems are collected there instead of raised."""
-    registry()
-    c = StepCompiler(source, trace)
+def compile_script(script: S.Script, source: Source, trace=None, errors: list[FMScriptError] | None = None, *,
+                   steps: StepTable, functions: dict | None = None) -> CompiledScript:
+    """Compile one script against the step table ``steps`` (and calculation ``functions``); with
+    ``errors`` given, problems are collected there instead of raised."""
+    c = StepCompiler(source, trace, functions)
     c.errors = errors
+    c.steps = steps
     code: list[Instr] = []
     steps: list[S.Step] = []
     blocks: list[dict] = c.blocks
@@ -235,11 +235,12 @@ def _compile_step(st, c, code, steps, blocks, emit):
         for e in b["exits"]:
             e[0] = len(code)
     else:
-        d = STEPS.get(name)
+        d = c.steps.get(name)
         if d is None or d.compile is None:
             emit(_unavailable(name), st)
         else:
-            emit(d.compile(st, c), st)
+            run = d.compile(st, c)
+            emit(run if d.guard is None else d.guard(run), st)
 
 
 def _cond(st: S.Step, c: StepCompiler):
@@ -251,7 +252,7 @@ def _cond(st: S.Step, c: StepCompiler):
             raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
         return c.calc(opts[0])
     except FMScriptError as e:
-        if getattr(c, "errors", None) is None:
+        if c.errors is None:
             raise
         c.errors.append(e.with_span(c.source.span(st.pos), st.name))
 
@@ -288,38 +289,3 @@ def _unavailable(name: str):
         raise StepError(f"“{name}” is not available in fmscript (command is unavailable)",
                         code=3)
     return run
-
-
-def execute(cs: CompiledScript, frame) -> object:
-    """Run a compiled script in a frame; returns its Exit Script result."""
-    code = cs.code
-    n = len(code)
-    pc = 0
-    session = frame.session
-    try:
-        while pc < n:
-            try:
-                r = code[pc](frame)
-            except ExitScript:
-                raise
-            except FMScriptError as e:
-                session.last_error = e.code
-                session.last_error_detail = e.detail or e.message
-                st = cs.steps[pc]
-                session.last_error_location = f"{cs.name}\r{st.name}\r{cs.spans[pc].line}"
-                if not frame.error_capture:
-                    raise e.with_span(cs.spans[pc], st.name)
-                pc += 1
-                continue
-            if r is None:
-                session.last_error = 0
-                pc += 1
-            elif r == KEEP_ERROR:
-                pc += 1
-            else:
-                session.last_error = 0
-                pc = r
-    except ExitScript as ex:
-        session.last_error = 0
-        return ex.result
-    return ""

@@ -11,6 +11,7 @@ from ..errors import CheckWarning, ErrorList, FMScriptError, ParseError
 from ..source import Source
 from . import ast as S
 from .scan import RawLine, RawSegment, scan
+from .steptable import StepTable
 
 COMMENT = "# (Comment)"
 _LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
@@ -19,26 +20,24 @@ _WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
 BLOCK_OPEN = {"If": "End If", "Loop": "End Loop"}
 
 
-def _implemented():
-    from ..steps import registry
-    return registry()
-
-
-def parse_script_text(text: str, path: str = "<script>", default_name: str | None = None) -> S.ScriptFile:
-    """Parse a whole file; raises :class:`ErrorList` with every error found."""
-    sf, errors = parse_collect(text, path, default_name)
+def parse_script_text(text: str, path: str = "<script>", default_name: str | None = None, *,
+                      steps: StepTable) -> S.ScriptFile:
+    """Parse a whole file against the step table ``steps``; raises :class:`ErrorList` with every error."""
+    sf, errors = parse_collect(text, path, default_name, steps=steps)
     if errors:
         raise ErrorList(errors)
     return sf
 
 
-def parse_collect(text: str, path: str = "<script>", default_name: str | None = None
-                  ) -> tuple[S.ScriptFile, list[FMScriptError]]:
+def parse_collect(text: str, path: str = "<script>", default_name: str | None = None, *,
+                  steps: StepTable) -> tuple[S.ScriptFile, list[FMScriptError]]:
+    """Parse a whole file; returns the AST and every error found.  ``steps`` says which steps exist
+    (names, labels, constants beyond the catalogue) and which are implemented, with their labels."""
     src = Source(path, text)
     raw_lines, errors = scan(src)
     errors = list(errors)
     warnings: list[CheckWarning] = []
-    impl = _implemented()
+    impl = steps
     scripts: list[S.Script] = []
     uses_headers = any(r.kind == "script" for r in raw_lines)
     current: S.Script | None = None
@@ -86,27 +85,27 @@ def parse_collect(text: str, path: str = "<script>", default_name: str | None = 
     return S.ScriptFile(src, scripts, warnings), errors
 
 
-def _suggest(name: str) -> str:
-    names = catalog.all_step_names()
+def _suggest(name: str, impl: StepTable) -> str:
+    names = impl.step_names()
     by_norm = {catalog.norm(n): n for n in names}
     close = difflib.get_close_matches(catalog.norm(name), list(by_norm), n=1, cutoff=0.6)
     return f"; did you mean “{by_norm[close[0]]}”?" if close else ""
 
 
 def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | None:
-    info = catalog.step(raw.name) if raw.name else None
+    info = impl.step_info(raw.name) if raw.name else None
     if info is None:
         if raw.kind == "disabled":
             return S.Step(COMMENT, comment="// " + raw.name, pos=raw.start, written="//", disabled=True)
         if not raw.name:
             errors.append(ParseError("a step needs a name before “[”", span=src.span(raw.start)))
         else:
-            errors.append(ParseError(f"unknown script step “{raw.name}”{_suggest(raw.name)}", code=4,
+            errors.append(ParseError(f"unknown script step “{raw.name}”{_suggest(raw.name, impl)}", code=4,
                                      span=src.span(raw.name_start, raw.name_start + len(raw.name))))
         return None
     stepdef = impl.get(info.name)
     local_errors: list[FMScriptError] = []
-    options = tuple(_parse_option(seg, src, stepdef, info.name, local_errors) for seg in raw.segments)
+    options = tuple(_parse_option(seg, src, stepdef, info.name, local_errors, impl) for seg in raw.segments)
     if raw.kind == "disabled":
         # A disabled step (FileMaker prints it with “//”) is kept but never run; its text may be anything.
         return S.Step(info.name, options, pos=raw.start, written=raw.name, disabled=True)
@@ -124,11 +123,11 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
     return step
 
 
-def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors) -> S.Option:
+def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable) -> S.Option:
     label = None
     value_text, value_start = seg.value, seg.value_start
     if seg.label is not None:
-        label = catalog.label(seg.label)
+        label = impl.label(seg.label)
         if label is None:
             if _WORDISH.match(seg.label) and stepdef is not None:
                 close = difflib.get_close_matches(catalog.norm(seg.label),
@@ -151,9 +150,9 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors)
             return S.Option(None, None, seg.start)
         return S.Option(label, None, seg.start, seg.label)
     # Bare words: constants (On, Table, Restore…) and flag options (Verify SSL Certificates…).
-    word = catalog.constant(value_text)
+    word = impl.constant(value_text)
     if word is None and label is None:
-        word = catalog.label(value_text)
+        word = impl.label(value_text)
         if word is not None:
             return S.Option(None, S.Word(word), seg.start, value_text)
     if word is not None and not value_text.startswith(('"', "“")):

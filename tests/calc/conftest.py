@@ -5,7 +5,7 @@ import pytest
 
 from fmscript.calc.compile import compile_calc
 from fmscript.calc.values import to_text
-from fmscript.runtime import Frame, Session
+from fmscript.script.runtime import Frame, Session
 
 
 class Calc:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from fmscript.data.prompt import BUILTIN_SYSTEM_PROMPT, rows_to_jsonl, table_training_rows
-from fmscript.runtime import Frame
+from fmscript.script.runtime import Frame
 
 EXAMPLE1_EN = """\
 Go to Layout [ "Support_QA" (Support_QA) ]
@@ -50,7 +50,7 @@ def test_table_rows_follow_found_set_order_and_accept_bare_field(qa):
 
 
 def test_table_rows_errors(qa):
-    from fmscript.steps import StepError
+    from fmscript.errors import StepError
     frame = Frame(qa.fm.session, "s")
     with pytest.raises(StepError) as e:
         table_training_rows(frame, "Nope", "Answer")

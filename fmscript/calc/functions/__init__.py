@@ -10,14 +10,7 @@ import importlib
 import re
 from collections.abc import Callable
 
-from ...errors import FMScriptError
-
-
-class CalcError(FMScriptError):
-    """An error while evaluating a calculation: the calculation's result becomes ``?``."""
-
-    code = 1204
-
+from ...errors import CalcError  # noqa: F401  (defined in errors.py; calc modules import it from here)
 
 class FunctionDef:
     """A registered calculation function.
@@ -59,19 +52,24 @@ def _arity(signature: str) -> tuple[int, int | None]:
     return required, (None if variadic else max(total, required))
 
 
-def function(signature: str, *, mode: str = "value", lists: bool = False, bare: bool | None = None,
-             volatile: bool = False, names: tuple[str, ...] = (), args: tuple[int, int | None] | None = None,
-             category: str = ""):
-    """Register a calculation function under the name its FileMaker signature starts with."""
+def define_function(signature: str, fn: Callable, *, mode: str = "value", lists: bool = False,
+                    bare: bool | None = None, volatile: bool = False, names: tuple[str, ...] = (),
+                    args: tuple[int, int | None] | None = None, category: str = "") -> FunctionDef:
+    """The definition of a function named by its FileMaker signature (registered nowhere yet)."""
     name = signature.split("(", 1)[0].strip()
     lo, hi = args if args is not None else _arity(signature)
+    doc = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    cat = category or fn.__module__.rsplit(".", 1)[-1].replace("_fns", "").replace("core", "logic")
+    return FunctionDef(name, signature, fn, lo, hi, mode, doc, cat, lists,
+                       bare if bare is not None else (hi == 0), volatile, names)
+
+
+def function(signature: str, **kw):
+    """Register a built-in calculation function under the name its FileMaker signature starts with."""
 
     def deco(fn: Callable) -> Callable:
-        doc = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        cat = category or fn.__module__.rsplit(".", 1)[-1].replace("_fns", "").replace("core", "logic")
-        d = FunctionDef(name, signature, fn, lo, hi, mode, doc, cat, lists,
-                        bare if bare is not None else (hi == 0), volatile, names)
-        for n in (name, *names):
+        d = define_function(signature, fn, **kw)
+        for n in (d.name, *d.names):
             FUNCTIONS[n.casefold()] = d
         return fn
 

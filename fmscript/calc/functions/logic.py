@@ -124,13 +124,11 @@ def repetition_count(data, table, name) -> int:
 def all_repetitions(comp, node):
     """Compile an argument of an aggregate: a field named without ``[n]`` gives all its repetitions
     (a tuple) when it repeats; anything else gives its value."""
-    from . import lookup
-
     plain = comp.compile(node)
     if isinstance(node, A.Field) and node.rep is None:
         table, name = node.table, node.name
     elif isinstance(node, A.Name) and not any(node.name.casefold() in s for s in comp.let_scope) \
-            and not (lookup(node.name) and lookup(node.name).bare):
+            and not (comp.function(node.name) and comp.function(node.name).bare):
         table, name = None, node.name
     else:
         return plain
@@ -284,7 +282,7 @@ def is_valid_expression(f, text):
     from ..compile import compile_calc
 
     try:
-        compile_calc(to_text(text), let_names=frozenset(f.let))
+        compile_calc(to_text(text), let_names=frozenset(f.let), functions=f.session.functions)
     except FMScriptError:
         return ZERO
     return ONE

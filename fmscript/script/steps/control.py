@@ -1,23 +1,21 @@
-"""Control steps: variables, sub-scripts, error capture, dialogs, pauses.
+"""Control steps (FileMaker's Control category): variables, sub-scripts, error capture, pauses.
 
 If / Else If / Else / End If and Loop / Exit Loop If / End Loop are registered here (so that ``check``
 knows them) but compiled into jumps by :mod:`fmscript.script.compile`.
 """
 from __future__ import annotations
 
-import sys
 import time
 
-from ..calc import ast as C
-from ..calc.values import to_num0, to_text
-from ..errors import ScriptHalted
-from ..script import ast as S
-from ..script.compile import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
-from . import StepError, step
+from ...calc import ast as C
+from ...errors import ScriptHalted, StepError
+from .. import ast as S
+from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
+from ..runtime import Frame
+from . import step
 
 for _name in ("If", "Else If", "Else", "End If", "Loop", "Exit Loop If", "End Loop"):
-    step(_name)(None)
-step("# (Comment)")(None)
+    step(_name, control_flow=True)(None)
 
 
 def _check_set_variable(st: S.Step):
@@ -57,7 +55,7 @@ def exit_script(st: S.Step, c):
     return run
 
 
-@step("Halt Script")
+@step("Halt Script", note="In the REPL, it stops the current input; the session goes on.")
 def halt_script(st: S.Step, c):
     """Stops every running script at once."""
     def run(f):
@@ -82,7 +80,6 @@ def perform_script(st: S.Step, c):
             raise StepError(f"there is no script named “{script_name}”", code=104)
         if session.call_depth >= MAX_CALL_DEPTH:
             raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=1223)
-        from ..runtime import Frame
         sub = Frame(session, target.name, param(f), f.error_capture)
         session.call_depth += 1
         try:
@@ -115,7 +112,7 @@ def set_error_capture(st: S.Step, c):
     return run
 
 
-@step("Allow User Abort")
+@step("Allow User Abort", note="Ctrl-C in the terminal always interrupts a run (exit code 130).")
 def allow_user_abort(st: S.Step, c):
     """Whether Ctrl-C may stop the script (fmscript always lets the terminal interrupt)."""
     on = _on_off(st, c)
@@ -125,25 +122,8 @@ def allow_user_abort(st: S.Step, c):
     return run
 
 
-@step("Show Custom Dialog", labels=("Title", "Message", "Buttons", "Input fields", "Default Button"),
-      calc_labels=("Title", "Message"))
-def show_custom_dialog(st: S.Step, c):
-    """Shows a title and a message (printed on stdout by the CLI); the first button counts as chosen."""
-    parts = st.unlabelled()
-    title_opt = st.get("Title") or (parts[0] if len(parts) >= 2 else None)
-    msg_opt = st.get("Message") or (parts[1] if len(parts) >= 2 else parts[0] if len(parts) == 1 else None)
-    title = c.text(title_opt)
-    message = c.text(msg_opt)
-
-    def run(f):
-        s = f.session
-        s.last_message_choice = 1
-        if s.on_dialog is not None:
-            s.on_dialog(title(f), message(f))
-    return run
-
-
-@step("Pause/Resume Script", labels=("Duration (seconds)",))
+@step("Pause/Resume Script", labels=("Duration (seconds)",),
+      note="`Indefinitely` does not wait, since nobody could resume the script.")
 def pause_resume(st: S.Step, c):
     """Waits the given number of seconds (``Indefinitely`` does not wait: nobody can resume it)."""
     opt = st.get("Duration (seconds)") or (st.unlabelled()[0] if st.unlabelled() else None)
@@ -153,14 +133,4 @@ def pause_resume(st: S.Step, c):
         n = float(secs(f))
         if n > 0:
             time.sleep(n)
-    return run
-
-
-@step("Beep")
-def beep(st: S.Step, c):
-    """Rings the terminal bell (on stderr, only on a terminal)."""
-    def run(f):
-        if sys.stderr.isatty():
-            sys.stderr.write("\a")
-            sys.stderr.flush()
     return run

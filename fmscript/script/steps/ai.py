@@ -9,11 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..calc import ast as C
-from ..calc.values import to_text
-from ..errors import FMScriptError
-from ..script import ast as S
-from . import StepError, step
+from ...calc import ast as C
+from ...calc.values import to_text
+from ...errors import FMScriptError, StepError
+from .. import ast as S
+from . import step
 
 
 def _json_text(obj) -> str:
@@ -45,7 +45,9 @@ def _run_ai(fn):
 
 @step("Configure AI Account", labels=("Account Name", "Model Provider", "API key", "Endpoint",
                                       "Verify SSL Certificates"),
-      calc_labels=("Account Name", "API key", "Endpoint"))
+      calc_labels=("Account Name", "API key", "Endpoint"),
+      note="Adds the `Local` provider (zh-Hans 本地): the embedded engine, no network, no key. "
+           "An `https` endpoint without Verify SSL Certificates prints a warning.")
 def configure_ai_account(st: S.Step, c):
     """Names an AI account for this session: provider OpenAI, Custom (with an endpoint) or Local."""
     name = c.text(st.get("Account Name"))
@@ -58,7 +60,7 @@ def configure_ai_account(st: S.Step, c):
     verify = "Verify SSL Certificates" in st.words() or c.on_off(st.get("Verify SSL Certificates"), False)
 
     def run(f):
-        from ..ai.accounts import configure
+        from ...ai.accounts import configure
         acct_name = name(f)
         if not acct_name:
             raise StepError("the account name is empty", code=1708)
@@ -79,7 +81,7 @@ def _path_list(f, text: str) -> str:
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         s = line.strip()
         if s.startswith("$"):
-            from ..calc.compile import var_key
+            from ...calc.compile import var_key
             scope = f.session.globals if s.startswith("$$") else f.locals
             s = to_text(scope.get(var_key(s), ""))
         out.append(s)
@@ -97,7 +99,9 @@ def _field_name(opt: S.Option | None, c) -> tuple[str | None, str] | None:
 
 @step("Fine-Tune Model", labels=("Account Name", "Base Model", "Training Data", "Completion Field",
                                  "Response Target", "Fine-Tune Parameters"),
-      calc_labels=("Account Name", "Base Model", "Completion Field", "Response Target", "Fine-Tune Parameters"))
+      calc_labels=("Account Name", "Base Model", "Completion Field", "Response Target", "Fine-Tune Parameters"),
+      note="Local jobs run in a worker process of the fmscript home. A tuned model of the same name stays usable "
+           "until the new job succeeds, then is replaced atomically (the AI Model Server deletes it first).")
 def fine_tune_model(st: S.Step, c):
     """Starts a LoRA fine-tuning job from a table's found set or a JSONL file; the job JSON goes to the target."""
     acct = c.text(st.get("Account Name"))
@@ -120,15 +124,15 @@ def fine_tune_model(st: S.Step, c):
     params = c.text(st.get("Fine-Tune Parameters"))
 
     def run(f):
-        from ..ai.accounts import account
+        from ...ai.accounts import account
         a = account(f.session, acct(f))
         p = _json_object(params(f), "Fine-Tune Parameters")
         if kind == "File":
-            from ..ai.trainingdata import resolve_training_file
+            from ...ai.trainingdata import resolve_training_file
             path = resolve_training_file(_path_list(f, source(f)), f.session.base_dir)
             file_name = path.name
         else:
-            from ..data.prompt import rows_to_jsonl, table_training_rows
+            from ...data.prompt import rows_to_jsonl, table_training_rows
             occurrence = source(f)
             rows = table_training_rows(f, occurrence, completion[1] if completion[0] is None else
                                        f"{completion[0]}::{completion[1]}")
@@ -151,7 +155,8 @@ def fine_tune_model(st: S.Step, c):
                                               "Instructions", "Messages", "Parameters", "Save Message History To",
                                               "Temperature", "Stream", "Tool Definitions", "Message History Count"),
       calc_labels=("Account Name", "Model", "User Prompt", "Response", "Instructions", "Messages", "Parameters",
-                   "Save Message History To", "Temperature"))
+                   "Save Message History To", "Temperature"),
+      note="Greedy decoding by default on the Local provider.")
 def generate_response(st: S.Step, c):
     """Asks a base or tuned model; the reply goes to the Response target."""
     acct = c.text(st.get("Account Name"))
@@ -170,7 +175,7 @@ def generate_response(st: S.Step, c):
     save = c.target(save_opt) if save_opt is not None and save_opt.value is not None else None
 
     def run(f):
-        from ..ai.accounts import account
+        from ...ai.accounts import account
         a = account(f.session, acct(f))
         messages: list[dict] = []
         sys_text = instructions(f)
@@ -203,7 +208,8 @@ def generate_response(st: S.Step, c):
     return run
 
 
-@step("Wait for Fine-Tune Job", labels=("Account Name", "Job ID", "Timeout", "Response Target"))
+@step("Wait for Fine-Tune Job", labels=("Account Name", "Job ID", "Timeout", "Response Target"),
+      note="fmscript's own step: FileMaker has no way to wait for a job from a script.")
 def wait_for_fine_tune_job(st: S.Step, c):
     """Waits until a fine-tuning job ends (or the timeout passes); the job JSON goes to the target."""
     acct = c.text(st.get("Account Name"))
@@ -213,7 +219,7 @@ def wait_for_fine_tune_job(st: S.Step, c):
     target = c.target(target_opt) if target_opt is not None and target_opt.value is not None else None
 
     def run(f):
-        from ..ai.accounts import account
+        from ...ai.accounts import account
         a = account(f.session, acct(f))
         jid = job_id(f)
         if not jid:
@@ -249,7 +255,7 @@ def _progress_bar(label: str):
     if not sys.stderr.isatty():
         return None
     try:
-        from ..ai.commands import ProgressBar
+        from ...ai.commands import ProgressBar
     except ImportError:
         return None
     return ProgressBar(sys.stderr, label=label)

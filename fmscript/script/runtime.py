@@ -1,12 +1,12 @@
-"""Run-time state: the session ($$ variables, last error, scripts, data, accounts) and one frame per
-script call ($ variables, parameter, error capture)."""
+"""Run-time state: the session ($$ variables, last error, scripts, data, accounts, the interpreter's
+function and provider tables) and one frame per script call ($ variables, parameter, error capture)."""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 from collections.abc import Callable
 
-from .errors import FMScriptError
+from ..errors import CalcError, FMScriptError
 
 
 class NoData:
@@ -31,7 +31,7 @@ class NoData:
         db = self._db
         if db is None:
             # One database for the session, also for callers still holding this placeholder.
-            from .data import open_database
+            from ..data import open_database
             db = self._db = open_database(None)
             if self._session is not None:
                 self._session.data = db
@@ -42,7 +42,8 @@ class Session:
     """Everything that lives for one run of fmscript (FileMaker: the file's session)."""
 
     def __init__(self, *, on_dialog: Callable[[str, str], None] | None = None,
-                 on_step: Callable | None = None, data=None):
+                 on_step: Callable | None = None, data=None, functions: dict | None = None,
+                 providers: dict | None = None):
         self.globals: dict[str, object] = {}
         self.global_names: dict[str, str] = {}  # key → name as written, for display
         self.data = data if data is not None else NoData(self)
@@ -62,6 +63,10 @@ class Session:
         self._runtime_calcs: dict[tuple, object] = {}
         self._temp: Path | None = None
         self.extensions: dict[str, object] = {}  # per-subsystem state (AI jobs, windows…)
+        # The interpreter's registries (None: the built-ins): Evaluate and Configure AI Account use them.
+        self.functions = functions
+        self.providers = providers
+        self.data_attached: object = None  # the database whose steps last attached this session
 
     def note_calc_error(self, code: int, detail: str) -> None:
         self.last_error_detail = detail
@@ -71,10 +76,9 @@ class Session:
         key = (text, let_names)
         calc = self._runtime_calcs.get(key)
         if calc is None:
-            from .calc.compile import compile_calc
-            from .calc.functions import CalcError
+            from ..calc.compile import compile_calc
             try:
-                calc = compile_calc(text, let_names=let_names)
+                calc = compile_calc(text, let_names=let_names, functions=self.functions)
             except FMScriptError as e:
                 raise CalcError(e.message, code=e.code or 1204) from None
             if len(self._runtime_calcs) > 1000:

@@ -1,0 +1,134 @@
+"""Navigation steps (FileMaker's Navigation category): layouts, records and requests, browse and find modes.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ...calc.values import to_num0, to_text
+from ...errors import StepError
+from .. import ast as S
+from . import step
+from .data_access import (DIALOG, calc_options, data_errors, database, silent_error, step_line, stored_requests,
+                          stored_text)
+
+@step("Go to Layout", labels=("Animation",), guard=data_errors)
+def go_to_layout(st: S.Step, c):
+    """Switches the window to a layout, by name (“Name” (Occurrence)), number, calculation or original layout."""
+    words = st.words()
+    refs = [o for o in st.options if isinstance(o.value, S.LayoutRef) and o.label is None]
+    if refs:
+        name = refs[0].value.name
+
+        def run(f):
+            database(f).go_to_layout(name)
+        return run
+    if "Original layout" in words:
+        def run_original(f):
+            db = database(f)
+            original = getattr(db, "original_layout", None) or (db.layout_names() or [None])[0]
+            if original is None:
+                raise StepError("the file has no layouts (FileMaker error 105)", code=105)
+            db.go_to_layout(original)
+        return run_original
+    opts = calc_options(st)
+    if not opts:
+        raise c.error("Go to Layout needs a layout: Go to Layout [ “Name” (Occurrence) ] or [ calculation ]")
+    value = c.calc(opts[0])
+    by_number = "Layout number" in words
+
+    def run_calc(f):
+        db = database(f)
+        v = value(f)
+        if by_number or isinstance(v, Decimal):
+            names = db.layout_names()
+            n = int(to_num0(v))
+            if not 1 <= n <= len(names):
+                raise StepError(f"there is no layout number {n}; the file has {len(names)} (FileMaker error 105)",
+                                code=105)
+            db.go_to_layout(names[n - 1])
+        else:
+            db.go_to_layout(to_text(v))
+    return run_calc
+
+
+@step("Go to Record/Request/Page", labels=("Exit after last", "By Calculation") + DIALOG, guard=data_errors)
+def go_to_record(st: S.Step, c):
+    """Moves to the first, last, previous or next record (or find request), or to a record number."""
+    words = st.words()
+    exit_opt = st.get("Exit after last")
+    exit_after = ("Exit after last" in words) or (exit_opt is not None and c.on_off(exit_opt, True))
+    how = next((w for w in ("First", "Last", "Previous", "Next") if w in words), None)
+    by_calc = None
+    if how is None:
+        opt = st.get("By Calculation") or (calc_options(st)[0] if calc_options(st) else None)
+        if opt is None:
+            raise c.error("Go to Record/Request/Page needs First, Last, Previous, Next or By Calculation: n")
+        by_calc = c.number(opt)
+    cell = c.loop_exit_cell() if exit_after and how in ("Next", "Previous") else None
+
+    def run(f):
+        db = database(f)
+        w = db.window
+        if w.mode == "find":
+            n, cur = len(w.requests), w.request_index
+        else:
+            ctx = db.context()
+            db.commit()
+            n, cur = len(ctx.found), ctx.index
+        if by_calc is not None:
+            target = int(by_calc(f)) - 1
+            if not 0 <= target < n:
+                raise StepError(f"there is no record number {target + 1}; the found set has {n} "
+                                "(FileMaker error 101)", code=101)
+        elif how == "First":
+            target = 0
+        elif how == "Last":
+            target = n - 1
+        elif how == "Next":
+            target = cur + 1
+            if target >= n:
+                if cell is not None:
+                    return cell[0]
+                return silent_error(f, 101, "there is no next record")
+        else:
+            target = cur - 1
+            if target < 0:
+                if cell is not None:
+                    return cell[0]
+                return silent_error(f, 101, "there is no previous record")
+        if n == 0:
+            return silent_error(f, 101, "the found set is empty")
+        if w.mode == "find":
+            w.request_index = target
+        else:
+            ctx.index = target
+        return None
+    return run
+
+
+@step("Enter Browse Mode", labels=("Pause",), guard=data_errors)
+def enter_browse_mode(st: S.Step, c):
+    """Leaves find mode (the requests are dropped) for browse mode."""
+    def run(f):
+        w = database(f).window
+        w.mode, w.requests, w.request_index = "browse", [], 0
+    return run
+
+
+@step("Enter Find Mode", labels=("Pause", "Find Requests"), guard=data_errors)
+def enter_find_mode(st: S.Step, c):
+    """Find mode with one empty request, or with the stored requests (Restore); Set Field then sets criteria."""
+    restore = "Restore" in st.words()
+    inline = stored_text(st, c, ("Find Requests", "Specified Find Requests"))
+    line = step_line(c)
+
+    def run(f):
+        from ...data.finds import Request
+        db = database(f)
+        ctx = db.context()
+        db.commit()
+        reqs = stored_requests(f, ctx, inline, restore, "Enter Find Mode", line) if (restore or inline) else None
+        db.window.mode = "find"
+        db.window.requests = reqs or [Request()]
+        db.window.request_index = 0
+    return run

@@ -1,0 +1,171 @@
+"""Record steps (FileMaker's Records category): new, duplicate, delete, commit, revert; import and export.
+"""
+from __future__ import annotations
+
+from ...calc import ast as C
+from ...errors import StepError
+from .. import ast as S
+from . import step
+from .data_access import DIALOG, calc_options, data_errors, database, name_of
+
+@step("New Record/Request", guard=data_errors)
+def new_record(st: S.Step, c):
+    """Adds a record (in find mode: a find request) and makes it current; Commit Records saves it."""
+    def run(f):
+        from ...data.finds import Request
+        db = database(f)
+        w = db.window
+        if w.mode == "find":
+            w.requests.append(Request())
+            w.request_index = len(w.requests) - 1
+            return
+        db.new_record(db.context())
+    return run
+
+
+@step("Duplicate Record/Request", guard=data_errors)
+def duplicate_record(st: S.Step, c):
+    """Copies the current record (or find request) and makes the copy current."""
+    def run(f):
+        db = database(f)
+        w = db.window
+        if w.mode == "find":
+            if w.requests:
+                w.requests.append(w.requests[w.request_index].copy())
+                w.request_index = len(w.requests) - 1
+            return
+        db.duplicate_record(db.context())
+    return run
+
+
+@step("Delete Record/Request", labels=DIALOG, guard=data_errors)
+def delete_record(st: S.Step, c):
+    """Deletes the current record (in find mode: the current request); the next record becomes current."""
+    def run(f):
+        db = database(f)
+        w = db.window
+        if w.mode == "find":
+            if w.requests:
+                del w.requests[w.request_index]
+                w.request_index = min(w.request_index, max(len(w.requests) - 1, 0))
+            return None
+        ctx = db.context()
+        rid = ctx.current()
+        if rid is None:
+            raise StepError("there is no record to delete (FileMaker error 101)", code=101)
+        db.delete_ids(ctx.table, [rid])
+        return None
+    return run
+
+
+@step("Delete All Records", labels=DIALOG, guard=data_errors)
+def delete_all_records(st: S.Step, c):
+    """Deletes every record of the found set."""
+    def run(f):
+        db = database(f)
+        ctx = db.context()
+        db.delete_ids(ctx.table, list(ctx.found))
+    return run
+
+
+@step("Truncate Table", labels=("Table",) + DIALOG, guard=data_errors)
+def truncate_table(st: S.Step, c):
+    """Deletes every record of a table at once (Table: Current Table or a table occurrence)."""
+    opt = st.get("Table")
+    current = opt is None or (isinstance(opt.value, S.Word) and opt.value.name == "Current Table")
+    name = None if current else name_of(c, opt)
+
+    def run(f):
+        db = database(f)
+        if name is None:
+            ctx = db.context()
+            db.truncate(ctx.table)
+            return
+        occ = name(f)
+        ti = db.table_of(occ)
+        if ti is None:
+            raise StepError(f"there is no table named “{occ}” (FileMaker error 106)", code=106)
+        db.truncate(ti.name)
+    return run
+
+
+@step("Commit Records/Requests", labels=("Skip data entry validation", "Force commit") + DIALOG,
+      guard=data_errors,
+      note="One SQLite transaction; validation options are accepted and ignored.")
+def commit_records(st: S.Step, c):
+    """Saves the open record's changes to the file (one SQLite transaction)."""
+    def run(f):
+        database(f).commit()
+    return run
+
+
+@step("Revert Record/Request", labels=DIALOG, guard=data_errors)
+def revert_record(st: S.Step, c):
+    """Throws away the open record's uncommitted changes (a new record disappears)."""
+    def run(f):
+        database(f).revert()
+    return run
+
+
+@step("Open Record/Request", guard=data_errors,
+      note="Records are opened implicitly when a field is set; the step only checks the record.")
+def open_record(st: S.Step, c):
+    """Opens the current record for editing (fmscript opens records when a field is set)."""
+    def run(f):
+        db = database(f)
+        if db.window.mode != "find" and db.context().current() is None:
+            raise StepError("there is no record to open (FileMaker error 101)", code=101)
+    return run
+
+
+@step("Import Records", labels=("Data source", "Source file", "Source", "Target", "Table") + DIALOG,
+      guard=data_errors,
+      note="CSV, TSV and JSONL files; fields are matched by name, a missing table is created.")
+def import_records(st: S.Step, c):
+    """Adds the rows of a CSV, TSV or JSONL file to a table (fields matched by name), creating it if needed."""
+    src_opt = st.get("Data source") or st.get("Source file") or st.get("Source")
+    calc_opts = calc_options(st)
+    if src_opt is None:
+        src_opt = next((o for o in calc_opts if not isinstance(o.value, S.Calc)
+                        or not isinstance(o.value.node, (C.Name, C.Field))), None)
+    if src_opt is None:
+        raise c.error("Import Records needs a file: Import Records [ With dialog: Off ; Data source: \"file.csv\" ; "
+                      "Target: \"Table\" ]")
+    source = c.text(src_opt) if not isinstance(src_opt.value, S.Raw) else name_of(c, src_opt)
+    tgt_opt = st.get("Target") or st.get("Table")
+    target = name_of(c, tgt_opt) if tgt_opt is not None else None
+
+    def run(f):
+        from ...data import transfer
+        db = database(f)
+        path = transfer.input_path(f, source(f))
+        if target is not None:
+            table = target(f)
+        else:
+            table = db.context().table
+        ti, ids = transfer.import_rows(db, table, path)
+        occ = db.occurrence_name(table) or ti.name
+        ctx = db.context(occ)
+        ctx.found, ctx.index, ctx.sort = ids, 0, None
+    return run
+
+
+@step("Export Records", labels=("Create folders",) + DIALOG, guard=data_errors,
+      note="CSV, TSV or JSONL, chosen by the file's extension.")
+def export_records(st: S.Step, c):
+    """Writes the found set's fields to a CSV, TSV or JSONL file (by its extension)."""
+    opts = [o for o in calc_options(st) if not (isinstance(o.value, S.Calc) and isinstance(o.value.node, C.Name))]
+    if not opts:
+        raise c.error("Export Records needs an output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
+    dest = c.text(opts[0])
+    create = c.on_off(st.get("Create folders"), False) or "Create folders" in st.words()
+
+    def run(f):
+        from ...data import transfer
+        db = database(f)
+        ctx = db.context()
+        db.commit()
+        path = transfer.output_path(f, dest(f), create)
+        ti = db.tables()[ctx.table.casefold()]
+        transfer.write_text(path, transfer.export_text(db, ti, list(ctx.found), transfer.format_of(path)))
+    return run
