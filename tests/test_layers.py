@@ -33,7 +33,7 @@ KNOWN_CROSSINGS = {
     ("fmscript/calc/functions/records.py", "_time_text"),  # data: public API for calc
     ("fmscript/ai/modelstore.py", "_download"),  # ai: mlx_lm.utils._download
     ("fmscript/data/transfer.py", "_NUMERIC"),  # data: data/values.py's number pattern
-    ("fmscript/conformance.py", "_now"),  # calc: conformance.py freezes calc.functions.get's clock
+    ("fmscript/conformance/__init__.py", "_now"),  # calc: conformance.py freezes calc.functions.get's clock
 }
 
 
