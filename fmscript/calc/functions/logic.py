@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ast as A
 from ..values import ONE, ZERO, to_bool, to_int, to_text
+from ...errors import DataError
 from . import CalcError, function
 
 DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
@@ -270,7 +271,7 @@ def is_valid(f, expr):
     """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
     try:
         expr(f)
-    except CalcError:
+    except (CalcError, DataError):  # DataError 102: the field is missing
         return ZERO
     except (ArithmeticError, ValueError):
         return ZERO
