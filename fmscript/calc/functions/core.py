@@ -92,7 +92,10 @@ def evaluate(f, expr, *_triggers):
     """Evaluates text as a calculation (Let names in scope stay visible)."""
     text = to_text(expr(f))
     calc = f.session.compile_runtime_calc(text, frozenset(f.let))
-    return calc.raw(f)
+    try:
+        return calc.raw(f)
+    except DataError as e:  # a field the text names is missing: like its syntax errors, ? (EvaluationError: 102)
+        raise CalcError(e.message, code=e.code) from None
 
 
 @function("EvaluationError ( expression )", mode="lazy")

@@ -220,7 +220,10 @@ def get_field(f, name):
     if not text.strip():
         raise CalcError("GetField needs a field name", code=102)
     table, fname, rep = _split_field_name(text)
-    return f.session.data.read_field(f, table, fname, rep)
+    try:
+        return f.session.data.read_field(f, table, fname, rep)
+    except DataError as e:  # a name made at run time: ? with error 102, as Evaluate's text
+        raise CalcError(e.message, code=e.code) from None
 
 
 @function("GetFieldName ( field )", mode="compile", args=(1, 1))
