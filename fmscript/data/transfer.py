@@ -1,8 +1,7 @@
 """Import and export: CSV, TSV and JSONL in and out of tables, and FileMaker path lists.
 
-A path list is FileMaker's: one path per line, each optionally prefixed ``file:``, ``filemac:``, ``filewin:``
-or ``filelinux:``; the first usable one wins.  Relative paths are taken from the running script's folder
-(the same rule as Fine-Tune Model's File option, so a file saved by one step is found by the other).
+Paths are FileMaker path lists, resolved by :mod:`fmscript.data.paths` (the same rules as Fine-Tune Model's
+File option, so a file saved by one step is found by the other).
 """
 from __future__ import annotations
 
@@ -13,64 +12,19 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
+from . import paths
 from .database import Database, TableInfo, qident
 from .values import export_value, to_storage
 
-PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
-
-
-def path_entries(text: str) -> list[str]:
-    entries = [e.strip() for e in (text or "").replace("\r", "\n").replace("¶", "\n").split("\n")]
-    out = []
-    for e in entries:
-        if not e:
-            continue
-        low = e.lower()
-        for pre in PREFIXES:
-            if low.startswith(pre):
-                e = e[len(pre):]
-                break
-        if e.startswith("~"):
-            e = os.path.expanduser(e)
-        out.append(e)
-    return out
-
-
-def _base(frame) -> Path:
-    return Path(getattr(frame.session, "base_dir", None) or Path.cwd())
-
 
 def input_path(frame, text: str) -> Path:
-    """The first existing file of a path list (FileMaker error 100 when none exists)."""
-    tried = []
-    for e in path_entries(text):
-        p = Path(e)
-        p = p if p.is_absolute() else _base(frame) / p
-        tried.append(str(p))
-        if p.is_file():
-            return p
-    raise DataError("no file to import was found" + (": tried " + ", ".join(tried) if tried else
-                                                       ": the path is empty") + " (FileMaker error 100)", code=100)
+    """The file Import Records reads: the first existing file of a path list (FileMaker error 100 when none)."""
+    return paths.resolve_input(text, frame.session.base_dir, paths.frame_variables(frame), "file to import")
 
 
 def output_path(frame, text: str, create_folders: bool) -> Path:
-    """Where to write: the first path of the list whose folder exists (or may be created)."""
-    entries = path_entries(text)
-    if not entries:
-        raise DataError("the output path is empty (FileMaker error 800)", code=800)
-    for e in entries:
-        p = Path(e)
-        p = p if p.is_absolute() else _base(frame) / p
-        if p.parent.is_dir():
-            return p
-        if create_folders:
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                return p
-            except OSError:
-                continue
-    raise DataError(f"cannot create {entries[0]}: its folder does not exist (turn on Create folders) "
-                    "(FileMaker error 800)", code=800)
+    """Where Export Records and Save Records as JSONL write: see :func:`paths.resolve_output`."""
+    return paths.resolve_output(text, frame.session.base_dir, paths.frame_variables(frame), create_folders)
 
 
 def write_text(path: Path, text: str) -> None:

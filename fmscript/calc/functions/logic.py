@@ -109,17 +109,8 @@ def while_(comp, n):
 
 
 def repetition_count(data, table, name) -> int:
-    """How many repetitions a field has (1 when the data layer cannot say)."""
-    ask = getattr(data, "repetitions_of", None)
-    if ask is not None:
-        return ask(table, name)
-    resolve = getattr(data, "_resolve", None)
-    if resolve is None:
-        return 1
-    try:
-        return getattr(resolve(table, name, CalcError)[2], "repetitions", 1)
-    except CalcError:
-        return 1
+    """How many repetitions a field has (1 for a missing field: reading it reports that)."""
+    return data.repetitions_of(table, name)
 
 
 def all_repetitions(comp, node):
@@ -328,11 +319,8 @@ def get_nth_record(comp, n):
 
     def read(f):
         data = f.session.data
-        context = getattr(data, "context", None)
-        if context is None:
-            raise CalcError("there are no records", code=401)
         n = _rep_number(cnum(f))
-        ctx = context(table) if table else context()
+        ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):
             raise CalcError(f"the found set has no record {n}", code=101)
