@@ -75,7 +75,64 @@ class DataLayer(Protocol):
     def create_table(self, name: str, fields: list[tuple[str, str, bool]]) -> "TableInfo": ...
 
 
-#: The members of :class:`DataLayer`, for a placeholder that forwards them (``runtime.NoData``) and a test.
+#: The members of :class:`DataLayer`, for :class:`DeferredDataLayer` and the tests.
 MEMBERS: tuple[str, ...] = tuple(sorted(
-    n for n in set(DataLayer.__dict__) | set(DataLayer.__annotations__)
-    if not n.startswith("_") and n not in ("MEMBERS",)))
+    n for n in set(DataLayer.__dict__) | set(DataLayer.__annotations__) if not n.startswith("_")))
+
+
+class DeferredDataLayer:
+    """A :class:`DataLayer` that opens the real one on first use (``runtime.NoData`` is one).
+
+    A subclass says where the database is (:meth:`opened`, ``None`` until then) and how to open it
+    (:meth:`open`).  ``path``, ``end_run`` and ``close`` do nothing while no database is open (a script that
+    never touched data has nothing to commit); every other member opens it and forwards.  (Before Python
+    3.12, ``isinstance`` against the protocol reads ``window``, and so opens it.)
+    """
+
+    __slots__ = ()
+
+    def opened(self) -> DataLayer | None:  # pragma: no cover - each subclass says
+        raise NotImplementedError
+
+    def open(self) -> DataLayer:  # pragma: no cover - each subclass says
+        raise NotImplementedError
+
+    def path(self) -> str | None:
+        db = self.opened()
+        return db.path() if db is not None else None
+
+    def end_run(self, ok: bool = True) -> None:
+        db = self.opened()
+        if db is not None:
+            db.end_run(ok)
+
+    def close(self) -> None:
+        db = self.opened()
+        if db is not None:
+            db.close()
+
+    @property
+    def window(self) -> "Window":
+        return self.open().window
+
+    @property
+    def original_layout(self) -> str | None:
+        return self.open().original_layout
+
+    @original_layout.setter
+    def original_layout(self, value: str | None) -> None:
+        self.open().original_layout = value
+
+
+def _forward(name: str):
+    def member(self, *args, **kwargs):
+        return getattr(self.open(), name)(*args, **kwargs)
+    member.__name__ = member.__qualname__ = name
+    member.__doc__ = f"Opens the database and calls its ``{name}``."
+    return member
+
+
+for _name in MEMBERS:
+    if _name not in DeferredDataLayer.__dict__:
+        setattr(DeferredDataLayer, _name, _forward(_name))
+del _name

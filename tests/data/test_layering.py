@@ -91,3 +91,33 @@ def test_protocol_and_paths_import_without_sqlite():
             "print('sqlite3' in sys.modules, 'fmscript.data.database' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+class Lazy(protocol.DeferredDataLayer):
+    """What runtime.NoData is: a placeholder that opens an in-memory database on first use."""
+
+    __slots__ = ("db",)
+
+    def __init__(self):
+        self.db = None
+
+    def opened(self):
+        return self.db
+
+    def open(self):
+        if self.db is None:
+            self.db = Database(None)
+        return self.db
+
+
+def test_a_deferred_data_layer_satisfies_the_protocol_and_opens_only_when_used():
+    lazy = Lazy()
+    lazy.end_run(True)
+    lazy.close()
+    assert lazy.path() is None and lazy.opened() is None  # nothing was opened for a script without data
+    assert lazy.layout_names() == [] and lazy.window.mode == "browse"
+    assert isinstance(lazy.opened(), Database)
+    assert isinstance(lazy, protocol.DataLayer)
+    assert all(name in dir(lazy) for name in protocol.MEMBERS)  # real members, not a __getattr__ fallback
+    lazy.original_layout = "L"
+    assert lazy.db.original_layout == "L"
