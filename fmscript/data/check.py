@@ -53,12 +53,8 @@ def field_problem(db: Database, table: str | None, name: str, occ: str | None) -
     where = table or occ
     if where is None or (table is None and db.table_of(where) is None):
         return None
-    saved = db.window.occurrence
-    db.window.occurrence = occ
     try:
-        db.resolve_field(table, name)
+        db.resolve_field(table, name, on=occ)
     except DataError as e:
         return e.message
-    finally:
-        db.window.occurrence = saved
     return None

@@ -90,11 +90,13 @@ class Windows:
         self.window.layout, self.window.occurrence = lay
         self.context()
 
-    def resolve_field(self, table: str | None, name: str) -> tuple[str, TableInfo, FieldInfo]:
-        """(occurrence, table, field) that ``table::name`` (or ``name`` on the current layout) means.
+    def resolve_field(self, table: str | None, name: str, on: str | None = None
+                      ) -> tuple[str, TableInfo, FieldInfo]:
+        """(occurrence, table, field) that ``table::name`` means, or ``name`` on occurrence ``on`` (default:
+        the current layout's).
 
         A missing field is FileMaker's error 102, with the closest field of the table as a hint."""
-        occ = table or self.current_occurrence()
+        occ = table or on or self.current_occurrence()
         if occ is None:
             raise DataError(f"the field “{name}” is missing: the file has no tables", code=E_FIELD_MISSING)
         ti = self.table_of(occ)
