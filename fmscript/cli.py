@@ -78,7 +78,7 @@ def cmd_check(args) -> int:
             fm.compile(s, sf.source, errors)
     if args.file:
         try:
-            from .data.check import check_names
+            from .script.names import check_names
             errors += check_names(sf, args.file)
         except ImportError:
             pass

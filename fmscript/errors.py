@@ -171,3 +171,9 @@ E_AI_REQUEST_FAILED = 1711  # generic AI call failure
 E_AI_CANCELLED = 1712
 E_HTTP = 1631  # connection / protocol failure (Insert from URL family)
 E_TIMEOUT = 1632
+
+
+class DataError(ScriptRuntimeError):
+    """The data layer refused a request (a missing field, table or layout, a locked record…); ``code`` is
+    FileMaker's number.  A subclass of :class:`ScriptRuntimeError` like ``StepError``, so a step that fails
+    on data follows the same error-capture rules, and the data layer needs nothing from ``steps/``."""

@@ -188,6 +188,6 @@ def test_a_registered_provider_stays_in_its_interpreter():
     fm = Interpreter(on_dialog=lambda t, m: None)
     fm.register_provider("Echo", Echo)
     assert fm.run_text(script) == "echo"
-    # Elsewhere “Echo” is no constant (so it reads a field, “?”) and no provider.
+    # Elsewhere “Echo” names no provider.
     with pytest.raises(FMScriptError, match="is not available; use Anthropic, Custom, Local, OpenAI\n"):
         Interpreter(on_dialog=lambda t, m: None).run_text(script)

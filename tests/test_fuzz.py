@@ -39,7 +39,10 @@ def evaluate(text: str) -> None:
         calc = compile_calc(text)
     except BUILTIN_ERRORS:
         return
-    calc.evaluate(Frame(Session()))
+    try:
+        calc.evaluate(Frame(Session()))
+    except BUILTIN_ERRORS as e:  # an fmscript error is an answer (a name that is no field: 102), not a crash
+        e.render()
 
 
 def parse_check_run(text: str) -> None:

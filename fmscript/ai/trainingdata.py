@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_VALIDATION
+from fmscript.errors import FMScriptError, E_VALIDATION
 
 ROLES = ("system", "user", "assistant")
-PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
 
 
 class TrainingDataError(FMScriptError):
@@ -116,50 +114,9 @@ def load_examples(path: str | os.PathLike) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- path lists
 
-_WIN_DRIVE = re.compile(r"^/?([A-Za-z]):[/\\]")
-
-
-def filemaker_to_native(entry: str) -> str:
-    """One FileMaker path (prefix optional) to a native path: ``/C:/x`` → ``C:/x`` on Windows, ``/x`` stays."""
-    s = entry.strip()
-    low = s.lower()
-    for pre in PREFIXES:
-        if low.startswith(pre):
-            s = s[len(pre):]
-            break
-    if os.name == "nt":
-        m = _WIN_DRIVE.match(s)
-        if m:
-            s = s.lstrip("/")
-    elif re.match(r"^/[A-Za-z]:/", s):
-        # A Windows path on a Unix machine cannot exist; keep it as written so the error lists it.
-        pass
-    if s.startswith("~"):
-        s = os.path.expanduser(s)
-    return s
-
-
 def resolve_training_file(path_list_text: str, base_dir: str | os.PathLike | None = None) -> Path:
-    """The first existing file of a FileMaker path list (one per line, ``file:``-family prefixes or plain).
-
-    Relative paths are tried against ``base_dir`` (the running script's folder) and then the current directory.
-    None found: FileMaker's error 100, listing every path tried.
-    """
-    entries = [ln.strip() for ln in (path_list_text or "").replace("\r", "\n").replace("¶", "\n").split("\n")]
-    entries = [e for e in entries if e]
-    if not entries:
-        raise FMScriptError("Fine-Tune Model needs a training file, but the path list is empty.",
-                            code=E_FILE_NOT_FOUND)
-    tried: list[str] = []
-    for e in entries:
-        native = filemaker_to_native(e)
-        p = Path(native)
-        candidates = [p] if p.is_absolute() else \
-            ([Path(base_dir) / p] if base_dir else []) + [Path.cwd() / p]
-        for c in candidates:
-            if str(c) not in tried:
-                tried.append(str(c))
-            if c.is_file():
-                return c
-    raise FMScriptError("No training file was found. Paths tried: " + ", ".join(tried) + ".",
-                        code=E_FILE_NOT_FOUND)
+    """The first existing file of a FileMaker path list, by the rules every step uses
+    (:mod:`fmscript.data.paths`): relative paths in ``base_dir`` (the script's folder), then the current
+    directory; none found: FileMaker's error 100, listing every path tried."""
+    from fmscript.data.paths import resolve_input
+    return resolve_input(path_list_text, base_dir, what="training file")

@@ -11,7 +11,7 @@ import difflib
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from collections.abc import Callable
 
-from ..errors import ParseError
+from ..errors import DataError, ParseError
 from ..source import Source
 from . import ast as A
 from .functions import CalcError, FunctionDef, registry
@@ -80,9 +80,14 @@ class CalcCompiler:
     def c_Field(self, n: A.Field):
         table, fname = n.table, n.name
         rep = self.compile(n.rep) if n.rep is not None else None
-        if rep is None:
-            return lambda f: f.session.data.read_field(f, table, fname, 1)
-        return lambda f: f.session.data.read_field(f, table, fname, _rep_number(rep(f)))
+        source, pos = self.source, n.pos
+
+        def read(f):
+            try:
+                return f.session.data.read_field(f, table, fname, 1 if rep is None else _rep_number(rep(f)))
+            except DataError as e:  # a missing field (102) points at the reference, not only at the step
+                raise e.with_span(source.span(pos) if source else None) from None
+        return read
 
     def c_Name(self, n: A.Name):
         key = n.name.casefold()

@@ -144,9 +144,7 @@ def _store(args, kind: str, value: str | None, what: str) -> int:
     if lay is None:
         raise UsageError(f"there is no layout named “{args.layout}”; layouts: " + ", ".join(db.layout_names()))
     if args.clear:
-        if db.has_metadata():
-            db.conn.execute(f"DELETE FROM fmscript_{kind} WHERE layout = ? COLLATE NOCASE AND script = ? "
-                            "COLLATE NOCASE", (lay[0], args.script))
+        db.unstore(kind, lay[0], args.script)
         db.close()
         return 0
     text = _text_arg(value, what).strip()
@@ -180,14 +178,12 @@ def cmd_schema(args) -> int:
     for name, occ in db.layouts().values():
         table = db.table_of(occ).name
         out.append(f"layout {name} → {occ}" + (f" ({table})" if table != occ else ""))
-    if db.has_metadata():
-        for lay, script, text in db.conn.execute("SELECT layout, script, requests FROM fmscript_finds ORDER BY 1, 2"):
-            where = f" in script {script}" if script else ""
-            out.append(f"find {lay}{where}: " + text.replace("\n", " | "))
-        for lay, script, text in db.conn.execute("SELECT layout, script, sort_order FROM fmscript_sorts "
-                                                 "ORDER BY 1, 2"):
-            where = f" in script {script}" if script else ""
-            out.append(f"sort {lay}{where}: " + text.replace("\n", "; "))
-    db.conn.close()
+    for lay, script, text in db.stored_all("finds"):
+        where = f" in script {script}" if script else ""
+        out.append(f"find {lay}{where}: " + text.replace("\n", " | "))
+    for lay, script, text in db.stored_all("sorts"):
+        where = f" in script {script}" if script else ""
+        out.append(f"sort {lay}{where}: " + text.replace("\n", "; "))
+    db.close()
     sys.stdout.write("\n".join(out) + ("\n" if out else ""))
     return 0

@@ -1,8 +1,7 @@
 """Import and export: CSV, TSV and JSONL in and out of tables, and FileMaker path lists.
 
-A path list is FileMaker's: one path per line, each optionally prefixed ``file:``, ``filemac:``, ``filewin:``
-or ``filelinux:``; the first usable one wins.  Relative paths are taken from the running script's folder
-(the same rule as Fine-Tune Model's File option, so a file saved by one step is found by the other).
+Paths are FileMaker path lists, resolved by :mod:`fmscript.data.paths` (the same rules as Fine-Tune Model's
+File option, so a file saved by one step is found by the other).
 """
 from __future__ import annotations
 
@@ -12,65 +11,20 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import StepError
+from ..errors import DataError
+from . import paths
 from .database import Database, TableInfo, qident
 from .values import export_value, to_storage
 
-PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
-
-
-def path_entries(text: str) -> list[str]:
-    entries = [e.strip() for e in (text or "").replace("\r", "\n").replace("¶", "\n").split("\n")]
-    out = []
-    for e in entries:
-        if not e:
-            continue
-        low = e.lower()
-        for pre in PREFIXES:
-            if low.startswith(pre):
-                e = e[len(pre):]
-                break
-        if e.startswith("~"):
-            e = os.path.expanduser(e)
-        out.append(e)
-    return out
-
-
-def _base(frame) -> Path:
-    return Path(getattr(frame.session, "base_dir", None) or Path.cwd())
-
 
 def input_path(frame, text: str) -> Path:
-    """The first existing file of a path list (FileMaker error 100 when none exists)."""
-    tried = []
-    for e in path_entries(text):
-        p = Path(e)
-        p = p if p.is_absolute() else _base(frame) / p
-        tried.append(str(p))
-        if p.is_file():
-            return p
-    raise StepError("no file to import was found" + (": tried " + ", ".join(tried) if tried else
-                                                       ": the path is empty") + " (FileMaker error 100)", code=100)
+    """The file Import Records reads: the first existing file of a path list (FileMaker error 100 when none)."""
+    return paths.resolve_input(text, frame.session.base_dir, paths.frame_variables(frame), "file to import")
 
 
 def output_path(frame, text: str, create_folders: bool) -> Path:
-    """Where to write: the first path of the list whose folder exists (or may be created)."""
-    entries = path_entries(text)
-    if not entries:
-        raise StepError("the output path is empty (FileMaker error 800)", code=800)
-    for e in entries:
-        p = Path(e)
-        p = p if p.is_absolute() else _base(frame) / p
-        if p.parent.is_dir():
-            return p
-        if create_folders:
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                return p
-            except OSError:
-                continue
-    raise StepError(f"cannot create {entries[0]}: its folder does not exist (turn on Create folders) "
-                    "(FileMaker error 800)", code=800)
+    """Where Export Records and Save Records as JSONL write: see :func:`paths.resolve_output`."""
+    return paths.resolve_output(text, frame.session.base_dir, paths.frame_variables(frame), create_folders)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -81,7 +35,7 @@ def write_text(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise StepError(f"cannot write {path}: {e.strerror or e} (FileMaker error 800)", code=800) from None
+        raise DataError(f"cannot write {path}: {e.strerror or e} (FileMaker error 800)", code=800) from None
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -92,9 +46,9 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise StepError(f"{path} is not UTF-8 text (FileMaker error 718)", code=718) from None
+        raise DataError(f"{path} is not UTF-8 text (FileMaker error 718)", code=718) from None
     except OSError as e:
-        raise StepError(f"cannot read {path}: {e.strerror or e} (FileMaker error 100)", code=100) from None
+        raise DataError(f"cannot read {path}: {e.strerror or e} (FileMaker error 100)", code=100) from None
     if ext in (".jsonl", ".ndjson", ".json"):
         names: list[str] = []
         rows = []
@@ -104,10 +58,10 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise StepError(f"{path.name} line {n} is not valid JSON: {e.msg} (FileMaker error 1630)",
+                raise DataError(f"{path.name} line {n} is not valid JSON: {e.msg} (FileMaker error 1630)",
                                 code=1630) from None
             if not isinstance(obj, dict):
-                raise StepError(f"{path.name} line {n} is not a JSON object (FileMaker error 1630)", code=1630)
+                raise DataError(f"{path.name} line {n} is not a JSON object (FileMaker error 1630)", code=1630)
             for k in obj:
                 if k not in names:
                     names.append(k)
@@ -136,9 +90,9 @@ def _json_cell(v):
 
 
 def _guess_type(values: list[str]) -> str:
-    from .values import _NUMERIC, parse_date
+    from .values import is_number_text, parse_date
     vals = [v for v in values if v not in ("", None)]
-    if vals and all(isinstance(v, str) and _NUMERIC.match(v) for v in vals):
+    if vals and all(isinstance(v, str) and is_number_text(v) for v in vals):
         return "number"
     if vals and all(isinstance(v, str) and len(v) == 10 and parse_date(v) for v in vals):
         return "date"
@@ -155,14 +109,14 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
         ti = db.tables().get(occ[1].casefold()) if occ else None
     if ti is None:
         if not create:
-            raise StepError(f"there is no table named “{table}” (FileMaker error 106)", code=106)
+            raise DataError(f"there is no table named “{table}” (FileMaker error 106)", code=106)
         if not names:
-            raise StepError(f"{path.name} has no columns to create “{table}” from", code=1708)
+            raise DataError(f"{path.name} has no columns to create “{table}” from", code=1708)
         ti = db.create_table(table, [(n, _guess_type([r.get(n, "") for r in rows]), False) for n in names])
     mapping = [(n, ti.field(n)) for n in names]
     mapping = [(n, fi) for n, fi in mapping if fi is not None and not fi.is_global]
     if names and not mapping:
-        raise StepError(f"no column of {path.name} matches a field of “{ti.name}” "
+        raise DataError(f"no column of {path.name} matches a field of “{ti.name}” "
                         f"(its fields: {', '.join(f.name for f in ti.fields)})", code=102)
     db.commit()
     ids = []
@@ -180,7 +134,7 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
     except sqlite3.DatabaseError as e:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
-        raise StepError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
+        raise DataError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
                         code=1) from None
     return ti, ids
 
@@ -218,5 +172,5 @@ def format_of(path: Path) -> str:
         return "tsv"
     if ext == ".csv":
         return "csv"
-    raise StepError(f"fmscript exports CSV, TSV and JSONL; “{path.name}” has none of those extensions "
+    raise DataError(f"fmscript exports CSV, TSV and JSONL; “{path.name}” has none of those extensions "
                     "(.csv, .tsv, .jsonl) (FileMaker error 1708)", code=1708)

@@ -48,6 +48,13 @@ def canonical_number(d: Decimal) -> str:
 
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def is_number_text(s: str) -> bool:
+    """Whether text is a plain decimal number (how Import Records decides a new column is a number field)."""
+    return bool(_NUMERIC.match(s))
+
+
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{1,4})$")
 _TIME = re.compile(r"^(-?\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?\s*([AaPp][Mm])?$")
@@ -99,7 +106,8 @@ def parse_timestamp(s: str) -> Timestamp | None:
     return Timestamp(Decimal((d.toordinal() - 1) * 86400) + t.seconds)
 
 
-def _time_text(seconds: Decimal) -> str:
+def time_text(seconds: Decimal) -> str:
+    """Seconds as stored time text, ``HH:MM:SS[.fff]`` (hours past 24 kept, as FileMaker's durations)."""
     neg = seconds < 0
     seconds = -seconds if neg else seconds
     whole = int(seconds)
@@ -144,13 +152,13 @@ def to_storage(value, ftype: str):
         return d.isoformat() if d else to_text(value)
     if ftype == "time":
         if isinstance(value, Time):
-            return _time_text(value.seconds)
+            return time_text(value.seconds)
         if isinstance(value, Timestamp):
-            return _time_text(value.seconds % 86400)
+            return time_text(value.seconds % 86400)
         if isinstance(value, Decimal):
-            return _time_text(value)
+            return time_text(value)
         t = parse_time(to_text(value))
-        return _time_text(t.seconds) if t else to_text(value)
+        return time_text(t.seconds) if t else to_text(value)
     if ftype == "timestamp":
         if isinstance(value, _dt.date):
             value = Timestamp(Decimal((value.toordinal() - 1) * 86400))
@@ -162,7 +170,7 @@ def to_storage(value, ftype: str):
         if isinstance(value, Decimal):
             value = Timestamp(value)
         if isinstance(value, Timestamp):
-            return f"{value.date.isoformat()} {_time_text(value.seconds % 86400)}"
+            return f"{value.date.isoformat()} {time_text(value.seconds % 86400)}"
         return to_text(value)
     return to_text(value)
 
@@ -235,3 +243,16 @@ def _as_num(s: str):
         except InvalidOperation:
             return None
     return None
+
+
+def sql_parameter(value):
+    """A calculation value as an SQL parameter, in the form its field would store it (ExecuteSQL's ``?``)."""
+    if isinstance(value, Decimal):
+        return canonical_number(value)
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, Time):
+        return time_text(value.seconds)
+    if isinstance(value, Timestamp):
+        return to_storage(value, "timestamp")
+    return to_text(value)

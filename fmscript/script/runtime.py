@@ -108,3 +108,11 @@ class Frame:
         self.param = param
         self.script_name = script_name
         self.error_capture = error_capture
+
+    def variable_text(self, name: str) -> str:
+        """A ``$``/``$$`` variable's value as text: a FileMaker path list may name one on a line."""
+        from ..calc.compile import var_key
+        from ..calc.values import to_text
+
+        scope = self.session.globals if name.startswith("$$") else self.locals
+        return to_text(scope.get(var_key(name), ""))

@@ -50,12 +50,12 @@ def test_table_rows_follow_found_set_order_and_accept_bare_field(qa):
 
 
 def test_table_rows_errors(qa):
-    from fmscript.errors import StepError
+    from fmscript.errors import DataError
     frame = Frame(qa.fm.session, "s")
-    with pytest.raises(StepError) as e:
+    with pytest.raises(DataError) as e:
         table_training_rows(frame, "Nope", "Answer")
     assert e.value.code == 106
-    with pytest.raises(StepError) as e:
+    with pytest.raises(DataError) as e:
         table_training_rows(frame, "Support_QA", "Support_QA::Missing")
     assert e.value.code == 102
 

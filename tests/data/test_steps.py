@@ -247,8 +247,13 @@ def test_errors_have_filemaker_numbers_and_lines(people, script, code, needle):
     assert needle in text and ":2:" in text and "Traceback" not in text
 
 
-def test_missing_field_in_a_calculation_gives_question_mark(people):
-    assert people("Show Custom Dialog [ People::Nope ]\nShow Custom Dialog [ Get ( LastError ) ]") == ["?", "0"]
+def test_missing_field_in_a_calculation_is_error_102(people):
+    """Issue 11 item 8: FileMaker's error 102 under the error-capture rules, never a silent ``?``."""
+    assert people("Set Error Capture [ On ]\nShow Custom Dialog [ People::Nope ]\n"
+                  "Show Custom Dialog [ Get ( LastError ) ]") == ["102"]
+    with pytest.raises(FMScriptError) as e:
+        people("Show Custom Dialog [ People::Nmae ]")
+    assert e.value.code == 102 and "did you mean “Name”?" in e.value.message
 
 
 def test_set_field_with_no_record_is_101(people):
@@ -275,8 +280,8 @@ def test_in_memory_database_by_default(tmp_path):
     out = []
     fm = Interpreter(on_dialog=lambda t, m: out.append(m))
     fm.run_text("Show Custom Dialog [ Get ( FoundCount ) & \"|\" & Get ( LayoutName ) ]\n"
-                "Set Error Capture [ On ]\nShow Custom Dialog [ Anything ]\n")
-    assert out == ["0|", "?"]
+                "Set Error Capture [ On ]\nShow Custom Dialog [ Anything ]\nShow Custom Dialog [ Get ( LastError ) ]\n")
+    assert out == ["0|", "102"]  # a field of a file without tables is missing (error 102), not a silent ?
     assert fm.session.data.path() is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..values import ONE, ZERO, is_empty, to_bool, to_int, to_num0, to_text, text_to_number
+from ...errors import DataError
 from . import CalcError, function
 
 
@@ -42,7 +43,7 @@ def is_empty_(f, field):
     """1 when the value is empty, or when the field is missing or cannot be read; else 0."""
     try:
         v = field(f)
-    except CalcError:
+    except (CalcError, DataError):  # DataError 102: the field is missing
         return ONE
     return ONE if is_empty(v) else ZERO
 
@@ -91,7 +92,10 @@ def evaluate(f, expr, *_triggers):
     """Evaluates text as a calculation (Let names in scope stay visible)."""
     text = to_text(expr(f))
     calc = f.session.compile_runtime_calc(text, frozenset(f.let))
-    return calc.raw(f)
+    try:
+        return calc.raw(f)
+    except DataError as e:  # a field the text names is missing: like its syntax errors, ? (EvaluationError: 102)
+        raise CalcError(e.message, code=e.code) from None
 
 
 @function("EvaluationError ( expression )", mode="lazy")
@@ -99,7 +103,7 @@ def evaluation_error(f, expr):
     """The error number the expression gives (0 when none), instead of its result."""
     try:
         expr(f)
-    except CalcError as e:
+    except (CalcError, DataError) as e:  # DataError: e.g. 102, a missing field
         return Decimal(e.code)
     except (ArithmeticError, ValueError, RecursionError):
         return Decimal(1204)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ast as A
 from ..values import ONE, ZERO, to_bool, to_int, to_text
+from ...errors import DataError
 from . import CalcError, function
 
 DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
@@ -108,17 +109,8 @@ def while_(comp, n):
 
 
 def repetition_count(data, table, name) -> int:
-    """How many repetitions a field has (1 when the data layer cannot say)."""
-    ask = getattr(data, "repetitions_of", None)
-    if ask is not None:
-        return ask(table, name)
-    resolve = getattr(data, "_resolve", None)
-    if resolve is None:
-        return 1
-    try:
-        return getattr(resolve(table, name, CalcError)[2], "repetitions", 1)
-    except CalcError:
-        return 1
+    """How many repetitions a field has (1 for a missing field: reading it reports that)."""
+    return data.repetitions_of(table, name)
 
 
 def all_repetitions(comp, node):
@@ -217,7 +209,10 @@ def get_field(f, name):
     if not text.strip():
         raise CalcError("GetField needs a field name", code=102)
     table, fname, rep = _split_field_name(text)
-    return f.session.data.read_field(f, table, fname, rep)
+    try:
+        return f.session.data.read_field(f, table, fname, rep)
+    except DataError as e:  # a name made at run time: ? with error 102, as Evaluate's text
+        raise CalcError(e.message, code=e.code) from None
 
 
 @function("GetFieldName ( field )", mode="compile", args=(1, 1))
@@ -268,7 +263,7 @@ def is_valid(f, expr):
     """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
     try:
         expr(f)
-    except CalcError:
+    except (CalcError, DataError):  # DataError 102: the field is missing
         return ZERO
     except (ArithmeticError, ValueError):
         return ZERO
@@ -322,11 +317,8 @@ def get_nth_record(comp, n):
 
     def read(f):
         data = f.session.data
-        context = getattr(data, "context", None)
-        if context is None:
-            raise CalcError("there are no records", code=401)
         n = _rep_number(cnum(f))
-        ctx = context(table) if table else context()
+        ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):
             raise CalcError(f"the found set has no record {n}", code=101)

@@ -1,10 +1,9 @@
 """Record and found-set ``Get`` values, and ``ExecuteSQL`` on the file's SQLite database."""
 from __future__ import annotations
 
-import datetime as _dt
 from decimal import Decimal
 
-from ..values import Time, Timestamp, to_text
+from ..values import to_text
 from . import CalcError, function
 from . import get_value as get
 
@@ -93,12 +92,7 @@ def window_mode(f):
 @get("RecordOpenState")
 def record_open_state(f):
     """0 closed, 1 new record not yet committed, 2 modified record not yet committed."""
-    db = _db(f)
-    if not getattr(db, "has_uncommitted", False):
-        return Decimal(0)
-    ctx = _ctx(f)
-    rid = ctx.current() if ctx else None
-    return Decimal(1 if rid is not None and (ctx.table, rid) in db._new_records else 2)
+    return Decimal(_db(f).record_open_state())
 
 
 @get("SortState")
@@ -109,21 +103,6 @@ def sort_state(f):
 
 
 # -- ExecuteSQL ------------------------------------------------------------------------------------------------
-
-def _sql_param(v):
-    from ...data.values import canonical_number
-    if isinstance(v, Decimal):
-        return canonical_number(v)
-    if isinstance(v, _dt.date):
-        return v.isoformat()
-    if isinstance(v, Time):
-        from ...data.values import _time_text
-        return _time_text(v.seconds)
-    if isinstance(v, Timestamp):
-        from ...data.values import to_storage
-        return to_storage(v, "timestamp")
-    return to_text(v)
-
 
 def _sql_text(v) -> str:
     if v is None:
@@ -145,31 +124,16 @@ def execute_sql(f, query, field_sep, row_sep, *args):
 
     Defaults: fields separated by ``,`` and rows by ``¶``.  Anything but a query, or an SQL error, gives ``?``.
     """
-    import sqlite3
+    from ...errors import DataError
 
-    db = _db(f)
     fs = to_text(field_sep) or ","
     rs = to_text(row_sep) or "\r"
     sql = to_text(query).strip()
     head = sql.lstrip("(").split(None, 1)[0].upper() if sql else ""
     if head not in ("SELECT", "WITH", "VALUES"):
         raise CalcError("ExecuteSQL runs SELECT queries only (FileMaker error 8310)", code=8310)
-    conn = db.conn
     try:
-        db.occurrence_views()
-    except sqlite3.Error:
-        pass
-
-    def authorizer(action, *rest):
-        allowed = (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                   getattr(sqlite3, "SQLITE_RECURSIVE", 33))
-        return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
-
-    conn.set_authorizer(authorizer)
-    try:
-        rows = conn.execute(sql, [_sql_param(a) for a in args]).fetchall()
-    except (sqlite3.Error, ValueError, OverflowError) as e:
-        raise CalcError(f"ExecuteSQL: {e} (FileMaker error 8310)", code=8310) from None
-    finally:
-        conn.set_authorizer(None)
+        rows = _db(f).select(sql, args)
+    except DataError as e:
+        raise CalcError(e.message, code=e.code) from None
     return rs.join(fs.join(_sql_text(v) for v in row) for row in rows)

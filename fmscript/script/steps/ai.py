@@ -54,6 +54,10 @@ def configure_ai_account(st: S.Step, c):
     prov = st.get("Model Provider")
     if prov is None or prov.value is None:
         raise c.error("Configure AI Account needs a Model Provider: OpenAI, Custom, Local or Anthropic")
+    if isinstance(prov.value, S.Calc) and isinstance(prov.value.node, C.Name):
+        # FileMaker picks the provider from a list: a bare name (a provider an embedder registered) is that
+        # name, not a field reference.
+        prov = S.Option(prov.label, S.Word(prov.value.node.name), prov.pos, prov.label_text)
     provider = c.text(prov)
     key = c.text(st.get("API key"))
     endpoint = c.text(st.get("Endpoint"))
@@ -73,19 +77,6 @@ def configure_ai_account(st: S.Step, c):
                              "Certificates: the server's certificate is not checked\n")
         configure(f.session, acct_name, p, key(f), ep, verify)
     return run
-
-
-def _path_list(f, text: str) -> str:
-    """A FileMaker path list where a line may name a variable holding paths (``$trainingFile``)."""
-    out = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        s = line.strip()
-        if s.startswith("$"):
-            from ...calc.compile import var_key
-            scope = f.session.globals if s.startswith("$$") else f.locals
-            s = to_text(scope.get(var_key(s), ""))
-        out.append(s)
-    return "\n".join(out)
 
 
 def _field_name(opt: S.Option | None, c) -> tuple[str | None, str] | None:
@@ -128,8 +119,8 @@ def fine_tune_model(st: S.Step, c):
         a = account(f.session, acct(f))
         p = _json_object(params(f), "Fine-Tune Parameters")
         if kind == "File":
-            from ...ai.trainingdata import resolve_training_file
-            path = resolve_training_file(_path_list(f, source(f)), f.session.base_dir)
+            from ...data.paths import frame_variables, resolve_input
+            path = resolve_input(source(f), f.session.base_dir, frame_variables(f), "training file")
             file_name = path.name
         else:
             from ...data.prompt import rows_to_jsonl, table_training_rows

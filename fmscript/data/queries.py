@@ -1,0 +1,136 @@
+"""Finds and sorts on SQLite: find requests as parameterised queries (criteria matched by
+:func:`finds.matches`, registered as the SQL function ``fm_match``), and sort orders as ``ORDER BY`` with
+FileMaker's collations.  The criteria language itself is :mod:`fmscript.data.finds`."""
+from __future__ import annotations
+
+import sqlite3
+
+from ..errors import E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER, DataError
+from . import finds as F
+from .schema import FieldInfo, TableInfo, qident
+from .window import Context
+
+
+def fm_match(value, ftype, criterion):
+    """SQL ``fm_match(value, type, criterion)``: 1 when the stored value matches a find criterion."""
+    try:
+        return 1 if F.matches(value, ftype, criterion) else 0
+    except Exception:  # a criterion that cannot apply to this value matches nothing
+        return 0
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions finds use (``fm_match``, ``fm_dupkey``) on a new connection."""
+    conn.create_function("fm_match", 3, fm_match, deterministic=True)
+    conn.create_function("fm_dupkey", 2, F.duplicate_key, deterministic=True)
+
+
+class Queries:
+    """Perform Find and Sort Records.  A mixin of :class:`~fmscript.data.database.Database`."""
+
+    conn: sqlite3.Connection
+
+    # -- finds --------------------------------------------------------------------------------------------
+    def request_ids(self, ctx: Context, criteria: list[tuple[FieldInfo, str]]) -> set[int]:
+        """Record ids matching every criterion of one request (a parameterised query)."""
+        ti = self.tables()[ctx.table.casefold()]
+        where, params, dup_fields = [], [], []
+        for fi, text in criteria:
+            t = text.strip()
+            if not t:
+                continue
+            if fi.is_global:
+                ok = F.matches(self.global_value(ti.name, fi.name), fi.type, t)
+                where.append("1" if ok else "0")
+                continue
+            if t == "!":
+                dup_fields.append(fi)
+                continue
+            where.append(f"fm_match({qident(fi.name)}, ?, ?)")
+            params += [fi.type, t]
+        for fi in dup_fields:
+            col = qident(fi.name)
+            where.append(f"fm_dupkey({col}, ?) IN (SELECT fm_dupkey({col}, ?) FROM {qident(ti.name)} "
+                         f"GROUP BY 1 HAVING count(*) > 1 AND fm_dupkey({col}, ?) IS NOT NULL)")
+            params += [fi.type, fi.type, fi.type]
+        sql = f"SELECT rowid FROM {qident(ti.name)}" + (" WHERE " + " AND ".join(where) if where else "")
+        return {r for (r,) in self.conn.execute(sql, params)}
+
+    def run_requests(self, ctx: Context, requests: list) -> list[int]:
+        """FileMaker's find: requests in order; find requests add records, omit requests take them away."""
+        ti: TableInfo = self.tables()[ctx.table.casefold()]
+        result: set[int] | None = None
+        usable = [r for r in requests if not r.is_empty()]
+        if not usable:
+            raise DataError("the find requests are empty: give at least one criterion (FileMaker error 400)",
+                            code=E_FIND_CRITERIA_EMPTY)
+        for req in usable:
+            crit = []
+            for (_, key), (name, text) in req.criteria.items():
+                fi = ti.field(name)
+                if fi is None:
+                    raise DataError(f"the field “{name}” is missing from “{ti.name}” (FileMaker error 102)",
+                                    code=E_FIELD_MISSING)
+                crit.append((fi, text))
+            ids = self.request_ids(ctx, crit)
+            if req.omit:
+                if result is None:
+                    result = set(self.all_ids(ti.name))
+                result -= ids
+            else:
+                result = ids if result is None else result | ids
+        return sorted(result or ())
+
+    def requests_from_text(self, ctx: Context, text: str) -> list:
+        """Stored find text (see :func:`finds.parse_requests`) → requests on ``ctx``'s table."""
+        try:
+            parsed = F.parse_requests(text)
+        except F.RequestSyntaxError as e:
+            raise DataError(f"the stored find requests cannot be read: {e}", code=E_INVALID_PARAMETER) from None
+        out = []
+        ti = self.tables()[ctx.table.casefold()]
+        for omit, crit in parsed:
+            req = F.Request(omit=omit)
+            for occ, name, value in crit:
+                if occ and self.table_of(occ) is not ti:
+                    raise DataError(f"the stored find uses “{occ}::{name}”, but the layout shows “{ctx.occurrence}”"
+                                    " (FileMaker error 102)", code=E_FIELD_MISSING)
+                fi = ti.field(name)
+                if fi is None:
+                    raise DataError(f"the stored find uses the field “{name}”, which “{ti.name}” does not have "
+                                    "(FileMaker error 102)", code=E_FIELD_MISSING)
+                req.criteria[(None, fi.name.casefold())] = (fi.name, value)
+            out.append(req)
+        return out
+
+    # -- sorting ------------------------------------------------------------------------------------------
+    def sort_spec_from_text(self, ctx: Context, text: str) -> list:
+        try:
+            parsed = F.parse_sort_order(text)
+        except F.RequestSyntaxError as e:
+            raise DataError(f"the stored sort order cannot be read: {e}", code=E_INVALID_PARAMETER) from None
+        ti = self.tables()[ctx.table.casefold()]
+        spec = []
+        for occ, name, asc in parsed:
+            fi = ti.field(name)
+            if fi is None or (occ and self.table_of(occ) is not ti):
+                raise DataError(f"the sort order uses the field “{occ + '::' if occ else ''}{name}”, which "
+                                f"“{ctx.occurrence}” does not have (FileMaker error 102)", code=E_FIELD_MISSING)
+            spec.append((fi, asc))
+        return spec
+
+    def sort(self, ctx: Context, spec: list) -> None:
+        """Sort the found set: text case-insensitively, numbers by value, empty values first."""
+        if not ctx.found:
+            ctx.sort = spec
+            return
+        order = []
+        for fi, asc in spec:
+            coll = {"number": " COLLATE fmnum", "text": " COLLATE fmtext"}.get(fi.type, "")
+            order.append(f"{qident(fi.name)}{coll} {'ASC' if asc else 'DESC'}"
+                         + ("" if asc else " NULLS LAST") if not fi.is_global else "1")
+        sql = f"SELECT rowid FROM {qident(ctx.table)} ORDER BY {', '.join(order)}, rowid"
+        members = set(ctx.found)
+        ctx.found = [r for (r,) in self.conn.execute(sql) if r in members]
+        ctx.sort = spec
+        ctx.index = 0  # FileMaker shows the first record of the sorted set

@@ -1,0 +1,332 @@
+"""Records in SQLite: reading fields (with a small row cache), writing them, the record transaction, and
+record operations (new, duplicate, delete, delete all).
+
+Edits go to SQLite inside a transaction that stays open while a record is being edited; committing the
+record (Commit Records, going to another record or layout, a find, the end of the script…) commits it.
+Revert Record, or a script that fails, rolls it back.  Files use WAL, so other processes keep reading.
+Global fields live in ``fmscript_globals``, repetitions after the first in ``fmscript_repetitions``.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+from ..calc.values import to_text
+from ..errors import E_RECORD_MISSING, DataError
+from . import finds as F
+from .schema import FieldInfo, TableInfo, qident
+from .sqlerrors import busy_error, sqlite_error
+from .values import from_storage, to_storage
+from .window import Context
+
+
+class Store:
+    """Reads, writes and transactions.  A mixin of :class:`~fmscript.data.database.Database`."""
+
+    conn: sqlite3.Connection
+    contexts: dict[str, Context]
+
+    def _init_store(self) -> None:
+        self._in_tx = False
+        self._new_records: list[tuple[str, int]] = []
+        self._globals: dict[tuple[str, str, int], object] | None = None
+        self._globals_dirty: set = set()
+        self._row_cache: dict[tuple[str, int], dict] = {}
+        self._ended = False
+        self._session = None          # the session whose last error decides the end of the process
+        self._exit_hook = False
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def all_ids(self, table: str) -> list[int]:
+        return [r for (r,) in self.conn.execute(f"SELECT rowid FROM {qident(table)} ORDER BY rowid")]
+
+    def total_count(self, table: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {qident(table)}").fetchone()[0]
+
+    def row(self, table: str, rid: int) -> dict | None:
+        key = (table, rid)
+        r = self._row_cache.get(key)
+        if r is None:
+            cur = self.conn.execute(f"SELECT * FROM {qident(table)} WHERE rowid = ?", (rid,))
+            values = cur.fetchone()
+            if values is None:
+                return None
+            r = {d[0].casefold(): v for d, v in zip(cur.description, values)}
+            if len(self._row_cache) > 256:
+                self._row_cache.clear()
+            self._row_cache[key] = r
+        return r
+
+    def global_value(self, table: str, field: str, rep: int = 1):
+        """The stored value of a global field (``None`` when it was never set)."""
+        return self._globals_map().get((table.casefold(), field.casefold(), rep))
+
+    def _globals_map(self) -> dict:
+        if self._globals is None:
+            self._globals = {}
+            if self.has_metadata():
+                for t, fname, rep, v in self.conn.execute(
+                        "SELECT table_name, field_name, rep, value FROM fmscript_globals"):
+                    self._globals[(t.casefold(), fname.casefold(), rep)] = v
+        return self._globals
+
+    def read_field(self, f, table: str | None, name: str, rep: int = 1):
+        """Value of ``table::name[rep]`` in the current record of that occurrence (calculation access).
+
+        A missing field raises :class:`DataError` 102: the step evaluating the calculation fails with it
+        (``IsValid``, ``IsEmpty`` and ``EvaluationError`` see it instead)."""
+        try:
+            return self._read_field(table, name, rep)
+        except sqlite3.Error as e:
+            from ..errors import CalcError
+            raise CalcError(f"the field “{name}” cannot be read: {e}", code=sqlite_error(e).code) from None
+
+    def _read_field(self, table: str | None, name: str, rep: int):
+        occ, ti, fi = self.resolve_field(table, name)
+        w = self.window
+        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+            req = w.requests[w.request_index] if w.requests else None
+            return req.criteria.get((None, fi.name.casefold()), ("", ""))[1] if req else ""
+        if fi.is_global:
+            return from_storage(self.global_value(ti.name, fi.name, rep), fi.type)
+        ctx = self.context(occ)
+        rid = ctx.current()
+        if rid is None:
+            return ""
+        if rep > 1:
+            r = self.conn.execute("SELECT value FROM fmscript_repetitions WHERE table_name=? AND field_name=? "
+                                  "AND record_id=? AND rep=?", (ti.name, fi.name, rid, rep)).fetchone() \
+                if self.has_metadata() else None
+            return from_storage(r[0] if r else None, fi.type)
+        row = self.row(ti.name, rid)
+        return from_storage(row.get(fi.name.casefold()) if row else None, fi.type)
+
+    def record_values(self, table: TableInfo, rid: int) -> dict:
+        """The raw column values of a record, by field name."""
+        row = self.row(table.name, rid) or {}
+        return {fi.name: row.get(fi.name.casefold()) for fi in table.fields}
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def set_field(self, f, table: str | None, name: str, rep: int, value) -> None:
+        """Set Field: in find mode the current request's criterion, else the current record's field."""
+        occ, ti, fi = self.resolve_field(table, name)
+        self.attach(f.session)
+        w = self.window
+        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+            if not w.requests:
+                w.requests.append(F.Request())
+            w.requests[w.request_index].criteria[(None, fi.name.casefold())] = (fi.name, to_text(value))
+            return
+        if fi.is_global:
+            self._globals_map()[(ti.name.casefold(), fi.name.casefold(), rep)] = to_storage(value, fi.type)
+            self._globals_dirty.add((ti.name, fi.name, rep))
+            if not self._in_tx:
+                self._flush_globals()
+            return
+        ctx = self.context(occ)
+        rid = ctx.current()
+        if rid is None:
+            raise DataError(f"there is no current record in “{ctx.occurrence}” to set "
+                            f"{ctx.occurrence}::{fi.name} in (FileMaker error 101)", code=E_RECORD_MISSING)
+        self.write(ti, rid, fi, to_storage(value, fi.type), rep)
+
+    def write(self, ti: TableInfo, rid: int, fi: FieldInfo, stored, rep: int = 1) -> None:
+        self.begin()
+        try:
+            if rep > 1:
+                self.ensure_metadata()
+                self.conn.execute("INSERT OR REPLACE INTO fmscript_repetitions VALUES (?, ?, ?, ?, ?)",
+                                  (ti.name, fi.name, rid, rep, stored))
+            else:
+                self.conn.execute(f"UPDATE {qident(ti.name)} SET {qident(fi.name)} = ? WHERE rowid = ?",
+                                  (stored, rid))
+        except sqlite3.IntegrityError as e:
+            raise DataError(f"{ti.name}::{fi.name} cannot take this value: {e} (FileMaker error 504)",
+                            code=504) from None
+        except sqlite3.OperationalError as e:
+            raise busy_error(e) from None
+        self._row_cache.pop((ti.name, rid), None)
+
+    # -- transactions -------------------------------------------------------------------------------------
+    def begin(self) -> None:
+        self._ended = False
+        if not self._in_tx:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise busy_error(e) from None
+            self._in_tx = True
+
+    def _flush_globals(self) -> None:
+        if not self._globals_dirty:
+            return
+        self.ensure_metadata()
+        g = self._globals_map()
+        for t, fname, rep in sorted(self._globals_dirty):
+            self.conn.execute("INSERT OR REPLACE INTO fmscript_globals VALUES (?, ?, ?, ?)",
+                              (t, fname, rep, g.get((t.casefold(), fname.casefold(), rep))))
+        self._globals_dirty.clear()
+
+    def commit(self) -> None:
+        """Commit the open record (and any other pending edit) in one transaction."""
+        if self._in_tx:
+            try:
+                self._flush_globals()
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                raise busy_error(e) from None
+            self._in_tx = False
+            self._new_records.clear()
+        elif self._globals_dirty:
+            self._flush_globals()
+
+    def revert(self) -> None:
+        """Throw away uncommitted edits; records created since the last commit disappear."""
+        if self._in_tx:
+            self.conn.execute("ROLLBACK")
+            self._in_tx = False
+        self._row_cache.clear()
+        gone = set(self._new_records)
+        self._new_records.clear()
+        if gone:
+            for ctx in self.contexts.values():
+                if ctx.found:
+                    ctx.found = [r for r in ctx.found if (ctx.table, r) not in gone]
+
+    def end_run(self, ok: bool = True) -> None:
+        """The top-level script ended: commit (``ok``) or revert what is still uncommitted."""
+        self._ended = True
+        if ok:
+            self.commit()
+        else:
+            self.revert()
+            self._flush_globals()
+
+    def attach(self, session) -> None:
+        """Make the end of the process commit a record left open by a script that ended normally.
+
+        fmscript's front end calls :meth:`end_run` when a top-level script ends (commit when it succeeded,
+        revert when it failed).  Where nobody does, this fallback runs at interpreter exit: it commits
+        when the last step of the session attached last succeeded (``Get ( LastError )`` is 0) and otherwise
+        leaves the open transaction to SQLite, which rolls it back, as it does for a killed process.
+        """
+        self._session = session
+        if self._exit_hook:
+            return
+        self._exit_hook = True
+        import atexit
+
+        def at_exit(d=self):  # a strong reference: the database is gone by now otherwise
+            if not d._in_tx or d._ended:
+                return
+            try:
+                s = d._session
+                if s is not None and s.last_error == 0:
+                    d.commit()
+                else:
+                    d.revert()
+            except Exception:  # the process is ending: never a traceback here
+                pass
+        atexit.register(at_exit)
+
+    @property
+    def has_uncommitted(self) -> bool:
+        return self._in_tx
+
+    def record_open_state(self) -> int:
+        """``Get ( RecordOpenState )``: 0 closed, 1 a new record not yet committed, 2 a modified one."""
+        if not self._in_tx:
+            return 0
+        occ = self.current_occurrence()
+        ctx = self.context(occ) if occ is not None else None
+        rid = ctx.current() if ctx else None
+        return 1 if rid is not None and (ctx.table, rid) in self._new_records else 2
+
+    # -- record operations --------------------------------------------------------------------------------
+    def new_record(self, ctx: Context) -> int:
+        self.commit()
+        self.begin()
+        try:
+            cur = self.conn.execute(f"INSERT INTO {qident(ctx.table)} DEFAULT VALUES")
+        except sqlite3.IntegrityError as e:
+            raise DataError(f"a new record in “{ctx.table}” needs a value for a required column: {e} "
+                            "(FileMaker error 509)", code=509) from None
+        rid = cur.lastrowid
+        self._new_records.append((ctx.table, rid))
+        ctx.found.append(rid)
+        ctx.index = len(ctx.found) - 1
+        return rid
+
+    def duplicate_record(self, ctx: Context) -> int:
+        rid = ctx.current()
+        if rid is None:
+            raise DataError("there is no record to duplicate (FileMaker error 101)", code=E_RECORD_MISSING)
+        ti = self.tables()[ctx.table.casefold()]
+        self.commit()
+        cols = [fi.name for fi in ti.record_fields]
+        pk = self._rowid_alias(ti.name)
+        cols = [c for c in cols if c.casefold() != (pk or "").casefold()]
+        self.begin()
+        if cols:
+            names = ", ".join(qident(c) for c in cols)
+            cur = self.conn.execute(f"INSERT INTO {qident(ti.name)} ({names}) SELECT {names} FROM "
+                                    f"{qident(ti.name)} WHERE rowid = ?", (rid,))
+        else:
+            cur = self.conn.execute(f"INSERT INTO {qident(ti.name)} DEFAULT VALUES")
+        new = cur.lastrowid
+        if self.has_metadata():
+            self.conn.execute("INSERT INTO fmscript_repetitions SELECT table_name, field_name, ?, rep, value "
+                              "FROM fmscript_repetitions WHERE table_name = ? AND record_id = ?",
+                              (new, ti.name, rid))
+        self._new_records.append((ti.name, new))
+        ctx.found.append(new)
+        ctx.index = len(ctx.found) - 1
+        return new
+
+    def _rowid_alias(self, table: str) -> str | None:
+        pks = [(col, decl) for _, col, decl, _, _, pk in self.conn.execute(f"PRAGMA table_info({qident(table)})")
+               if pk]
+        if len(pks) == 1 and pks[0][1].upper() == "INTEGER":
+            return pks[0][0]
+        return None
+
+    def delete_ids(self, table: str, ids: list[int]) -> None:
+        """Delete records now (deleting is not undoable in FileMaker either)."""
+        self.commit()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                self.conn.execute(f"DELETE FROM {qident(table)} WHERE rowid IN ({marks})", chunk)
+                if self.has_metadata():
+                    self.conn.execute(f"DELETE FROM fmscript_repetitions WHERE table_name = ? AND record_id IN "
+                                      f"({marks})", [table, *chunk])
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise busy_error(e) from None
+        gone = set(ids)
+        self._row_cache.clear()
+        for ctx in self.contexts.values():
+            if ctx.table == table and ctx.found:
+                keep_before = sum(1 for r in ctx.found[:ctx.index] if r not in gone)
+                ctx.found = [r for r in ctx.found if r not in gone]
+                ctx.index = min(keep_before, max(len(ctx.found) - 1, 0))
+
+    def truncate(self, table: str) -> None:
+        self.commit()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(f"DELETE FROM {qident(table)}")
+            if self.has_metadata():
+                self.conn.execute("DELETE FROM fmscript_repetitions WHERE table_name = ?", (table,))
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise busy_error(e) from None
+        self._row_cache.clear()
+        for ctx in self.contexts.values():
+            if ctx.table == table:
+                ctx.found, ctx.index = [], 0

@@ -1,0 +1,63 @@
+"""``fmscript check FILE -f DB``: the layout and field names a script file uses, checked against a database.
+
+The walk follows the layout each script is on as far as it can without running it (``Go to Layout`` with a
+literal name); the database side, and the wording shared with ``fmscript run``, is :mod:`fmscript.data.check`.
+"""
+from __future__ import annotations
+
+from ..calc import ast as C
+from ..errors import FMScriptError
+from . import ast as S
+
+
+def calc_fields(node):
+    """Every ``C.Field`` node in a calculation tree."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, C.Field):
+            yield n
+        if isinstance(n, C.Node):
+            for name in n._fields:
+                v = getattr(n, name)
+                if isinstance(v, C.Node):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    stack.extend(x for x in v if isinstance(x, C.Node))
+
+
+def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
+    """Problems with the names a script file uses, checked against the database at ``db_path``."""
+    from ..data.check import field_problem, layout_problem, open_read_only
+
+    db = open_read_only(db_path)
+    src = script_file.source
+    errors: list[FMScriptError] = []
+    try:
+        layouts = db.layouts()
+        first = next(iter(layouts.values()), None)
+        for script in script_file.scripts:
+            occ = first[1] if first else None
+            for st in script.steps:
+                if st.disabled:
+                    continue
+                for opt in st.options:
+                    v = opt.value
+                    name = v.name if isinstance(v, S.LayoutRef) else \
+                        v.node.value if isinstance(v, S.Calc) and isinstance(v.node, C.Str) else None
+                    if name is not None and st.name == "Go to Layout" and opt.label is None:
+                        problem = layout_problem(db, name)
+                        if problem:
+                            errors.append(FMScriptError(problem, code=105, span=src.span(opt.pos), step=st.name))
+                        else:
+                            occ = layouts[name.casefold()][1]
+                    if isinstance(v, S.Calc) and not (st.name == "Go to Layout" and name is not None):
+                        for fnode in calc_fields(v.node):
+                            problem = field_problem(db, fnode.table, fnode.name, occ)
+                            if problem:
+                                errors.append(FMScriptError(problem, code=102, span=src.span(fnode.pos),
+                                                            step=st.name))
+    finally:
+        db.close()
+    errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+    return errors
