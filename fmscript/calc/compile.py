@@ -8,13 +8,13 @@ so a calculation cannot run Python.
 from __future__ import annotations
 
 import difflib
-from decimal import Decimal, DivisionByZero, InvalidOperation
+from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from collections.abc import Callable
 
 from ..errors import ParseError
 from ..source import Source
 from . import ast as A
-from .functions import CalcError, FunctionDef, lookup, registry
+from .functions import LIMIT_ERRORS, CalcError, FunctionDef, as_calc_error, lookup, registry
 from .values import (CONTEXT, ONE, ZERO, Time, Timestamp, compare, equals, to_bool, to_num0, to_text)
 import datetime as _dt
 
@@ -361,8 +361,8 @@ def power(x: Decimal, y: Decimal) -> Decimal:
             raise CalcError("a negative number has no real root", code=1204)
         r = CONTEXT.power(x, y)
         return round_inexact(r)
-    except (InvalidOperation, OverflowError) as e:
-        raise CalcError(f"the power is out of range ({e.__class__.__name__})") from None
+    except (InvalidOperation, Overflow, OverflowError):
+        raise CalcError("the power is out of range") from None
 
 
 def _negate(v):
@@ -420,19 +420,24 @@ class Calculation:
         self.text, self.fn, self.node = text, fn, node
 
     def evaluate(self, f):
+        """The result, or ``?`` for FileMaker's own calculation errors (CalcError and the limits in
+        LIMIT_ERRORS).  Any other exception is a bug in fmscript and propagates: it must never read as ``?``."""
         try:
             return self.fn(f)
         except CalcError as e:
             f.session.note_calc_error(e.code, e.detail)
             return "?"
-        except (ArithmeticError, ValueError, OverflowError, RecursionError, IndexError, TypeError,
-                KeyError, MemoryError) as e:
-            f.session.note_calc_error(1204, f"{e.__class__.__name__}: {e}")
+        except LIMIT_ERRORS as e:
+            err = as_calc_error(e)
+            f.session.note_calc_error(err.code, err.detail)
             return "?"
 
     def raw(self, f):
         """Evaluate and let a CalcError through (EvaluationError and error-checking steps want it)."""
-        return self.fn(f)
+        try:
+            return self.fn(f)
+        except LIMIT_ERRORS as e:
+            raise as_calc_error(e) from None
 
 
 def compile_calc(text: str, source: Source | None = None, offset: int = 0,

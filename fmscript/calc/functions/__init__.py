@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
+from decimal import Overflow
 
 from ...errors import FMScriptError
 
@@ -17,6 +18,19 @@ class CalcError(FMScriptError):
     """An error while evaluating a calculation: the calculation's result becomes ``?``."""
 
     code = 1204
+
+
+# FileMaker's own limits that Python signals by exception: a number beyond the 400-digit context's range
+# (the context traps Overflow) and a calculation nested deeper than the interpreter's stack.  They give
+# ``?`` like any CalcError; every other Python exception is a bug in fmscript and is not caught here.
+LIMIT_ERRORS: tuple[type[BaseException], ...] = (Overflow, RecursionError)
+
+
+def as_calc_error(e: BaseException) -> CalcError:
+    """The CalcError standing for one of :data:`LIMIT_ERRORS`."""
+    if isinstance(e, RecursionError):
+        return CalcError("the calculation is nested too deeply", code=1204)
+    return CalcError("the number is out of range", code=1204)
 
 
 class FunctionDef:

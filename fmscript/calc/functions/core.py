@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..values import ONE, ZERO, is_empty, to_bool, to_int, to_num0, to_text, text_to_number
-from . import CalcError, function
+from . import LIMIT_ERRORS, CalcError, as_calc_error, function
 
 
 @function("If ( test ; resultOne ; resultTwo )", mode="lazy", args=(2, 3))
@@ -101,8 +101,8 @@ def evaluation_error(f, expr):
         expr(f)
     except CalcError as e:
         return Decimal(e.code)
-    except (ArithmeticError, ValueError, RecursionError):
-        return Decimal(1204)
+    except LIMIT_ERRORS as e:
+        return Decimal(as_calc_error(e).code)
     return ZERO
 
 

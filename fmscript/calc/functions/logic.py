@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import ast as A
 from ..values import ONE, ZERO, to_bool, to_int, to_text
-from . import CalcError, function
+from . import LIMIT_ERRORS, CalcError, function
 
 DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
 _LIMIT_KEY = "calc.iteration_limit"
@@ -270,9 +270,7 @@ def is_valid(f, expr):
     """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
     try:
         expr(f)
-    except CalcError:
-        return ZERO
-    except (ArithmeticError, ValueError):
+    except (CalcError, *LIMIT_ERRORS):
         return ZERO
     return ONE
 
