@@ -183,6 +183,8 @@ SESSION_CONTEXT: dict[str, dict[str, object]] = {
     "get-006": {},
     "get-007": {"account": {"extended_privileges": ("fmapp", "fmwebdirect")}},
     "get-025": {},
+    "get-026": {},  # the headless window is 1024 points wide (fmscript/calc/functions/get.py)
+    "get-027": {},
     "get-030": {"last_error": 401},
     "get-031": {"last_message_choice": 2},
     "get-045": {},
