@@ -12,7 +12,7 @@ CASES = [
     ('Position ( "abcabc" ; "b" ; 6 ; -2 )', "2"),
     ('Position ( "abc" ; "" ; 1 ; 1 )', "0"),
     ('Position ( "abc" ; "z" ; 1 ; 1 )', "0"),
-    ('PatternCount ( "aaa" ; "aa" )', "2"),
+    ('PatternCount ( "aaa" ; "aa" )', "1"),  # non-overlapping (issue 11 item 9: overlapping counts were wrong)
     ('PatternCount ( "ABC" ; "b" )', "1"),
     ('Substitute ( "a-b-c" ; "-" ; "" )', "abc"),
     ('Substitute ( "abc" ; "B" ; "x" )', "abc"),
