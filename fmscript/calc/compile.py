@@ -388,19 +388,21 @@ def set_precision(p: int) -> None:
 
 def round_inexact(q: Decimal) -> Decimal:
     """FileMaker shows inexact results to 16 decimal places unless SetPrecision asks for more."""
+    if not q.is_finite():
+        return q
     t = q.as_tuple()
     p, quant = _PRECISION
-    if t.exponent < -p and len(t.digits) > 20 and q.is_finite():
+    if t.exponent < -p and len(t.digits) > 20:
         if abs(q) < Decimal("1e380"):
             return q.quantize(quant, context=CONTEXT).normalize(CONTEXT)
     return q
 
 
 def power(x: Decimal, y: Decimal) -> Decimal:
+    if x == 0 and y < 0:
+        raise CalcError("division by zero", code=1205)
     try:
         if y == y.to_integral_value() and abs(y) <= 10000:
-            if x == 0 and y < 0:
-                raise CalcError("division by zero", code=1205)
             r = CONTEXT.power(x, int(y))
             return round_inexact(r)
         if x < 0:

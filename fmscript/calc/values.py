@@ -218,7 +218,7 @@ def format_number(d: Decimal) -> str:
     if not d.is_finite():
         return "?"
     if d == d.to_integral_value():
-        s = format(d.quantize(ONE, context=CONTEXT), "f")
+        s = format(d.to_integral_value(), "f")  # quantize would need more than the context's 400 digits
         if s == "-0":
             s = "0"
         return s

@@ -25,6 +25,13 @@ def test_filemaker_errors_still_give_a_question_mark(calc):
     assert calc("Sqrt ( -1 )") == "?"
     assert calc("1E999999 * 1E999999") == "?" and "out of range" in calc.last_error_detail
     assert calc("EvaluationError ( 1E999999 * 1E999999 )") == "1204"
+    assert calc("0 ^ -0.5") == "?" and calc.last_error_detail == "division by zero"
+
+
+def test_numbers_past_the_context_digits_still_show(calc):
+    # 1E+400 has 401 digits: more than the 400-digit context can quantize, shown all the same.
+    assert calc("GetAsText ( 1E+400 )") == "1" + "0" * 400
+    assert calc("Length ( 2E+401 )") == "402"
 
 
 def test_cli_reports_an_internal_error_in_one_line(tmp_path, capsys, crashing_abs):

@@ -15,7 +15,7 @@ from fmscript.errors import FMScriptError
 
 ODD = ['""', '"abc"', "-1", "0", "1.5", "1000000", '"¶a¶¶b¶"', "Date ( 2 ; 29 ; 2024 )", "Time ( 25 ; 0 ; 0 )",
        "Timestamp ( Date ( 1 ; 1 ; 2020 ) ; 0 )", '"{\\"a\\":[1,2]}"', '"12:30"', '"1/2/2020"',
-       'TextEncode ( "x" ; "utf-8" ; 0 )', "-1E+3", '"ｶﾞ"', '"[+]"', "1/3"]
+       'TextEncode ( "x" ; "utf-8" ; 0 )', "-1E+3", '"ｶﾞ"', '"[+]"', "1/3", "1E+400", "-0.5", '"(1"']
 OURS = {"core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra"}
 SKIP = {"Random", "Get"}
 

@@ -227,7 +227,10 @@ def combination(n, k):
     if kk > n:
         return ZERO
     ni, ki = int(n), int(kk)
-    digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
+    try:
+        digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
+    except OverflowError:  # a set too large for a double
+        digits = math.inf
     if digits > 40000:
         raise CalcError("the number is out of range")
     return Decimal(math.comb(ni, ki))
