@@ -154,6 +154,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+EXIT_INTERNAL = 70  # a bug in fmscript, not in the script (sysexits' EX_SOFTWARE)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"fmscript: internal error: {e.__class__.__name__}: {e} "
                          "(run with --debug for details)\n")
-        return 1
+        return EXIT_INTERNAL
 
 
 def entry() -> None:

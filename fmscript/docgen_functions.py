@@ -45,25 +45,36 @@ def render_functions_md() -> str:
         f"fmscript knows {len(defs)} calculation functions and {len(GET_DOCS)} `Get` names. Each entry shows "
         "FileMaker's signature (`{ }` marks optional arguments) and what the function returns. A call with the "
         "wrong number of arguments is a parse error that shows the signature; an error while the calculation "
-        "runs makes its result `?` and sets `Get ( LastErrorDetail )`.",
+        "runs makes its result `?` and sets `Get ( LastErrorDetail )`. Only FileMaker's own errors do that: a "
+        "bug in a function is an internal error (`fmscript: internal error: …`, exit code 70), never `?`.",
         "",
         "Rules shared by all functions, as in FileMaker:",
         "",
         "- **Empty values.** A number function given an empty value returns empty (`Abs ( \"\" )` is empty); "
         "arithmetic counts empty as 0 (`\"\" + 1` is 1). Text is read as a number by keeping its digits, "
-        "its first decimal point and a leading minus sign or parenthesis (`GetAsNumber ( \"(42)\" )` is -42).",
+        "its first decimal point and a leading minus sign or parenthesis (`GetAsNumber ( \"(42)\" )` is -42), "
+        "unless a period or a digit comes before the sign (`GetAsNumber ( \".(22)\" )` is .22).",
         "- **Precision.** Numbers are decimal. Inexact results (division, roots, logarithms) are rounded to "
-        "16 decimal places; `SetPrecision` widens that up to 400. Trigonometric functions compute in binary "
-        "floating point, as FileMaker does.",
+        "16 decimal places; `SetPrecision` widens that up to 400. Trigonometric functions (Sin … Atan, "
+        "Degrees, Radians) compute in binary floating point, as FileMaker does, take no extended precision, "
+        "and keep the 15 significant digits a double holds (`Degrees ( Pi )` is 180, `Cos ( Radians ( 60 ) )` "
+        "is .5). A number beyond the 400-digit range is `?`.",
         "- **Locale.** Files use en-US, FileMaker's default: dates display as `M/D/YYYY`, times of day as "
         "`h:mm:ss AM/PM` (durations of 24 hours or more, and negative times, as `h:mm:ss`), timestamps as "
         "`M/D/YYYY h:mm:ss AM/PM`, with `.` as the decimal point and English day and month names. Dates in "
-        "text are read as `M/D/YYYY` (or `YYYY-MM-DD`); times as `h:mm:ss`, 24-hour or with AM/PM.",
+        "text are read as `M/D/YYYY` (or `YYYY-MM-DD`); times as `h:mm:ss`, 24-hour or with AM/PM. A two-digit "
+        "year falls in the next 30 years or the preceding 70, counted from the current year, as FileMaker "
+        "reads it; date fields and `GetAsDate` share this one reader.",
         "- **Dates and times are numbers.** A date is a day number (1/1/0001 is day 1), a time a number of "
         "seconds, a timestamp the seconds since 1/1/0001: `date + 1` is the next day, `date - date` a number "
         "of days, `timestamp - timestamp` a time.",
         "- **Values.** A value list is return-separated (`¶`); functions that return values end each one with "
         "a return.",
+        "- **Let and While** bind `$` and `$$` variables as Set Variable does, repetitions included "
+        "(`Let ( $a[2] = 1 ; … )`).",
+        "- **The window.** fmscript runs headless with one window, named after the file as FileMaker names a "
+        "file's first window (`Get ( WindowName )`); it is a visible 1024 × 768 document window at 100 %, at "
+        "the top left of a desktop of its own size.",
         "",
         "## Contents",
         "",

@@ -104,13 +104,41 @@ def test_mutated_scripts(seed, data):
     parse_check_run(text)
 
 
-def test_script_text_cannot_run_python():
-    # Calculations compile to closures, never to Python source: these are names and text, nothing more.
-    fm = Interpreter(on_dialog=lambda t, m: None)
-    for calc in ['__import__("os").system("echo hacked")', '"__import__(\\"os\\")"',
-                 'Evaluate ( "__import__ ( \\"os\\" )" )', "exec ( \"1\" )"]:
+# Calculations that would have a side effect if their text ever reached Python's eval/exec: a shell command
+# writing to the process's stdout, and Python writing a file in the working folder.
+ESCAPES = ['__import__("os").system("echo hacked")', '"__import__(\\"os\\")"',
+           'Evaluate ( "__import__ ( \\"os\\" )" )', "exec ( \"1\" )",
+           '__import__("pathlib").Path("hacked.txt").write_text("hacked")',
+           'Evaluate ( "__import__(\\"pathlib\\").Path(\\"hacked.txt\\").write_text(\\"hacked\\")" )']
+
+
+def side_effects(evaluate, folder: pathlib.Path, capfd) -> list[str]:
+    """Evaluate every escape attempt with ``evaluate``; what any of them did outside the calculation."""
+    seen = []
+    for calc in ESCAPES:
         try:
-            value = fm.evaluate(calc)
-        except FMScriptError:
-            continue
-        assert "hacked" not in str(value)
+            value = evaluate(calc)
+        except (FMScriptError, SyntaxError, NameError, TypeError, ValueError):
+            value = ""
+        out, err = capfd.readouterr()
+        if "hacked" in str(value) + out + err:
+            seen.append(f"{calc}: printed or returned 'hacked'")
+        if (folder / "hacked.txt").exists():
+            (folder / "hacked.txt").unlink()
+            seen.append(f"{calc}: wrote hacked.txt")
+    return seen
+
+
+def test_script_text_cannot_run_python(tmp_path, monkeypatch, capfd):
+    # Calculations compile to closures, never to Python source: these are names and text, nothing more.
+    monkeypatch.chdir(tmp_path)
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    assert side_effects(fm.evaluate, tmp_path, capfd) == []
+
+
+def test_the_escape_check_sees_python_running(tmp_path, monkeypatch, capfd):
+    # The check above could fail: with Python's eval standing in for fmscript's evaluate, it sees both the
+    # shell command's output and the file.
+    monkeypatch.chdir(tmp_path)
+    seen = side_effects(lambda text: eval(text), tmp_path, capfd)  # noqa: S307 - the point of the test
+    assert any("printed" in s for s in seen) and any("wrote" in s for s in seen)

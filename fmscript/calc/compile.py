@@ -8,13 +8,13 @@ so a calculation cannot run Python.
 from __future__ import annotations
 
 import difflib
-from decimal import Decimal, DivisionByZero, InvalidOperation
+from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from collections.abc import Callable
 
 from ..errors import DataError, ParseError
 from ..source import Source
 from . import ast as A
-from .functions import CalcError, FunctionDef, registry
+from .functions import LIMIT_ERRORS, CalcError, FunctionDef, as_calc_error, lookup, registry
 from .values import (CONTEXT, ONE, ZERO, Time, Timestamp, compare, equals, to_bool, to_num0, to_text)
 import datetime as _dt
 
@@ -71,7 +71,7 @@ class CalcCompiler:
         rep = self.compile(n.rep)
 
         def read(f):
-            r = _rep_number(rep(f))
+            r = rep_number(rep(f))
             scope = f.session.globals if is_global else f.locals
             return scope.get(var_key(name, r), "")
 
@@ -84,7 +84,7 @@ class CalcCompiler:
 
         def read(f):
             try:
-                return f.session.data.read_field(f, table, fname, 1 if rep is None else _rep_number(rep(f)))
+                return f.session.data.read_field(f, table, fname, 1 if rep is None else rep_number(rep(f)))
             except DataError as e:  # a missing field (102) points at the reference, not only at the step
                 raise e.with_span(source.span(pos) if source else None) from None
         return read
@@ -245,49 +245,94 @@ class CalcCompiler:
             raise self.error("Let takes 2 arguments: Let ( [ var1 = expression1 ; var2 = expression2 … ] ; "
                              "calculation )", n)
         first, body = n.args
-        items = first.items if isinstance(first, A.ListLit) else (first,)
-        bindings: list[tuple[str, str, Closure]] = []  # (kind, key, closure); kind: let | $ | $$
         scope: set[str] = set()
         self.let_scope.append(scope)
         try:
-            for item in items:
-                target, value = _split_binding(item)
-                if target is None:
-                    raise self.error("each Let binding is “name = expression”", item)
-                closure = self.compile(value)
-                if isinstance(target, A.Var):
-                    kind = "$$" if target.name.startswith("$$") else "$"
-                    bindings.append((kind, var_key(target.name), closure))
-                else:
-                    key = target.name.casefold()
-                    bindings.append(("let", key, closure))
-                    scope.add(key)  # visible to later bindings and the body
+            bindings = self.bindings(first, scope, "each Let binding is “name = expression”")
             cbody = self.compile(body)
         finally:
             self.let_scope.pop()
-        keys = [k for kind, k, _ in bindings if kind == "let"]
 
         def run_let(f):
-            let = f.let
-            saved = [(k, let.get(k, _MISSING)) for k in keys]
-            try:
-                for kind, key, c in bindings:
-                    v = c(f)
-                    if kind == "let":
-                        let[key] = v
-                    elif kind == "$":
-                        f.locals[key] = v
-                    else:
-                        f.session.globals[key] = v
-                return cbody(f)
-            finally:
-                for k, v in saved:
-                    if v is _MISSING:
-                        let.pop(k, None)
-                    else:
-                        let[k] = v
+            assign(f, bindings)
+            return cbody(f)
 
-        return run_let
+        return restoring_let(bindings, run_let)
+
+    # -- Let and While bindings -------------------------------------------------------------------------
+    def bindings(self, node: A.Node, scope: set[str], error: str) -> list["Binding"]:
+        """Compile ``[ a = 1 ; $b[2] = 2 ]`` (or one ``a = 1``): the one binder of Let and While.
+
+        A Let-style name joins ``scope`` as it is bound, so later bindings and the body read it; a ``$``
+        or ``$$`` variable may name a repetition (``$a[2] = …``), as in Set Variable."""
+        out = []
+        for item in (node.items if isinstance(node, A.ListLit) else (node,)):
+            target, value = split_binding(item)
+            if target is None:
+                raise self.error(error, item)
+            closure = self.compile(value)
+            if isinstance(target, A.Var):
+                rep = self.compile(target.rep) if target.rep is not None else None
+                scope_kind = "$$" if target.name.startswith("$$") else "$"
+                out.append(Binding(scope_kind, var_key(target.name), closure, rep, target.name))
+            else:
+                key = target.name.casefold()
+                scope.add(key)
+                out.append(Binding("let", key, closure, None, target.name))
+        return out
+
+
+class Binding:
+    """One compiled binding: ``kind`` "let" (a Let-style name), "$" or "$$" (a variable, maybe with a
+    repetition closure ``rep``); ``key`` is the name's key, ``value`` the closure giving its value."""
+
+    __slots__ = ("kind", "key", "value", "rep", "name")
+
+    def __init__(self, kind: str, key: str, value: Closure, rep: Closure | None, name: str):
+        self.kind, self.key, self.value, self.rep, self.name = kind, key, value, rep, name
+
+
+def assign(f, bindings: list[Binding]) -> None:
+    """Evaluate the bindings in order and store each value (Let names in ``f.let``, variables in their scope)."""
+    let = f.let
+    for b in bindings:
+        v = b.value(f)
+        if b.kind == "let":
+            let[b.key] = v
+            continue
+        scope = f.locals if b.kind == "$" else f.session.globals
+        scope[b.key if b.rep is None else var_key(b.name, rep_number(b.rep(f)))] = v
+
+
+def restoring_let(bindings: list[Binding], run: Closure) -> Closure:
+    """``run`` with the Let names the bindings set given back their earlier values afterwards."""
+    keys = sorted({b.key for b in bindings if b.kind == "let"})
+    if not keys:
+        return run
+
+    def scoped(f):
+        let = f.let
+        saved = [(k, let.get(k, _MISSING)) for k in keys]
+        try:
+            return run(f)
+        finally:
+            for k, v in saved:
+                if v is _MISSING:
+                    let.pop(k, None)
+                else:
+                    let[k] = v
+
+    return scoped
+
+
+def binding_names(node: A.Node) -> set[str]:
+    """The Let-style names a binding list defines (While's logic names, visible to its condition)."""
+    names = set()
+    for item in (node.items if isinstance(node, A.ListLit) else (node,)):
+        target, _ = split_binding(item)
+        if isinstance(target, A.Name):
+            names.add(target.name.casefold())
+    return names
 
 
 def _get_display():
@@ -296,7 +341,7 @@ def _get_display():
     return list(GET_DOCS)
 
 
-def _split_binding(item: A.Node):
+def split_binding(item: A.Node):
     """``a = 1 = 1`` parses as ``(a = 1) = 1``; a Let binding means ``a = (1 = 1)``: re-associate."""
     if not (isinstance(item, A.Binary) and item.op == "="):
         return None, None
@@ -316,7 +361,8 @@ def _split_binding(item: A.Node):
     return target, value
 
 
-def _rep_number(v) -> int:
+def rep_number(v) -> int:
+    """A repetition number: the value as a whole number, at least 1."""
     n = to_num0(v)
     try:
         return max(int(n), 1)
@@ -353,27 +399,29 @@ def set_precision(p: int) -> None:
 
 def round_inexact(q: Decimal) -> Decimal:
     """FileMaker shows inexact results to 16 decimal places unless SetPrecision asks for more."""
+    if not q.is_finite():
+        return q
     t = q.as_tuple()
     p, quant = _PRECISION
-    if t.exponent < -p and len(t.digits) > 20 and q.is_finite():
+    if t.exponent < -p and len(t.digits) > 20:
         if abs(q) < Decimal("1e380"):
             return q.quantize(quant, context=CONTEXT).normalize(CONTEXT)
     return q
 
 
 def power(x: Decimal, y: Decimal) -> Decimal:
+    if x == 0 and y < 0:
+        raise CalcError("division by zero", code=1205)
     try:
         if y == y.to_integral_value() and abs(y) <= 10000:
-            if x == 0 and y < 0:
-                raise CalcError("division by zero", code=1205)
             r = CONTEXT.power(x, int(y))
             return round_inexact(r)
         if x < 0:
             raise CalcError("a negative number has no real root", code=1204)
         r = CONTEXT.power(x, y)
         return round_inexact(r)
-    except (InvalidOperation, OverflowError) as e:
-        raise CalcError(f"the power is out of range ({e.__class__.__name__})") from None
+    except (InvalidOperation, Overflow, OverflowError):
+        raise CalcError("the power is out of range") from None
 
 
 def _negate(v):
@@ -431,19 +479,24 @@ class Calculation:
         self.text, self.fn, self.node = text, fn, node
 
     def evaluate(self, f):
+        """The result, or ``?`` for FileMaker's own calculation errors (CalcError and the limits in
+        LIMIT_ERRORS).  Any other exception is a bug in fmscript and propagates: it must never read as ``?``."""
         try:
             return self.fn(f)
         except CalcError as e:
             f.session.note_calc_error(e.code, e.detail)
             return "?"
-        except (ArithmeticError, ValueError, OverflowError, RecursionError, IndexError, TypeError,
-                KeyError, MemoryError) as e:
-            f.session.note_calc_error(1204, f"{e.__class__.__name__}: {e}")
+        except LIMIT_ERRORS as e:
+            err = as_calc_error(e)
+            f.session.note_calc_error(err.code, err.detail)
             return "?"
 
     def raw(self, f):
         """Evaluate and let a CalcError through (EvaluationError and error-checking steps want it)."""
-        return self.fn(f)
+        try:
+            return self.fn(f)
+        except LIMIT_ERRORS as e:
+            raise as_calc_error(e) from None
 
 
 def compile_calc(text: str, source: Source | None = None, offset: int = 0,

@@ -67,6 +67,25 @@ class Timestamp:
         return Time(self.seconds % 86400)
 
 
+class Double(Decimal):
+    """A number computed in IEEE double (the trigonometric functions, which FileMaker computes in binary
+    floating point).  Its value is the 15 significant digits a double holds faithfully (DBL_DIG), so the
+    binary noise after them never shows; ``exact`` keeps the double itself, so that a trigonometric
+    function given this result (``Cos ( Radians ( 60 ) )``) computes from the same double."""
+
+    __slots__ = ("exact",)
+    DIGITS = 15
+
+    def __new__(cls, v):
+        v = float(v) or 0.0  # -0.0 → 0.0
+        self = super().__new__(cls, format(v, f".{cls.DIGITS}g"))
+        self.exact = v
+        return self
+
+    def __reduce__(self):
+        return (Double, (self.exact,))
+
+
 Date = _dt.date
 Value = str | Decimal | _dt.date | Time | Timestamp
 
@@ -87,7 +106,8 @@ _NUM_CHARS = re.compile(r"[0-9.]")
 
 def text_to_number(s: str) -> Decimal | None:
     """GetAsNumber on text: FileMaker keeps the digits, the first decimal point and a leading sign,
-    and ignores everything else (``"FY2024"`` → 2024, ``"(42)"`` → -42).  No digits → ``None`` (empty)."""
+    and ignores everything else (``"FY2024"`` → 2024, ``"(42)"`` → -42, ``".(22)"`` → .22).
+    No digits → ``None`` (empty).  https://help.claris.com/en/pro-help/content/getasnumber.html"""
     if not s:
         return None
     # Fast path: plain numbers.
@@ -113,7 +133,9 @@ def text_to_number(s: str) -> Decimal | None:
         elif ch == "." and not seen_point:
             digits.append(".")
             seen_point = True
-        elif ch in "-(" and not seen_digit:
+        elif ch in "-(" and not seen_digit and not seen_point:
+            # Claris's GetAsNumber page: negative when the first numbers follow "-" or sit inside "( )",
+            # "unless a period or a number precedes the minus sign or left parenthesis" (".(22)" is .22).
             negative = True
         elif ch in "eE" and seen_digit and i + 1 < n and (s[i + 1].isdigit() or
                                                           (s[i + 1] in "+-" and i + 2 < n and s[i + 2].isdigit())):
@@ -196,7 +218,7 @@ def format_number(d: Decimal) -> str:
     if not d.is_finite():
         return "?"
     if d == d.to_integral_value():
-        s = format(d.quantize(ONE, context=CONTEXT), "f")
+        s = format(d.to_integral_value(), "f")  # quantize would need more than the context's 400 digits
         if s == "-0":
             s = "0"
         return s

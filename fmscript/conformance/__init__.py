@@ -183,6 +183,8 @@ SESSION_CONTEXT: dict[str, dict[str, object]] = {
     "get-006": {},
     "get-007": {"account": {"extended_privileges": ("fmapp", "fmwebdirect")}},
     "get-025": {},
+    "get-026": {},  # the headless window is 1024 points wide (fmscript/calc/functions/get.py)
+    "get-027": {},
     "get-030": {"last_error": 401},
     "get-031": {"last_message_choice": 2},
     "get-045": {},
@@ -210,6 +212,8 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "date-time-030": ("4:14:32 AM", "as text-018: the source writes the time without AM/PM"),
     "date-time-031": ("4:40:30 AM", "as text-018: the source writes the time without AM/PM"),
     "date-time-032": ("4:16:10 AM", "as text-018: the source writes the time without AM/PM"),
+    "numeric-065": ("45", "trigonometric results show the 15 significant digits a double holds; the Degrees "
+                          "help page (and numeric-068, the same expression) gives 45"),
 }
 
 

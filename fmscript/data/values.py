@@ -11,6 +11,8 @@ import datetime as _dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from ..calc.datetime_text import (parse_date, parse_time, parse_timestamp,  # noqa: F401 - the data layer's readers
+                                  storage_time, storage_timestamp)
 from ..calc.values import Time, Timestamp, to_number, to_text
 
 FIELD_TYPES = ("text", "number", "date", "time", "timestamp")
@@ -55,69 +57,9 @@ def is_number_text(s: str) -> bool:
     return bool(_NUMERIC.match(s))
 
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{1,4})$")
-_TIME = re.compile(r"^(-?\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?\s*([AaPp][Mm])?$")
-
-
-def parse_date(s: str) -> _dt.date | None:
-    s = s.strip()
-    m = _ISO_DATE.match(s)
-    try:
-        if m:
-            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        m = _US_DATE.match(s)
-        if m:
-            y = int(m.group(3))
-            if y < 100 and len(m.group(3)) <= 2:
-                y += 2000 if y < 50 else 1900
-            return _dt.date(y, int(m.group(1)), int(m.group(2)))
-    except ValueError:
-        return None
-    return None
-
-
-def parse_time(s: str) -> Time | None:
-    m = _TIME.match(s.strip())
-    if not m:
-        return None
-    h = int(m.group(1))
-    mi = int(m.group(2))
-    sec = Decimal(m.group(3) or "0")
-    ap = (m.group(4) or "").lower()
-    if ap == "pm" and h < 12:
-        h += 12
-    elif ap == "am" and h == 12:
-        h = 0
-    neg = h < 0 or m.group(1).startswith("-")
-    total = abs(h) * 3600 + mi * 60 + sec
-    return Time(-total if neg else total)
-
-
-def parse_timestamp(s: str) -> Timestamp | None:
-    s = s.strip().replace("T", " ")
-    parts = s.split(None, 1)
-    if len(parts) != 2:
-        d = parse_date(s)
-        return Timestamp(Decimal((d.toordinal() - 1) * 86400)) if d else None
-    d, t = parse_date(parts[0]), parse_time(parts[1])
-    if d is None or t is None:
-        return None
-    return Timestamp(Decimal((d.toordinal() - 1) * 86400) + t.seconds)
-
-
-def time_text(seconds: Decimal) -> str:
-    """Seconds as stored time text, ``HH:MM:SS[.fff]`` (hours past 24 kept, as FileMaker's durations)."""
-    neg = seconds < 0
-    seconds = -seconds if neg else seconds
-    whole = int(seconds)
-    frac = seconds - whole
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    text = f"{h:02d}:{m:02d}:{s:02d}"
-    if frac:
-        text += canonical_number(frac)[1:]
-    return ("-" if neg else "") + text
+# Text → date/time is read by the one reader calculations use too (two-digit years included); the storage
+# text of times and timestamps is written by the same module.
+time_text = storage_time
 
 
 def to_storage(value, ftype: str):
@@ -170,7 +112,7 @@ def to_storage(value, ftype: str):
         if isinstance(value, Decimal):
             value = Timestamp(value)
         if isinstance(value, Timestamp):
-            return f"{value.date.isoformat()} {time_text(value.seconds % 86400)}"
+            return storage_timestamp(value)
         return to_text(value)
     return to_text(value)
 

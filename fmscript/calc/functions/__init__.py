@@ -9,8 +9,25 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
+from decimal import DivisionByZero, Overflow
 
 from ...errors import CalcError  # noqa: F401  (defined in errors.py; calc modules import it from here)
+
+# FileMaker's own calculation errors that Python signals by exception: the decimal context's traps for a
+# division by zero and for a number beyond its 400-digit range, and a calculation nested deeper than the
+# interpreter's stack.  They give ``?`` like any CalcError; every other Python exception is a bug in
+# fmscript and is not caught here.
+LIMIT_ERRORS: tuple[type[BaseException], ...] = (DivisionByZero, Overflow, RecursionError)
+
+
+def as_calc_error(e: BaseException) -> CalcError:
+    """The CalcError standing for one of :data:`LIMIT_ERRORS`."""
+    if isinstance(e, RecursionError):
+        return CalcError("the calculation is nested too deeply", code=1204)
+    if isinstance(e, DivisionByZero):
+        return CalcError("division by zero", code=1205)
+    return CalcError("the number is out of range", code=1204)
+
 
 class FunctionDef:
     """A registered calculation function.

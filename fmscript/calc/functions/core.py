@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from ..values import ONE, ZERO, is_empty, to_bool, to_int, to_num0, to_text, text_to_number
 from ...errors import DataError
-from . import CalcError, function
+from . import LIMIT_ERRORS, CalcError, as_calc_error, function
 
 
 @function("If ( test ; resultOne ; resultTwo )", mode="lazy", args=(2, 3))
@@ -105,8 +105,8 @@ def evaluation_error(f, expr):
         expr(f)
     except (CalcError, DataError) as e:  # DataError: e.g. 102, a missing field
         return Decimal(e.code)
-    except (ArithmeticError, ValueError, RecursionError):
-        return Decimal(1204)
+    except LIMIT_ERRORS as e:
+        return Decimal(as_calc_error(e).code)
     return ZERO
 
 

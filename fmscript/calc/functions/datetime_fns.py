@@ -6,7 +6,8 @@ So ``date + 1`` is the next day, ``date - date`` a number of days, ``timestamp -
 
 Text is read and dates are shown in the file's locale.  fmscript's files use en-US, FileMaker's default:
 dates ``M/D/YYYY`` (``YYYY-MM-DD`` is also read), times ``h:mm:ss AM/PM`` (a 24-hour ``21:45`` is also read),
-English day and month names.
+English day and month names.  Text is read by :mod:`fmscript.calc.datetime_text`, the reader the data
+layer uses too.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import datetime as _dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from ..datetime_text import parse_date, parse_time, parse_timestamp
 from ..values import CONTEXT, ZERO, Time, Timestamp, to_number
 from . import CalcError, function
 
@@ -22,70 +24,12 @@ MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "
                "October", "November", "December")
 
 _MAX_ORDINAL = _dt.date(4000, 12, 31).toordinal()
-_DATE_US = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{1,4})\s*$")
-_DATE_ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
-_TIME = re.compile(r"^\s*(-?\d+)(?::(\d+))?(?::(\d+(?:\.\d*)?))?\s*([AaPp]\.?[Mm]?\.?)?\s*$")
 
 
 def date_from_number(n: int) -> _dt.date:
     if 1 <= n <= _MAX_ORDINAL:
         return _dt.date.fromordinal(n)
     raise CalcError("the date is out of range (1/1/0001 to 12/31/4000)", code=1204)
-
-
-def _year(y: int) -> int:
-    # Two-digit years, as FileMaker reads them in text: 00–29 → 2000s, 30–99 → 1900s.
-    if y < 100:
-        return 2000 + y if y < 30 else 1900 + y
-    return y
-
-
-def parse_date(s: str) -> _dt.date | None:
-    """An en-US date in text (``10/7/2019``, ``2019-10-07``); None when the text is no date."""
-    m = _DATE_US.match(s)
-    try:
-        if m:
-            mo, d, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            if len(m.group(3)) <= 2:
-                y = _year(y)
-            return _dt.date(y, mo, d)
-        m = _DATE_ISO.match(s)
-        if m:
-            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
-    return None
-
-
-def parse_time(s: str) -> Time | None:
-    """A time in text (``9:30``, ``21:45:10``, ``9:45 PM``); None when the text is no time."""
-    m = _TIME.match(s)
-    if not m or (m.group(2) is None and m.group(4) is None):
-        return None
-    h = int(m.group(1))
-    mi = int(m.group(2) or 0)
-    sec = Decimal(m.group(3)) if m.group(3) else ZERO
-    ampm = (m.group(4) or "").lower()
-    if ampm.startswith("p") and h < 12:
-        h += 12
-    elif ampm.startswith("a") and h == 12:
-        h = 0
-    sign = -1 if m.group(1).startswith("-") else 1
-    return Time(Decimal(h * 3600 + sign * mi * 60) + sign * sec)
-
-
-def parse_timestamp(s: str) -> Timestamp | None:
-    """``10/21/2019 9:10:30 AM`` → a timestamp; None when the text is no timestamp."""
-    parts = s.strip().split(None, 1)
-    if not parts:
-        return None
-    d = parse_date(parts[0])
-    if d is None:
-        return None
-    t = parse_time(parts[1]) if len(parts) > 1 else Time(ZERO)
-    if t is None:
-        return None
-    return Timestamp(CONTEXT.add(Decimal((d.toordinal() - 1) * 86400), t.seconds))
 
 
 def to_date(v) -> _dt.date | None:

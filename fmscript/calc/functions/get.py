@@ -458,3 +458,88 @@ def status_area_state(f):
 def printer_name(f):
     """The default printer (empty: fmscript prints nothing)."""
     return ""
+
+
+# -- the window --------------------------------------------------------------------------------------------
+# fmscript runs headless with one window.  FileMaker names a file's first window after the file, so
+# WindowName is Get ( FileName ); the window is a visible document window at 100 % zoom, 1024 × 768 points
+# at the top left of a desktop of the same size (landscape).  The screen itself stays 0 × 0: there is none.
+WINDOW_WIDTH, WINDOW_HEIGHT = 1024, 768
+
+
+@get("WindowName")
+def window_name(f):
+    """The window's name: the file's name, as FileMaker names a file's first window."""
+    return file_name(f)
+
+
+@get("WindowTop")
+def window_top(f):
+    """The window's distance from the top of the desktop in points (0: the one headless window)."""
+    return Decimal(0)
+
+
+@get("WindowLeft")
+def window_left(f):
+    """The window's distance from the left of the desktop in points (0: the one headless window)."""
+    return Decimal(0)
+
+
+@get("WindowWidth")
+def window_width(f):
+    """The window's width in points (1024 for the headless window)."""
+    return Decimal(WINDOW_WIDTH)
+
+
+@get("WindowHeight")
+def window_height(f):
+    """The window's height in points (768 for the headless window)."""
+    return Decimal(WINDOW_HEIGHT)
+
+
+@get("WindowContentWidth")
+def window_content_width(f):
+    """The width of the window's content area in points (the whole headless window: it has no frame)."""
+    return Decimal(WINDOW_WIDTH)
+
+
+@get("WindowContentHeight")
+def window_content_height(f):
+    """The height of the window's content area in points (the whole headless window)."""
+    return Decimal(WINDOW_HEIGHT)
+
+
+@get("WindowDesktopWidth")
+def window_desktop_width(f):
+    """The width of the desktop the window is on, in points (the headless window's own)."""
+    return Decimal(WINDOW_WIDTH)
+
+
+@get("WindowDesktopHeight")
+def window_desktop_height(f):
+    """The height of the desktop the window is on, in points (the headless window's own)."""
+    return Decimal(WINDOW_HEIGHT)
+
+
+@get("WindowVisible")
+def window_visible(f):
+    """1: the window is visible (FileMaker: 0 hidden, 1 visible)."""
+    return Decimal(1)
+
+
+@get("WindowStyle")
+def window_style(f):
+    """0: a document window (FileMaker: 0 document, 1 floating document, 2 dialog, 3 card)."""
+    return Decimal(0)
+
+
+@get("WindowZoomLevel")
+def window_zoom_level(f):
+    """The window's zoom percentage (100)."""
+    return Decimal(100)
+
+
+@get("WindowOrientation")
+def window_orientation(f):
+    """1: landscape, as the headless window is wider than tall (0 would be portrait)."""
+    return Decimal(1 if WINDOW_WIDTH >= WINDOW_HEIGHT else 0)

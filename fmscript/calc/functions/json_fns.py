@@ -36,15 +36,58 @@ class _BadPath(Exception):
     pass
 
 
+# FileMaker's JSON functions report bad JSON as "? * Line L, Column C" and the parser's sentence on the next
+# line, in the wording of JsonCpp, the parser FileMaker's JSON functions are built on.  Python's json module
+# finds the same faults; these are its messages in FileMaker's words.
+_JSON_MESSAGES = {
+    "Expecting value": "Syntax error: value, object or array expected.",
+    "Expecting property name enclosed in double quotes": "Missing '}' or object member name",
+    "Expecting ':' delimiter": "Missing ':' after object member name",
+    "Extra data": "Extra non-whitespace after JSON value.",
+    "Invalid \\escape": "Bad escape sequence in string",
+    "Invalid \\uXXXX escape": "Bad unicode escape sequence in string: hexadecimal digit expected.",
+    "Unterminated string starting at": "Missing '\"' to end the string",
+    "Invalid control character at": "Bad control character in string",
+}
+
+
+def _json_message(e: json.JSONDecodeError) -> str:
+    """FileMaker's sentence for a JSON syntax error Python's parser found."""
+    if e.msg == "Expecting ',' delimiter":
+        return ("Missing ',' or '}' in object declaration" if _innermost_open(e.doc, e.pos) == "{"
+                else "Missing ',' or ']' in array declaration")
+    return _JSON_MESSAGES.get(e.msg, "Syntax error: value, object or array expected.")
+
+
+def _innermost_open(doc: str, pos: int) -> str:
+    """The bracket (``{`` or ``[``) whose contents the position is in, strings skipped."""
+    stack, in_string, escaped = [], False, False
+    for ch in doc[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
 def _loads(text: str):
     if isinstance(text, JSONText):
         return text.parsed
     try:
         return json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as e:
-        raise _BadJSON(f"* Line {e.lineno}, Column {e.colno}\n  {e.msg}") from None
+        raise _BadJSON(f"* Line {e.lineno}, Column {e.colno}\n  {_json_message(e)}") from None
     except RecursionError:
-        raise _BadJSON("* Line 1, Column 1\n  The document is nested too deeply") from None
+        raise _BadJSON("* Line 1, Column 1\n  Exceeded stackLimit in readValue().") from None
 
 
 def _num_text(d: Decimal) -> str:

@@ -7,9 +7,10 @@ logic and result read, so they must be known while those are compiled.
 from __future__ import annotations
 
 from .. import ast as A
+from ..compile import assign, binding_names, restoring_let, rep_number, var_key
 from ..values import ONE, ZERO, to_bool, to_int, to_text
 from ...errors import DataError
-from . import CalcError, function
+from . import LIMIT_ERRORS, CalcError, function
 
 DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
 _LIMIT_KEY = "calc.iteration_limit"
@@ -19,50 +20,6 @@ _MISSING = object()
 def iteration_limit(session) -> int:
     """The While iteration limit in force (SetRecursion changes it for its expression)."""
     return session.extensions.get(_LIMIT_KEY, DEFAULT_ITERATION_LIMIT)
-
-
-def _compile_bindings(comp, node, scope: set, what: str):
-    """``[ a = 1 ; $b = 2 ]`` or ``a = 1`` → [(kind, key, closure)]; names join ``scope`` as they are bound."""
-    from ..compile import _split_binding, var_key
-
-    items = node.items if isinstance(node, A.ListLit) else (node,)
-    out = []
-    for item in items:
-        target, value = _split_binding(item)
-        if target is None:
-            raise comp.error(f"each {what} of While is “name = expression”", item)
-        closure = comp.compile(value)
-        if isinstance(target, A.Var):
-            out.append(("$$" if target.name.startswith("$$") else "$", var_key(target.name), closure))
-        else:
-            key = target.name.casefold()
-            scope.add(key)
-            out.append(("let", key, closure))
-    return out
-
-
-def _target_names(node) -> set[str]:
-    from ..compile import _split_binding
-
-    items = node.items if isinstance(node, A.ListLit) else (node,)
-    names = set()
-    for item in items:
-        target, _ = _split_binding(item)
-        if isinstance(target, A.Name):
-            names.add(target.name.casefold())
-    return names
-
-
-def _assign(f, bindings):
-    let = f.let
-    for kind, key, c in bindings:
-        v = c(f)
-        if kind == "let":
-            let[key] = v
-        elif kind == "$":
-            f.locals[key] = v
-        else:
-            f.session.globals[key] = v
 
 
 @function("While ( [ initialVariable ] ; condition ; [ logic ] ; result )", mode="compile", lists=True,
@@ -75,37 +32,27 @@ def while_(comp, n):
     scope: set[str] = set()
     comp.let_scope.append(scope)
     try:
-        init_b = _compile_bindings(comp, init, scope, "initial variable")
-        scope |= _target_names(logic)
+        init_b = comp.bindings(init, scope, "each initial variable of While is “name = expression”")
+        scope |= binding_names(logic)
         ccond = comp.compile(cond)
-        logic_b = _compile_bindings(comp, logic, scope, "logic step")
+        logic_b = comp.bindings(logic, scope, "each logic step of While is “name = expression”")
         cresult = comp.compile(result)
     finally:
         comp.let_scope.pop()
-    keys = sorted({k for kind, k, _ in init_b + logic_b if kind == "let"})
 
     def run_while(f):
-        let = f.let
-        saved = [(k, let.get(k, _MISSING)) for k in keys]
-        try:
-            _assign(f, init_b)
-            limit = iteration_limit(f.session)
-            count = 0
-            while to_bool(ccond(f)):
-                count += 1
-                if count > limit:
-                    raise CalcError(f"While stopped after {limit} iterations (SetRecursion sets the limit)",
-                                    code=1204)
-                _assign(f, logic_b)
-            return cresult(f)
-        finally:
-            for k, v in saved:
-                if v is _MISSING:
-                    let.pop(k, None)
-                else:
-                    let[k] = v
+        assign(f, init_b)
+        limit = iteration_limit(f.session)
+        count = 0
+        while to_bool(ccond(f)):
+            count += 1
+            if count > limit:
+                raise CalcError(f"While stopped after {limit} iterations (SetRecursion sets the limit)",
+                                code=1204)
+            assign(f, logic_b)
+        return cresult(f)
 
-    return run_while
+    return restoring_let(init_b + logic_b, run_while)
 
 
 def repetition_count(data, table, name) -> int:
@@ -232,27 +179,24 @@ def get_field_name(comp, n):
 @function("GetRepetition ( repeatingField ; number )", mode="compile", args=(2, 2))
 def get_repetition(comp, n):
     """The contents of one repetition of a repeating field or variable."""
-    from ..compile import _rep_number
-
     arg, num = n.args
     cnum = comp.compile(num)
     if isinstance(arg, (A.Field, A.Var)) and arg.rep is None:
         table = arg.table if isinstance(arg, A.Field) else None
         if isinstance(arg, A.Var):
-            from ..compile import var_key
             name, is_global = arg.name, arg.name.startswith("$$")
 
             def read_var(f):
                 scope = f.session.globals if is_global else f.locals
-                return scope.get(var_key(name, _rep_number(cnum(f))), "")
+                return scope.get(var_key(name, rep_number(cnum(f))), "")
             return read_var
         fname = arg.name
-        return lambda f: f.session.data.read_field(f, table, fname, _rep_number(cnum(f)))
+        return lambda f: f.session.data.read_field(f, table, fname, rep_number(cnum(f)))
     if isinstance(arg, A.Name) and not any(arg.name.casefold() in s for s in comp.let_scope):
         fname = arg.name
-        return lambda f: f.session.data.read_field(f, None, fname, _rep_number(cnum(f)))
+        return lambda f: f.session.data.read_field(f, None, fname, rep_number(cnum(f)))
     inner = comp.compile(arg)
-    return lambda f: inner(f) if _rep_number(cnum(f)) == 1 else ""
+    return lambda f: inner(f) if rep_number(cnum(f)) == 1 else ""
 
 
 _VALIDITY_ERRORS = {102, 103, 104, 106, 500, 501, 502, 503, 504, 505, 506, 507, 508, 509}
@@ -263,9 +207,7 @@ def is_valid(f, expr):
     """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
     try:
         expr(f)
-    except (CalcError, DataError):  # DataError 102: the field is missing
-        return ZERO
-    except (ArithmeticError, ValueError):
+    except (CalcError, DataError, *LIMIT_ERRORS):  # DataError 102: the field is missing
         return ZERO
     return ONE
 
@@ -306,8 +248,6 @@ def get_layout_object_attribute(f, name, attr, *_rest):
 @function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
 def get_nth_record(comp, n):
     """The field's contents in the nth record of the found set (``?`` when there is no such record)."""
-    from ..compile import _rep_number
-
     arg, num = n.args
     cnum = comp.compile(num)
     table = arg.table if isinstance(arg, A.Field) else None
@@ -317,7 +257,7 @@ def get_nth_record(comp, n):
 
     def read(f):
         data = f.session.data
-        n = _rep_number(cnum(f))
+        n = rep_number(cnum(f))
         ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):

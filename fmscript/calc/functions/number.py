@@ -3,13 +3,13 @@
 FileMaker's empty-value rule for these: a function whose number argument is empty returns empty
 (``Abs ( "" )`` is empty, not 0).  The precise functions (Exp, Ln, Sqrt, Pi…) compute with the 400-digit
 context and round their inexact results to 16 decimal places, or to the digits ``SetPrecision`` asks for.
-Trigonometric functions compute in binary floating point, as FileMaker does, and pass the double on with
-17 significant digits: that is why ``Degrees ( Atan ( 1 ) )`` is 44.9999999999999983 in FileMaker and here.
+Trigonometric functions (Degrees and Radians included) compute in binary floating point, as FileMaker
+does, and keep the 15 significant digits a double holds faithfully (see :func:`from_double`).
 """
 from __future__ import annotations
 
 import math
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation, Overflow
 from functools import wraps
 
 from .. import values as V
@@ -77,10 +77,10 @@ def int_(x):
 
 def _quantize(x: Decimal, places, rounding) -> Decimal:
     p = _int_arg(places)
-    q = Decimal(1).scaleb(-p)
     try:
+        q = Decimal(1).scaleb(-p, context=CONTEXT)
         r = x.quantize(q, rounding=rounding, context=CONTEXT)
-    except InvalidOperation:
+    except InvalidOperation:  # more places than the number has digits, or a quantum out of range
         return x
     return r
 
@@ -143,7 +143,10 @@ def sqrt(x):
 @numeric
 def exp(x):
     """e raised to the power of the number."""
-    return _round_inexact(x.exp(CONTEXT))
+    try:
+        return _round_inexact(x.exp(CONTEXT))
+    except Overflow:
+        raise CalcError("the number is out of range") from None
 
 
 def _log_arg(x: Decimal) -> Decimal:
@@ -224,7 +227,10 @@ def combination(n, k):
     if kk > n:
         return ZERO
     ni, ki = int(n), int(kk)
-    digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
+    try:
+        digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
+    except OverflowError:  # a set too large for a double
+        digits = math.inf
     if digits > 40000:
         raise CalcError("the number is out of range")
     return Decimal(math.comb(ni, ki))
@@ -330,8 +336,13 @@ def min_(*args):
 def _variance(args, population: bool):
     nums = _numbers(args)
     n = len(nums)
-    if n == 0 or (n == 1 and not population):
+    if n == 0:
         return None
+    if n == 1 and not population:
+        # Claris's StDev page: "StDev(Field4) returns an error because the standard deviation of a single
+        # number is not defined" (https://help.claris.com/en/pro-help/content/stdev.html); the sample
+        # variance divides by the same n - 1.  StDevP and VarianceP of one number are 0.
+        raise CalcError("the sample standard deviation and variance of a single number are not defined")
     mean = CONTEXT.divide(_total(nums), Decimal(n))
     ss = _total(CONTEXT.power(CONTEXT.subtract(x, mean), 2) for x in nums)
     return CONTEXT.divide(ss, Decimal(n if population else n - 1))
@@ -438,19 +449,38 @@ def npv(payment, rate):
 
 
 # -- trigonometry (binary floating point, as FileMaker) ---------------------------------------------------
+# Claris's SetPrecision page: "All functions except trigonometric functions support extended precision"
+# (https://help.claris.com/en/pro-help/content/setprecision.html).  The trigonometric family (Sin, Cos,
+# Tan, Asin, Acos, Atan, Degrees, Radians) is computed in IEEE double, and a double carries 15 significant
+# decimal digits faithfully (DBL_DIG): the digits after those are binary noise, so the result shows 15
+# (and keeps the double for the next trigonometric function: see values.Double).
+# That is the rule behind the help's own examples: Degrees ( Atan ( 1 ) ) returns 45
+# (https://help.claris.com/en/pro-help/content/degrees.html), Cos ( Radians ( 60 ) ) returns .5
+# (https://help.claris.com/en/pro-help/content/cos.html).
+
+def from_double(v: float, name: str) -> Decimal:
+    """A double result as a FileMaker number (:class:`~fmscript.calc.values.Double`)."""
+    if not math.isfinite(v):
+        raise CalcError(f"the result of {name} is out of range", code=1204)
+    return V.Double(v)
+
+
+def _to_double(x: Decimal, name: str) -> float:
+    """The double a trigonometric function computes from: a Double's own, or the nearest one."""
+    v = x.exact if type(x) is V.Double else float(x)
+    if not math.isfinite(v):
+        raise CalcError(f"{name} is not defined for a number this large", code=1204)
+    return v
+
 
 def _float_fn(name: str, fn, doc: str, domain=None):
     @function(f"{name} ( angleInRadians )" if name in ("Sin", "Cos", "Tan") else f"{name} ( number )")
     @numeric
     def impl(x):
-        v = float(x)
+        v = _to_double(x, name)
         if domain is not None and not domain(v):
             raise CalcError(f"{name} is not defined for {V.format_number(x)}", code=1204)
-        try:
-            # FileMaker passes a double on with 17 significant digits.
-            return Decimal(format(fn(v), ".17g"))
-        except (ValueError, OverflowError):
-            raise CalcError(f"{name} is not defined for {V.format_number(x)}", code=1204) from None
+        return from_double(fn(v), name)
 
     impl.__doc__ = doc
     FUNCTION_IMPLS[name] = impl
@@ -480,11 +510,11 @@ _register_trig()
 @numeric
 def degrees(x):
     """Radians converted to degrees."""
-    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(x, Decimal(180)), _PI))
+    return from_double(math.degrees(_to_double(x, "Degrees")), "Degrees")
 
 
 @function("Radians ( angleInDegrees )")
 @numeric
 def radians(x):
     """Degrees converted to radians."""
-    return _round_inexact(CONTEXT.divide(CONTEXT.multiply(x, _PI), Decimal(180)))
+    return from_double(math.radians(_to_double(x, "Radians")), "Radians")

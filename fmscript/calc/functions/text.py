@@ -113,11 +113,18 @@ def position(v, search, start, occurrence):
 
 @function("PatternCount ( text ; searchString )")
 def pattern_count(v, search):
-    """How many times searchString occurs in the text (case-insensitive)."""
+    """How many times searchString occurs in the text, without overlaps (case-insensitive)."""
     s = to_text(search)
     if not s:
         return ZERO
-    return Decimal(len(_find_all(to_text(v), s)))
+    # "PatternCount begins at the start of text and counts each non-overlapping occurrence of
+    # searchString": PatternCount ( "Mississippi" ; "issi" ) is 1.
+    # https://help.claris.com/en/pro-help/content/patterncount.html
+    count, end = 0, 0
+    for i in _find_all(to_text(v), s):
+        if i >= end:
+            count, end = count + 1, i + len(s)
+    return Decimal(count)
 
 
 @function("Upper ( text )")
@@ -286,8 +293,11 @@ def middle_values(v, start, n):
 
 @function("Quote ( text )")
 def quote(v):
-    """The text in quotation marks, with its quotes, backslashes and returns escaped."""
-    text = to_text(v).replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\¶")
+    """The text as a text literal in quotation marks: Evaluate ( Quote ( text ) ) gives the text back.
+
+    Quotes, backslashes and a literal ¶ are escaped (Quote ( "abc\\¶" ) returns "abc\\¶"); a return is
+    written ¶, which is a return inside a literal.  https://help.claris.com/en/pro-help/content/quote.html"""
+    text = to_text(v).replace("\\", "\\\\").replace('"', '\\"').replace("¶", "\\¶").replace("\r", "¶")
     return f'"{text}"'
 
 
