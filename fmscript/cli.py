@@ -25,17 +25,17 @@ def _report(e: FMScriptError) -> None:
 
 def _read_script(path: str) -> tuple[str, str, str]:
     """(text, display path, default script name); ``-`` reads stdin."""
+    from .source import decode_script
+
     if path == "-":
-        return sys.stdin.read(), "<stdin>", "stdin"
+        return decode_script(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", "stdin"
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8-sig"), path, p.stem
+        return decode_script(p.read_bytes(), path), path, p.stem
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a folder, not a script file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
 

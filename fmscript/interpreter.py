@@ -92,13 +92,13 @@ class Interpreter:
         return [cs.name for cs in compiled]
 
     def load_file(self, path: str | Path) -> list[str]:
+        from .source import decode_script
+
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8-sig")
+            text = decode_script(p.read_bytes(), str(path))
         except OSError as e:
             raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{p} is not UTF-8 text") from None
         self.session.base_dir = p.resolve().parent
         return self.load_text(text, str(path), p.stem)
 
