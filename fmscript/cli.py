@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ErrorList, FMScriptError, UsageError
+from .redact import redact
 
 
 def _color(stream) -> bool:
@@ -19,7 +20,6 @@ def _color(stream) -> bool:
 
 
 def _report(e: FMScriptError) -> None:
-    from .redact import redact
     sys.stderr.write(redact(e.render(_color(sys.stderr))) + "\n")
 
 
@@ -68,29 +68,27 @@ def _finish_jobs(fm, args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .script.compile import compile_script
-    from .script.parse import parse_collect
+    from .errors import CheckWarning
+    from .interpreter import Interpreter
 
     text, path, default = _read_script(args.script)
-    sf, errors = parse_collect(text, path, default)
-    if not errors:
-        for s in sf.scripts:
-            compile_script(s, sf.source, None, errors)
+    sf, problems = Interpreter().check_text(text, path, default)
     if args.file:
         try:
             from .data.check import check_names
-            errors += check_names(sf, args.file)
+            problems = sorted(problems + check_names(sf, args.file),
+                              key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
         except ImportError:
             pass
     color = _color(sys.stderr)
-    for w in sf.warnings:
-        sys.stderr.write(w.render(color) + "\n")
-    for e in errors:
-        sys.stderr.write(e.render(color) + "\n")
+    for e in problems:
+        sys.stderr.write(redact(e.render(color)) + "\n")
+    errors = [e for e in problems if not isinstance(e, CheckWarning)]
+    warnings = len(problems) - len(errors)
     steps = sum(len(s.steps) for s in sf.scripts)
     summary = (f"{path}: {len(sf.scripts)} script{'s' if len(sf.scripts) != 1 else ''}, {steps} steps, "
-               f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(sf.warnings)} warning"
-               f"{'s' if len(sf.warnings) != 1 else ''}")
+               f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning"
+               f"{'s' if warnings != 1 else ''}")
     sys.stderr.write(summary + "\n")
     return 1 if errors else 0
 

@@ -18,7 +18,7 @@ from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
 from .runtime import Frame, NoData, Session
 from .script.compile import CompiledScript, compile_script, execute
 from .script.cache import parse_cached
-from .script.parse import parse_script_text
+from .script.parse import parse_collect, parse_script_text
 
 
 class Interpreter:
@@ -81,7 +81,11 @@ class Interpreter:
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
         """Parse and compile text; its scripts become callable by name.  Returns their names."""
-        sf = parse_cached(text, path, default_name)
+        try:
+            sf = parse_cached(text, path, default_name)
+        except ErrorList:
+            # Report what `check` reports (compile errors beside the parse errors), not the first kind only.
+            raise ErrorList(self.check_text(text, path, default_name, run_time=False)[1]) from None
         errors: list[FMScriptError] = []
         compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
         if errors:
@@ -101,6 +105,17 @@ class Interpreter:
             raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
         self.session.base_dir = p.resolve().parent
         return self.load_text(text, str(path), p.stem)
+
+    def check_text(self, text: str, path: str = "<text>", default_name: str | None = None, *,
+                   run_time: bool = True):
+        """What ``fmscript check`` reports: ``(script_file, problems)``, every error and warning of the text in
+        line order, found as :meth:`load_text` and a run would find them (parse, compile and, unless
+        ``run_time`` is false, the scripts that Perform Script names).  Nothing runs."""
+        from .script.check import check_script_file
+
+        sf, errors = parse_collect(text, path, default_name)
+        return sf, check_script_file(sf, errors, lambda s, errs: compile_script(s, sf.source, None, errs),
+                                     known_scripts=self.script_names, run_time=run_time)
 
     @property
     def script_names(self) -> list[str]:
