@@ -16,9 +16,6 @@ from . import ast as S
 from .parse import check_blocks
 from .scan import scan
 
-UNKNOWN = "<unknown>"
-
-
 def check_script_file(sf: S.ScriptFile, parse_errors: list[FMScriptError],
                       compile_fn: Callable[[S.Script, list[FMScriptError]], object],
                       known_scripts: Iterable[str] = (), run_time: bool = True) -> list[FMScriptError]:
@@ -54,7 +51,7 @@ def missing_scripts(sf: S.ScriptFile, known: Iterable[str] = ()) -> list[FMScrip
             if st.name != "Perform Script" or st.disabled:
                 continue
             target = st.unlabelled()
-            if not target or not isinstance(target[0].value, S.Calc):
+            if not target or not isinstance(target[0].value, S.Calc) or isinstance(target[0].value, S.Missing):
                 continue
             node, opt = target[0].value.node, target[0]
             if not isinstance(node, C.Str) or node.value.casefold() in names:
