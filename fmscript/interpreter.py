@@ -18,7 +18,7 @@ from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
 from .runtime import Frame, NoData, Session
 from .script.compile import CompiledScript, compile_script, execute
 from .script.cache import parse_cached
-from .script.parse import parse_collect, parse_script_text
+from .script.parse import parse_collect
 
 
 class Interpreter:
@@ -145,16 +145,30 @@ class Interpreter:
 
         Returns the Exit Script result (``""`` when there is none).  Scripts defined in the text with
         ``Script "Name"`` headers are loaded, and the first one run."""
-        sf = parse_script_text(text, path, "steps")
+        cs = self.compile_steps(text, path)
+        return "" if cs is None else self._execute(cs, frame or self._scratch())
+
+    def compile_steps(self, text: str, path: str = "<steps>", warnings: list | None = None) -> CompiledScript | None:
+        """The first script of ``text`` compiled as :meth:`run_steps` runs it (None: no steps); the parser's
+        warnings are added to ``warnings`` (a REPL shows them).  Raises :class:`ErrorList`."""
+        sf, parse_errors = parse_collect(text, path, "steps")
+        if warnings is not None:
+            warnings.extend(sf.warnings)
+        if parse_errors:
+            raise ErrorList(parse_errors)
         errors: list[FMScriptError] = []
         compiled = [compile_script(s, sf.source, self._tracer(), errors) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
-        if not compiled:
-            return ""
-        return self._execute(compiled[0], frame or self._scratch())
+        return compiled[0] if compiled else None
 
-    def _execute(self, cs: CompiledScript, frame: Frame):
+    def run_compiled(self, cs: CompiledScript, frame: Frame | None = None, *, halt: bool = False):
+        """Run a compiled script as a top-level script in ``frame``; returns its Exit Script result.
+        With ``halt=True`` a Halt Script raises :class:`ScriptHalted` (after the run has ended) instead of
+        returning ``""``, for a caller that says so."""
+        return self._execute(cs, frame or self._scratch(), halt)
+
+    def _execute(self, cs: CompiledScript, frame: Frame, halt: bool = False):
         ok = False
         try:
             result = execute(cs, frame)
@@ -162,6 +176,8 @@ class Interpreter:
             return result
         except ScriptHalted:
             ok = True
+            if halt:
+                raise
             return ""
         finally:
             # The top-level script ended: commit the open record when it succeeded, revert it when it failed
@@ -310,13 +326,18 @@ def _print_dialog(title: str, message: str) -> None:
 _SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I)
 
 
-def _print_trace(event: dict) -> None:
+def format_trace(event: dict) -> str:
+    """A trace event as one line: ``path:line: Step  $x = '2'`` (secrets masked), for stderr or a REPL."""
     parts = [f"{event['path']}:{event['line']}: {event['step']}"]
     for k, v in event["changed"].items():
         # A variable named like a secret is masked even before Configure AI Account has registered it.
         parts.append(f"{k} = {'••••' if _SECRET_NAME.search(k) else _short(v)}")
     from .redact import redact
-    sys.stderr.write(redact("  ".join(parts)) + "\n")
+    return redact("  ".join(parts))
+
+
+def _print_trace(event: dict) -> None:
+    sys.stderr.write(format_trace(event) + "\n")
 
 
 def _short(v) -> str:
