@@ -25,7 +25,7 @@ from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from .completion import FMScriptCompleter, call_tip
-from .session import ReplSession, check_complete
+from .session import ReplSession, check_complete, classify
 
 PROMPT = "fm> "
 CONTINUATION = "... "
@@ -284,6 +284,12 @@ def run_terminal(file: str | None = None) -> int:
     return TerminalRepl(file=file).run()
 
 
+def _options_follow(buf: str, rest: list[str]) -> bool:
+    """Steps whose next non-blank line starts with “[”: that line holds their options."""
+    nxt = next((ln for ln in rest if ln.strip()), None)
+    return nxt is not None and nxt.lstrip().startswith(("[", "［")) and classify(buf) == "steps"
+
+
 def run_piped(text: str, file: str | None = None) -> int:
     """Feed text to a session line by line, as Enter would: each complete piece runs."""
     repl = ReplSession(file=file)
@@ -296,8 +302,11 @@ def run_piped(text: str, file: str | None = None) -> int:
         original(t, kind)
     repl.out = out
     buf = ""
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         buf = buf + "\n" + line if buf else line
+        if _options_follow(buf, lines[i + 1:]):
+            continue  # FileMaker's printed text wraps a long step before its “[ … ]”: one step
         if check_complete(buf)[0] != "incomplete":
             repl.execute(buf)
             buf = ""
