@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ErrorList, FMScriptError, UsageError
+from .redact import redact
 
 
 def _color(stream) -> bool:
@@ -19,23 +20,22 @@ def _color(stream) -> bool:
 
 
 def _report(e: FMScriptError) -> None:
-    from .redact import redact
     sys.stderr.write(redact(e.render(_color(sys.stderr))) + "\n")
 
 
 def _read_script(path: str) -> tuple[str, str, str]:
     """(text, display path, default script name); ``-`` reads stdin."""
+    from .source import decode_script
+
     if path == "-":
-        return sys.stdin.read(), "<stdin>", "stdin"
+        return decode_script(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", "stdin"
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8-sig"), path, p.stem
+        return decode_script(p.read_bytes(), path), path, p.stem
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a folder, not a script file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
 
@@ -68,29 +68,27 @@ def _finish_jobs(fm, args) -> int:
 
 
 def cmd_check(args) -> int:
+    from .errors import CheckWarning
     from .interpreter import Interpreter
 
     text, path, default = _read_script(args.script)
-    fm = Interpreter()
-    sf, errors = fm.parse(text, path, default)
-    if not errors:
-        for s in sf.scripts:
-            fm.compile(s, sf.source, errors)
+    sf, problems = Interpreter().check_text(text, path, default)
     if args.file:
         try:
             from .script.names import check_names
-            errors += check_names(sf, args.file)
+            problems = sorted(problems + check_names(sf, args.file),
+                              key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
         except ImportError:
             pass
     color = _color(sys.stderr)
-    for w in sf.warnings:
-        sys.stderr.write(w.render(color) + "\n")
-    for e in errors:
-        sys.stderr.write(e.render(color) + "\n")
+    for e in problems:
+        sys.stderr.write(redact(e.render(color)) + "\n")
+    errors = [e for e in problems if not isinstance(e, CheckWarning)]
+    warnings = len(problems) - len(errors)
     steps = sum(len(s.steps) for s in sf.scripts)
     summary = (f"{path}: {len(sf.scripts)} script{'s' if len(sf.scripts) != 1 else ''}, {steps} steps, "
-               f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(sf.warnings)} warning"
-               f"{'s' if len(sf.warnings) != 1 else ''}")
+               f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning"
+               f"{'s' if warnings != 1 else ''}")
     sys.stderr.write(summary + "\n")
     return 1 if errors else 0
 

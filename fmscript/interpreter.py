@@ -18,7 +18,7 @@ from .calc.values import to_text
 from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
 from .script.cache import parse_cached
 from .script.compile import CompiledScript, compile_script
-from .script.parse import parse_collect, parse_script_text
+from .script.parse import parse_collect
 from .script.run import execute
 from .script.runtime import Frame, NoData, Session
 from .script.steps import builtin_steps
@@ -89,7 +89,11 @@ class Interpreter:
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
         """Parse and compile text; its scripts become callable by name.  Returns their names."""
-        sf = parse_cached(text, path, default_name, steps=self.steps)
+        try:
+            sf = parse_cached(text, path, default_name, steps=self.steps)
+        except ErrorList:
+            # Report what `check` reports (compile errors beside the parse errors), not the first kind only.
+            raise ErrorList(self.check_text(text, path, default_name, run_time=False)[1]) from None
         errors: list[FMScriptError] = []
         compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
         if errors:
@@ -100,15 +104,28 @@ class Interpreter:
         return [cs.name for cs in compiled]
 
     def load_file(self, path: str | Path) -> list[str]:
+        from .source import decode_script
+
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8-sig")
+            text = decode_script(p.read_bytes(), str(path))
         except OSError as e:
             raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{p} is not UTF-8 text") from None
         self.session.base_dir = p.resolve().parent
         return self.load_text(text, str(path), p.stem)
+
+    def check_text(self, text: str, path: str = "<text>", default_name: str | None = None, *,
+                   run_time: bool = True):
+        """What ``fmscript check`` reports: ``(script_file, problems)``, every error and warning of the text in
+        line order, found as :meth:`load_text` and a run would find them (parse, compile and, unless
+        ``run_time`` is false, the scripts that Perform Script names).  Nothing runs."""
+        from .script.check import check_script_file
+
+        sf, errors = self.parse(text, path, default_name)
+        return sf, check_script_file(sf, errors, lambda s, errs: compile_script(s, sf.source, None, errs,
+                                                                                steps=self.steps,
+                                                                                functions=self.functions),
+                                     known_scripts=self.script_names, run_time=run_time)
 
     @property
     def script_names(self) -> list[str]:
@@ -138,14 +155,22 @@ class Interpreter:
 
         Returns the Exit Script result (``""`` when there is none).  Scripts defined in the text with
         ``Script "Name"`` headers are loaded, and the first one run."""
-        sf = parse_script_text(text, path, "steps", steps=self.steps)
+        cs = self.compile_steps(text, path)
+        return "" if cs is None else self._execute(cs, frame or self._scratch())
+
+    def compile_steps(self, text: str, path: str = "<steps>", warnings: list | None = None) -> CompiledScript | None:
+        """The first script of ``text`` compiled as :meth:`run_steps` runs it (None: no steps); the parser's
+        warnings are added to ``warnings`` (a REPL shows them).  Raises :class:`ErrorList`."""
+        sf, parse_errors = self.parse(text, path, "steps")
+        if warnings is not None:
+            warnings.extend(sf.warnings)
+        if parse_errors:
+            raise ErrorList(parse_errors)
         errors: list[FMScriptError] = []
         compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
-        if not compiled:
-            return ""
-        return self._execute(compiled[0], frame or self._scratch())
+        return compiled[0] if compiled else None
 
     def parse(self, text: str, path: str = "<text>", default_name: str | None = None):
         """Parse without raising: ``(ScriptFile, errors)`` against this interpreter's steps (``check``)."""
@@ -156,7 +181,13 @@ class Interpreter:
         given, problems are collected there instead of raised."""
         return compile_script(script, source, self.tracer(), errors, steps=self.steps, functions=self.functions)
 
-    def _execute(self, cs: CompiledScript, frame: Frame):
+    def run_compiled(self, cs: CompiledScript, frame: Frame | None = None, *, halt: bool = False):
+        """Run a compiled script as a top-level script in ``frame``; returns its Exit Script result.
+        With ``halt=True`` a Halt Script raises :class:`ScriptHalted` (after the run has ended) instead of
+        returning ``""``, for a caller that says so."""
+        return self._execute(cs, frame or self._scratch(), halt)
+
+    def _execute(self, cs: CompiledScript, frame: Frame, halt: bool = False):
         ok = False
         try:
             result = execute(cs, frame)
@@ -164,6 +195,8 @@ class Interpreter:
             return result
         except ScriptHalted:
             ok = True
+            if halt:
+                raise
             return ""
         finally:
             # The top-level script ended: commit the open record when it succeeded, revert it when it failed
@@ -314,13 +347,18 @@ def _print_dialog(title: str, message: str) -> None:
 SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I)
 
 
-def _print_trace(event: dict) -> None:
+def format_trace(event: dict) -> str:
+    """A trace event as one line: ``path:line: Step  $x = '2'`` (secrets masked), for stderr or a REPL."""
     parts = [f"{event['path']}:{event['line']}: {event['step']}"]
     for k, v in event["changed"].items():
         # A variable named like a secret is masked even before Configure AI Account has registered it.
         parts.append(f"{k} = {'••••' if SECRET_NAME.search(k) else short_value(v)}")
     from .redact import redact
-    sys.stderr.write(redact("  ".join(parts)) + "\n")
+    return redact("  ".join(parts))
+
+
+def _print_trace(event: dict) -> None:
+    sys.stderr.write(format_trace(event) + "\n")
 
 
 def short_value(v) -> str:

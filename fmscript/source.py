@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 from .errors import Span
 
@@ -39,3 +40,31 @@ class Source:
             eline, ecol = self.line_col(end)
             end_col = ecol if eline == line else len(self.line_text(line)) + 1
         return Span(self.path, line, col, self.line_text(line), end_col)
+
+
+def decode_script(data: bytes, path: str) -> str:
+    """Script bytes → text as Python's text mode reads it (UTF-8, an optional BOM, universal newlines).
+
+    Text that is not UTF-8 (a Latin-1 export, say) is refused with the line and column of its first bad
+    byte, so a person can find it, and the ``iconv`` command that converts the file."""
+    from .errors import UsageError
+
+    import shlex
+
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = _universal_newlines(body[:e.start].decode("utf-8"))
+        # The line shown under the message: the bad bytes as U+FFFD, up to the end of that line.
+        rest = re.split(rb"[\r\n]", body[e.start:], maxsplit=1)[0].decode("utf-8", "replace")
+        src = Source(path, good + rest)
+        what, target = ("the input", "FILE") if path.startswith("<") else ("this file", shlex.quote(path))
+        raise UsageError(f"{what} is not UTF-8 text: byte 0x{body[e.start]:02X} here is not valid UTF-8 "
+                         f"(a Latin-1 file? convert it with: iconv -f LATIN1 -t UTF-8 {target} > NEW.fmscript)",
+                         span=src.span(len(good), len(good) + 1)) from None
+    return _universal_newlines(text)
+
+
+def _universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")

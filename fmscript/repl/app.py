@@ -14,16 +14,18 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import ThreadedCompleter
-from prompt_toolkit.filters import Condition
+from prompt_toolkit import search
+from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.formatted_text import ANSI, FormattedText
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.layout.processors import HighlightMatchingBracketProcessor
 from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
-from .completion import FMScriptCompleter
-from .session import ReplSession, check_complete
+from .completion import FMScriptCompleter, call_tip
+from .session import ReplSession, check_complete, classify
 
 PROMPT = "fm> "
 CONTINUATION = "... "
@@ -44,6 +46,10 @@ UI_STYLE = Style.from_dict({
     "info": "ansibrightblack",
     "trace": "ansicyan",
     "dialog": "ansiyellow",
+    "bottom-toolbar": "noreverse",
+    "calltip": "ansicyan",
+    "matching-bracket.cursor": "bold ansiyellow",
+    "matching-bracket.other": "bold ansiyellow underline",
 })
 
 
@@ -66,11 +72,22 @@ def key_bindings(is_complete=check_complete, completer=None) -> KeyBindings:
     so that fast typing after Tab never races the completion thread; otherwise it opens the menu.
     """
     kb = KeyBindings()
+    editing = ~is_searching  # while Ctrl-R searches, the current buffer is the search text, not the input
 
-    @kb.add("enter", filter=Condition(lambda: get_app().current_buffer.complete_state is None or
-                                      get_app().current_buffer.complete_state.current_completion is None))
+    @kb.add("enter", filter=editing & Condition(lambda: get_app().current_buffer.complete_state is None or
+                                                get_app().current_buffer.complete_state.current_completion is None))
     def _enter(event):
-        buf = event.current_buffer
+        _enter_input(event.current_buffer)
+
+    @kb.add("enter", filter=is_searching)
+    def _accept_search(event):
+        """Enter on a Ctrl-R match takes it into the input and runs it when complete, as readline does."""
+        search.accept_search()
+        buf = event.app.current_buffer
+        buf.cursor_position = len(buf.text)  # the match left the cursor inside the entry
+        _enter_input(buf)
+
+    def _enter_input(buf):
         _dedent_closing_line(buf)
         doc = buf.document
         if doc.is_cursor_at_the_end or not doc.text_after_cursor.strip():
@@ -82,17 +99,17 @@ def key_bindings(is_complete=check_complete, completer=None) -> KeyBindings:
             return
         buf.insert_text("\n")
 
-    @kb.add("enter", filter=Condition(lambda: get_app().current_buffer.complete_state is not None and
-                                      get_app().current_buffer.complete_state.current_completion is not None))
+    @kb.add("enter", filter=editing & Condition(lambda: get_app().current_buffer.complete_state is not None and
+                                                get_app().current_buffer.complete_state.current_completion is not None))
     def _take_completion(event):
         buf = event.current_buffer
         buf.apply_completion(buf.complete_state.current_completion)
 
-    @kb.add("escape", "enter")
+    @kb.add("escape", "enter", filter=editing)
     def _force(event):
         event.current_buffer.validate_and_handle()
 
-    @kb.add("tab", filter=Condition(lambda: completer is not None and not _before_cursor_is_blank()))
+    @kb.add("tab", filter=editing & Condition(lambda: completer is not None and not _before_cursor_is_blank()))
     def _complete(event):
         from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
 
@@ -111,7 +128,7 @@ def key_bindings(is_complete=check_complete, completer=None) -> KeyBindings:
         elif cands:
             buf.start_completion(select_first=False)
 
-    @kb.add("tab", filter=Condition(_before_cursor_is_blank))
+    @kb.add("tab", filter=editing & Condition(_before_cursor_is_blank))
     def _indent(event):
         event.current_buffer.insert_text("    ")
 
@@ -188,12 +205,27 @@ class TerminalRepl:
             search_ignore_case=True,
             mouse_support=False,
             tempfile_suffix=".fmscript",
+            # While typing: the bracket matching the one at the cursor, and the signature of the function
+            # whose parentheses the cursor is in (as IPython and ptpython show them).
+            input_processors=[HighlightMatchingBracketProcessor(chars="[](){}")],
+            bottom_toolbar=self.toolbar,
         )
+
+    def toolbar(self):
+        """The call tip under the input; empty when the cursor is in no function's parentheses."""
+        try:
+            doc = get_app().current_buffer.document
+            tip = call_tip(doc.text_before_cursor)
+        except Exception:  # noqa: BLE001 - a tip must never break typing
+            tip = None
+        return [("class:calltip", " " + tip)] if tip else ""
 
     def show(self, text: str, kind: str) -> None:
         style = _KIND_STYLE.get(kind, "")
-        if kind == "error":
-            formatted = ANSI(text) if self.color else FormattedText([("", text)])
+        if "\x1b[" in text:
+            # Coloured by FMScriptError.render: prompt-toolkit's output must interpret the escapes, or the
+            # terminal shows them as “?[1;33m”.
+            formatted = ANSI(text) if self.color else FormattedText([("", _strip_ansi(text))])
         else:
             formatted = FormattedText([(style, text)])
         print_formatted_text(formatted, style=UI_STYLE, output=self.output,
@@ -223,6 +255,13 @@ class TerminalRepl:
         return 0
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _strip_ansi(text: str) -> str:
+    return _ESCAPES.sub("", text)
+
+
 def _lexer_class():
     from ..highlight import FMScriptLexer
     return FMScriptLexer
@@ -245,6 +284,12 @@ def run_terminal(file: str | None = None) -> int:
     return TerminalRepl(file=file).run()
 
 
+def _options_follow(buf: str, rest: list[str]) -> bool:
+    """Steps whose next non-blank line starts with “[”: that line holds their options."""
+    nxt = next((ln for ln in rest if ln.strip()), None)
+    return nxt is not None and nxt.lstrip().startswith(("[", "［")) and classify(buf) == "steps"
+
+
 def run_piped(text: str, file: str | None = None) -> int:
     """Feed text to a session line by line, as Enter would: each complete piece runs."""
     repl = ReplSession(file=file)
@@ -257,8 +302,11 @@ def run_piped(text: str, file: str | None = None) -> int:
         original(t, kind)
     repl.out = out
     buf = ""
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         buf = buf + "\n" + line if buf else line
+        if _options_follow(buf, lines[i + 1:]):
+            continue  # FileMaker's printed text wraps a long step before its “[ … ]”: one step
         if check_complete(buf)[0] != "incomplete":
             repl.execute(buf)
             buf = ""

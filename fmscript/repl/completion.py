@@ -405,3 +405,55 @@ class FMScriptCompleter(Completer):
                 continue
             seen.add(key)
             yield Completion(c.text, start_position=c.start, display=c.display or c.text, display_meta=c.meta)
+
+
+_CALLEE = re.compile(r"([^\W\d][\w.]*)\s*$")
+
+
+def call_tip(text: str) -> str | None:
+    """The signature of the function whose parentheses the cursor is in (``text`` ends at the cursor):
+    ``Left ( "abc" ;`` → ``Left ( text ; numberOfCharacters )``.  Strings and comments are skipped; the
+    innermost open parenthesis that follows a function name wins."""
+    from ..calc.functions import registry
+
+    opens: list[str | None] = []  # for each open "(": the function name before it (None: grouping)
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"' or ch == "“":
+            close = "”" if ch == "“" else '"'
+            j = i + 1
+            while j < n and text[j] != close:
+                j += 2 if (text[j] == "\\" and close == '"') else 1
+            if j >= n:
+                return None  # typing a text constant
+            i = j + 1
+            continue
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j == -1:
+                return None
+            i = j + 2
+            continue
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            if j == -1:
+                return None
+            i = j
+            continue
+        if ch in "(（":
+            m = _CALLEE.search(text[max(0, i - 60):i])
+            opens.append(m.group(1) if m else None)
+        elif ch in ")）" and opens:
+            opens.pop()
+        i += 1
+    functions = registry()
+    for name in reversed(opens):
+        if name is None:
+            continue
+        d = functions.get(name.casefold())
+        if d is not None:
+            return d.signature
+        if name.casefold() == "let":
+            return "Let ( [ var1 = expression1 ; var2 = expression2 … ] ; calculation )"
+    return None

@@ -25,7 +25,6 @@ from ..script.scan import skip_text_constant
 from .. import catalog
 from ..errors import ErrorList, FMScriptError, ScriptHalted
 from ..redact import redact
-from ..script.runtime import Frame
 from ..source import Source
 
 REPL_PATH = "<repl>"
@@ -198,9 +197,8 @@ class ReplSession:
         if interpreter is not None and interpreter.session.on_dialog is None:
             interpreter.session.on_dialog = self._dialog
         self.session = self.fm.session
-        self.frame = Frame(self.session, "")
+        self.frame = self.fm.new_frame()
         self.trace = False
-        self.loaded: list[tuple[str, str]] = []  # ("file", path) | ("text", text): reloaded when tracing flips
         self.quit = False
 
     # -- output -----------------------------------------------------------------------------------------
@@ -209,16 +207,9 @@ class ReplSession:
         self.out(text.replace("\r\n", "\n").replace("\r", "\n"), "dialog")
 
     def _on_trace(self, event: dict) -> None:
-        from ..interpreter import short_value as _short
+        from ..interpreter import format_trace
 
-        try:
-            from ..interpreter import SECRET_NAME as secret
-        except ImportError:  # pragma: no cover - older interpreter
-            secret = None
-        parts = [f"{event['path']}:{event['line']}: {event['step']}"]
-        parts += [f"{k} = {'••••' if secret is not None and secret.search(k) else _short(v)}"
-                  for k, v in event["changed"].items()]
-        self.out(redact("  ".join(parts)), "trace")
+        self.out(format_trace(event), "trace")
 
     def show_error(self, e: FMScriptError) -> None:
         self.out(redact(e.render(self.color)), "error")
@@ -252,86 +243,57 @@ class ReplSession:
             self.out(f"fmscript: internal error: {e.__class__.__name__}: {e} (FMSCRIPT_DEBUG=1 shows the traceback)",
                      "error")
 
-    def _tracer(self):
-        return self.fm.tracer()
-
     def run_steps(self, text: str):
-        """Run steps in the REPL's frame; an Exit Script result is shown like a calculation's value."""
-        from ..script.run import execute
+        """Run steps in the REPL's frame, as a top-level script; an Exit Script result is shown like a
+        calculation's value.  A parser warning is shown unless the step it is about fails with that very
+        error when it runs (one message, not two)."""
+        warnings: list[FMScriptError] = []
+        try:
+            cs = self.fm.compile_steps(text, REPL_PATH, warnings)
+        except ErrorList:
+            self._show_warnings(warnings)
+            raise
+        if cs is None:
+            self._show_warnings(warnings)
+            return None
+        try:
+            result = self.fm.run_compiled(cs, self.frame, halt=True)
+        except ScriptHalted:
+            self._show_warnings(warnings)
+            self.out("(script halted)", "info")
+            return None
+        except FMScriptError as e:
+            self._show_warnings([w for w in warnings if not _same_place(w, e)])
+            raise
+        self._show_warnings(warnings)
+        if any(st.name == "Exit Script" for st in cs.steps):
+            self.show_value(result)
+        return result
 
-        sf, errors = self.fm.parse(text, REPL_PATH, "REPL")
-        for w in sf.warnings:
-            self.out(w.render(self.color), "info")
-        if errors:
-            raise ErrorList(errors)
-        compiled = []
-        for s in sf.scripts:
-            compile_errors: list[FMScriptError] = []
-            compiled.append(self.fm.compile(s, sf.source, compile_errors))
-            if compile_errors:
-                raise ErrorList(compile_errors)
-        for cs in compiled:
-            ok = False
-            try:
-                result = execute(cs, self.frame)
-                ok = True
-            except ScriptHalted:
-                ok = True
-                self.out("(script halted)", "info")
-                return None
-            finally:
-                self._end_run(ok)
-            if any(st.name == "Exit Script" for st in cs.steps):
-                self.show_value(result)
-            return result
-        return None
-
-    def _end_run(self, ok: bool) -> None:
-        """Each input is a top-level script, as in ``fmscript run``: its open record is committed when it
-        succeeds and reverted when it fails."""
-        db = self.database()
-        if db is not None and hasattr(db, "end_run"):
-            try:
-                db.end_run(ok)
-            except FMScriptError as e:
-                self.show_error(e)
+    def _show_warnings(self, warnings: list[FMScriptError]) -> None:
+        for w in warnings:
+            self.out(redact(w.render(self.color)), "info")
 
     def define(self, text: str) -> list[str]:
         names = self.fm.load_text(text, REPL_PATH)
-        self.loaded.append(("text", text))
         self.out("defined " + ", ".join(f"“{n}”" for n in names) + " (run with :run NAME)", "info")
         return names
 
     def load_file(self, path: str) -> list[str]:
         p = Path(path).expanduser()
-        names = self.fm.load_file(p)
-        self.loaded.append(("file", str(p)))
-        return names
+        return self.fm.load_file(p)
 
     def set_trace(self, on: bool) -> None:
-        """Tracing is compiled into the steps: scripts loaded so far are compiled again."""
+        """Tracing is compiled into the steps: the interpreter compiles what is loaded again."""
         if on == self.trace:
             return
         self.trace = on
-        self.fm._trace = self._on_trace if on else False
-        base_dir = self.session.base_dir
-        for kind, what in list(self.loaded):
-            try:
-                if kind == "file":
-                    self.fm.load_file(what)
-                else:
-                    self.fm.load_text(what, REPL_PATH)
-            except FMScriptError:
-                pass
-        self.session.base_dir = base_dir
+        self.fm.trace = self._on_trace if on else False
 
     def evaluate(self, text: str):
         """The Data Viewer: evaluate a calculation in the REPL's frame and show its value."""
-        from ..calc.compile import compile_calc
-
-        calc = compile_calc(text.strip(), Source(REPL_PATH, text.strip()))
         self.session.last_error_detail = ""
-        value = calc.evaluate(self.frame)
+        value = self.evaluate_quiet(text)
         self.show_value(value)
         if value == "?" and self.session.last_error_detail:
             self.out(redact(self.session.last_error_detail), "info")
@@ -339,9 +301,7 @@ class ReplSession:
 
     def evaluate_quiet(self, text: str):
         """The value of a calculation in the REPL's frame (``:run NAME PARAM``), nothing shown."""
-        from ..calc.compile import compile_calc
-
-        return compile_calc(text.strip(), Source(REPL_PATH, text.strip())).evaluate(self.frame)
+        return self.fm.evaluate(text.strip(), self.frame, REPL_PATH)
 
     def show_value(self, value) -> None:
         from ..calc.values import to_text
@@ -355,18 +315,11 @@ class ReplSession:
     # -- state for completion and meta commands -------------------------------------------------------------
     def variables(self) -> dict[str, object]:
         """``$`` variables of the REPL frame and ``$$`` variables of the session, by name as written."""
-        out = {}
-        for k, v in self.frame.locals.items():
-            out[self.frame.local_names.get(k, "$" + k.lstrip("$"))] = v
-        out.update(self.fm.globals)
-        return out
+        return {**self.fm.variables(self.frame), **self.fm.globals}
 
     def database(self):
         """The session's database, or None while nothing has opened or needed one."""
-        from ..script.runtime import NoData
-
-        data = self.session.data
-        return None if data is None or isinstance(data, NoData) else data
+        return self.fm.database
 
     def close(self) -> None:
         """Leaving the REPL commits the open record, as closing a FileMaker file does, and names the local
@@ -385,6 +338,12 @@ class ReplSession:
                 db.commit()
             except Exception:  # noqa: BLE001 - leaving must never fail
                 pass
+
+
+def _same_place(warning: FMScriptError, error: FMScriptError) -> bool:
+    """The error a warned-about step gave when it ran (an unimplemented step: error 3 on that line)."""
+    return (warning.code == error.code and warning.span is not None and error.span is not None
+            and warning.span.line == error.span.line)
 
 
 def _print_out(text: str, kind: str) -> None:

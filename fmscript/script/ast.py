@@ -28,6 +28,15 @@ class Calc(ValueObject):
     _nocompare = frozenset({"text", "offset"})
 
 
+class Missing(Calc):
+    """``<unknown>``: how FileMaker prints a reference to a layout, field or script that was deleted.
+
+    It is the calculation of a name no object has, so looking it up fails as the missing object does
+    (layout 105, script 104; as a field to set, 102)."""
+
+    __slots__ = ()
+
+
 class Raw(ValueObject):
     """Option text of a step fmscript does not run (kept as written)."""
 

@@ -107,6 +107,8 @@ class StepCompiler:
                                                           if opt is not None and isinstance(opt.value, S.Raw)
                                                           else ""), opt.pos if opt else None)
         node = opt.value.node
+        if isinstance(opt.value, S.Missing):  # a deleted field: setting it fails as a missing field does (102)
+            node = C.Field(None, opt.value.text)
         if isinstance(node, C.Var):
             name = node.name
             if len(name.lstrip("$")) == 0:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from .. import catalog
+from ..calc import ast as C
 from ..calc.parse import parse_calc
 from ..errors import CheckWarning, ErrorList, FMScriptError, ParseError
 from ..source import Source
@@ -14,6 +15,7 @@ from .scan import RawLine, RawSegment, scan
 from .steptable import StepTable
 
 COMMENT = "# (Comment)"
+UNKNOWN = "<unknown>"
 _LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
 _WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
 
@@ -111,6 +113,12 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
         return S.Step(info.name, options, pos=raw.start, written=raw.name, disabled=True)
     errors.extend(local_errors)
     step = S.Step(info.name, options, pos=raw.start, written=raw.name)
+    for o in options:
+        if isinstance(o.value, S.Missing):
+            warnings.append(CheckWarning(f"{UNKNOWN} is how FileMaker prints a layout, field or script that was "
+                                         f"deleted; {info.name} fails when it runs, with FileMaker's error for "
+                                         "the missing object",
+                                         span=src.span(o.value.offset, o.value.offset + len(UNKNOWN))))
     if stepdef is None:
         warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it gives "
                                      "error 3 (command is unavailable)", code=3,
@@ -160,6 +168,9 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
             # FileMaker printed this setting both ways; one AST for both.
             return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
         return S.Option(label, S.Word(word), seg.start, seg.label)
+    if value_text == UNKNOWN:
+        return S.Option(label, S.Missing(C.Str(UNKNOWN, pos=value_start), UNKNOWN, value_start), seg.start,
+                        seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:
         name = m.group(1) if m.group(1) is not None else m.group(2)

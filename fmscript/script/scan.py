@@ -103,7 +103,15 @@ def scan(src: Source) -> tuple[list[RawLine], list[ParseError]]:
         name = text[i:j].strip()
         line = RawLine(kind, start, name, i)
         lines.append(line)
-        if j >= eol:
+        if j >= eol and name:
+            # FileMaker's Print wraps a long step before its options: ``Go to Record/Request/Page`` and
+            # ``[ First ]`` on the next line are one step (a line cannot otherwise start with “[”).
+            k = eol
+            while k < n and text[k] in " \t\r\n\u3000":
+                k += 1
+            if k < n and text[k] in "[［":
+                j = k
+        if j >= eol and text[j:j + 1] not in ("[", "［"):
             line.end = eol
             i = eol
             continue
