@@ -148,8 +148,10 @@ class JobProgress:
         took = _duration(time.monotonic() - self.t0)
         if status == "succeeded":
             model = job.get("fine_tuned_model")
+            if model:
+                self._line(f"tuned model: {model}")
             steps = f", {self.step} steps" if self.step else ""
-            self._line(f"{self.label} succeeded{steps}" + (f": model {model}" if model else "") + f", done in {took}.")
+            self._line(f"{self.label} succeeded{steps}, done in {took}.")
         elif status in TERMINAL:
             self._line(f"{self.label} {status} after {took}.")
         else:
