@@ -122,7 +122,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--script", dest="script_name", metavar="NAME", help="the script to start (default: the first)")
     r.add_argument("--param", metavar="TEXT", help="the script parameter (Get ( ScriptParameter ))")
     r.add_argument("--trace", action="store_true", help="print each step and the variables it changed (stderr)")
-    r.add_argument("--detach", action="store_true", help="do not wait for local fine-tuning jobs at the end")
+    r.add_argument("--detach", action="store_true", help="do not wait for the fine-tuning jobs the script started")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="parse and resolve a script file without running it")

@@ -187,7 +187,7 @@ def wait_for_job(provider, job_id: str, timeout: float | None = None, *, show: b
     except KeyboardInterrupt:
         if progress is not None:
             progress.close()
-        stream.write(f"\nfmscript: stopped waiting; the fine-tuning job {job_id} keeps running "
+        stream.write(f"fmscript: stopped waiting; the fine-tuning job {job_id} keeps running "
                      f"({provider.cancel_hint(job_id)}).\n")
         stream.flush()
         raise

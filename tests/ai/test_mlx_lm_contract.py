@@ -14,7 +14,6 @@ import sys
 import textwrap
 from importlib import import_module, metadata
 
-import pytest
 
 from fmscript.ai.tinymodel import build_model_folder
 
