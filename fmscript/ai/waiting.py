@@ -165,6 +165,12 @@ def _isatty(stream) -> bool:
         return False
 
 
+def cancel_hint(provider, job_id: str) -> str:
+    """How to cancel the job, from the provider (an embedder's own provider may not say: then a general hint)."""
+    hint = getattr(provider, "cancel_hint", None)
+    return hint(job_id) if callable(hint) else "cancel it with its provider's own tools"
+
+
 def wait_for_job(provider, job_id: str, timeout: float | None = None, *, show: bool = True, stream=None,
                  on_event=None, tty: bool | None = None) -> dict:
     """Wait for one job through its provider, drawing its progress on ``stream`` (stderr) when ``show``, and
@@ -188,7 +194,7 @@ def wait_for_job(provider, job_id: str, timeout: float | None = None, *, show: b
         if progress is not None:
             progress.close()
         stream.write(f"fmscript: stopped waiting; the fine-tuning job {job_id} keeps running "
-                     f"({provider.cancel_hint(job_id)}).\n")
+                     f"({cancel_hint(provider, job_id)}).\n")
         stream.flush()
         raise
     except BaseException:
@@ -253,6 +259,6 @@ def still_running(session) -> list[tuple[str, str, str]]:
         status = _status(account, job_id)
         if status in ("queued", "running", "validating_files"):
             follow = f"fmscript jobs wait {job_id}" if account.provider_name.casefold() == "local" else \
-                account.provider.cancel_hint(job_id)
+                cancel_hint(account.provider, job_id)
             out.append((job_id, status, follow))
     return out
