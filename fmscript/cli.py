@@ -47,6 +47,7 @@ def cmd_run(args) -> int:
     fm = Interpreter(file=args.file, trace=args.trace,
                      base_dir=Path(args.script).resolve().parent if args.script != "-" else Path.cwd())
     fm.session.detach = args.detach
+    fm.session.extensions["show_job_progress"] = True  # job progress on stderr: a bar, or plain lines
     names = fm.load_text(text, path, default)
     name = args.script_name or names[0]
     if name.casefold() not in fm.session.scripts:
@@ -60,11 +61,12 @@ def cmd_run(args) -> int:
 
 
 def _finish_jobs(fm, args) -> int:
-    """A local fine-tuning job started by this run is not left half done (unless --detach)."""
-    if args.detach or not fm.session.extensions.get("local_jobs"):
+    """A fine-tuning job started by this run, on any provider, is waited for (unless --detach)."""
+    from .ai.waiting import finish_started_jobs, started_jobs
+
+    if args.detach or not started_jobs(fm.session):
         return 0
-    from .script.steps.ai import finish_local_jobs
-    return finish_local_jobs(fm.session)
+    return finish_started_jobs(fm.session)
 
 
 def cmd_check(args) -> int:
@@ -118,7 +120,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--script", dest="script_name", metavar="NAME", help="the script to start (default: the first)")
     r.add_argument("--param", metavar="TEXT", help="the script parameter (Get ( ScriptParameter ))")
     r.add_argument("--trace", action="store_true", help="print each step and the variables it changed (stderr)")
-    r.add_argument("--detach", action="store_true", help="do not wait for local fine-tuning jobs at the end")
+    r.add_argument("--detach", action="store_true", help="do not wait for the fine-tuning jobs the script started")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="parse and resolve a script file without running it")
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(e)
         return 1
     except BrokenPipeError:
-        return 0
+        return _broken_pipe()
     except Exception as e:  # a bug in fmscript: say so in one line unless --debug
         if args.debug or os.environ.get("FMSCRIPT_DEBUG"):
             raise
@@ -186,5 +188,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _broken_pipe() -> int:
+    """The reader of our output went away (``fmscript jobs list | head -1``): stop quietly, as Python's docs
+    advise, pointing stdout at /dev/null so the interpreter's final flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _broken_pipe()
+    sys.exit(code)

@@ -1,30 +1,57 @@
 """AI accounts (Configure AI Account) and the provider registry the AI steps go through.
 
-A provider is an object with ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat`` (see
-:class:`Provider`).  ``Local`` is the embedded engine; ``OpenAI`` and ``Custom`` talk HTTP through the
-``openai`` SDK (:mod:`fmscript.ai.remote`); embedders add their own with :func:`register_provider`.
-The API key lives only in the account object and is never part of its ``repr``.
+A provider is a :class:`Provider`: ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat``. The base
+class answers FileMaker's "request not supported" (error 21), naming the provider, for every capability a
+provider does not override, so a new capability is one method here and one in each provider that has it.
+``Local`` is the embedded engine itself (:class:`fmscript.ai.local.LocalEngine`); ``OpenAI`` and ``Custom`` talk
+HTTP through the ``openai`` SDK (:mod:`fmscript.ai.remote`); embedders add their own with
+:func:`register_provider`. The API key lives only in the account object and is never part of its ``repr``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable
 
 from ..errors import FMScriptError, E_AI_ACCOUNT_MISSING
 from ..redact import mask, register_secret
 
+#: FileMaker's error 21, "Request not supported" (Claris, FileMaker error codes).
+E_REQUEST_NOT_SUPPORTED = 21
 
-class Provider(Protocol):
-    def fine_tune(self, base_model: str, training_path: str, training_file_name: str, params: dict,
-                  on_warning: Callable[[str], None] | None = None) -> dict: ...
 
-    def job_status(self, job_id: str) -> dict: ...
+class Provider:
+    """What the AI steps ask of a model provider. Each method a provider lacks says so with error 21."""
 
-    def wait(self, job_id: str, timeout: float | None = None, on_progress=None) -> dict: ...
+    #: The provider's name as Configure AI Account writes it (used in messages).
+    provider_name = "this"
 
-    def cancel(self, job_id: str) -> dict: ...
+    def unsupported(self, what: str):
+        raise FMScriptError(f"{what} is not supported by the {self.provider_name} provider in fmscript.",
+                            code=E_REQUEST_NOT_SUPPORTED)
 
-    def chat(self, model: str, messages: list[dict], params: dict) -> str: ...
+    def fine_tune(self, base_model: str, training_path: str, params: dict | None = None,
+                  training_file_name: str | None = None, on_warning: Callable[[str], None] | None = None) -> dict:
+        """Start a job; the response target's JSON."""
+        self.unsupported("Fine-Tune Model")
+
+    def job_status(self, job_id: str) -> dict:
+        """The job's JSON (FineTuneJobStatus)."""
+        self.unsupported("Fine-tuning job status")
+
+    def wait(self, job_id: str, timeout: float | None = None, on_progress=None) -> dict:
+        """Block until the job ends or ``timeout`` passes; ``on_progress(event)`` sees each new event."""
+        self.unsupported("Wait for Fine-Tune Job")
+
+    def cancel(self, job_id: str) -> dict:
+        self.unsupported("Cancelling a fine-tuning job")
+
+    def chat(self, model: str, messages: list[dict], params: dict) -> str:
+        """Generate Response from Model: the answer's text."""
+        self.unsupported("Generate Response from Model")
+
+    def cancel_hint(self, job_id: str) -> str:
+        """How a person cancels the job from a shell (said when they stop waiting with Ctrl-C)."""
+        return f"cancel it with the {self.provider_name} provider's own tools"
 
 
 @dataclass
@@ -86,31 +113,9 @@ def account(session, name: str) -> Account:
     return acct
 
 
-class LocalProvider:
-    """The embedded engine (mlx-lm in a worker process); no network, no key."""
-
-    def __init__(self, acct: Account | None = None):
-        from .local import LocalEngine
-        self.engine = LocalEngine()
-
-    def fine_tune(self, base_model, training_path, training_file_name, params, on_warning=None):
-        return self.engine.fine_tune(base_model, training_path, params, training_file_name=training_file_name,
-                                     on_warning=on_warning)
-
-    def job_status(self, job_id):
-        return self.engine.status(job_id)
-
-    def wait(self, job_id, timeout=None, on_progress=None):
-        return self.engine.wait(job_id, timeout=timeout, on_progress=on_progress)
-
-    def cancel(self, job_id):
-        return self.engine.cancel(job_id)
-
-    def chat(self, model, messages, params):
-        opts = dict(params)
-        temperature = float(opts.pop("temperature", 0.0) or 0.0)
-        max_tokens = int(opts.pop("max_tokens", opts.pop("max_completion_tokens", 256)) or 256)
-        return self.engine.chat(model, messages, temperature=temperature, max_tokens=max_tokens)
+def _local(acct: Account):
+    from .local import LocalEngine
+    return LocalEngine()
 
 
 def _remote(kind: str):
@@ -120,27 +125,14 @@ def _remote(kind: str):
     return factory
 
 
-class _Unsupported:
+class _NamedOnly(Provider):
+    """A provider fmscript knows by name but cannot talk to (Anthropic): every step says so."""
+
     def __init__(self, acct: Account):
-        self.acct = acct
-
-    def _no(self, what):
-        raise FMScriptError(f"{what} is not supported with the {self.acct.provider_name} provider in fmscript",
-                            code=1711)
-
-    def fine_tune(self, *a, **k):
-        self._no("Fine-Tune Model")
-
-    def job_status(self, *a, **k):
-        self._no("fine-tuning")
-
-    wait = cancel = job_status
-
-    def chat(self, *a, **k):
-        self._no("Generate Response from Model")
+        self.provider_name = acct.provider_name
 
 
-register_provider("Local", LocalProvider)
+register_provider("Local", _local)
 register_provider("OpenAI", _remote("OpenAI"))
 register_provider("Custom", _remote("Custom"))
-register_provider("Anthropic", _Unsupported)
+register_provider("Anthropic", _NamedOnly)

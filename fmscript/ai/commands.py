@@ -1,4 +1,4 @@
-"""``fmscript models …`` and ``fmscript jobs …``, plus the progress bar that ``fmscript run`` shows while waiting.
+"""``fmscript models …`` and ``fmscript jobs …`` (waiting and progress: :mod:`fmscript.ai.waiting`).
 
 The main CLI calls :func:`add_commands` with its subparsers; every handler is ``handler(args) -> int`` with the
 conventions' exit codes: 0 ok, 1 a job failed (or was cancelled), 2 usage or I/O error.
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import sys
+import tempfile
 import time
-import zlib
+from pathlib import Path
 
-from fmscript.errors import FMScriptError
+from fmscript.errors import FMScriptError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,6 +36,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--size", choices=["tiny", "small"], default="tiny")
     p.add_argument("--corpus", metavar="FILE", help="text to train the tokenizer on (default: the shipped corpus)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace a model of that name")
     p.set_defaults(handler=cmd_models_create_tiny)
 
     j = subparsers.add_parser("jobs", help="list, show, cancel or wait for fine-tuning jobs")
@@ -47,7 +48,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(handler=cmd_jobs_list)
     p = jsub.add_parser("show", help="one job with its events")
     p.add_argument("id")
-    p.add_argument("--plot", metavar="FILE.png", help="draw the loss curve into a PNG file")
+    p.add_argument("--plot", metavar="FILE", help="draw the loss curves into FILE.png or FILE.svg (needs matplotlib)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_jobs_show)
     p = jsub.add_parser("cancel", help="cancel a queued or running job")
@@ -70,6 +71,8 @@ def _guard(fn):
         except FMScriptError as e:
             _err(e)
             return EXIT_USAGE
+        except BrokenPipeError:
+            raise  # the reader went away: the command line stops quietly
         except OSError as e:
             _err(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "))
             return EXIT_USAGE
@@ -128,8 +131,13 @@ def cmd_models_remove(args) -> int:
 
 @_guard
 def cmd_models_create_tiny(args) -> int:
+    from fmscript.ai.modelstore import check_model_name, models_root
     from fmscript.ai.tinymodel import create_tiny
 
+    check_model_name(args.name)
+    dest = models_root() / args.name
+    if dest.exists() and not args.force:
+        raise UsageError(f"a model named {args.name} already exists in {dest}; give --force to replace it")
     t = time.perf_counter()
     path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed)
     print(f"Created {args.size} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
@@ -165,6 +173,8 @@ def cmd_jobs_list(args) -> int:
 def cmd_jobs_show(args) -> int:
     from fmscript.ai.jobs import JobStore
 
+    if args.plot:
+        check_plot_path(args.plot)
     store = JobStore()
     job = store.get_job(args.id)
     events = store.events(args.id)
@@ -187,8 +197,9 @@ def cmd_jobs_show(args) -> int:
         if not points:
             _err(f"The job {args.id} has no loss values to plot yet.")
             return EXIT_USAGE
-        write_loss_png(args.plot, points)
-        sys.stderr.write(f"Wrote the loss curve to {args.plot}.\n")
+        write_loss_plot(args.plot, points, title=f"Fine-tuning job {args.id}: {job['model']} → "
+                                                 f"{job['fine_tuned_model']}")
+        sys.stderr.write(f"Wrote the loss curves to {args.plot}.\n")
     return EXIT_OK
 
 
@@ -204,13 +215,11 @@ def cmd_jobs_cancel(args) -> int:
 @_guard
 def cmd_jobs_wait(args) -> int:
     from fmscript.ai.local import LocalEngine
+    from fmscript.ai.waiting import wait_for_job
 
     engine = LocalEngine()
-    bar = ProgressBar(label=args.id)
-    try:
-        res = engine.wait(args.id, timeout=args.timeout, on_progress=bar.on_event)["result"]
-    finally:
-        bar.close()
+    engine.job(args.id)  # an unknown id is an error before any waiting
+    res = wait_for_job(engine, args.id, timeout=args.timeout)["result"]
     print(json.dumps({"result": res}, ensure_ascii=False))
     if res["status"] == "succeeded":
         return EXIT_OK
@@ -223,144 +232,52 @@ def cmd_jobs_wait(args) -> int:
     return EXIT_FAILED
 
 
-# ---------------------------------------------------------------------------------------------- progress
+# ---------------------------------------------------------------------------------------------- plot
 
-class ProgressBar:
-    """Job progress on stderr: a redrawn bar on a terminal (step/total, loss, tokens/s, ETA), plain lines otherwise.
-
-    Feed it job events (``on_event``), as ``LocalEngine.wait(on_progress=bar.on_event)`` does.
-    """
-
-    def __init__(self, stream=None, label: str = "", width: int = 28, tty: bool | None = None):
-        self.stream = stream or sys.stderr
-        self.label = label
-        self.width = width
-        self.tty = self.stream.isatty() if tty is None else tty
-        self.color = self.tty and not os.environ.get("NO_COLOR")
-        self._drawn = False
-        self.total = None
-
-    def on_event(self, event: dict) -> None:
-        d = event.get("data") or {}
-        if "total_steps" in d:
-            self.total = d["total_steps"]
-        if "step" in d:
-            self.update(d["step"], d.get("total_steps") or self.total, d.get("train_loss"), d.get("val_loss"),
-                        d.get("tokens_per_sec"), d.get("elapsed"))
-        elif not self.tty:
-            self._line(event.get("message", ""))
-        elif event.get("level") in ("warning", "error"):
-            self._line(event.get("message", ""))
-
-    def update(self, step, total, loss=None, val_loss=None, tokens_per_sec=None, elapsed=None) -> None:
-        total = total or step or 1
-        frac = min(1.0, step / total)
-        eta = ""
-        if elapsed and step:
-            rem = elapsed / step * (total - step)
-            eta = f" ETA {int(rem // 60)}:{int(rem % 60):02d}"
-        parts = [f"{step}/{total}"]
-        if loss is not None:
-            parts.append(f"loss {loss:.4f}")
-        if val_loss is not None:
-            parts.append(f"val {val_loss:.4f}")
-        if tokens_per_sec:
-            parts.append(f"{tokens_per_sec:,.0f} tok/s")
-        text = " ".join(parts) + eta
-        if self.tty:
-            filled = int(frac * self.width)
-            bar = "█" * filled + "░" * (self.width - filled)
-            if self.color:
-                bar = f"\x1b[36m{bar}\x1b[0m"
-            label = f"{self.label} " if self.label else ""
-            self.stream.write(f"\r\x1b[2K{label}{bar} {frac * 100:3.0f}% {text}")
-            self.stream.flush()
-            self._drawn = True
-        else:
-            self._line(("" if not self.label else self.label + ": ") + "step " + text)
-
-    def _line(self, text: str) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self._drawn = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 
 
-# ---------------------------------------------------------------------------------------------- PNG plot
+def check_plot_path(path: str) -> str:
+    """The plot's format from the file's suffix; a usage error for other suffixes or a folder that is missing."""
+    p = Path(path)
+    fmt = PLOT_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--plot writes PNG or SVG files: give a name ending in .png or .svg, not {p.name!r}")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+    return fmt
 
-def write_loss_png(path: str, points: list[tuple], width: int = 640, height: int = 360) -> None:
-    """Draw train (blue) and validation (orange) loss against step into a PNG; no plotting library needed."""
-    W, H, M = width, height, 40
-    img = bytearray(b"\xff" * (W * H * 3))
 
-    def px(x, y, c):
-        if 0 <= x < W and 0 <= y < H:
-            i = (y * W + x) * 3
-            img[i:i + 3] = bytes(c)
-
-    def line(x0, y0, x1, y1, c):
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        while True:
-            for ox in (0, 1):
-                for oy in (0, 1):
-                    px(x0 + ox, y0 + oy, c)
-            if x0 == x1 and y0 == y1:
-                break
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x0 += sx
-            if e2 <= dx:
-                err += dx
-                y0 += sy
-
-    steps = [p[0] for p in points]
-    vals = [v for p in points for v in p[1:] if v is not None]
-    smin, smax = min(steps), max(steps)
-    vmin, vmax = (min(vals), max(vals)) if vals else (0.0, 1.0)
-    if vmax - vmin < 1e-9:
-        vmax = vmin + 1.0
-    if smax == smin:
-        smax = smin + 1
-
-    def xy(s, v):
-        return (M + int((s - smin) / (smax - smin) * (W - 2 * M)),
-                H - M - int((v - vmin) / (vmax - vmin) * (H - 2 * M)))
-
-    grey = (200, 200, 200)
-    for k in range(5):  # grid
-        y = M + k * (H - 2 * M) // 4
-        line(M, y, W - M, y, grey)
-    black = (0, 0, 0)
-    line(M, H - M, W - M, H - M, black)
-    line(M, M, M, H - M, black)
-    for idx, colour in ((1, (31, 119, 180)), (2, (255, 127, 14))):
+def write_loss_plot(path: str, points: list[tuple], title: str = "Loss") -> None:
+    """Train and validation loss against the step, drawn with matplotlib into a PNG or SVG (by the suffix)."""
+    fmt = check_plot_path(path)
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'fmscript[plot]'") from None
+    fig = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    for idx, label, colour in ((1, "train loss", "tab:blue"), (2, "validation loss", "tab:orange")):
         series = [(p[0], p[idx]) for p in points if p[idx] is not None]
-        for (s0, v0), (s1, v1) in zip(series, series[1:]):
-            line(*xy(s0, v0), *xy(s1, v1), colour)
-        for s, v in series:
-            x, y = xy(s, v)
-            for ox in (-2, -1, 0, 1, 2):
-                for oy in (-2, -1, 0, 1, 2):
-                    px(x + ox, y + oy, colour)
-    raw = b"".join(b"\x00" + bytes(img[y * W * 3:(y + 1) * W * 3]) for y in range(H))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) + \
-        chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    # Title-less by design: the caller's file name says what it is; axes run from the lowest to the highest value.
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(png)
-    os.replace(tmp, path)
+        if series:
+            ax.plot([s for s, _ in series], [v for _, v in series], label=label, color=colour,
+                    marker="o" if len(series) <= 30 else None, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (cross-entropy)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format=fmt)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture is as readable as any new file
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

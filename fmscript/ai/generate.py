@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterator
 
 from fmscript.errors import FMScriptError, E_AI_REQUEST_FAILED, E_INVALID_PARAMETER
 
@@ -67,10 +69,20 @@ def _check_messages(messages) -> list[dict]:
     return out
 
 
-def stream(model_name: str, messages, temperature: float = 0.0, max_tokens: int = 256, top_p: float = 1.0,
-           seed: int | None = None):
-    """Yield the answer's text piece by piece (for streaming chat completions)."""
-    msgs = _check_messages(messages)
+@dataclass
+class Piece:
+    """One step of an answer: its new text, the token counts so far, and why it ended (None while going)."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None
+
+
+def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_tokens: int = 256,
+           top_p: float = 1.0, seed: int | None = None) -> Iterator[Piece]:
+    """The one generation loop (steps and server): the answer piece by piece, one generation at a time per
+    process (mlx's CPU stream is shared). ``messages`` are role/content dicts already checked by the caller."""
     try:
         max_tokens = int(max_tokens)
         temperature = float(temperature)
@@ -86,17 +98,24 @@ def stream(model_name: str, messages, temperature: float = 0.0, max_tokens: int 
     if seed is not None:
         mx.random.seed(int(seed))
     try:
-        prompt = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     except Exception as e:
         raise FMScriptError(f"The model {model_name!r} could not format the messages: {e}",
                             code=E_AI_REQUEST_FAILED) from None
     sampler = make_sampler(temp=max(temperature, 0.0), top_p=top_p if 0 < top_p < 1 else 0.0)
-    with _GEN_LOCK:  # one generation at a time per process: mlx's CPU stream is shared
-        for resp in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler):
-            if resp.text:
-                yield resp.text
-            if resp.finish_reason:
+    with _GEN_LOCK:
+        for r in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler):
+            yield Piece(r.text, r.prompt_tokens, r.generation_tokens, r.finish_reason)
+            if r.finish_reason:
                 break
+
+
+def stream(model_name: str, messages, temperature: float = 0.0, max_tokens: int = 256, top_p: float = 1.0,
+           seed: int | None = None) -> Iterator[str]:
+    """Yield the answer's text piece by piece (messages as a list of role/content dicts, or one user text)."""
+    for piece in pieces(model_name, _check_messages(messages), temperature, max_tokens, top_p, seed):
+        if piece.text:
+            yield piece.text
 
 
 def generate(model_name: str, messages, temperature: float = 0.0, max_tokens: int = 256, **opts) -> str:

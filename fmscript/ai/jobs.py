@@ -296,9 +296,17 @@ class JobStore:
         con.execute("INSERT INTO events (job_id, ts, level, message, data) VALUES (?, ?, ?, ?, ?)",
                     (job_id, now_ms(), level, message, json.dumps(data) if data else None))
 
-    def add_event(self, job_id: str, message: str, level: str = "info", data: dict | None = None) -> None:
+    def add_event(self, job_id: str, message: str, level: str = "info", data: dict | None = None,
+                  only_running: bool = False) -> bool:
+        """Record an event. ``only_running``: only while the job is still running (checked in the same
+        transaction), so a training report never lands after "Job cancelled."; False when it was not added."""
         with self._tx() as con:
+            if only_running:
+                row = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is None or row["status"] != "running":
+                    return False
             self._event(con, job_id, level, message, data)
+        return True
 
     def events(self, job_id: str, after: int | str | None = None, limit: int | None = None) -> list[dict]:
         """Events in order. ``after`` is an event's ``seq`` (or ``ftevent-<seq>``): only later ones come back."""
@@ -354,68 +362,4 @@ def _event_dict(row: sqlite3.Row) -> dict:
     d = dict(row)
     d["id"] = f"ftevent-{d['seq']}"
     d["data"] = json.loads(d["data"]) if d["data"] else None
-    return d
-
-
-# --------------------------------------------------------------------------------------------- shapes
-
-def job_to_spec_result(job: dict) -> dict:
-    """The AI Model Server's response shape (the spec's ``{"result": {...}}``): milliseconds, the file's name."""
-    return {"result": {
-        "object": "fine_tuning.job",
-        "id": job["id"],
-        "file_id": job["training_file"],
-        "model": job["model"],
-        "created_at": job["created_at"],
-        "fine_tuned_model": job["fine_tuned_model"],
-        "status": job["status"],
-        "training_file": job["training_file_name"],
-        "tags": ["fine-tune"],
-    }}
-
-
-def _sec(ms):
-    return None if ms is None else int(ms // 1000)
-
-
-def job_to_openai(job: dict) -> dict:
-    """OpenAI's FineTuningJob object (seconds, file ids, ``error`` object), for ``fmscript serve``."""
-    hp = job.get("hyperparameters") or {}
-    err = None
-    if job["status"] == "failed":
-        err = {"code": "training_failed", "message": job.get("error") or "The job failed.", "param": None}
-    return {
-        "object": "fine_tuning.job",
-        "id": job["id"],
-        "model": job["model"],
-        "created_at": _sec(job["created_at"]),
-        "finished_at": _sec(job.get("finished_at")) if job["status"] in TERMINAL else None,
-        "fine_tuned_model": job["fine_tuned_model"] if job["status"] == "succeeded" else None,
-        "organization_id": "fmscript",
-        "result_files": [],
-        "status": job["status"],
-        "validation_file": None,
-        "training_file": job["training_file"],
-        "hyperparameters": {"n_epochs": hp.get("epochs") or "auto", "batch_size": hp.get("batch_size", "auto"),
-                            "learning_rate_multiplier": "auto"},
-        "trained_tokens": job.get("trained_tokens") if job["status"] == "succeeded" else None,
-        "error": err,
-        "seed": hp.get("seed", 0),
-        "estimated_finish": None,
-        "integrations": [],
-        "metadata": {"fine_tuned_model_name": job["fine_tuned_model"], "training_file_name":
-                     job["training_file_name"], "step": job.get("step"), "total_steps": job.get("total_steps")},
-        "method": {"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": hp.get("epochs") or "auto", "batch_size": hp.get("batch_size", "auto"),
-            "learning_rate_multiplier": "auto"}}},
-        "user_provided_suffix": None,
-    }
-
-
-def event_to_openai(event: dict) -> dict:
-    d = {"object": "fine_tuning.job.event", "id": event["id"], "created_at": _sec(event["ts"]),
-         "level": {"warning": "warn"}.get(event["level"], event["level"]), "message": event["message"],
-         "type": "metrics" if event.get("data") and "step" in event["data"] else "message"}
-    if event.get("data"):
-        d["data"] = event["data"]
     return d

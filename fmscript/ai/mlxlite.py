@@ -2,7 +2,8 @@
 
 Why: ``import mlx_lm`` imports transformers, which imports torch when it is installed; in the training worker
 that costs ~230 MiB of resident memory and seconds of start-up, for nothing the trainer uses. This module
-imports only mlx-lm's model files (``mlx_lm.models.<type>``, plain mlx code) and its LoRA layer, and reads the
+imports only mlx-lm's model files (``mlx_lm.models.<type>``, plain mlx code) and its LoRA layer (``mlx_lm.tuner.lora``,
+subclassed for one shared product of sibling projections), and reads the
 tokenizer with the ``tokenizers`` library, rendering the chat template with jinja2 exactly as transformers does
 (sandboxed, ``trim_blocks``, ``lstrip_blocks``). Whatever it cannot handle (quantized models, custom model files,
 tokenizers without ``tokenizer.json`` or without a chat template) goes through mlx-lm's own loaders instead.
@@ -134,37 +135,59 @@ def load_tokenizer(path: str | Path, eos_token_ids=None):
         return full(Path(path), eos_token_ids=eos_token_ids)
 
 
-def _lora_linear_class():
-    """mlx-lm's ``LoRALinear``, same parameter names (``linear``, ``lora_a``, ``lora_b``) and same initialisation,
-    defined here because importing ``mlx_lm.tuner`` imports transformers (and torch)."""
-    import math
+def _light_subpackage(name: str) -> None:
+    """Register the package ``name`` (inside the light ``mlx_lm``) without running its ``__init__.py``."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{name} is not installed")
+    pkg = types.ModuleType(name)
+    pkg.__path__ = list(spec.submodule_search_locations)
+    pkg.__file__ = spec.origin
+    pkg.__spec__ = spec
+    pkg.__fmscript_light__ = True
+    sys.modules[name] = pkg
 
-    import mlx.core as mx
-    import mlx.nn as nn
 
-    class LoRALinear(nn.Module):
-        def __init__(self, linear, r: int, scale: float, dropout: float):
-            super().__init__()
-            output_dims, input_dims = linear.weight.shape
-            if isinstance(linear, nn.QuantizedLinear):
-                input_dims = input_dims * 32 // linear.bits
-            # mlx-lm first builds (and then replaces) an nn.Linear: draw the same random numbers, so the LoRA
-            # initialisation, and so the whole run, is the one mlx-lm would make from the same seed.
-            mx.random.uniform(low=-(input_dims ** -0.5), high=input_dims ** -0.5, shape=(output_dims, input_dims))
-            self.linear = linear
-            self.dropout = nn.Dropout(p=dropout)
-            self.scale = scale
-            bound = 1 / math.sqrt(input_dims)
-            self.lora_a = mx.random.uniform(low=-bound, high=bound, shape=(input_dims, r))
-            self.lora_b = mx.zeros(shape=(r, output_dims))
-
-        def __call__(self, x):
-            y = self.linear(x)
-            group = self.__dict__.get("_fm_group")
-            xa = group.xa(self, x) if group is not None else self.dropout(x) @ self.lora_a
-            return y + (self.scale * (xa @ self.lora_b)).astype(x.dtype)
+def mlx_lm_lora_linear():
+    """mlx-lm's own ``LoRALinear`` class, loaded without ``mlx_lm/__init__.py`` or ``mlx_lm/tuner/__init__.py``
+    (both import transformers, and so torch)."""
+    _mlx_lm_models()
+    if getattr(sys.modules["mlx_lm"], "__fmscript_light__", False):
+        _light_subpackage("mlx_lm.tuner")
+    from mlx_lm.tuner.lora import LoRALinear
 
     return LoRALinear
+
+
+_LORA_CLASS = None
+
+
+def lora_linear_class():
+    """mlx-lm's ``LoRALinear`` extended with the shared-input product of :class:`_SharedInput`: same parameters,
+    same initialisation (mlx-lm's own ``from_base`` builds every layer), same adapter files."""
+    global _LORA_CLASS
+    if _LORA_CLASS is not None:
+        return _LORA_CLASS
+    base = mlx_lm_lora_linear()
+
+    class SharedInputLoRALinear(base):
+        @classmethod
+        def from_base(cls, linear, r: int = 8, dropout: float = 0.0, scale: float = 20.0):
+            layer = base.from_base(linear, r=r, dropout=dropout, scale=scale)
+            layer.__class__ = cls  # mlx-lm's from_base names its own class; the layer itself is mlx-lm's
+            return layer
+
+        def __call__(self, x):
+            group = self.__dict__.get("_fm_group")
+            if group is None:
+                return super().__call__(x)
+            y = self.linear(x)
+            return y + (self.scale * (group.xa(self, x) @ self.lora_b)).astype(x.dtype)
+
+    _LORA_CLASS = SharedInputLoRALinear
+    return SharedInputLoRALinear
 
 
 class _SharedInput:
@@ -214,9 +237,9 @@ def lora_layers(model, num_layers: int, config: dict) -> None:
         from mlx_lm.tuner.utils import linear_to_lora_layers  # mixture-of-experts layers: mlx-lm knows them
 
         return linear_to_lora_layers(model, num_layers, config)
-    LoRALinear = _lora_linear_class()
+    LoRALinear = lora_linear_class()
     for block in blocks:
-        swaps = [(name, LoRALinear(m, config["rank"], config["scale"], config["dropout"]))
+        swaps = [(name, LoRALinear.from_base(m, r=config["rank"], dropout=config["dropout"], scale=config["scale"]))
                  for name, m in block.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
         if swaps:
             block.update_modules(tree_unflatten(swaps))

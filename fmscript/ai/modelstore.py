@@ -159,6 +159,18 @@ def _resolve_tuned(name: str, folder: Path, tried: list[str]) -> ResolvedModel:
     return ResolvedModel(name, "tuned", bp, adapter_path=folder, base_name=base_name, tried=tried)
 
 
+def write_pointer(folder: Path, *, base_model: str, base_path, job_id: str, fine_tuned_model: str,
+                  **extra) -> Path:
+    """Write a tuned model's pointer file (``fmscript_model.json``: its base model, the job, the final losses)."""
+    import time
+
+    data = {"base_model": base_model, "base_path": str(base_path), "job_id": job_id,
+            "fine_tuned_model": fine_tuned_model, "created_at": int(time.time()), **extra}
+    path = Path(folder) / POINTER_FILE
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
 def read_pointer(folder: Path) -> dict:
     try:
         return json.loads((Path(folder) / POINTER_FILE).read_text())
@@ -208,9 +220,10 @@ def _hub_fetch(name: str, tried: list[str]) -> Path:
     if reason:
         raise ModelNotFound(_not_found_message(name, tried, reason))
     try:
-        from mlx_lm.utils import _download
+        from huggingface_hub import snapshot_download
+        from mlx_lm.utils import DEFAULT_ALLOW_PATTERNS  # the files mlx-lm's loader fetches
 
-        return Path(_download(name))
+        return Path(snapshot_download(name, allow_patterns=DEFAULT_ALLOW_PATTERNS))
     except Exception as e:
         raise ModelNotFound(_not_found_message(name, tried, _short(e))) from None
 

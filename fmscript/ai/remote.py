@@ -19,6 +19,7 @@ import os
 import time
 from urllib.parse import urlsplit
 
+from fmscript.ai.accounts import Provider
 from fmscript.errors import FMScriptError, E_AI_REQUEST_FAILED, E_HTTP, E_TIMEOUT
 from fmscript.redact import redact
 
@@ -72,13 +73,18 @@ def _num(v, as_int: bool):
     return v
 
 
-class RemoteProvider:
+class RemoteProvider(Provider):
     """An OpenAI-compatible HTTP provider (``kind`` is ``OpenAI`` or ``Custom``) for one AI account."""
 
     def __init__(self, kind: str, account):
         self.kind = kind
+        self.provider_name = kind
         self.account = account
         self._client = None
+
+    def cancel_hint(self, job_id: str) -> str:
+        base = normalize_endpoint(self.where)
+        return f"cancel it with: curl -X POST {base}fine_tuning/jobs/{job_id}/cancel (with the account's key)"
 
     # ------------------------------------------------------------------------------------------ plumbing
     @property
@@ -239,8 +245,8 @@ class RemoteProvider:
             args["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}}
         return args
 
-    def fine_tune(self, base_model: str, training_path: str, training_file_name: str, params: dict,
-                  on_warning=None) -> dict:
+    def fine_tune(self, base_model: str, training_path: str, params: dict | None = None,
+                  training_file_name: str | None = None, on_warning=None) -> dict:
         """Upload the JSONL (purpose fine-tune), create the job, return the response target's JSON."""
         client = self.client
         name = training_file_name or os.path.basename(training_path)

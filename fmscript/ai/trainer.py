@@ -58,15 +58,27 @@ def tokenize_examples(tokenizer, examples: list[dict], mask_prompt: bool, max_se
     return rows
 
 
+def held_out_count(n: int, fraction: float) -> int:
+    """How many of ``n`` examples are held out for validation loss; sets under 10 examples are all trained on."""
+    if fraction <= 0 or n < 10:
+        return 0
+    return max(1, int(round(n * fraction)))
+
+
+def training_count(n: int, fraction: float) -> int:
+    """How many of ``n`` examples are trained on (what an epoch is made of)."""
+    return n - held_out_count(n, fraction)
+
+
 def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Hold out ``fraction`` of the examples for validation loss; sets under 10 examples are all trained on."""
     import numpy as np
 
     idx = list(range(n))
-    if fraction <= 0 or n < 10:
+    k = held_out_count(n, fraction)
+    if not k:
         return idx, []
     perm = np.random.default_rng(seed).permutation(n).tolist()
-    k = max(1, int(round(n * fraction)))
     return sorted(perm[k:]), sorted(perm[:k])
 
 

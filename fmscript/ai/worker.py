@@ -100,7 +100,8 @@ def ensure_worker(tie_to_pid: int | None = None) -> int | None:
     return proc.pid
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie (the server's start guard asks this too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -129,7 +130,7 @@ class Worker:
         self.blas_note = os.environ.get("FMSCRIPT_BLAS_NOTE", "")
 
     def _parent_gone(self) -> bool:
-        return self.parent is not None and not _alive(self.parent)
+        return self.parent is not None and not process_alive(self.parent)
 
     def should_stop(self, job_id: str):
         if self.shutdown or self._parent_gone():
@@ -217,7 +218,9 @@ class Worker:
                 raise FMScriptError(f"{job['model']!r} is a tuned model; fine-tune its base model instead.")
 
             def report(message, data=None, level="info"):
-                store.add_event(jid, message, level, data)
+                # Only while still running: a cancel between two stop checks must stay the job's last word.
+                if not store.add_event(jid, message, level, data, only_running=True):
+                    return
                 if data and "step" in data:
                     store.update_progress(jid, data["step"], data.get("trained_tokens") or 0)
 
@@ -231,13 +234,9 @@ class Worker:
                 store.requeue(jid, f"The worker stopped (its parent process ended or it was told to stop); "
                                    f"the job resumes from its checkpoint at step {result.steps}.")
                 return
-            import json
-
-            (stage / modelstore.POINTER_FILE).write_text(json.dumps({
-                "base_model": job["model"], "base_path": str(base.base_path), "job_id": jid,
-                "fine_tuned_model": job["fine_tuned_model"], "created_at": int(time.time()),
-                "train_loss": result.train_loss, "val_loss": result.val_loss,
-                "trained_tokens": result.trained_tokens}, indent=2) + "\n")
+            modelstore.write_pointer(stage, base_model=job["model"], base_path=base.base_path, job_id=jid,
+                                     fine_tuned_model=job["fine_tuned_model"], train_loss=result.train_loss,
+                                     val_loss=result.val_loss, trained_tokens=result.trained_tokens)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             rss_bytes = rss if sys.platform == "darwin" else rss * 1024
             store.add_event(jid, f"Training finished: {result.steps} steps, {result.trained_tokens} tokens in "

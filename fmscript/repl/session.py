@@ -324,14 +324,10 @@ class ReplSession:
     def close(self) -> None:
         """Leaving the REPL commits the open record, as closing a FileMaker file does, and names the local
         fine-tuning jobs that are still going (the home's worker finishes them; nothing waits here)."""
-        for acct, jid in self.session.extensions.get("local_jobs") or []:
-            try:
-                status = acct.provider.job_status(jid).get("result", {}).get("status")
-            except Exception:  # noqa: BLE001
-                continue
-            if status in ("queued", "running"):
-                self.out(f"fine-tuning job {jid} is {status}; it goes on in the background "
-                         f"(fmscript jobs wait {jid})", "info")
+        from ..ai.waiting import still_running
+
+        for jid, status, follow in still_running(self.session):
+            self.out(f"fine-tuning job {jid} is {status}; it goes on in the background ({follow})", "info")
         db = self.database()
         if db is not None:
             try:

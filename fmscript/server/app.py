@@ -75,7 +75,7 @@ class _GuardedStarts:
         from fmscript.ai import worker
 
         with self._lock:
-            if self._pid is not None and worker._alive(self._pid):
+            if self._pid is not None and worker.process_alive(self._pid):
                 return None  # starting, or running and holding the lock
             pid = self._start()
             if pid is not None:

@@ -99,25 +99,11 @@ class _StopFilter:
 
 def _pieces(model_name: str, messages: list[dict], temperature: float, max_tokens: int, top_p: float,
             seed: int | None):
-    """Yield (text, prompt_tokens, completion_tokens, finish_reason) from mlx-lm, one at a time per process."""
-    from fmscript.ai import generate as gen
-    import mlx.core as mx
-    from mlx_lm.generate import stream_generate
-    from mlx_lm.sample_utils import make_sampler
+    """(text, prompt_tokens, completion_tokens, finish_reason) from the engine's one generation loop."""
+    from fmscript.ai.generate import pieces
 
-    model, tokenizer = gen.load_model(model_name)
-    if seed is not None:
-        mx.random.seed(int(seed))
-    try:
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    except Exception as e:
-        raise FMScriptError(f"The model {model_name!r} could not format the messages: {e}") from None
-    sampler = make_sampler(temp=max(temperature, 0.0), top_p=top_p if 0 < top_p < 1 else 0.0)
-    with gen._GEN_LOCK:  # shared with the Local provider's generate(): mlx's CPU stream is shared
-        for r in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler):
-            yield r.text, r.prompt_tokens, r.generation_tokens, r.finish_reason
-            if r.finish_reason:
-                break
+    for p in pieces(model_name, messages, temperature, max_tokens, top_p, seed):
+        yield p.text, p.prompt_tokens, p.completion_tokens, p.finish_reason
 
 
 class _Run:

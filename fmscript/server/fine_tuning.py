@@ -55,16 +55,54 @@ class JobCreate(BaseModel):
     integrations: list[dict] | None = None
 
 
+def _sec(ms):
+    return None if ms is None else int(ms // 1000)
+
+
 def job_object(job: dict) -> dict:
-    """OpenAI's FineTuningJob object for a stored job (``metadata`` values are strings, as OpenAI's are)."""
-    d = jobs_mod.job_to_openai(job)
+    """OpenAI's FineTuningJob object for a stored job (seconds, file ids, an ``error`` object; ``metadata``
+    values are strings, as OpenAI's are)."""
     hp = job.get("hyperparameters") or {}
+    err = None
+    if job["status"] == "failed":
+        err = {"code": "training_failed", "message": job.get("error") or "The job failed.", "param": None}
+    openai_hp = {"n_epochs": hp.get("epochs") or "auto", "batch_size": hp.get("batch_size", "auto"),
+                 "learning_rate_multiplier": "auto"}
     meta = {"fine_tuned_model_name": job["fine_tuned_model"], "training_file_name": job["training_file_name"],
             "created_at_ms": str(job["created_at"]), "step": str(job.get("step") or 0)}
     if job.get("total_steps"):
         meta["total_steps"] = str(job["total_steps"])
-    d["metadata"] = meta
-    d["user_provided_suffix"] = hp.get("fine_tuned_model_name")
+    return {
+        "object": "fine_tuning.job",
+        "id": job["id"],
+        "model": job["model"],
+        "created_at": _sec(job["created_at"]),
+        "finished_at": _sec(job.get("finished_at")) if job["status"] in jobs_mod.TERMINAL else None,
+        "fine_tuned_model": job["fine_tuned_model"] if job["status"] == "succeeded" else None,
+        "organization_id": "fmscript",
+        "result_files": [],
+        "status": job["status"],
+        "validation_file": None,
+        "training_file": job["training_file"],
+        "hyperparameters": dict(openai_hp),
+        "trained_tokens": job.get("trained_tokens") if job["status"] == "succeeded" else None,
+        "error": err,
+        "seed": hp.get("seed", 0),
+        "estimated_finish": None,
+        "integrations": [],
+        "metadata": meta,
+        "method": {"type": "supervised", "supervised": {"hyperparameters": dict(openai_hp)}},
+        "user_provided_suffix": hp.get("fine_tuned_model_name"),
+    }
+
+
+def event_object(event: dict) -> dict:
+    """OpenAI's fine-tuning job event (seconds, ``warn`` for warnings, ``metrics`` events with ``data``)."""
+    d = {"object": "fine_tuning.job.event", "id": event["id"], "created_at": _sec(event["ts"]),
+         "level": {"warning": "warn"}.get(event["level"], event["level"]), "message": event["message"],
+         "type": "metrics" if event.get("data") and "step" in event["data"] else "message"}
+    if event.get("data"):
+        d["data"] = event["data"]
     return d
 
 
@@ -201,7 +239,7 @@ def list_events(request: Request, job_id: str, after: str | None = None, limit: 
         ids = [e["id"] for e in events]
         events = events[ids.index(after) + 1:] if after in ids else []
     page = events[:limit]
-    return {"object": "list", "data": [jobs_mod.event_to_openai(e) for e in page], "has_more": len(events) > limit}
+    return {"object": "list", "data": [event_object(e) for e in page], "has_more": len(events) > limit}
 
 
 @router.get("/jobs/{job_id}/checkpoints", summary="A job's checkpoints (none are published: an empty list)")

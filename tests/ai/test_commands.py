@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from fmscript.ai.commands import ProgressBar, add_commands, write_loss_png
+from fmscript.ai.commands import add_commands, write_loss_plot
+from fmscript.ai.waiting import JobProgress
 from fmscript.ai.local import LocalEngine
 
 
@@ -50,8 +51,10 @@ def test_jobs_commands_and_plot(home, qa_file, tmp_path, capsys):
 
 
 def test_progress_bar_on_a_terminal():
+    # The hand-drawn bar this replaces wrapped at 80 columns; the rich bar's own terminal test is in
+    # test_progress.py. Here: the same figures appear.
     buf = io.StringIO()
-    bar = ProgressBar(stream=buf, tty=True)
+    bar = JobProgress("fm-ftjob-1", stream=buf, tty=True, width=80)
     bar.on_event({"data": {"step": 5, "total_steps": 10, "train_loss": 1.5, "tokens_per_sec": 1234.0,
                            "elapsed": 5.0}, "message": "", "level": "info"})
     bar.close()
@@ -61,6 +64,6 @@ def test_progress_bar_on_a_terminal():
 
 def test_png_writer(tmp_path):
     f = tmp_path / "p.png"
-    write_loss_png(str(f), [(1, 3.0, None), (2, 2.0, 2.5), (3, 1.0, 1.2)])
+    write_loss_plot(str(f), [(1, 3.0, None), (2, 2.0, 2.5), (3, 1.0, 1.2)])
     data = f.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fmscript.ai.jobs import JobStateError, JobStore, event_to_openai, job_to_openai, job_to_spec_result
+from fmscript.ai.jobs import JobStateError, JobStore
+from fmscript.ai.local import spec_result as job_to_spec_result
+from fmscript.server.fine_tuning import event_object as event_to_openai, job_object as job_to_openai
 
 ROOT = Path(__file__).resolve().parents[2]
 

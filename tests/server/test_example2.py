@@ -30,7 +30,8 @@ def test_spec_example2_zh_hans_against_the_server(drained, tmp_path, monkeypatch
     script = tmp_path / "example2.fmscript"
     script.write_text(text.replace(SPEC_ENDPOINT, server.base_url + "/"), encoding="utf-8")
 
-    assert main(["run", str(script), "-f", str(db)]) == 0
+    # --detach: `fmscript run` now waits for jobs on every provider (issue 11), and this one has 1500 steps.
+    assert main(["run", str(script), "-f", str(db), "--detach"]) == 0
     assert KEY not in capsys.readouterr().err
     with sqlite3.connect(db) as con:
         (tuned,) = con.execute("SELECT Fine_Tuned_Model FROM Global").fetchone()

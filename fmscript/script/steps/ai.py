@@ -133,10 +133,12 @@ def fine_tune_model(st: S.Step, c):
             path = f.session.temporary_path() / file_name
             path.write_text(rows_to_jsonl(rows), encoding="utf-8")
         warn = (lambda w: sys.stderr.write(f"fmscript: warning: {w}\n"))
-        result = _run_ai(lambda: a.provider.fine_tune(base(f), str(path), file_name, p, on_warning=warn))
+        result = _run_ai(lambda: a.provider.fine_tune(base(f), str(path), params=p, training_file_name=file_name,
+                                                      on_warning=warn))
         job = result.get("result", result)
-        if a.provider_name.casefold() == "local" and isinstance(job, dict) and job.get("id"):
-            f.session.extensions.setdefault("local_jobs", []).append((a, job["id"]))
+        if isinstance(job, dict) and job.get("id"):
+            from ...ai.waiting import record_started
+            record_started(f.session, a, job["id"])
         if target is not None:
             target(f, _json_text(result))
     return run
@@ -217,66 +219,10 @@ def wait_for_fine_tune_job(st: S.Step, c):
             raise StepError("Wait for Fine-Tune Job needs a Job ID", code=1708)
         t = timeout(f)
         secs = float(t) if t.strip() else None
-        bar = _progress_bar(jid)
-        try:
-            result = _run_ai(lambda: a.provider.wait(jid, timeout=secs, on_progress=_progress(f.session, bar)))
-        finally:
-            if bar:
-                bar.close()
+        from ...ai.waiting import session_progress, wait_for_job
+        show, hook = session_progress(f.session)
+        result = _run_ai(lambda: wait_for_job(a.provider, jid, timeout=secs, show=show, on_event=hook))
         if target is not None:
             target(f, _json_text(result))
     return run
 
-
-def _progress(session, bar):
-    """Job events go to the progress bar (on a terminal) and to an embedder's on_job_progress."""
-    hook = session.extensions.get("on_job_progress")
-    if bar is None and hook is None:
-        return None
-
-    def on_event(event):
-        if bar is not None:
-            bar.on_event(event)
-        if hook is not None:
-            hook(event)
-    return on_event
-
-
-def _progress_bar(label: str):
-    if not sys.stderr.isatty():
-        return None
-    try:
-        from ...ai.commands import ProgressBar
-    except ImportError:
-        return None
-    return ProgressBar(sys.stderr, label=label)
-
-
-def finish_local_jobs(session) -> int:
-    """At the end of ``fmscript run``: wait for the local jobs this run started (progress on a terminal).
-
-    Returns the exit code: 1 when one of them failed or was cancelled."""
-    jobs = session.extensions.get("local_jobs") or []
-    code = 0
-    for acct, jid in jobs:
-        try:
-            if acct.provider.job_status(jid).get("result", {}).get("status") in ("succeeded", "failed", "cancelled"):
-                continue  # the script already waited for it
-        except FMScriptError:
-            pass
-        bar = _progress_bar(jid)
-        if bar is None:
-            sys.stderr.write(f"fmscript: waiting for fine-tuning job {jid} (use --detach not to wait)\n")
-        try:
-            result = acct.provider.wait(jid, timeout=None, on_progress=_progress(session, bar))
-        finally:
-            if bar:
-                bar.close()
-        job = result.get("result", result)
-        status = job.get("status")
-        if status != "succeeded":
-            code = 1
-            sys.stderr.write(f"fmscript: fine-tuning job {jid} ended {status}\n")
-        else:
-            sys.stderr.write(f"fmscript: fine-tuning job {jid} succeeded: model {job.get('fine_tuned_model')}\n")
-    return code
