@@ -2,24 +2,79 @@
 
 Paths are computed on each call so that tests (and embedders) can switch homes with the environment variable.
 Nothing is created until a caller asks for a folder with ``ensure=True``.
+
+The home holds training data, chat history and account keys typed into the REPL, so everything in it is the
+user's alone: folders are created 0700 and files 0600.  Writers that cannot pass a mode (sqlite, shutil,
+safetensors) run inside :func:`private`, which narrows the umask while they create files.
 """
 from __future__ import annotations
 
 import os
+import stat
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+
+_umask_lock = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
+@contextmanager
+def private():
+    """Files and folders created inside are owner-only (umask 077).
+
+    The umask is per process, so nested and concurrent uses share one narrowing: the first to enter sets it,
+    the last to leave restores the user's.  Other threads creating files meanwhile get private ones too,
+    which errs on the safe side.
+    """
+    global _umask_depth, _umask_saved
+    with _umask_lock:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(PRIVATE_UMASK)
+        _umask_depth += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
+
+
+def make_private_dir(p: Path) -> Path:
+    """Create ``p`` (and missing parents inside the home) owner-only; tighten it if it exists wider."""
+    with private():
+        p.mkdir(parents=True, exist_ok=True)
+    tighten(p, DIR_MODE)
+    return p
+
+
+def tighten(p: Path, mode: int = FILE_MODE) -> None:
+    """Take group and other permissions off ``p`` (homes written by older versions were 0755/0644)."""
+    try:
+        st = os.lstat(p)
+        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(p, stat.S_IMODE(st.st_mode) & mode)
+    except OSError:
+        pass
 
 
 def home(ensure: bool = False) -> Path:
     p = Path(os.environ.get("FMSCRIPT_HOME") or (Path.home() / ".fmscript")).expanduser()
     if ensure:
-        p.mkdir(parents=True, exist_ok=True)
+        make_private_dir(p)
     return p
 
 
 def _sub(name: str, ensure: bool) -> Path:
-    p = home() / name
+    p = home(ensure) / name
     if ensure:
-        p.mkdir(parents=True, exist_ok=True)
+        make_private_dir(p)
     return p
 
 
@@ -44,7 +99,7 @@ def runs_dir(job_id: str | None = None, ensure: bool = False) -> Path:
     if job_id:
         p = p / job_id
         if ensure:
-            p.mkdir(parents=True, exist_ok=True)
+            make_private_dir(p)
     return p
 
 

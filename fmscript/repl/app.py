@@ -228,12 +228,28 @@ def _lexer_class():
     return FMScriptLexer
 
 
+class PrivateHistory(FileHistory):
+    """The history file of the home: keys typed into an entry are masked before it is written (the entry is
+    stored before it runs, so a Configure AI Account key is found in the text), and the file is owner-only."""
+
+    def __init__(self, filename: str):
+        from ..home import tighten
+        super().__init__(filename)
+        tighten(filename)  # written 0644 by older versions
+
+    def store_string(self, string: str) -> None:
+        from ..home import private
+        from ..redact import redact, text_secrets
+        with private():
+            super().store_string(redact(string, text_secrets(string)))
+
+
 def _history():
-    from ..home import history_file
+    from ..home import history_file, home
     path = history_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return FileHistory(str(path))
+        home(ensure=True)
+        return PrivateHistory(str(path))
     except OSError:
         return InMemoryHistory()
 
