@@ -54,20 +54,39 @@ def make_private_dir(p: Path) -> Path:
     return p
 
 
-def tighten(p: Path, mode: int = FILE_MODE) -> None:
-    """Take group and other permissions off ``p`` (homes written by older versions were 0755/0644)."""
+def tighten(p: Path | str, mode: int = FILE_MODE) -> bool:
+    """Take group and other permissions off ``p`` (homes written by older versions were 0755/0644); True when
+    there were any."""
     try:
         st = os.lstat(p)
         if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
             os.chmod(p, stat.S_IMODE(st.st_mode) & mode)
+            return True
     except OSError:
         pass
+    return False
+
+
+def _upgrade(p: Path) -> None:
+    """A home an older version made (group/other could read it): tighten everything in it once, and drop the
+    parsed-script cache, whose pickles held keys in clear (it is rebuilt on the next run)."""
+    import shutil
+
+    shutil.rmtree(p / "cache" / "scripts", ignore_errors=True)
+    for dirpath, dirnames, filenames in os.walk(p):
+        for name in dirnames:
+            tighten(Path(dirpath) / name, DIR_MODE)
+        for name in filenames:
+            tighten(Path(dirpath) / name, FILE_MODE)
 
 
 def home(ensure: bool = False) -> Path:
     p = Path(os.environ.get("FMSCRIPT_HOME") or (Path.home() / ".fmscript")).expanduser()
     if ensure:
-        make_private_dir(p)
+        with private():
+            p.mkdir(parents=True, exist_ok=True)
+        if tighten(p, DIR_MODE):
+            _upgrade(p)
     return p
 
 

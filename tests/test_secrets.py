@@ -67,9 +67,9 @@ def offenders(home: Path) -> tuple[list[str], list[str]]:
     return leaks, wide
 
 
-def stop_worker(home: Path) -> None:
+def stop_worker() -> None:
+    """Let the home's worker exit by itself (it is idle after 1 s), so nothing writes while the home is walked."""
     from fmscript.ai import worker
-    os.environ["FMSCRIPT_HOME"] = str(home)
     deadline = time.monotonic() + 60
     while worker.worker_running() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -114,7 +114,7 @@ def test_no_file_of_the_home_holds_a_key_or_is_readable_by_others(tmp_path, monk
             inp.send_text(f'Set Variable [ $k ; Value: "{SK_KEY}" ]' + ENTER + CTRL_D)
             t.run()
     finally:
-        stop_worker(home)
+        stop_worker()
     history = (home / "history").read_text(encoding="utf-8")
     assert "API key: \"••••" in history and "Set Variable [ $k" in history
     assert list(home.glob("cache/scripts/*/*.pickle")), "the parse cache was written"
@@ -224,16 +224,16 @@ def test_the_temporary_folder_is_removed_after_a_run(tmp_path, last_step, rc):
 
 def test_the_temporary_folder_is_removed_after_an_interrupt(tmp_path):
     tmp, env = _temp_env(tmp_path)
+    env["PYTHONUNBUFFERED"] = "1"  # the dialog line arrives as soon as it is shown
     script = tmp_path / "t.fmscript"
     script.write_text('Set Variable [ $p ; Value: Get ( TemporaryPath ) ]\n'
+                      'Show Custom Dialog [ $p ]\n'
                       'Loop\n  Set Variable [ $i ; Value: $i + 1 ]\nEnd Loop\n', encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "fmscript", "run", str(script)], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not _leftovers(tmp) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert _leftovers(tmp), "the script made its temporary folder"
+        shown = proc.stdout.readline()  # the script has its folder and is looping
+        assert shown.startswith(f"{tmp}/fmscript-") and _leftovers(tmp), shown
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -291,3 +291,27 @@ def test_redact_masks_the_same_as_before(forget_secrets):
     assert R.redact(f"a {PLAIN_KEY} b {SK_KEY} c {PLAIN_KEY}") == \
         f"a {R.mask(PLAIN_KEY)} b {R.mask(SK_KEY)} c {R.mask(PLAIN_KEY)}"
     assert R.redact("nothing here") == "nothing here"
+
+
+def test_a_home_an_older_version_left_wide_is_tightened_and_scrubbed(forget_secrets, user_umask):
+    """Older homes were 0755/0644, with keys in the history and in cache pickles."""
+    from fmscript import home as fmhome
+    from fmscript.repl.app import _history
+
+    h = Path(os.environ["FMSCRIPT_HOME"])
+    (h / "cache" / "scripts" / "ab").mkdir(parents=True)
+    (h / "cache" / "scripts" / "ab" / "old.pickle").write_bytes(b"...." + SK_KEY.encode())
+    (h / "files").mkdir()
+    (h / "files" / "rows.jsonl").write_text("{}\n")
+    (h / "history").write_text(
+        f'\n# 2026-01-01\n+Configure AI Account [ Account Name: "a" ; Model Provider: OpenAI ; API key: "{PLAIN_KEY}" ]\n'
+        f'\n# 2026-01-02\n+Set Variable [ $k ; Value:\n+  "{SK_KEY}" ]\n', encoding="utf-8")
+    for p in [h, *h.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    fmhome.home(ensure=True)
+    hist = _history()
+    assert list(hist.load_history_strings()) == [f'Set Variable [ $k ; Value:\n  "{R.mask(SK_KEY)}" ]',
+                                                 f'Configure AI Account [ Account Name: "a" ; Model Provider: OpenAI ; '
+                                                 f'API key: "{R.mask(PLAIN_KEY)}" ]']
+    assert offenders(h) == ([], [])
+    assert (h / "files" / "rows.jsonl").is_file() and not (h / "cache" / "scripts").exists()

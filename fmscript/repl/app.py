@@ -230,12 +230,31 @@ def _lexer_class():
 
 class PrivateHistory(FileHistory):
     """The history file of the home: keys typed into an entry are masked before it is written (the entry is
-    stored before it runs, so a Configure AI Account key is found in the text), and the file is owner-only."""
+    stored before it runs, so a Configure AI Account key is found in the text), and the file is owner-only.
+
+    Its first line says it is masked; a file without it (older versions wrote keys in clear) is masked once."""
+
+    MARK = b"# fmscript history: API keys are masked\n"
 
     def __init__(self, filename: str):
-        from ..home import tighten
+        from ..home import private, tighten
         super().__init__(filename)
-        tighten(filename)  # written 0644 by older versions
+        try:
+            with open(filename, "rb") as f:
+                first = f.readline()
+        except FileNotFoundError:
+            first = None
+        if first != self.MARK:
+            from ..redact import redact, text_secrets
+            old = reversed(list(self.load_history_strings())) if first is not None else []
+            tmp = f"{filename}.{os.getpid()}.tmp"
+            with private(), open(tmp, "wb") as f:  # FileHistory's format: "+" before each line of an entry
+                f.write(self.MARK)
+                for e in old:
+                    e = redact(e, text_secrets(e))
+                    f.write(("\n# masked\n" + "".join(f"+{line}\n" for line in e.split("\n"))).encode())
+            os.replace(tmp, filename)
+        tighten(filename)
 
     def store_string(self, string: str) -> None:
         from ..home import private
