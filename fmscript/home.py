@@ -15,9 +15,10 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-DIR_MODE = 0o700
 FILE_MODE = 0o600
 PRIVATE_UMASK = 0o077
+#: What fmscript keeps in a home (glob patterns).
+OWN = ("models", "tuned", "files", "runs", "cache", "jobs.sqlite*", "history*", "worker.*")
 
 _umask_lock = threading.Lock()
 _umask_depth = 0
@@ -50,17 +51,17 @@ def make_private_dir(p: Path) -> Path:
     """Create ``p`` (and missing parents inside the home) owner-only; tighten it if it exists wider."""
     with private():
         p.mkdir(parents=True, exist_ok=True)
-    tighten(p, DIR_MODE)
+    tighten(p)
     return p
 
 
-def tighten(p: Path | str, mode: int = FILE_MODE) -> bool:
+def tighten(p: Path | str) -> bool:
     """Take group and other permissions off ``p`` (homes written by older versions were 0755/0644); True when
     there were any."""
     try:
         st = os.lstat(p)
         if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-            os.chmod(p, stat.S_IMODE(st.st_mode) & mode)
+            os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o077)
             return True
     except OSError:
         pass
@@ -73,11 +74,12 @@ def _upgrade(p: Path) -> None:
     import shutil
 
     shutil.rmtree(p / "cache" / "scripts", ignore_errors=True)
-    for dirpath, dirnames, filenames in os.walk(p):
-        for name in dirnames:
-            tighten(Path(dirpath) / name, DIR_MODE)
-        for name in filenames:
-            tighten(Path(dirpath) / name, FILE_MODE)
+    for top in OWN:  # only what fmscript keeps there, should FMSCRIPT_HOME name a folder with other things
+        for q in p.glob(top):
+            tighten(q)
+            for dirpath, dirnames, filenames in os.walk(q) if q.is_dir() else ():
+                for name in dirnames + filenames:
+                    tighten(Path(dirpath) / name)
 
 
 def home(ensure: bool = False) -> Path:
@@ -85,7 +87,7 @@ def home(ensure: bool = False) -> Path:
     if ensure:
         with private():
             p.mkdir(parents=True, exist_ok=True)
-        if tighten(p, DIR_MODE):
+        if tighten(p):
             _upgrade(p)
     return p
 

@@ -67,6 +67,8 @@ class _MaskingPickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
+    """Reads what :class:`_MaskingPickler` wrote: a reference becomes the string at that place of the text."""
+
     def __init__(self, fh, text: str):
         super().__init__(fh)
         self.text = text
@@ -93,7 +95,6 @@ def parse_cached(text: str, path: str = "<script>", default_name: str | None = N
     sf = parse_script_text(text, path, default_name)  # raises on errors: those are never cached
     try:
         from ..home import FILE_MODE, cache_dir, make_private_dir
-
         from ..redact import script_secrets
 
         secrets = script_secrets(sf)
