@@ -56,6 +56,9 @@ class FMScriptError(Exception):
         if self.step and self.kind == "error" and not self.message.startswith(self.step):
             head = f"{self.kind} [{self.code}] in {self.step}: {self.message}" if self.code else \
                 f"{self.kind} in {self.step}: {self.message}"
+        from .redact import redact, redact_columns
+
+        head = redact(head)
         if color:
             head = f"\x1b[1;31m{head}\x1b[0m" if self.kind == "error" else f"\x1b[1;33m{head}\x1b[0m"
         if self.span is None:
@@ -63,13 +66,14 @@ class FMScriptError(Exception):
         s = self.span
         out = [f"{s.path}:{s.line}:{s.col}: {head}"]
         if s.source_line:
-            line = s.source_line.rstrip("\n")
+            # A key in the line is masked; the caret moves with it onto the masked text.
+            line, col, end_col = redact_columns(s.source_line.rstrip("\n"), s.col, s.end_col)
             out.append(line)
             # Keep tabs so the caret lines up under the same characters; wide (CJK) chars count twice.
-            pad = "".join("\t" if ch == "\t" else (" " * _width(ch)) for ch in line[: max(s.col - 1, 0)])
+            pad = "".join("\t" if ch == "\t" else (" " * _width(ch)) for ch in line[: max(col - 1, 0)])
             width = 1
-            if s.end_col and s.end_col > s.col:
-                width = sum(_width(ch) for ch in line[s.col - 1: s.end_col - 1]) or 1
+            if end_col and end_col > col:
+                width = sum(_width(ch) for ch in line[col - 1: end_col - 1]) or 1
             out.append(pad + "^" * width)
         return "\n".join(out)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fmscript import home as fmhome
 from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_INVALID_PARAMETER
+from fmscript.redact import redact
 
 JOB_PREFIX = "fm-ftjob-"
 FILE_PREFIX = "fm-ft-train-"
@@ -72,7 +73,8 @@ class JobStore:
 
     # ----------------------------------------------------------------------------------------- plumbing
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        with fmhome.private():  # SQLite creates jobs.sqlite, -wal and -shm itself
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA busy_timeout = 30000")
         return con
@@ -147,10 +149,11 @@ class JobStore:
             fid = f"{FILE_PREFIX}{ms}"
             dest = fdir / f"{fid}.jsonl"
             tmp = fdir / f".{fid}.tmp"
-            if src_path is not None:
-                shutil.copyfile(src_path, tmp)
-            else:
-                tmp.write_bytes(data)
+            with fmhome.private():
+                if src_path is not None:
+                    shutil.copyfile(src_path, tmp)
+                else:
+                    tmp.write_bytes(data)
             os.replace(tmp, dest)
             size = dest.stat().st_size
             con.execute("INSERT INTO files (id, filename, bytes, path, purpose, examples, created_at) "
@@ -277,7 +280,7 @@ class JobStore:
                 on_commit()
             con.execute("UPDATE jobs SET status = ?, finished_at = ?, error = ?, "
                         "trained_tokens = COALESCE(?, trained_tokens) WHERE id = ?",
-                        (status, now_ms(), error, trained_tokens, job_id))
+                        (status, now_ms(), redact(error) if error else error, trained_tokens, job_id))
             level = "error" if status == "failed" else "info"
             msg = {"succeeded": "Job succeeded.", "failed": f"Job failed: {error}",
                    "cancelled": "Job cancelled.", "queued": f"Job queued again: {error}"}.get(status, status)
@@ -294,7 +297,7 @@ class JobStore:
     @staticmethod
     def _event(con, job_id: str, level: str, message: str, data: dict | None = None) -> None:
         con.execute("INSERT INTO events (job_id, ts, level, message, data) VALUES (?, ?, ?, ?, ?)",
-                    (job_id, now_ms(), level, message, json.dumps(data) if data else None))
+                    (job_id, now_ms(), level, redact(message), json.dumps(data) if data else None))
 
     def add_event(self, job_id: str, message: str, level: str = "info", data: dict | None = None,
                   only_running: bool = False) -> bool:

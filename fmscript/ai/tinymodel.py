@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_INVALID_PARAMETER
+from fmscript.home import private
 
 #: Built-in base models: created under ``models/<name>`` on first use, so examples run on a fresh offline machine.
 BUILTIN_MODELS = {
@@ -177,7 +178,8 @@ def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | 
     dest = (Path(home) / "models" if home else models_root()) / name
     if dest.exists() and not overwrite:
         return dest
-    return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
+    with private():  # a model folder of the home: owner-only
+        return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
 
 
 def ensure_builtin(name: str) -> Path | None:
@@ -190,4 +192,5 @@ def ensure_builtin(name: str) -> Path | None:
     dest = models_root() / name
     if (dest / "config.json").is_file() and (dest / "model.safetensors").is_file():
         return dest
-    return build_model_folder(dest, size=size)
+    with private():
+        return build_model_folder(dest, size=size)

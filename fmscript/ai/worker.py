@@ -43,7 +43,7 @@ def _lock_path() -> Path:
 
 def _try_lock(path: Path):
     """Open and lock ``path`` without waiting; the open file (keep it!) or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -90,11 +90,12 @@ def ensure_worker(tie_to_pid: int | None = None) -> int | None:
         env["FMSCRIPT_WORKER_PARENT"] = str(tie_to_pid)
     else:
         env.pop("FMSCRIPT_WORKER_PARENT", None)
-    log = open(fmhome.home() / LOG_NAME, "ab")
+    with fmhome.private():
+        log = open(fmhome.home() / LOG_NAME, "ab")
     try:
         proc = subprocess.Popen([sys.executable, "-m", "fmscript.ai.worker"], env=env, cwd=str(fmhome.home()),
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                close_fds=True)
+                                close_fds=True, umask=fmhome.PRIVATE_UMASK)  # runs/, tuned/: owner-only
     finally:
         log.close()
     return proc.pid

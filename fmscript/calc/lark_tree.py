@@ -160,8 +160,11 @@ def parser() -> Lark:
     except OSError:
         cache = False
     try:
-        return Lark(grammar, parser="lalr", lexer="contextual", transformer=ToAst(), cache=cache,
-                    maybe_placeholders=False)
+        from ..home import private
+
+        with private():  # Lark writes the cache file itself
+            return Lark(grammar, parser="lalr", lexer="contextual", transformer=ToAst(), cache=cache,
+                        maybe_placeholders=False)
     except (OSError, EOFError):
         return Lark(grammar, parser="lalr", lexer="contextual", transformer=ToAst(), maybe_placeholders=False)
 

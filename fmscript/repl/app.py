@@ -267,12 +267,51 @@ def _lexer_class():
     return FMScriptLexer
 
 
+class PrivateHistory(FileHistory):
+    """The history file of the home: keys typed into an entry are masked before it is written (the entry is
+    stored before it runs, so a Configure AI Account key is found in the text), and the file is owner-only.
+
+    Its first line says it is masked; a file without it (older versions wrote keys in clear) is masked once."""
+
+    MARK = b"# fmscript history: API keys are masked\n"
+
+    def __init__(self, filename: str):
+        from ..home import private, tighten
+        super().__init__(filename)
+        try:
+            with open(filename, "rb") as f:
+                first = f.readline()
+        except FileNotFoundError:
+            first = None
+        if first != self.MARK:
+            from ..redact import redact
+            from ..script.secrets import text_secrets
+            from ..script.steps import builtin_steps
+            old = reversed(list(self.load_history_strings())) if first is not None else []
+            tmp = f"{filename}.{os.getpid()}.tmp"
+            with private(), open(tmp, "wb") as f:  # FileHistory's format: "+" before each line of an entry
+                f.write(self.MARK)
+                for e in old:
+                    e = redact(e, text_secrets(e, builtin_steps()))
+                    f.write(("\n# masked\n" + "".join(f"+{line}\n" for line in e.split("\n"))).encode())
+            os.replace(tmp, filename)
+        tighten(filename)
+
+    def store_string(self, string: str) -> None:
+        from ..home import private
+        from ..redact import redact
+        from ..script.secrets import text_secrets
+        from ..script.steps import builtin_steps
+        with private():
+            super().store_string(redact(string, text_secrets(string, builtin_steps())))
+
+
 def _history():
-    from ..home import history_file
+    from ..home import history_file, home
     path = history_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return FileHistory(str(path))
+        home(ensure=True)
+        return PrivateHistory(str(path))
     except OSError:
         return InMemoryHistory()
 

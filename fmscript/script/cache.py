@@ -5,6 +5,10 @@ the start-up time.  The key covers the text, its path and default name, fmscript
 the catalogue, the parser's own source files and the step table the script is parsed against (the
 interpreter's: its implemented steps and any names registered on it), so any change re-parses.  Only scripts without errors
 are stored; a cache that cannot be read or written is simply not used.
+
+A script may hold an API key (``Configure AI Account [ … ; API key: "sk-…" ]``).  The cache never does: every
+string holding a secret is pickled as a reference to where it stands in the script text, which a load is
+given anyway, and the file is created owner-only.
 """
 from __future__ import annotations
 
@@ -54,6 +58,34 @@ def _path(text: str, path: str, default_name: str | None, steps: StepTable):
     return cache_dir() / "scripts" / key[:2] / f"{key}.pickle"
 
 
+class _MaskingPickler(pickle.Pickler):
+    """Pickles a string that holds a secret as (start, end) of its place in the script text."""
+
+    def __init__(self, fh, text: str, secrets: set[str]):
+        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.text, self.secrets = text, secrets
+
+    def persistent_id(self, obj):
+        if type(obj) is str and any(s in obj for s in self.secrets):
+            start = self.text.find(obj)
+            if start == -1:  # not verbatim in the text (an unescaped literal): do not cache at all
+                raise pickle.PicklingError("a secret outside the script text")
+            return (start, start + len(obj))
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads what :class:`_MaskingPickler` wrote: a reference becomes the string at that place of the text."""
+
+    def __init__(self, fh, text: str):
+        super().__init__(fh)
+        self.text = text
+
+    def persistent_load(self, pid):
+        start, end = pid
+        return self.text[start:end]
+
+
 def parse_cached(text: str, path: str = "<script>", default_name: str | None = None, *,
                  steps: StepTable) -> ScriptFile:
     """Parse against the step table ``steps``, from the cache when this text was parsed before."""
@@ -64,19 +96,34 @@ def parse_cached(text: str, path: str = "<script>", default_name: str | None = N
     try:
         file = _path(text, path, default_name, steps)
         with open(file, "rb") as fh:
-            sf = pickle.load(fh)
+            sf = _Unpickler(fh, text).load()
         if isinstance(sf, ScriptFile) and sf.source.text == text:
             return sf
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
+            IndexError):
         file = None
     sf = parse_script_text(text, path, default_name, steps=steps)  # raises on errors: never cached
     try:
+        from ..home import FILE_MODE, cache_dir, make_private_dir
+        from .secrets import script_secrets
+
+        secrets = script_secrets(sf)
         file = file or _path(text, path, default_name, steps)
-        file.parent.mkdir(parents=True, exist_ok=True)
+        cache_dir(ensure=True)
+        make_private_dir(file.parent.parent)
+        make_private_dir(file.parent)
         tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(sf, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, file)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if secrets:
+                    _MaskingPickler(fh, text, secrets).dump(sf)
+                else:
+                    pickle.dump(sf, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, file)
+        except BaseException:
+            os.unlink(tmp)
+            raise
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
     return sf

@@ -87,8 +87,13 @@ class Session:
         return calc
 
     def temporary_path(self) -> Path:
+        """Get ( TemporaryPath ): one folder per session, removed with the session or at exit (also after a
+        failed or interrupted run), as FileMaker removes its temporary folder when it quits."""
         if self._temp is None:
+            import shutil
+            import weakref
             self._temp = Path(tempfile.mkdtemp(prefix="fmscript-"))
+            weakref.finalize(self, shutil.rmtree, str(self._temp), ignore_errors=True)
         return self._temp
 
     def file_path(self):

@@ -19,6 +19,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fmscript import __version__
@@ -125,7 +126,10 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
             if task is not None:
                 task.cancel()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs loads Swagger UI from files of the fastapi-offline package, not from a
+    # CDN, so the page works on a machine without internet (swagger-ui-bundle's Swagger UI 4 cannot show the
+    # OpenAPI 3.1 document FastAPI writes).
+    app = FastAPIOffline(
         title="fmscript model server",
         version=__version__,
         description="OpenAI-compatible fine-tuning and chat API over fmscript's local LoRA engine "
@@ -135,6 +139,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},  # the validator badge would ask validator.swagger.io
     )
     app.state.engine = engine
     app.state.generation_lock = anyio.Lock()  # one generation at a time: mlx's CPU stream is shared
