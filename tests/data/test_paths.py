@@ -8,22 +8,24 @@ import os
 import pytest
 
 from fmscript import Interpreter
+from fmscript.ai.accounts import Provider
 from fmscript.data import paths
 from fmscript.errors import FMScriptError
 
 TRAINING_ROW = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello"}]}
 
 
-class Recorder:
+class Recorder(Provider):
     """A provider registered through the embedding API: it records the file Fine-Tune Model hands it."""
 
+    provider_name = "Recorder"
     seen: list[str] = []
 
     def __init__(self, account):
         self.account = account
 
-    def fine_tune(self, base, path, file_name, params, on_warning=None):
-        Recorder.seen.append(path)
+    def fine_tune(self, base_model, training_path, params=None, training_file_name=None, on_warning=None):
+        Recorder.seen.append(training_path)
         return {"result": {"id": "job-1", "status": "queued"}}
 
 
