@@ -6,6 +6,58 @@ reach a user: the CLI catches :class:`FMScriptError` and prints :meth:`FMScriptE
 """
 from __future__ import annotations
 
+# FileMaker's error numbers, one name each: every number fmscript reports is named here and used by name.
+# The comment is FileMaker's meaning ("FileMaker error codes" in Claris's help).  Where fmscript reports a
+# number for a case FileMaker's list words differently, the comment says so ("fmscript:"); the number is
+# kept, as scripts read it from Get ( LastError ).
+E_UNKNOWN = -1  # Unknown error
+E_USER_CANCELED = 1  # User canceled action (fmscript: also a failure with no more precise number)
+E_COMMAND_UNAVAILABLE = 3  # Command is unavailable (for example, wrong operating system or mode)
+E_COMMAND_UNKNOWN = 4  # Command is unknown
+E_COMMAND_INVALID = 5  # Command is invalid (for example, a Set Field script step has no calculation)
+E_NOT_ENOUGH_MEMORY = 7  # Running out of memory
+E_REQUEST_NOT_SUPPORTED = 21  # Request not supported
+E_FILE_MISSING = 100  # File is missing
+E_RECORD_MISSING = 101  # Record is missing
+E_FIELD_MISSING = 102  # Field is missing
+E_RELATIONSHIP_MISSING = 103  # Relationship is missing
+E_SCRIPT_MISSING = 104  # Script is missing
+E_LAYOUT_MISSING = 105  # Layout is missing
+E_TABLE_MISSING = 106  # Table is missing
+E_INDEX_MISSING = 107  # Index is missing
+E_VALUE_LIST_MISSING = 108  # Value list is missing
+E_PRIVILEGE_SET_MISSING = 109  # Privilege set is missing
+E_RECORD_IN_USE = 301  # Record is in use by another user
+E_FIND_CRITERIA_EMPTY = 400  # Find criteria are empty
+E_NO_RECORDS_MATCH = 401  # No records match the request
+E_INVALID_DATE = 500  # Date value does not meet validation entry options
+E_INVALID_TIME = 501  # Time value does not meet validation entry options
+E_INVALID_NUMBER = 502  # Number value does not meet validation entry options
+E_VALUE_NOT_IN_RANGE = 503  # Value in field is not within the range specified in validation entry options
+E_VALUE_NOT_UNIQUE = 504  # Value in field is not unique, as required in validation entry options
+E_VALUE_NOT_EXISTING = 505  # Value in field is not an existing value in the file, as validation requires
+E_VALUE_NOT_IN_LIST = 506  # Value in field is not listed in the value list specified in validation
+E_VALUE_FAILED_CALC = 507  # Value in field failed the calculation test of validation entry options
+E_INVALID_FIND_VALUE = 508  # Invalid value entered in Find mode
+E_VALID_VALUE_REQUIRED = 509  # Field requires a valid value
+E_XML_PARSE = 718  # Error in parsing XML file (fmscript: an import file that cannot be read as text)
+E_CANNOT_CREATE_FILE = 800  # Unable to create file on disk
+E_CANNOT_OPEN_FILE = 802  # Unable to open file
+E_CALC_FIELD_MISSING = 1202  # Too many parameters in the function (fmscript: a name a calculation does not define)
+E_CALC_SYNTAX = 1204  # Number, text constant, field name, or "(" expected (a calculation's syntax error)
+E_DIVIDE_BY_ZERO = 1205  # Comment is not terminated with "*/" (fmscript: division by zero, for LastErrorDetail)
+E_CALC_NAME_MISSING = 1209  # Name (such as field name or layout name) is missing (an unknown function or Get name)
+E_RECURSION = 1223  # Function referred to is not yet implemented (fmscript: scripts nested too deep)
+E_JSON_INVALID = 1630  # URL format is incorrect (fmscript: text that is not the JSON a step needs)
+E_CONNECTION_FAILED = 1631  # Connection failed
+E_TIMEOUT = 1632  # (fmscript: a request that timed out; FileMaker's "Connection timed out" is 1629)
+E_INVALID_PARAMETER = 1708  # Parameter value is invalid (FileMaker REST API); fmscript: a bad step parameter
+E_AI_REQUEST_FAILED = 1711  # fmscript: an AI call that failed (FileMaker's list: the host's license has expired)
+E_AI_CANCELLED = 1712  # fmscript: an AI call that was cancelled
+E_AI_ACCOUNT_MISSING = 1714  # fmscript: no AI account of that name (FileMaker: external identity account)
+E_EXECUTE_SQL = 8310  # ExecuteSQL cannot run the query (what Get ( LastError ) reports for a bad ExecuteSQL)
+
+
 class Span:
     """A position in a source text: 1-based line and column, plus the text's name and the line itself."""
 
@@ -90,13 +142,13 @@ def _width(ch: str) -> int:
 class ParseError(FMScriptError):
     """The text is not a valid script or calculation (FileMaker reports calculation syntax errors as 1204)."""
 
-    code = 1204
+    code = E_CALC_SYNTAX
 
 
 class ScriptRuntimeError(FMScriptError):
     """A step failed while running; ``code`` is what ``Get ( LastError )`` reports."""
 
-    code = 1
+    code = E_USER_CANCELED
 
 
 class StepError(ScriptRuntimeError):
@@ -106,7 +158,7 @@ class StepError(ScriptRuntimeError):
 class CalcError(FMScriptError):
     """An error while evaluating a calculation: the calculation's result becomes ``?``."""
 
-    code = 1204
+    code = E_CALC_SYNTAX
 
 
 class CheckWarning(FMScriptError):
@@ -135,46 +187,6 @@ class ErrorList(FMScriptError):
 
     def render(self, color: bool = False) -> str:
         return "\n".join(e.render(color) for e in self.errors)
-
-
-# FileMaker error numbers used across fmscript (a subset of FileMaker's list, same meanings).
-E_UNKNOWN = -1
-E_USER_CANCELED = 1
-E_COMMAND_UNAVAILABLE = 3
-E_COMMAND_UNKNOWN = 4
-E_COMMAND_INVALID = 5
-E_FILE_MISSING = 100
-E_RECORD_MISSING = 101
-E_FIELD_MISSING = 102
-E_RELATIONSHIP_MISSING = 103
-E_SCRIPT_MISSING = 104
-E_LAYOUT_MISSING = 105
-E_TABLE_MISSING = 106
-E_INDEX_MISSING = 107
-E_VALUE_LIST_MISSING = 108
-E_PRIVILEGE_SET_MISSING = 109
-E_RECORD_IN_USE = 301
-E_NO_RECORDS_MATCH = 401
-E_FIND_CRITERIA_EMPTY = 400
-E_NOT_ENOUGH_MEMORY = 7
-E_FILE_NOT_FOUND = 100
-E_FILE_CANNOT_OPEN = 802
-E_FILE_EXISTS = 800
-E_CANNOT_CREATE_FILE = 800
-E_VALIDATION = 500
-E_INVALID_PARAMETER = 1708  # Invalid parameter (Data API); FileMaker uses it for bad step parameters too
-E_CALC_SYNTAX = 1204  # Calculation contains a syntax error / too few separators
-E_CALC_FUNCTION_MISSING = 1209  # Function name missing
-E_CALC_FIELD_MISSING = 1202  # Field name missing / not found in calc
-E_CALC_UNKNOWN_FUNCTION = 1209
-E_JSON_INVALID = 1630
-E_RECURSION = 1223
-E_DIVIDE_BY_ZERO = 1205  # FileMaker returns ? for a division by zero; used for Get ( LastErrorDetail )
-E_AI_ACCOUNT_MISSING = 1714  # AI account does not exist / not configured
-E_AI_REQUEST_FAILED = 1711  # generic AI call failure
-E_AI_CANCELLED = 1712
-E_HTTP = 1631  # connection / protocol failure (Insert from URL family)
-E_TIMEOUT = 1632
 
 
 class DataError(ScriptRuntimeError):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from .calc.compile import compile_calc, var_key
 from .calc.functions import registry as builtin_functions
 from .calc.values import to_text
-from .errors import ErrorList, FMScriptError, ScriptHalted, UsageError
+from .errors import E_SCRIPT_MISSING, ErrorList, FMScriptError, ScriptHalted, UsageError
 from .script.cache import parse_cached
 from .script.compile import CompiledScript, compile_script
 from .script.parse import parse_collect
@@ -135,7 +135,7 @@ class Interpreter:
         """Run a loaded script by name; returns its Exit Script result as text."""
         cs = self.session.scripts.get(name.casefold())
         if cs is None:
-            raise FMScriptError(f"there is no script named “{name}”", code=104)
+            raise FMScriptError(f"there is no script named “{name}”", code=E_SCRIPT_MISSING)
         return to_text(self._execute(cs, Frame(self.session, cs.name, param)))
 
     def run_text(self, text: str, param: object = "", script: str | None = None, path: str = "<text>") -> str:

@@ -12,11 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import FMScriptError, E_AI_ACCOUNT_MISSING
+from ..errors import E_AI_ACCOUNT_MISSING, E_AI_REQUEST_FAILED, E_REQUEST_NOT_SUPPORTED, FMScriptError
 from ..redact import mask, register_secret
-
-#: FileMaker's error 21, "Request not supported" (Claris, FileMaker error codes).
-E_REQUEST_NOT_SUPPORTED = 21
 
 
 class Provider:
@@ -76,7 +73,8 @@ class Account:
             factory = table.get(self.provider_name.casefold())
             if factory is None:
                 raise FMScriptError(f"model provider “{self.provider_name}” is not available; use "
-                                    + ", ".join(sorted(_DISPLAY.get(k, k) for k in table)), code=1711)
+                                    + ", ".join(sorted(_DISPLAY.get(k, k) for k in table)),
+                                    code=E_AI_REQUEST_FAILED)
             self._provider = factory(self)
         return self._provider
 

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator
 
-from fmscript.errors import FMScriptError, E_AI_REQUEST_FAILED, E_INVALID_PARAMETER
+from fmscript.errors import E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, FMScriptError
 
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 2

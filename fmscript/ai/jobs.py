@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fmscript import home as fmhome
-from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_INVALID_PARAMETER
+from fmscript.errors import E_FILE_MISSING, E_INVALID_PARAMETER, FMScriptError
 from fmscript.redact import redact
 
 JOB_PREFIX = "fm-ftjob-"
@@ -50,7 +50,7 @@ MIGRATIONS = [
 
 
 class JobNotFound(FMScriptError):
-    code = E_FILE_NOT_FOUND
+    code = E_FILE_MISSING
 
 
 class JobStateError(FMScriptError):

@@ -17,7 +17,7 @@ from fmscript.ai import modelstore
 from fmscript.ai.accounts import Provider
 from fmscript.ai.params import default_root_name, parse_params, tuned_model_name
 from fmscript.ai.trainingdata import validate_file
-from fmscript.errors import FMScriptError, E_TIMEOUT
+from fmscript.errors import E_TIMEOUT, FMScriptError
 
 
 def spec_result(job: dict) -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fmscript import home as fmhome
-from fmscript.errors import (FMScriptError, E_FILE_NOT_FOUND, E_INVALID_PARAMETER, E_NOT_ENOUGH_MEMORY)
+from fmscript.errors import (FMScriptError, E_FILE_MISSING, E_INVALID_PARAMETER, E_NOT_ENOUGH_MEMORY)
 
 POINTER_FILE = "fmscript_model.json"
 STORE = ".store"
@@ -28,7 +28,7 @@ STORE = ".store"
 class ModelNotFound(FMScriptError):
     """No model of that name on this machine (FileMaker's 'file missing', 100)."""
 
-    code = E_FILE_NOT_FOUND
+    code = E_FILE_MISSING
 
 
 class NotEnoughMemory(FMScriptError):

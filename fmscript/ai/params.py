@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-from fmscript.errors import FMScriptError, E_INVALID_PARAMETER, E_JSON_INVALID
+from fmscript.errors import E_INVALID_PARAMETER, E_JSON_INVALID, FMScriptError
 
 TUNED_PREFIX = "fm-mlx-"
 #: The root name used when a script gives no ``fine_tuned_model_name``: the job id keeps it unique.

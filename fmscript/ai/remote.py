@@ -20,7 +20,7 @@ import time
 from urllib.parse import urlsplit
 
 from fmscript.ai.accounts import Provider
-from fmscript.errors import FMScriptError, E_AI_REQUEST_FAILED, E_HTTP, E_TIMEOUT
+from fmscript.errors import E_AI_REQUEST_FAILED, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_TIMEOUT, FMScriptError
 from fmscript.redact import redact
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -113,7 +113,7 @@ class RemoteProvider(Provider):
             key = self.account.api_key or None
             if self.kind == "Custom":
                 if not self.account.endpoint:
-                    raise FMScriptError("a Custom provider needs an Endpoint", code=1708)
+                    raise FMScriptError("a Custom provider needs an Endpoint", code=E_INVALID_PARAMETER)
                 base_url = normalize_endpoint(self.account.endpoint)
                 key = key or "no-key"  # the SDK wants one; a server without a key ignores it
             else:
@@ -146,7 +146,8 @@ class RemoteProvider(Provider):
         except openai.APITimeoutError:
             raise FMScriptError(f"{what}: {self.where} did not answer in time (timeout).", code=E_TIMEOUT) from None
         except openai.APIConnectionError as e:
-            raise FMScriptError(f"{what}: cannot reach {self.where}: {self._cause(e)}", code=E_HTTP) from None
+            raise FMScriptError(f"{what}: cannot reach {self.where}: {self._cause(e)}",
+                                code=E_CONNECTION_FAILED) from None
         except openai.APIStatusError as e:
             raise FMScriptError(self._status_message(what, e), code=E_AI_REQUEST_FAILED) from None
         except openai.OpenAIError as e:

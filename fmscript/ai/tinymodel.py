@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fmscript.errors import FMScriptError, E_FILE_NOT_FOUND, E_INVALID_PARAMETER
+from fmscript.errors import E_FILE_MISSING, E_INVALID_PARAMETER, FMScriptError
 from fmscript.home import private
 
 #: Built-in base models: created under ``models/<name>`` on first use, so examples run on a fresh offline machine.
@@ -118,10 +118,11 @@ def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.Pat
                        seed: int = 0) -> Path:
     """Write a complete model folder at ``dest`` (atomically: a temporary folder renamed into place)."""
     if size not in SIZES:
-        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.", code=E_INVALID_PARAMETER)
+        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.",
+                            code=E_INVALID_PARAMETER)
     cpath = Path(corpus_path) if corpus_path else DEFAULT_CORPUS
     if not cpath.is_file():
-        raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} does not exist.", code=E_FILE_NOT_FOUND)
+        raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} does not exist.", code=E_FILE_MISSING)
     text = cpath.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} is empty.", code=E_INVALID_PARAMETER)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmscript.errors import FMScriptError, E_VALIDATION
+from fmscript.errors import E_INVALID_DATE, FMScriptError
 
 ROLES = ("system", "user", "assistant")
 
@@ -18,7 +18,7 @@ ROLES = ("system", "user", "assistant")
 class TrainingDataError(FMScriptError):
     """A training file that cannot be used; ``line`` is the 1-based line at fault (0 for the whole file)."""
 
-    code = E_VALIDATION
+    code = E_INVALID_DATE
 
     def __init__(self, message: str, line: int = 0, path: str | None = None):
         where = f"line {line}: " if line else ""

@@ -11,7 +11,8 @@ import difflib
 from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from collections.abc import Callable
 
-from ..errors import DataError, ParseError
+from ..errors import (E_CALC_FIELD_MISSING, E_CALC_NAME_MISSING, E_CALC_SYNTAX, E_DIVIDE_BY_ZERO, DataError,
+                      ParseError)
 from ..source import Source
 from . import ast as A
 from .functions import LIMIT_ERRORS, CalcError, FunctionDef, as_calc_error, lookup, registry
@@ -41,7 +42,7 @@ class CalcCompiler:
         return self.functions.get(name.casefold())
 
     # -- errors -----------------------------------------------------------------------------------------
-    def error(self, msg: str, node: A.Node, code: int = 1204) -> ParseError:
+    def error(self, msg: str, node: A.Node, code: int = E_CALC_SYNTAX) -> ParseError:
         span = self.source.span(node.pos) if self.source else None
         return ParseError(msg, code=code, span=span)
 
@@ -96,7 +97,7 @@ class CalcCompiler:
                 def read_let(f, key=key, name=n.name):
                     v = f.let.get(key, _MISSING)
                     if v is _MISSING:
-                        raise CalcError(f"“{name}” is not defined", code=1202)
+                        raise CalcError(f"“{name}” is not defined", code=E_CALC_FIELD_MISSING)
                     return v
                 return read_let
         d = self.function(n.name)
@@ -187,7 +188,7 @@ class CalcCompiler:
             known = sorted({fd.name for fd in self.functions.values()})
             close = difflib.get_close_matches(n.name, known, n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]}?" if close else ""
-            raise self.error(f"unknown function “{n.name}”{hint}", n, code=1209)
+            raise self.error(f"unknown function “{n.name}”{hint}", n, code=E_CALC_NAME_MISSING)
         nargs = len(n.args)
         if nargs < d.min_args or (d.max_args is not None and nargs > d.max_args):
             want = (f"{d.min_args}" if d.max_args == d.min_args else
@@ -237,7 +238,7 @@ class CalcCompiler:
         if impl is None:
             close = difflib.get_close_matches(arg.name, [k for k in _get_display()], n=1, cutoff=0.7)
             hint = f"; did you mean {close[0]}?" if close else ""
-            raise self.error(f"unknown Get name “{arg.name}”{hint}", arg, code=1209)
+            raise self.error(f"unknown Get name “{arg.name}”{hint}", arg, code=E_CALC_NAME_MISSING)
         return impl
 
     def _let(self, n: A.Call) -> Closure:
@@ -374,11 +375,11 @@ def rep_number(v) -> int:
 
 def divide(x: Decimal, y: Decimal) -> Decimal:
     if y == 0:
-        raise CalcError("division by zero", code=1205)
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
     try:
         q = CONTEXT.divide(x, y)
     except (DivisionByZero, InvalidOperation):
-        raise CalcError("division by zero", code=1205) from None
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO) from None
     return round_inexact(q)
 
 
@@ -411,13 +412,13 @@ def round_inexact(q: Decimal) -> Decimal:
 
 def power(x: Decimal, y: Decimal) -> Decimal:
     if x == 0 and y < 0:
-        raise CalcError("division by zero", code=1205)
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
     try:
         if y == y.to_integral_value() and abs(y) <= 10000:
             r = CONTEXT.power(x, int(y))
             return round_inexact(r)
         if x < 0:
-            raise CalcError("a negative number has no real root", code=1204)
+            raise CalcError("a negative number has no real root", code=E_CALC_SYNTAX)
         r = CONTEXT.power(x, y)
         return round_inexact(r)
     except (InvalidOperation, Overflow, OverflowError):

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from pathlib import Path
 
+from ..errors import E_FIELD_MISSING
+
 _ESCAPE = re.compile(r"\\([ntr\\])")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
@@ -124,7 +126,7 @@ class _Record:
         key = (f"{table}::{name}" if table else name).casefold()
         if key not in self.fields:
             label = f"{table}::{name}" if table else name
-            raise CalcError(f"the field “{label}” is missing", code=102)
+            raise CalcError(f"the field “{label}” is missing", code=E_FIELD_MISSING)
         v = self.fields[key]
         if isinstance(v, list):
             return v[rep - 1] if rep <= len(v) else ""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import E_EXECUTE_SQL, DataError
 from .queries import Queries, register_functions
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
@@ -26,8 +26,6 @@ from .window import Context, Window, Windows
 
 __all__ = ["Database", "Context", "Window", "FieldInfo", "TableInfo", "qident", "sqlite_error", "busy_error",
            "METADATA_SQL", "SCHEMA_VERSION", "INTERNAL_PREFIX"]
-
-E_EXECUTE_SQL = 8310  # FileMaker's error for a query ExecuteSQL cannot run
 
 
 class Database(Windows, Store, Queries, StoredQueries, Schema):
@@ -88,6 +86,6 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
         try:
             return self.conn.execute(sql, [sql_parameter(p) for p in params]).fetchall()
         except (sqlite3.Error, ValueError, OverflowError) as e:
-            raise DataError(f"ExecuteSQL: {e} (FileMaker error 8310)", code=E_EXECUTE_SQL) from None
+            raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         finally:
             self.conn.set_authorizer(None)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import E_CANNOT_CREATE_FILE, E_FILE_NOT_FOUND, DataError
+from ..errors import E_CANNOT_CREATE_FILE, E_FILE_MISSING, DataError
 
 PREFIXES = ("filelinux:", "filemac:", "filewin:", "file:")
 _WIN_DRIVE = re.compile(r"^/?([A-Za-z]):[/\\]")
@@ -92,7 +92,7 @@ def resolve_input(text: str, base_dir: str | os.PathLike | None = None, variable
     """The first existing file of a path list; FileMaker's error 100 listing every path tried when none is."""
     paths = entries(text, variables)
     if not paths:
-        raise DataError(f"no {what} was found: the path is empty (FileMaker error 100)", code=E_FILE_NOT_FOUND)
+        raise DataError(f"no {what} was found: the path is empty", code=E_FILE_MISSING)
     tried: list[str] = []
     for e in paths:
         for c in candidates(e, base_dir):
@@ -100,7 +100,7 @@ def resolve_input(text: str, base_dir: str | os.PathLike | None = None, variable
                 tried.append(str(c))
             if c.is_file():
                 return c
-    raise DataError(f"no {what} was found: tried {', '.join(tried)} (FileMaker error 100)", code=E_FILE_NOT_FOUND)
+    raise DataError(f"no {what} was found: tried {', '.join(tried)}", code=E_FILE_MISSING)
 
 
 def resolve_output(text: str, base_dir: str | os.PathLike | None = None, variables: Variables | None = None,
@@ -109,7 +109,7 @@ def resolve_output(text: str, base_dir: str | os.PathLike | None = None, variabl
     ``create_folders``); FileMaker's error 800 when there is none."""
     paths = entries(text, variables)
     if not paths:
-        raise DataError("the output path is empty (FileMaker error 800)", code=E_CANNOT_CREATE_FILE)
+        raise DataError("the output path is empty", code=E_CANNOT_CREATE_FILE)
     for e in paths:
         if os.name != "nt" and _WIN_DRIVE.match(to_native(e)):
             continue  # a Windows drive path on another system: never a folder to create here
@@ -122,5 +122,5 @@ def resolve_output(text: str, base_dir: str | os.PathLike | None = None, variabl
                 return p
             except OSError:
                 continue
-    raise DataError(f"cannot create {to_native(paths[0])}: its folder does not exist (turn on Create folders) "
-                    "(FileMaker error 800)", code=E_CANNOT_CREATE_FILE)
+    raise DataError(f"cannot create {to_native(paths[0])}: its folder does not exist (turn on Create folders)",
+                    code=E_CANNOT_CREATE_FILE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from ..calc.values import to_text
-from ..errors import DataError
+from ..errors import E_FIELD_MISSING, E_TABLE_MISSING, DataError
 from .values import from_storage
 
 #: The system message Save Records as JSONL (format for fine-tuning Off) puts first.  FileMaker does not
@@ -33,16 +33,16 @@ def _resolve(frame, table_occurrence: str, completion_field: str | None):
     occ = (table_occurrence or "").strip()
     ti = db.table_of(occ) if occ else None
     if ti is None:
-        raise DataError(f"there is no table occurrence named “{occ}” (FileMaker error 106)", code=106)
+        raise DataError(f"there is no table occurrence named “{occ}”", code=E_TABLE_MISSING)
     comp = None
     if completion_field:
         t, sep, name = completion_field.rpartition("::")
         if sep and db.table_of(t) is not ti:
-            raise DataError(f"the completion field “{completion_field}” is not a field of “{occ}” "
-                            "(FileMaker error 102)", code=102)
+            raise DataError(f"the completion field “{completion_field}” is not a field of “{occ}”",
+                            code=E_FIELD_MISSING)
         comp = ti.field(name.strip())
         if comp is None:
-            raise DataError(f"the completion field “{completion_field}” is missing (FileMaker error 102)", code=102)
+            raise DataError(f"the completion field “{completion_field}” is missing", code=E_FIELD_MISSING)
     db.commit()
     ctx = db.context(occ)
     return db, ti, ctx, comp
@@ -64,7 +64,7 @@ def table_training_rows(frame, table_occurrence: str, completion_field: str) -> 
     record of the occurrence's current found set, in found-set order, without a system message."""
     db, ti, ctx, comp = _resolve(frame, table_occurrence, completion_field)
     if comp is None:
-        raise DataError("the Table option needs a completion field (FileMaker error 102)", code=102)
+        raise DataError("the Table option needs a completion field", code=E_FIELD_MISSING)
     rows = []
     for rid in list(ctx.found):
         user, answer = record_messages(db.record_values(ti, rid), ti, comp)

@@ -62,14 +62,14 @@ class Queries:
         result: set[int] | None = None
         usable = [r for r in requests if not r.is_empty()]
         if not usable:
-            raise DataError("the find requests are empty: give at least one criterion (FileMaker error 400)",
+            raise DataError("the find requests are empty: give at least one criterion",
                             code=E_FIND_CRITERIA_EMPTY)
         for req in usable:
             crit = []
             for (_, key), (name, text) in req.criteria.items():
                 fi = ti.field(name)
                 if fi is None:
-                    raise DataError(f"the field “{name}” is missing from “{ti.name}” (FileMaker error 102)",
+                    raise DataError(f"the field “{name}” is missing from “{ti.name}”",
                                     code=E_FIELD_MISSING)
                 crit.append((fi, text))
             ids = self.request_ids(ctx, crit)
@@ -94,11 +94,11 @@ class Queries:
             for occ, name, value in crit:
                 if occ and self.table_of(occ) is not ti:
                     raise DataError(f"the stored find uses “{occ}::{name}”, but the layout shows “{ctx.occurrence}”"
-                                    " (FileMaker error 102)", code=E_FIELD_MISSING)
+                                    "", code=E_FIELD_MISSING)
                 fi = ti.field(name)
                 if fi is None:
-                    raise DataError(f"the stored find uses the field “{name}”, which “{ti.name}” does not have "
-                                    "(FileMaker error 102)", code=E_FIELD_MISSING)
+                    raise DataError(f"the stored find uses the field “{name}”, which “{ti.name}” "
+                                    "does not have", code=E_FIELD_MISSING)
                 req.criteria[(None, fi.name.casefold())] = (fi.name, value)
             out.append(req)
         return out
@@ -115,7 +115,7 @@ class Queries:
             fi = ti.field(name)
             if fi is None or (occ and self.table_of(occ) is not ti):
                 raise DataError(f"the sort order uses the field “{occ + '::' if occ else ''}{name}”, which "
-                                f"“{ctx.occurrence}” does not have (FileMaker error 102)", code=E_FIELD_MISSING)
+                                f"“{ctx.occurrence}” does not have", code=E_FIELD_MISSING)
             spec.append((fi, asc))
         return spec
 

@@ -12,7 +12,7 @@ import difflib
 import sqlite3
 from dataclasses import dataclass
 
-from ..errors import E_INVALID_PARAMETER, E_TABLE_MISSING, DataError
+from ..errors import E_INVALID_PARAMETER, E_TABLE_MISSING, E_VALUE_NOT_UNIQUE, DataError
 from .values import DECLARED, FIELD_TYPES, type_from_declared
 
 SCHEMA_VERSION = 1
@@ -184,9 +184,9 @@ class Schema:
     def create_table(self, name: str, fields: list[tuple[str, str, bool]]) -> TableInfo:
         """Create a table with ``[(field, type, is_global)]``; every column has TEXT affinity."""
         if name.casefold() in self.tables():
-            raise DataError(f"a table named “{name}” already exists (FileMaker error 504)", code=504)
+            raise DataError(f"a table named “{name}” already exists", code=E_VALUE_NOT_UNIQUE)
         if name.startswith(INTERNAL_PREFIX) or name.startswith("sqlite_"):
-            raise DataError(f"“{name}” is reserved for fmscript's metadata", code=504)
+            raise DataError(f"“{name}” is reserved for fmscript's metadata", code=E_VALUE_NOT_UNIQUE)
         cols = []
         for fname, ftype, _ in fields:
             if ftype not in FIELD_TYPES:
@@ -204,7 +204,7 @@ class Schema:
             self.conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             self.conn.execute("ROLLBACK")
-            raise DataError(f"cannot create the table “{name}”: {e}", code=504) from None
+            raise DataError(f"cannot create the table “{name}”: {e}", code=E_VALUE_NOT_UNIQUE) from None
         self.invalidate_schema()
         return self.tables()[name.casefold()]
 
@@ -212,7 +212,7 @@ class Schema:
                   repetitions: int = 1) -> None:
         ti = self.tables().get(table.casefold())
         if ti is None:
-            raise DataError(f"there is no table named “{table}” (FileMaker error 106)", code=E_TABLE_MISSING)
+            raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
         if ftype not in FIELD_TYPES:
             raise DataError(f"unknown field type “{ftype}”; use one of {', '.join(FIELD_TYPES)}",
                             code=E_INVALID_PARAMETER)
@@ -233,12 +233,12 @@ class Schema:
         if table is not None:
             ti = self.tables().get(table.casefold())
             if ti is None:
-                raise DataError(f"there is no table named “{table}” (FileMaker error 106)", code=E_TABLE_MISSING)
+                raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
             if occurrence.casefold() != ti.name.casefold():
                 self.conn.execute("INSERT OR REPLACE INTO fmscript_occurrences VALUES (?, ?)", (occurrence, ti.name))
         self.invalidate_schema()
         if occurrence.casefold() not in self.occurrences():
-            raise DataError(f"there is no table occurrence named “{occurrence}” (FileMaker error 106)",
+            raise DataError(f"there is no table occurrence named “{occurrence}”",
                             code=E_TABLE_MISSING)
         n = self.conn.execute("SELECT count(*) FROM fmscript_layouts").fetchone()[0]
         self.conn.execute("INSERT OR REPLACE INTO fmscript_layouts VALUES (?, ?, ?)", (layout, occurrence, n + 1))

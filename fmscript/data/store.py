@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..calc.values import to_text
-from ..errors import E_RECORD_MISSING, DataError
+from ..errors import E_RECORD_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_NOT_UNIQUE, DataError
 from . import finds as F
 from .schema import FieldInfo, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
@@ -126,7 +126,7 @@ class Store:
         rid = ctx.current()
         if rid is None:
             raise DataError(f"there is no current record in “{ctx.occurrence}” to set "
-                            f"{ctx.occurrence}::{fi.name} in (FileMaker error 101)", code=E_RECORD_MISSING)
+                            f"{ctx.occurrence}::{fi.name} in", code=E_RECORD_MISSING)
         self.write(ti, rid, fi, to_storage(value, fi.type), rep)
 
     def write(self, ti: TableInfo, rid: int, fi: FieldInfo, stored, rep: int = 1) -> None:
@@ -140,8 +140,8 @@ class Store:
                 self.conn.execute(f"UPDATE {qident(ti.name)} SET {qident(fi.name)} = ? WHERE rowid = ?",
                                   (stored, rid))
         except sqlite3.IntegrityError as e:
-            raise DataError(f"{ti.name}::{fi.name} cannot take this value: {e} (FileMaker error 504)",
-                            code=504) from None
+            raise DataError(f"{ti.name}::{fi.name} cannot take this value: {e}",
+                            code=E_VALUE_NOT_UNIQUE) from None
         except sqlite3.OperationalError as e:
             raise busy_error(e) from None
         self._row_cache.pop((ti.name, rid), None)
@@ -248,8 +248,8 @@ class Store:
         try:
             cur = self.conn.execute(f"INSERT INTO {qident(ctx.table)} DEFAULT VALUES")
         except sqlite3.IntegrityError as e:
-            raise DataError(f"a new record in “{ctx.table}” needs a value for a required column: {e} "
-                            "(FileMaker error 509)", code=509) from None
+            raise DataError(f"a new record in “{ctx.table}” needs a value for a required column: {e}",
+                            code=E_VALID_VALUE_REQUIRED) from None
         rid = cur.lastrowid
         self._new_records.append((ctx.table, rid))
         ctx.found.append(rid)
@@ -259,7 +259,7 @@ class Store:
     def duplicate_record(self, ctx: Context) -> int:
         rid = ctx.current()
         if rid is None:
-            raise DataError("there is no record to duplicate (FileMaker error 101)", code=E_RECORD_MISSING)
+            raise DataError("there is no record to duplicate", code=E_RECORD_MISSING)
         ti = self.tables()[ctx.table.casefold()]
         self.commit()
         cols = [fi.name for fi in ti.record_fields]

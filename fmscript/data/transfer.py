@@ -11,7 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import (E_CANNOT_CREATE_FILE, E_FIELD_MISSING, E_FILE_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID,
+                      E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, DataError)
 from . import paths
 from .database import Database, TableInfo, qident
 from .values import export_value, to_storage
@@ -35,7 +36,7 @@ def write_text(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path}: {e.strerror or e} (FileMaker error 800)", code=800) from None
+        raise DataError(f"cannot write {path}: {e.strerror or e}", code=E_CANNOT_CREATE_FILE) from None
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -46,9 +47,9 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text (FileMaker error 718)", code=718) from None
+        raise DataError(f"{path} is not UTF-8 text", code=E_XML_PARSE) from None
     except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror or e} (FileMaker error 100)", code=100) from None
+        raise DataError(f"cannot read {path}: {e.strerror or e}", code=E_FILE_MISSING) from None
     if ext in (".jsonl", ".ndjson", ".json"):
         names: list[str] = []
         rows = []
@@ -58,10 +59,10 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{path.name} line {n} is not valid JSON: {e.msg} (FileMaker error 1630)",
-                                code=1630) from None
+                raise DataError(f"{path.name} line {n} is not valid JSON: {e.msg}",
+                                code=E_JSON_INVALID) from None
             if not isinstance(obj, dict):
-                raise DataError(f"{path.name} line {n} is not a JSON object (FileMaker error 1630)", code=1630)
+                raise DataError(f"{path.name} line {n} is not a JSON object", code=E_JSON_INVALID)
             for k in obj:
                 if k not in names:
                     names.append(k)
@@ -109,15 +110,15 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
         ti = db.tables().get(occ[1].casefold()) if occ else None
     if ti is None:
         if not create:
-            raise DataError(f"there is no table named “{table}” (FileMaker error 106)", code=106)
+            raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
         if not names:
-            raise DataError(f"{path.name} has no columns to create “{table}” from", code=1708)
+            raise DataError(f"{path.name} has no columns to create “{table}” from", code=E_INVALID_PARAMETER)
         ti = db.create_table(table, [(n, _guess_type([r.get(n, "") for r in rows]), False) for n in names])
     mapping = [(n, ti.field(n)) for n in names]
     mapping = [(n, fi) for n, fi in mapping if fi is not None and not fi.is_global]
     if names and not mapping:
         raise DataError(f"no column of {path.name} matches a field of “{ti.name}” "
-                        f"(its fields: {', '.join(f.name for f in ti.fields)})", code=102)
+                        f"(its fields: {', '.join(f.name for f in ti.fields)})", code=E_FIELD_MISSING)
     db.commit()
     ids = []
     cols = ", ".join(qident(fi.name) for _, fi in mapping)
@@ -135,7 +136,7 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise DataError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
-                        code=1) from None
+                        code=E_USER_CANCELED) from None
     return ti, ids
 
 
@@ -173,4 +174,4 @@ def format_of(path: Path) -> str:
     if ext == ".csv":
         return "csv"
     raise DataError(f"fmscript exports CSV, TSV and JSONL; “{path.name}” has none of those extensions "
-                    "(.csv, .tsv, .jsonl) (FileMaker error 1708)", code=1708)
+                    "(.csv, .tsv, .jsonl)", code=E_INVALID_PARAMETER)

@@ -61,14 +61,14 @@ class Windows:
     def context(self, occurrence: str | None = None) -> Context:
         occ = occurrence or self.current_occurrence()
         if occ is None:
-            raise DataError("the file has no tables, so there is no layout to work on (FileMaker error 105)",
+            raise DataError("the file has no tables, so there is no layout to work on",
                             code=E_LAYOUT_MISSING)
         key = occ.casefold()
         ctx = self.contexts.get(key)
         if ctx is None:
             ti = self.table_of(occ)
             if ti is None:
-                raise DataError(f"there is no table occurrence named “{occ}” (FileMaker error 106)",
+                raise DataError(f"there is no table occurrence named “{occ}”",
                                 code=E_TABLE_MISSING)
             ctx = self.contexts[key] = Context(self.occurrence_name(occ) or occ, ti.name)
         if ctx.found is None:
@@ -79,7 +79,7 @@ class Windows:
     def go_to_layout(self, name: str) -> None:
         lay = self.layouts().get(name.casefold())
         if lay is None:
-            raise DataError(f"there is no layout named “{name}” (FileMaker error 105)", code=E_LAYOUT_MISSING)
+            raise DataError(f"there is no layout named “{name}”", code=E_LAYOUT_MISSING)
         self.commit()
         if self.original_layout is None:
             self.current_occurrence()

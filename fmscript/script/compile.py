@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..calc import ast as C
 from ..calc.compile import Calculation, compile_node, var_key
 from ..calc.values import to_bool, to_num0, to_text
-from ..errors import FMScriptError, ParseError, StepError
+from ..errors import E_CALC_SYNTAX, E_COMMAND_UNAVAILABLE, FMScriptError, ParseError, StepError
 from ..source import Source
 from . import ast as S
 from .steptable import StepTable
@@ -52,7 +52,7 @@ class StepCompiler:
         loop["exits"].append(cell)
         return cell
 
-    def error(self, msg: str, pos: int | None = None, code: int = 1204) -> ParseError:
+    def error(self, msg: str, pos: int | None = None, code: int = E_CALC_SYNTAX) -> ParseError:
         return ParseError(msg, code=code, span=self.source.span(self.step.pos if pos is None else pos),
                           step=self.step.name if self.step else None)
 
@@ -259,7 +259,7 @@ def _cond(st: S.Step, c: StepCompiler):
         c.errors.append(e.with_span(c.source.span(st.pos), st.name))
 
         def failed(f):
-            raise StepError(f"{st.name} has no valid condition", code=1204)
+            raise StepError(f"{st.name} has no valid condition", code=E_CALC_SYNTAX)
         return failed
 
 
@@ -289,5 +289,5 @@ def _jump_if(cond, cell):
 def _unavailable(name: str):
     def run(f):
         raise StepError(f"“{name}” is not available in fmscript (command is unavailable)",
-                        code=3)
+                        code=E_COMMAND_UNAVAILABLE)
     return run

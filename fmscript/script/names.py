@@ -6,7 +6,7 @@ literal name); the database side, and the wording shared with ``fmscript run``, 
 from __future__ import annotations
 
 from ..calc import ast as C
-from ..errors import FMScriptError
+from ..errors import E_FIELD_MISSING, E_LAYOUT_MISSING, FMScriptError
 from . import ast as S
 
 
@@ -48,15 +48,16 @@ def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
                     if name is not None and st.name == "Go to Layout" and opt.label is None:
                         problem = layout_problem(db, name)
                         if problem:
-                            errors.append(FMScriptError(problem, code=105, span=src.span(opt.pos), step=st.name))
+                            errors.append(FMScriptError(problem, code=E_LAYOUT_MISSING, span=src.span(opt.pos),
+                                                        step=st.name))
                         else:
                             occ = layouts[name.casefold()][1]
                     if isinstance(v, S.Calc) and not (st.name == "Go to Layout" and name is not None):
                         for fnode in calc_fields(v.node):
                             problem = field_problem(db, fnode.table, fnode.name, occ)
                             if problem:
-                                errors.append(FMScriptError(problem, code=102, span=src.span(fnode.pos),
-                                                            step=st.name))
+                                errors.append(FMScriptError(problem, code=E_FIELD_MISSING,
+                                                            span=src.span(fnode.pos), step=st.name))
     finally:
         db.close()
     errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))

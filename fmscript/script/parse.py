@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import catalog
 from ..calc import ast as C
 from ..calc.parse import parse_calc
-from ..errors import CheckWarning, ErrorList, FMScriptError, ParseError
+from ..errors import E_COMMAND_UNAVAILABLE, E_COMMAND_UNKNOWN, CheckWarning, ErrorList, FMScriptError, ParseError
 from ..source import Source
 from . import ast as S
 from .scan import RawLine, RawSegment, scan
@@ -102,7 +102,8 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
         if not raw.name:
             errors.append(ParseError("a step needs a name before “[”", span=src.span(raw.start)))
         else:
-            errors.append(ParseError(f"unknown script step “{raw.name}”{_suggest(raw.name, impl)}", code=4,
+            errors.append(ParseError(f"unknown script step “{raw.name}”{_suggest(raw.name, impl)}",
+                                     code=E_COMMAND_UNKNOWN,
                                      span=src.span(raw.name_start, raw.name_start + len(raw.name))))
         return None
     stepdef = impl.get(info.name)
@@ -120,8 +121,8 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
                                          "the missing object",
                                          span=src.span(o.value.offset, o.value.offset + len(UNKNOWN))))
     if stepdef is None:
-        warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it gives "
-                                     "error 3 (command is unavailable)", code=3,
+        warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it fails: "
+                                     "command is unavailable", code=E_COMMAND_UNAVAILABLE,
                                      span=src.span(raw.name_start, raw.name_start + len(raw.name))))
     elif stepdef.validate is not None and not local_errors:
         try:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from decimal import DivisionByZero, Overflow
 
-from ...errors import CalcError  # noqa: F401  (defined in errors.py; calc modules import it from here)
+from ...errors import E_CALC_SYNTAX, E_DIVIDE_BY_ZERO, CalcError  # noqa: F401  (calc modules import it here)
 
 # FileMaker's own calculation errors that Python signals by exception: the decimal context's traps for a
 # division by zero and for a number beyond its 400-digit range, and a calculation nested deeper than the
@@ -23,10 +23,10 @@ LIMIT_ERRORS: tuple[type[BaseException], ...] = (DivisionByZero, Overflow, Recur
 def as_calc_error(e: BaseException) -> CalcError:
     """The CalcError standing for one of :data:`LIMIT_ERRORS`."""
     if isinstance(e, RecursionError):
-        return CalcError("the calculation is nested too deeply", code=1204)
+        return CalcError("the calculation is nested too deeply", code=E_CALC_SYNTAX)
     if isinstance(e, DivisionByZero):
-        return CalcError("division by zero", code=1205)
-    return CalcError("the number is out of range", code=1204)
+        return CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
+    return CalcError("the number is out of range", code=E_CALC_SYNTAX)
 
 
 class FunctionDef:

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from ..datetime_text import parse_date, parse_time, parse_timestamp
 from ..values import CONTEXT, ZERO, Time, Timestamp, to_number
 from . import CalcError, function
+from ...errors import E_CALC_SYNTAX, E_INVALID_DATE, E_INVALID_NUMBER, E_INVALID_TIME
 
 DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -29,7 +30,7 @@ _MAX_ORDINAL = _dt.date(4000, 12, 31).toordinal()
 def date_from_number(n: int) -> _dt.date:
     if 1 <= n <= _MAX_ORDINAL:
         return _dt.date.fromordinal(n)
-    raise CalcError("the date is out of range (1/1/0001 to 12/31/4000)", code=1204)
+    raise CalcError("the date is out of range (1/1/0001 to 12/31/4000)", code=E_CALC_SYNTAX)
 
 
 def to_date(v) -> _dt.date | None:
@@ -47,7 +48,7 @@ def to_date(v) -> _dt.date | None:
         ts = parse_timestamp(v)
         if ts is not None:
             return ts.date
-        raise CalcError(f"“{v}” is not a date (dates are written M/D/YYYY)", code=500)
+        raise CalcError(f"“{v}” is not a date (dates are written M/D/YYYY)", code=E_INVALID_DATE)
     if isinstance(v, Time):
         return None
     n = to_number(v)
@@ -72,7 +73,7 @@ def to_time(v) -> Time | None:
         n = to_number(v)
         if n is not None and re.fullmatch(r"\s*-?[\d.]+\s*", v):
             return Time(n)
-        raise CalcError(f"“{v}” is not a time (times are written h:mm:ss)", code=501)
+        raise CalcError(f"“{v}” is not a time (times are written h:mm:ss)", code=E_INVALID_TIME)
     if isinstance(v, _dt.date):
         return Time(ZERO)
     n = to_number(v)
@@ -96,7 +97,7 @@ def to_timestamp(v) -> Timestamp | None:
         n = to_number(v)
         if n is not None and re.fullmatch(r"\s*-?[\d.]+\s*", v):
             return Timestamp(n)
-        raise CalcError(f"“{v}” is not a timestamp", code=502)
+        raise CalcError(f"“{v}” is not a timestamp", code=E_INVALID_NUMBER)
     n = to_number(v)
     return None if n is None else Timestamp(n)
 
@@ -122,7 +123,7 @@ def date_(month, day, year):
     y += (m - 1) // 12
     m = (m - 1) % 12 + 1
     if not 1 <= y <= 4000:
-        raise CalcError("the date is out of range (1/1/0001 to 12/31/4000)", code=1204)
+        raise CalcError("the date is out of range (1/1/0001 to 12/31/4000)", code=E_CALC_SYNTAX)
     return date_from_number(_dt.date(y, m, 1).toordinal() + d - 1)
 
 
@@ -251,7 +252,7 @@ def week_of_year_fiscal(date, starting_day):
         return ""
     start = _int(starting_day)
     if not 1 <= start <= 7:
-        raise CalcError("startingDay is 1 (Sunday) to 7 (Saturday)", code=1204)
+        raise CalcError("startingDay is 1 (Sunday) to 7 (Saturday)", code=E_CALC_SYNTAX)
     week_start = d.toordinal() - (day_of_week(d) - start) % 7
     year = _dt.date.fromordinal(week_start + 3).year
     jan4 = _dt.date(year, 1, 4)

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from ..values import to_number, to_text
 from . import CalcError, function
+from ...errors import E_CALC_SYNTAX
 
 
 class Container:
@@ -114,7 +115,7 @@ def _decode64(text: str) -> bytes:
     try:
         return base64.b64decode(cleaned, validate=False)
     except (binascii.Error, ValueError):
-        raise CalcError("the text is not Base64", code=1204) from None
+        raise CalcError("the text is not Base64", code=E_CALC_SYNTAX) from None
 
 
 @function("Base64Decode ( text {; fileNameWithExtension} )")
@@ -139,7 +140,7 @@ def hex_decode(v, filename=None):
     try:
         data = bytes.fromhex(text)
     except ValueError:
-        raise CalcError("the text is not hexadecimal", code=1204) from None
+        raise CalcError("the text is not hexadecimal", code=E_CALC_SYNTAX) from None
     if filename is not None and to_text(filename):
         return Container(data, to_text(filename))
     return data.decode("utf-8", errors="replace")
@@ -156,7 +157,7 @@ def _algorithm(name) -> str:
     algo = _ALGORITHMS.get(to_text(name).strip().upper())
     if algo is None:
         raise CalcError(f"unknown digest algorithm “{to_text(name)}” (MD5, SHA1, SHA224, SHA256, SHA384, SHA512)",
-                        code=1204)
+                        code=E_CALC_SYNTAX)
     return algo
 
 
@@ -199,7 +200,7 @@ def text_encode(v, encoding, line_endings):
     try:
         data = text.encode(to_text(encoding) or "utf-8")
     except LookupError:
-        raise CalcError(f"unknown text encoding “{to_text(encoding)}”", code=1204) from None
+        raise CalcError(f"unknown text encoding “{to_text(encoding)}”", code=E_CALC_SYNTAX) from None
     except UnicodeEncodeError:
         data = text.encode(to_text(encoding), errors="replace")
     return Container(data, "Untitled.txt")
@@ -211,7 +212,7 @@ def text_decode(v, encoding):
     try:
         return _bytes(v).decode(to_text(encoding) or "utf-8", errors="replace")
     except LookupError:
-        raise CalcError(f"unknown text encoding “{to_text(encoding)}”", code=1204) from None
+        raise CalcError(f"unknown text encoding “{to_text(encoding)}”", code=E_CALC_SYNTAX) from None
 
 
 @function("GetContainerAttribute ( sourceField ; attributeName )")

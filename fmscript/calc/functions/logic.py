@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import ast as A
 from ..compile import assign, binding_names, restoring_let, rep_number, var_key
 from ..values import ONE, ZERO, to_bool, to_int, to_text
-from ...errors import DataError
+from ...errors import E_CALC_SYNTAX, E_FIELD_MISSING, E_RECORD_MISSING, DataError
 from . import LIMIT_ERRORS, CalcError, function
 
 DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
@@ -48,7 +48,7 @@ def while_(comp, n):
             count += 1
             if count > limit:
                 raise CalcError(f"While stopped after {limit} iterations (SetRecursion sets the limit)",
-                                code=1204)
+                                code=E_CALC_SYNTAX)
             assign(f, logic_b)
         return cresult(f)
 
@@ -154,7 +154,7 @@ def get_field(f, name):
     """The contents of the field whose name (``Table::Field`` or ``Field``) is the text given."""
     text = to_text(name)
     if not text.strip():
-        raise CalcError("GetField needs a field name", code=102)
+        raise CalcError("GetField needs a field name", code=E_FIELD_MISSING)
     table, fname, rep = _split_field_name(text)
     try:
         return f.session.data.read_field(f, table, fname, rep)
@@ -199,9 +199,6 @@ def get_repetition(comp, n):
     return lambda f: inner(f) if rep_number(cnum(f)) == 1 else ""
 
 
-_VALIDITY_ERRORS = {102, 103, 104, 106, 500, 501, 502, 503, 504, 505, 506, 507, 508, 509}
-
-
 @function("IsValid ( expression )", mode="lazy")
 def is_valid(f, expr):
     """0 when the field is missing or holds data of the wrong type (or the expression fails), else 1."""
@@ -234,7 +231,7 @@ def self_(f):
     getter = f.session.extensions.get("calc.self")
     if getter is None:
         raise CalcError("Self is only meaningful in a calculation that belongs to a field or layout object",
-                        code=1204)
+                        code=E_CALC_SYNTAX)
     return getter(f) if callable(getter) else getter
 
 
@@ -261,7 +258,7 @@ def get_nth_record(comp, n):
         ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):
-            raise CalcError(f"the found set has no record {n}", code=101)
+            raise CalcError(f"the found set has no record {n}", code=E_RECORD_MISSING)
         saved = ctx.index
         ctx.index = n - 1
         try:

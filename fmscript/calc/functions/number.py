@@ -15,6 +15,7 @@ from functools import wraps
 from .. import values as V
 from ..values import CONTEXT, ONE, ZERO, to_number
 from . import CalcError, function
+from ...errors import E_CALC_SYNTAX, E_DIVIDE_BY_ZERO
 from .logic import aggregate
 
 
@@ -107,7 +108,7 @@ def mod(x, d):
     if y is None:
         return ""
     if y == 0:
-        raise CalcError("division by zero", code=1205)
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
     return CONTEXT.subtract(x, CONTEXT.multiply(y, CONTEXT.divide(x, y).to_integral_value(rounding=ROUND_FLOOR)))
 
 
@@ -119,7 +120,7 @@ def div(x, d):
     if y is None:
         return ""
     if y == 0:
-        raise CalcError("division by zero", code=1205)
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
     return CONTEXT.divide(x, y).to_integral_value(rounding=ROUND_FLOOR)
 
 
@@ -135,7 +136,7 @@ def sign(x):
 def sqrt(x):
     """The square root; ``?`` for a negative number."""
     if x < 0:
-        raise CalcError("the square root of a negative number", code=1204)
+        raise CalcError("the square root of a negative number", code=E_CALC_SYNTAX)
     return _round_inexact(x.sqrt(CONTEXT))
 
 
@@ -151,7 +152,7 @@ def exp(x):
 
 def _log_arg(x: Decimal) -> Decimal:
     if x <= 0:
-        raise CalcError("the logarithm of a number that is not positive", code=1204)
+        raise CalcError("the logarithm of a number that is not positive", code=E_CALC_SYNTAX)
     return x
 
 
@@ -425,7 +426,7 @@ def pmt(principal, rate, term):
         return ""
     p, r, n = a
     if n == 0:
-        raise CalcError("division by zero", code=1205)
+        raise CalcError("division by zero", code=E_DIVIDE_BY_ZERO)
     if r == 0:
         return _round_inexact(CONTEXT.divide(p, n))
     return _round_inexact(CONTEXT.divide(CONTEXT.multiply(p, r), CONTEXT.subtract(ONE, CONTEXT.divide(ONE, _growth(r, n)))))
@@ -461,7 +462,7 @@ def npv(payment, rate):
 def from_double(v: float, name: str) -> Decimal:
     """A double result as a FileMaker number (:class:`~fmscript.calc.values.Double`)."""
     if not math.isfinite(v):
-        raise CalcError(f"the result of {name} is out of range", code=1204)
+        raise CalcError(f"the result of {name} is out of range", code=E_CALC_SYNTAX)
     return V.Double(v)
 
 
@@ -469,7 +470,7 @@ def _to_double(x: Decimal, name: str) -> float:
     """The double a trigonometric function computes from: a Double's own, or the nearest one."""
     v = x.exact if type(x) is V.Double else float(x)
     if not math.isfinite(v):
-        raise CalcError(f"{name} is not defined for a number this large", code=1204)
+        raise CalcError(f"{name} is not defined for a number this large", code=E_CALC_SYNTAX)
     return v
 
 
@@ -479,7 +480,7 @@ def _float_fn(name: str, fn, doc: str, domain=None):
     def impl(x):
         v = _to_double(x, name)
         if domain is not None and not domain(v):
-            raise CalcError(f"{name} is not defined for {V.format_number(x)}", code=1204)
+            raise CalcError(f"{name} is not defined for {V.format_number(x)}", code=E_CALC_SYNTAX)
         return from_double(fn(v), name)
 
     impl.__doc__ = doc

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from ..values import to_text
 from . import CalcError, function
+from ...errors import E_EXECUTE_SQL
 from . import get_value as get
 
 
@@ -131,7 +132,7 @@ def execute_sql(f, query, field_sep, row_sep, *args):
     sql = to_text(query).strip()
     head = sql.lstrip("(").split(None, 1)[0].upper() if sql else ""
     if head not in ("SELECT", "WITH", "VALUES"):
-        raise CalcError("ExecuteSQL runs SELECT queries only (FileMaker error 8310)", code=8310)
+        raise CalcError("ExecuteSQL runs SELECT queries only", code=E_EXECUTE_SQL)
     try:
         rows = _db(f).select(sql, args)
     except DataError as e:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ...calc import ast as C
 from ...calc.values import to_text
-from ...errors import FMScriptError, StepError
+from ...errors import (E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_JSON_INVALID, E_NO_RECORDS_MATCH,
+                       FMScriptError, StepError)
 from .. import ast as S
 from . import step
 
@@ -27,9 +28,9 @@ def _json_object(text: str, what: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise StepError(f"{what} must be a JSON object: {e.msg} at line {e.lineno}, column {e.colno}",
-                        code=1630) from None
+                        code=E_JSON_INVALID) from None
     if not isinstance(value, dict):
-        raise StepError(f"{what} must be a JSON object, not {type(value).__name__}", code=1630)
+        raise StepError(f"{what} must be a JSON object, not {type(value).__name__}", code=E_JSON_INVALID)
     return value
 
 
@@ -40,7 +41,7 @@ def _run_ai(fn):
     except FMScriptError:
         raise
     except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise StepError(f"{e.__class__.__name__}: {e}", code=1711) from None
+        raise StepError(f"{e.__class__.__name__}: {e}", code=E_AI_REQUEST_FAILED) from None
 
 
 @step("Configure AI Account", labels=("Account Name", "Model Provider", "API key", "Endpoint",
@@ -67,11 +68,11 @@ def configure_ai_account(st: S.Step, c):
         from ...ai.accounts import configure
         acct_name = name(f)
         if not acct_name:
-            raise StepError("the account name is empty", code=1708)
+            raise StepError("the account name is empty", code=E_INVALID_PARAMETER)
         p = provider(f)
         ep = endpoint(f)
         if p.casefold() == "custom" and not ep:
-            raise StepError("a Custom provider needs an Endpoint", code=1708)
+            raise StepError("a Custom provider needs an Endpoint", code=E_INVALID_PARAMETER)
         if ep.startswith("https") and not verify:
             sys.stderr.write(f"fmscript: warning: account “{acct_name}” uses {ep} without Verify SSL "
                              "Certificates: the server's certificate is not checked\n")
@@ -128,7 +129,8 @@ def fine_tune_model(st: S.Step, c):
             rows = table_training_rows(f, occurrence, completion[1] if completion[0] is None else
                                        f"{completion[0]}::{completion[1]}")
             if not rows:
-                raise StepError(f"the found set of “{occurrence}” has no records to train on", code=401)
+                raise StepError(f"the found set of “{occurrence}” has no records to train on",
+                                code=E_NO_RECORDS_MATCH)
             file_name = f"{occurrence}.jsonl"
             path = f.session.temporary_path() / file_name
             path.write_text(rows_to_jsonl(rows), encoding="utf-8")
@@ -179,15 +181,17 @@ def generate_response(st: S.Step, c):
             try:
                 items = json.loads(prior)
             except json.JSONDecodeError as e:
-                raise StepError(f"Messages must be a JSON array of messages: {e.msg}", code=1630) from None
+                raise StepError(f"Messages must be a JSON array of messages: {e.msg}",
+                                code=E_JSON_INVALID) from None
             if not isinstance(items, list) or not all(isinstance(m, dict) and "role" in m for m in items):
-                raise StepError("Messages must be a JSON array of {\"role\", \"content\"} objects", code=1630)
+                raise StepError("Messages must be a JSON array of {\"role\", \"content\"} objects",
+                                code=E_JSON_INVALID)
             messages += [{"role": m["role"], "content": to_text(m.get("content", ""))} for m in items]
         user = prompt(f)
         if user:
             messages.append({"role": "user", "content": user})
         if not any(m["role"] == "user" for m in messages):
-            raise StepError("Generate Response from Model needs a User Prompt", code=1708)
+            raise StepError("Generate Response from Model needs a User Prompt", code=E_INVALID_PARAMETER)
         p = _json_object(params(f), "Parameters")
         if temp is not None and temp(f) != "":
             p["temperature"] = float(temp(f))
@@ -216,7 +220,7 @@ def wait_for_fine_tune_job(st: S.Step, c):
         a = account(f.session, acct(f))
         jid = job_id(f)
         if not jid:
-            raise StepError("Wait for Fine-Tune Job needs a Job ID", code=1708)
+            raise StepError("Wait for Fine-Tune Job needs a Job ID", code=E_INVALID_PARAMETER)
         t = timeout(f)
         secs = float(t) if t.strip() else None
         from ...ai.waiting import session_progress, wait_for_job

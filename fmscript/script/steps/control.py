@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from ...calc import ast as C
-from ...errors import ScriptHalted, StepError
+from ...errors import E_CALC_SYNTAX, E_RECURSION, E_SCRIPT_MISSING, ScriptHalted, StepError
 from .. import ast as S
 from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
 from ..runtime import Frame
@@ -22,7 +22,7 @@ def _check_set_variable(st: S.Step):
     target = st.unlabelled()
     if not target or not isinstance(target[0].value, S.Calc) or not isinstance(target[0].value.node, C.Var):
         raise StepError("Set Variable needs a variable first: Set Variable [ $name ; Value: calculation ]",
-                        code=1204)
+                        code=E_CALC_SYNTAX)
 
 
 @step("Set Variable", labels=("Value", "Repetition"), validate=_check_set_variable)
@@ -77,9 +77,9 @@ def perform_script(st: S.Step, c):
         script_name = name(f)
         target = session.scripts.get(script_name.casefold())
         if target is None:
-            raise StepError(f"there is no script named “{script_name}”", code=104)
+            raise StepError(f"there is no script named “{script_name}”", code=E_SCRIPT_MISSING)
         if session.call_depth >= MAX_CALL_DEPTH:
-            raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=1223)
+            raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=E_RECURSION)
         sub = Frame(session, target.name, param(f), f.error_capture)
         session.call_depth += 1
         try:

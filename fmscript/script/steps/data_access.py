@@ -10,7 +10,7 @@ This module registers no step.
 from __future__ import annotations
 
 from ...calc import ast as C
-from ...errors import FMScriptError, StepError
+from ...errors import E_FIND_CRITERIA_EMPTY, FMScriptError, StepError
 from .. import ast as S
 from ..run import KEEP_ERROR
 
@@ -108,6 +108,6 @@ def stored_requests(f, ctx, inline, restore: bool, step_name: str, line: int = 0
             raise StepError(f"{step_name} [ Restore ] has no stored find requests for the layout "
                             f"“{db.window.layout}”: write them in the step (Perform Find [ Restore ; "
                             f"\"{ctx.occurrence}::Field: criterion\" ]) or store them with "
-                            f"“fmscript db find {db.window.layout} …” (FileMaker error 400)", code=400)
+                            f"“fmscript db find {db.window.layout} …”", code=E_FIND_CRITERIA_EMPTY)
         return db.requests_from_text(ctx, text)
     return None

@@ -2,7 +2,7 @@
 """
 from __future__ import annotations
 
-from ...errors import StepError
+from ...errors import E_FIELD_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import DIALOG, calc_options, data_errors, database
@@ -51,7 +51,7 @@ def set_field_by_name(st: S.Step, c):
             text, rep = m.group(1), int(m.group(2))
         occ, sep, fname = text.rpartition("::")
         if not fname:
-            raise StepError("Set Field By Name got an empty field name (FileMaker error 102)", code=102)
+            raise StepError("Set Field By Name got an empty field name", code=E_FIELD_MISSING)
         database(f).set_field(f, occ if sep else None, fname, max(rep, 1), value(f))
     return run
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ...calc.values import to_text
-from ...errors import StepError
+from ...errors import (E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER, E_NO_RECORDS_MATCH,
+                       E_RECORD_MISSING, StepError)
 from .. import ast as S
 from . import step
 from .data_access import (DIALOG, calc_options, data_errors, database, name_of, silent_error, step_line,
@@ -38,7 +39,7 @@ def _find_step(name: str, combine: str):
                 ids = sorted(set(ctx.found) | set(ids))
             if not ids:
                 ctx.found, ctx.index = [], 0
-                raise StepError("no records match this find criteria (FileMaker error 401)", code=401)
+                raise StepError("no records match this find criteria", code=E_NO_RECORDS_MATCH)
             ctx.found, ctx.index = ids, 0
             if combine == "find":
                 ctx.sort = None
@@ -81,7 +82,7 @@ def find_matching_records(st: S.Step, c):
         ti = db.tables()[ctx.table.casefold()]
         fi = ti.field(fname)
         if fi is None:
-            raise StepError(f"the field “{name(f)}” is missing (FileMaker error 102)", code=102)
+            raise StepError(f"the field “{name(f)}” is missing", code=E_FIELD_MISSING)
         text = to_text(value)
         crit = "=" if text == "" else "==" + "".join("\\" + ch if ch in "*@#\\" else ch for ch in text)
         req = Request({(None, fi.name.casefold()): (fi.name, crit)})
@@ -102,7 +103,7 @@ def perform_quick_find(st: S.Step, c):
         db.commit()
         words = to_text(text(f)).split()
         if not words:
-            raise StepError("Perform Quick Find needs search text (FileMaker error 400)", code=400)
+            raise StepError("Perform Quick Find needs search text", code=E_FIND_CRITERIA_EMPTY)
         ti = db.tables()[ctx.table.casefold()]
         fields = ti.record_fields
         ids = []
@@ -128,7 +129,7 @@ def _apply_found(db, ctx, ids, mode):
     elif ctx.sort:
         db.sort(ctx, ctx.sort)
     if not ids:
-        raise StepError("no records match this find criteria (FileMaker error 401)", code=401)
+        raise StepError("no records match this find criteria", code=E_NO_RECORDS_MATCH)
 
 
 @step("Show All Records", guard=data_errors)
@@ -169,7 +170,7 @@ def omit_record(st: S.Step, c):
             return None
         ctx = db.context()
         if not ctx.found:
-            return silent_error(f, 101, "the found set is empty")
+            return silent_error(f, E_RECORD_MISSING, "the found set is empty")
         db.commit()
         del ctx.found[ctx.index]
         if ctx.index >= len(ctx.found):
@@ -214,8 +215,8 @@ def sort_records(st: S.Step, c):
         if text is None:
             raise StepError(f"Sort Records has no stored sort order for the layout “{db.window.layout}”: write "
                             f"it in the step (Sort Records [ Restore ; With dialog: Off ; \"{ctx.occurrence}::Field "
-                            f"ascending\" ]) or store it with “fmscript db sort {db.window.layout} …” "
-                            "(FileMaker error 1708)", code=1708)
+                            f"ascending\" ]) or store it with “fmscript db sort {db.window.layout} …”",
+                            code=E_INVALID_PARAMETER)
         db.sort(ctx, db.sort_spec_from_text(ctx, text))
     return run
 

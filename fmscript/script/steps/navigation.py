@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ...calc.values import to_num0, to_text
-from ...errors import StepError
+from ...errors import E_LAYOUT_MISSING, E_RECORD_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import (DIALOG, calc_options, data_errors, database, silent_error, step_line, stored_requests,
@@ -27,7 +27,7 @@ def go_to_layout(st: S.Step, c):
             db = database(f)
             original = getattr(db, "original_layout", None) or (db.layout_names() or [None])[0]
             if original is None:
-                raise StepError("the file has no layouts (FileMaker error 105)", code=105)
+                raise StepError("the file has no layouts", code=E_LAYOUT_MISSING)
             db.go_to_layout(original)
         return run_original
     opts = calc_options(st)
@@ -43,8 +43,8 @@ def go_to_layout(st: S.Step, c):
             names = db.layout_names()
             n = int(to_num0(v))
             if not 1 <= n <= len(names):
-                raise StepError(f"there is no layout number {n}; the file has {len(names)} (FileMaker error 105)",
-                                code=105)
+                raise StepError(f"there is no layout number {n}; the file has {len(names)}",
+                                code=E_LAYOUT_MISSING)
             db.go_to_layout(names[n - 1])
         else:
             db.go_to_layout(to_text(v))
@@ -78,8 +78,8 @@ def go_to_record(st: S.Step, c):
         if by_calc is not None:
             target = int(by_calc(f)) - 1
             if not 0 <= target < n:
-                raise StepError(f"there is no record number {target + 1}; the found set has {n} "
-                                "(FileMaker error 101)", code=101)
+                raise StepError(f"there is no record number {target + 1}; the found set has {n}",
+                                code=E_RECORD_MISSING)
         elif how == "First":
             target = 0
         elif how == "Last":
@@ -89,15 +89,15 @@ def go_to_record(st: S.Step, c):
             if target >= n:
                 if cell is not None:
                     return cell[0]
-                return silent_error(f, 101, "there is no next record")
+                return silent_error(f, E_RECORD_MISSING, "there is no next record")
         else:
             target = cur - 1
             if target < 0:
                 if cell is not None:
                     return cell[0]
-                return silent_error(f, 101, "there is no previous record")
+                return silent_error(f, E_RECORD_MISSING, "there is no previous record")
         if n == 0:
-            return silent_error(f, 101, "the found set is empty")
+            return silent_error(f, E_RECORD_MISSING, "the found set is empty")
         if w.mode == "find":
             w.request_index = target
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...calc import ast as C
-from ...errors import StepError
+from ...errors import E_RECORD_MISSING, E_TABLE_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import DIALOG, calc_options, data_errors, database, name_of
@@ -52,7 +52,7 @@ def delete_record(st: S.Step, c):
         ctx = db.context()
         rid = ctx.current()
         if rid is None:
-            raise StepError("there is no record to delete (FileMaker error 101)", code=101)
+            raise StepError("there is no record to delete", code=E_RECORD_MISSING)
         db.delete_ids(ctx.table, [rid])
         return None
     return run
@@ -84,7 +84,7 @@ def truncate_table(st: S.Step, c):
         occ = name(f)
         ti = db.table_of(occ)
         if ti is None:
-            raise StepError(f"there is no table named “{occ}” (FileMaker error 106)", code=106)
+            raise StepError(f"there is no table named “{occ}”", code=E_TABLE_MISSING)
         db.truncate(ti.name)
     return run
 
@@ -114,7 +114,7 @@ def open_record(st: S.Step, c):
     def run(f):
         db = database(f)
         if db.window.mode != "find" and db.context().current() is None:
-            raise StepError("there is no record to open (FileMaker error 101)", code=101)
+            raise StepError("there is no record to open", code=E_RECORD_MISSING)
     return run
 
 
