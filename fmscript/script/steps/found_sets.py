@@ -27,7 +27,7 @@ def _find_step(name: str, combine: str):
             elif restore or inline is not None:
                 requests = stored_requests(f, ctx, inline, True, name, line)
             else:  # browse mode, nothing stored: FileMaker finds again with the last requests
-                requests = getattr(ctx, "last_requests", None) or []
+                requests = ctx.last_requests or []
             ids = db.run_requests(ctx, requests)
             ctx.last_requests = [r.copy() for r in requests]
             w.mode, w.requests, w.request_index = "browse", [], 0
@@ -260,7 +260,7 @@ def modify_last_find(st: S.Step, c):
         db = database(f)
         ctx = db.context()
         db.commit()
-        last = getattr(ctx, "last_requests", None)
+        last = ctx.last_requests
         db.window.mode = "find"
         db.window.requests = [r.copy() for r in last] if last else [Request()]
         db.window.request_index = 0

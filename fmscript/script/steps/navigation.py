@@ -25,7 +25,7 @@ def go_to_layout(st: S.Step, c):
     if "Original layout" in words:
         def run_original(f):
             db = database(f)
-            original = getattr(db, "original_layout", None) or (db.layout_names() or [None])[0]
+            original = db.original_layout or (db.layout_names() or [None])[0]
             if original is None:
                 raise StepError("the file has no layouts (FileMaker error 105)", code=105)
             db.go_to_layout(original)
