@@ -1,5 +1,5 @@
-"""``Perform Script`` of a script the file lacks, at run time: FileMaker's error 104, worded as ``check`` words it
-(with the closest loaded script), and subject to error capture like any step error."""
+"""``Perform Script`` of a script that is not loaded, at run time: FileMaker's error 104 with the closest loaded
+script, as ``check`` gives it, and subject to error capture like any step error."""
 import subprocess
 import sys
 
@@ -22,7 +22,7 @@ def test_a_run_names_the_closest_loaded_script(tmp_path):
     r = fmscript("run", "main.fmscript", cwd=tmp_path)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.splitlines()[:3] == [
-        "main.fmscript:3:1: error [104] in Perform Script: there is no script named “Helpr” in this file; "
+        "main.fmscript:3:1: error [104] in Perform Script: there is no script named “Helpr”; "
         "did you mean “Helper”?",
         "Perform Script [ $name ]",
         "^"]
@@ -35,4 +35,4 @@ def test_no_hint_when_nothing_is_close_and_error_capture_keeps_going(tmp_path):
         'Show Custom Dialog [ "E" ; Get ( LastError ) & " " & Get ( LastErrorDetail ) ]\n', encoding="utf-8")
     r = fmscript("run", "capture.fmscript", cwd=tmp_path)
     assert (r.returncode, r.stderr) == (0, "")
-    assert r.stdout.splitlines()[-1] == "104 there is no script named “Nothing Like It” in this file"
+    assert r.stdout.splitlines()[-1] == "104 there is no script named “Nothing Like It”"
