@@ -1,7 +1,8 @@
 """``fmscript`` command line: run, check, repl, serve, jobs, models, db, conformance.
 
 Exit codes (conventions.md): 0 ok; 1 script failed, job failed or check found problems; 2 usage or I/O
-error; 130 interrupted.  stdout carries only what scripts show; everything else goes to stderr.
+error; 70 internal error; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).  stdout carries only what
+scripts show; everything else goes to stderr.
 """
 from __future__ import annotations
 
@@ -155,6 +156,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 EXIT_INTERNAL = 70  # a bug in fmscript, not in the script (sysexits' EX_SOFTWARE)
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15), as a shell reports a process that signal ended
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,11 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return 2
+    restore = _terminate_cleanly()
     try:
         return func(args)
     except KeyboardInterrupt:
         sys.stderr.write("fmscript: interrupted\n")
         return 130
+    except Terminated:
+        sys.stderr.write("fmscript: terminated\n")
+        return EXIT_TERMINATED
     except UsageError as e:
         _report(e)
         return 2
@@ -186,6 +192,30 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"fmscript: internal error: {e.__class__.__name__}: {e} "
                          "(run with --debug for details)\n")
         return EXIT_INTERNAL
+    finally:
+        restore()
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``): unwinds like Ctrl-C, so the run reverts its open record and the exit
+    handlers remove its ``Get ( TemporaryPath )`` folder, which Python's default SIGTERM (an immediate end)
+    would leave behind."""
+
+
+def _terminate_cleanly():
+    """Turn SIGTERM into :class:`Terminated` while a command runs; returns what puts the old handler back.
+    A second SIGTERM during the clean-up ends the process at once."""
+    import signal
+
+    def on_term(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (an embedding program calls main): leave signals alone
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _broken_pipe() -> int:

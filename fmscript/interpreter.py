@@ -67,18 +67,14 @@ class Interpreter:
     @property
     def database(self):
         """The open database, or None while nothing has touched data yet."""
-        data = self.session.data
-        return None if isinstance(data, NoData) else data
+        return self.session.data.opened()
 
     def close(self) -> None:
         """Commit what is still open and close the database (the session stays usable)."""
-        db = self.database
-        if db is not None:
-            if hasattr(db, "end_run"):
-                db.end_run(True)
-            if hasattr(db, "close"):
-                db.close()
-            self.session.data = NoData(self.session)
+        data = self.session.data
+        data.end_run(True)
+        data.close()
+        self.session.data = NoData(self.session)
 
     def __enter__(self) -> "Interpreter":
         return self
@@ -201,9 +197,7 @@ class Interpreter:
         finally:
             # The top-level script ended: commit the open record when it succeeded, revert it when it failed
             # (FileMaker would keep it open for the user; a command line has nobody to ask).
-            data = self.session.data
-            if not isinstance(data, NoData) and hasattr(data, "end_run"):
-                data.end_run(ok)
+            self.session.data.end_run(ok)
 
     # -- calculations and variables ---------------------------------------------------------------------
     def evaluate(self, calc: str, frame: Frame | None = None, path: str = "<calculation>"):

@@ -26,19 +26,13 @@ def test_import_contracts_hold():
     assert re.search(r"Contracts: \d+ kept, 0 broken", r.stdout), r.stdout[-2000:]
 
 
-# Private names other modules still reach into, each to go on the branch that owns the module.
-KNOWN_CROSSINGS = {
-    ("fmscript/calc/functions/logic.py", "_split_binding"),  # calc: one Let/While binder
-    ("fmscript/calc/functions/logic.py", "_rep_number"),  # calc
-    ("fmscript/calc/functions/records.py", "_time_text"),  # data: public API for calc
-    ("fmscript/ai/modelstore.py", "_download"),  # ai: mlx_lm.utils._download
-    ("fmscript/data/transfer.py", "_NUMERIC"),  # data: data/values.py's number pattern
-    ("fmscript/conformance/__init__.py", "_now"),  # calc: conformance.py freezes calc.functions.get's clock
-}
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _private_crossings():
-    """``from module import _name`` and ``module._name`` where ``module`` is another imported module."""
+    """``from module import _name``, and ``thing._name`` or ``getattr(thing, "_name")`` where ``thing`` was
+    imported from another module (a module, or one of its classes or objects)."""
     found = set()
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(ROOT).as_posix()
@@ -47,21 +41,25 @@ def _private_crossings():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 for a in node.names:
-                    if a.name.startswith("_") and not a.name.startswith("__"):
+                    if _private(a.name):
                         found.add((rel, a.name))
-                    if node.module is None or node.level:  # from . import x: x may be a module
-                        modules.add(a.asname or a.name)
+                    modules.add(a.asname or a.name)  # a module, or a class or object of another module
             elif isinstance(node, ast.Import):
                 modules.update((a.asname or a.name).split(".")[0] for a in node.names)
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id in modules and node.attr.startswith("_") and not node.attr.startswith("__"):
+                    and node.value.id in modules and _private(node.attr):
                 found.add((rel, node.attr))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("getattr", "setattr", "hasattr") and len(node.args) > 1 \
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id in modules \
+                    and isinstance(node.args[1], ast.Constant) and _private(str(node.args[1].value)):
+                found.add((rel, node.args[1].value))
     return found
 
 
 def test_no_private_name_crosses_a_module_boundary():
-    assert _private_crossings() - KNOWN_CROSSINGS == set()
+    assert _private_crossings() == set()
 
 
 def _slug(category: str) -> str:

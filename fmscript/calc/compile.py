@@ -7,6 +7,7 @@ so a calculation cannot run Python.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from collections.abc import Callable
@@ -246,13 +247,9 @@ class CalcCompiler:
             raise self.error("Let takes 2 arguments: Let ( [ var1 = expression1 ; var2 = expression2 … ] ; "
                              "calculation )", n)
         first, body = n.args
-        scope: set[str] = set()
-        self.let_scope.append(scope)
-        try:
+        with self.let_block() as scope:
             bindings = self.bindings(first, scope, "each Let binding is “name = expression”")
             cbody = self.compile(body)
-        finally:
-            self.let_scope.pop()
 
         def run_let(f):
             assign(f, bindings)
@@ -261,6 +258,16 @@ class CalcCompiler:
         return restoring_let(bindings, run_let)
 
     # -- Let and While bindings -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def let_block(self):
+        """The names a Let or While binds (the set it yields) are variables, not fields, inside the block."""
+        scope: set[str] = set()
+        self.let_scope.append(scope)
+        try:
+            yield scope
+        finally:
+            self.let_scope.pop()
+
     def bindings(self, node: A.Node, scope: set[str], error: str) -> list["Binding"]:
         """Compile ``[ a = 1 ; $b[2] = 2 ]`` (or one ``a = 1``): the one binder of Let and While.
 

@@ -16,7 +16,7 @@ import datetime as _dt
 import re
 from decimal import Decimal
 
-from .values import CONTEXT, ZERO, Time, Timestamp
+from .values import CONTEXT, ZERO, Time, Timestamp, clock_parts
 
 _DATE_US = re.compile(r"^\s*(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{1,4})\s*$")
 _DATE_ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
@@ -93,12 +93,7 @@ def parse_timestamp(s: str, today: _dt.date | None = None) -> Timestamp | None:
 
 def storage_time(seconds: Decimal) -> str:
     """Seconds as ``HH:MM:SS[.fff]`` (negative and 24 hours and more allowed, as FileMaker's times)."""
-    neg = seconds < 0
-    seconds = -seconds if neg else seconds
-    whole = int(seconds)
-    frac = seconds - whole
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
+    neg, h, m, s, frac = clock_parts(seconds)
     text = f"{h:02d}:{m:02d}:{s:02d}"
     if frac:
         text += format(frac.normalize(), "f")[1:]

@@ -239,20 +239,24 @@ def format_date(d: _dt.date) -> str:
 def format_time(t: Time) -> str:
     """A time in the default en-US display: a time of day as ``h:mm:ss AM/PM``; a duration (negative, or
     24 hours and more) as ``h:mm:ss`` with the hours counted on."""
-    secs = t.seconds
-    if 0 <= secs < 86400:
+    if 0 <= t.seconds < 86400:
         return format_time_of_day(t)
-    neg = secs < 0
-    if neg:
-        secs = -secs
-    whole = int(secs)
-    frac = secs - whole
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
+    neg, h, m, s, frac = clock_parts(t.seconds)
     text = f"{h}:{m:02d}:{s:02d}"
     if frac:
         text += format_number(frac)
     return ("-" if neg else "") + text
+
+
+def clock_parts(seconds: Decimal) -> tuple[bool, int, int, int, Decimal]:
+    """A time's seconds as ``(negative, hours, minutes, seconds, fraction)``, the hours counted on past 24:
+    what the display and the storage text of a time are written from."""
+    neg = seconds < 0
+    seconds = -seconds if neg else seconds
+    whole = int(seconds)
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    return neg, h, m, s, seconds - whole
 
 
 def format_timestamp(ts: Timestamp) -> str:
@@ -262,11 +266,7 @@ def format_timestamp(ts: Timestamp) -> str:
 
 def format_time_of_day(t: Time) -> str:
     """Time of day in the default en-US display, ``h:mm:ss AM/PM``."""
-    secs = t.seconds % 86400
-    whole = int(secs)
-    frac = secs - whole
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
+    _, h, m, s, frac = clock_parts(t.seconds % 86400)
     suffix = "AM" if h < 12 else "PM"
     h12 = h % 12 or 12
     text = f"{h12}:{m:02d}:{s:02d}"

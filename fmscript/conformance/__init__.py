@@ -240,18 +240,6 @@ def runnable(v: Vector) -> bool:
 
 
 @contextlib.contextmanager
-def _fixed_clock(now: _dt.datetime = FIXED_NOW):
-    from ..calc.functions import get as get_mod
-
-    saved = get_mod._now
-    get_mod._now = lambda: now
-    try:
-        yield
-    finally:
-        get_mod._now = saved
-
-
-@contextlib.contextmanager
 def _environment(values: dict[str, str]):
     import os
 
@@ -292,7 +280,9 @@ def evaluate(v: Vector) -> str:
         return f"<parse error: {e.message}>"
     except Exception as e:  # a fault in fmscript itself: report it as this vector's result
         return f"<internal error: {e.__class__.__name__}: {e}>"
-    with _fixed_clock(CLOCK.get(v.id, FIXED_NOW)), _environment(ENVIRONMENT.get(v.id, {})):
+    from ..calc.functions.get import fixed_clock
+
+    with fixed_clock(CLOCK.get(v.id, FIXED_NOW)), _environment(ENVIRONMENT.get(v.id, {})):
         return to_text(calc.evaluate(frame))
 
 

@@ -62,6 +62,9 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
     def path(self) -> str | None:
         return self._path
 
+    def opened(self) -> "Database":
+        return self
+
     def close(self) -> None:
         try:
             self.commit()

@@ -25,6 +25,10 @@ class DataLayer(Protocol):
     def path(self) -> str | None:
         """The file's path (``None``: in memory)."""
 
+    def opened(self) -> "DataLayer | None":
+        """The database itself once it is open: a placeholder (:class:`DeferredDataLayer`) answers ``None``
+        until something uses it, so a caller can tell "no data yet" without probing the object's type."""
+
     def close(self) -> None:
         """Commit what is open and close the file."""
 

@@ -328,12 +328,10 @@ class ReplSession:
 
         for jid, status, follow in still_running(self.session):
             self.out(f"fine-tuning job {jid} is {status}; it goes on in the background ({follow})", "info")
-        db = self.database()
-        if db is not None:
-            try:
-                db.commit()
-            except Exception:  # noqa: BLE001 - leaving must never fail
-                pass
+        try:
+            self.session.data.end_run(True)  # nothing to do while no database was opened
+        except Exception:  # noqa: BLE001 - leaving must never fail
+            pass
 
 
 def _same_place(warning: FMScriptError, error: FMScriptError) -> bool:

@@ -56,13 +56,21 @@ def missing_scripts(sf: S.ScriptFile, known: Iterable[str] = ()) -> list[FMScrip
             node, opt = target[0].value.node, target[0]
             if not isinstance(node, C.Str) or node.value.casefold() in names:
                 continue
-            close = difflib.get_close_matches(node.value.casefold(), list(names), n=1, cutoff=0.6)
-            hint = f"; did you mean “{names[close[0]]}”?" if close else ""
             text = target[0].value.text
-            out.append(FMScriptError(f"there is no script named “{node.value}” in this file{hint}",
+            out.append(FMScriptError(missing_script_message(node.value, names.values(), " in this file"),
                                      code=E_SCRIPT_MISSING, step=st.name,
                                      span=sf.source.span(opt.pos, opt.pos + len(text))))
     return out
+
+
+def missing_script_message(name: str, scripts: Iterable[str], where: str = "") -> str:
+    """FileMaker's error 104 for ``Perform Script`` of ``name``, with the closest of ``scripts`` when one is
+    near: the same words from ``check`` (``where``: " in this file") and from a run (whose loaded scripts
+    may come from several files)."""
+    names = {s.casefold(): s for s in scripts}
+    close = difflib.get_close_matches(name.casefold(), list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean “{names[close[0]]}”?" if close else ""
+    return f"there is no script named “{name}”{where}{hint}"
 
 
 def _step_lines(src: Source) -> dict[int, range]:

@@ -6,14 +6,16 @@ import tempfile
 from pathlib import Path
 from collections.abc import Callable
 
+from ..data.protocol import DeferredDataLayer
 from ..errors import CalcError, FMScriptError
 
 
-class NoData:
+class NoData(DeferredDataLayer):
     """The session's file until a step or calculation touches data: then a fresh in-memory database.
 
     Creating it on first use keeps ``import fmscript`` and scripts without fields free of sqlite and the
-    data layer (start-up time matters).
+    data layer (start-up time matters).  The protocol's members come from :class:`DeferredDataLayer`
+    (``path``, ``end_run`` and ``close`` open nothing); other names of the database are forwarded.
     """
 
     __slots__ = ("_session", "_db")
@@ -22,12 +24,10 @@ class NoData:
         self._session = session
         self._db = None
 
-    def path(self):
-        return None
+    def opened(self):
+        return self._db
 
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
+    def open(self):
         db = self._db
         if db is None:
             # One database for the session, also for callers still holding this placeholder.
@@ -35,7 +35,13 @@ class NoData:
             db = self._db = open_database(None)
             if self._session is not None:
                 self._session.data = db
-        return getattr(db, name)
+        return db
+
+    def __getattr__(self, name):
+        """A name of the database outside the protocol (the protocol's members are the base's)."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.open(), name)
 
 
 class Session:
@@ -97,7 +103,7 @@ class Session:
         return self._temp
 
     def file_path(self):
-        return self.data.path() if hasattr(self.data, "path") else None
+        return self.data.path()
 
 
 class Frame:

@@ -44,12 +44,12 @@ def test_datetime(calc, expr, expected):
     assert calc(expr) == expected
 
 
-def test_current_date_follows_the_clock(calc, monkeypatch):
+def test_current_date_follows_the_clock(calc):
     import datetime as dt
 
     from fmscript.calc.functions import get
 
-    monkeypatch.setattr(get, "_now", lambda: dt.datetime(2024, 2, 29, 23, 59, 59))
-    assert calc("Get ( CurrentDate )") == "2/29/2024"
-    assert calc("Get ( CurrentTime )") == "11:59:59 PM"
-    assert calc("Get ( CurrentTimestamp ) + 1") == "3/1/2024 12:00:00 AM"
+    with get.fixed_clock(dt.datetime(2024, 2, 29, 23, 59, 59)):
+        assert calc("Get ( CurrentDate )") == "2/29/2024"
+        assert calc("Get ( CurrentTime )") == "11:59:59 PM"
+        assert calc("Get ( CurrentTimestamp ) + 1") == "3/1/2024 12:00:00 AM"

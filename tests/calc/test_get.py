@@ -26,15 +26,15 @@ def test_every_get_name_evaluates(calc):
         assert calc(f"Get ( {name} )") is not None
 
 
-def test_clock_names_follow_the_fixed_clock(calc, monkeypatch):
+def test_clock_names_follow_the_fixed_clock(calc):
     import datetime as dt
 
     from fmscript.calc.functions import get
 
-    monkeypatch.setattr(get, "_now", lambda: dt.datetime(2026, 10, 2, 1, 0, tzinfo=dt.timezone.utc))
-    assert calc("Get ( CurrentTimeUTCMilliseconds )") == "63926499600000"
-    assert calc("Get ( CurrentTimeUTCMicroseconds )") == "63926499600000000"
-    assert calc("Get ( CurrentTimestamp )") == "10/2/2026 1:00:00 AM"
+    with get.fixed_clock(dt.datetime(2026, 10, 2, 1, 0, tzinfo=dt.timezone.utc)):
+        assert calc("Get ( CurrentTimeUTCMilliseconds )") == "63926499600000"
+        assert calc("Get ( CurrentTimeUTCMicroseconds )") == "63926499600000000"
+        assert calc("Get ( CurrentTimestamp )") == "10/2/2026 1:00:00 AM"
 
 
 def test_uuid_is_new_each_time(calc):

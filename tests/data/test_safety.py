@@ -120,7 +120,7 @@ def test_plain_script_does_not_load_sqlite():
     code = ("import sys\nfrom fmscript.interpreter import Interpreter\n"
             "Interpreter(on_dialog=lambda t, m: None).run_text('Set Variable [ $x ; Value: 1 + 1 ]')\n"
             "import fmscript\n"
-            "print('sqlite3' in sys.modules, 'fmscript.data' in sys.modules)")
+            "print('sqlite3' in sys.modules, 'fmscript.data.database' in sys.modules)")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.stdout.split() == ["False", "False"], r.stderr

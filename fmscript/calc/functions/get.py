@@ -1,6 +1,7 @@
 """``Get ( name )`` values.  zh-Hans names are mapped to these English names by the catalogue."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -22,8 +23,24 @@ def fm_path(p: Path | str, folder: bool = True) -> str:
     return s
 
 
-def _now() -> _dt.datetime:
-    return _dt.datetime.now()
+_fixed_now: _dt.datetime | None = None
+
+
+def now() -> _dt.datetime:
+    """The moment the date/time ``Get`` names read: the machine's clock, unless :func:`fixed_clock` froze it."""
+    return _fixed_now if _fixed_now is not None else _dt.datetime.now()
+
+
+@contextlib.contextmanager
+def fixed_clock(moment: _dt.datetime):
+    """Freeze the clock at ``moment`` (naive: local time; aware: that zone) while the block runs, for the
+    conformance vectors and tests whose documented values are at one moment."""
+    global _fixed_now
+    saved, _fixed_now = _fixed_now, moment
+    try:
+        yield
+    finally:
+        _fixed_now = saved
 
 
 @get("DocumentsPath")
@@ -129,20 +146,20 @@ def allow_abort_state(f):
 @get("CurrentDate")
 def current_date(f):
     """Today."""
-    return _now().date()
+    return now().date()
 
 
 @get("CurrentTime")
 def current_time(f):
     """The time now, to the second."""
-    n = _now()
+    n = now()
     return Time(Decimal(n.hour * 3600 + n.minute * 60 + n.second))
 
 
 @get("CurrentTimestamp")
 def current_timestamp(f):
     """Date and time now, to the second."""
-    n = _now()
+    n = now()
     return Timestamp(Decimal((n.toordinal() - 1) * 86400 + n.hour * 3600 + n.minute * 60 + n.second))
 
 
@@ -172,8 +189,8 @@ def host_name(f):
 
 
 def _now_utc() -> _dt.datetime:
-    """The current moment in UTC (follows :func:`_now` when a test fixes the clock)."""
-    n = _now()
+    """The current moment in UTC (follows :func:`fixed_clock`)."""
+    n = now()
     if n.tzinfo is None:
         return n.astimezone(_dt.timezone.utc).replace(tzinfo=None)
     return n.astimezone(_dt.timezone.utc).replace(tzinfo=None)

@@ -29,16 +29,12 @@ def while_(comp, n):
 
     At most 50,000 iterations unless SetRecursion allows more; beyond that the result is ``?``."""
     init, cond, logic, result = n.args
-    scope: set[str] = set()
-    comp.let_scope.append(scope)
-    try:
+    with comp.let_block() as scope:
         init_b = comp.bindings(init, scope, "each initial variable of While is “name = expression”")
         scope |= binding_names(logic)
         ccond = comp.compile(cond)
         logic_b = comp.bindings(logic, scope, "each logic step of While is “name = expression”")
         cresult = comp.compile(result)
-    finally:
-        comp.let_scope.pop()
 
     def run_while(f):
         assign(f, init_b)

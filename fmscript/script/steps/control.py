@@ -77,7 +77,9 @@ def perform_script(st: S.Step, c):
         script_name = name(f)
         target = session.scripts.get(script_name.casefold())
         if target is None:
-            raise StepError(f"there is no script named “{script_name}”", code=E_SCRIPT_MISSING)
+            from ..check import missing_script_message
+            raise StepError(missing_script_message(script_name, (s.name for s in session.scripts.values())),
+                            code=E_SCRIPT_MISSING)
         if session.call_depth >= MAX_CALL_DEPTH:
             raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=E_RECURSION)
         sub = Frame(session, target.name, param(f), f.error_capture)

@@ -39,6 +39,15 @@ def database(f):
     return db
 
 
+def committed(f):
+    """The session's database and the current layout's context, after committing the open record: FileMaker
+    commits before it finds, sorts, omits, or moves to another record or layout."""
+    db = database(f)
+    ctx = db.context()
+    db.commit()
+    return db, ctx
+
+
 def silent_error(f, code: int, detail: str):
     """FileMaker sets an error without stopping the script (e.g. Go to Record past the last record)."""
     f.session.last_error = code
@@ -91,6 +100,23 @@ def stored_text(st: S.Step, c, labels: tuple[str, ...]):
             return lambda f: t
         return c.text(o)
     return None
+
+
+FIND_REQUESTS = ("Find Requests", "Specified Find Requests")
+
+
+def restore_option(st: S.Step, c, labels: tuple[str, ...] = FIND_REQUESTS):
+    """What a step that may restore stored find requests (or a sort order) was given: ``(restore, inline,
+    line)``, the Restore word, the text written in the step (``None``: none) and the step's script line."""
+    return "Restore" in st.words(), stored_text(st, c, labels), step_line(c)
+
+
+def field_option(st: S.Step, c, usage: str):
+    """The closure naming the step's field (``T::F`` as written), or the compile error ``usage``."""
+    opts = calc_options(st)
+    if not opts:
+        raise c.error(usage)
+    return name_of(c, opts[0])
 
 
 def step_line(c) -> int:

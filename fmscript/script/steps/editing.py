@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...errors import E_FIELD_MISSING, StepError
 from .. import ast as S
 from . import step
-from .data_access import DIALOG, calc_options, data_errors, database
+from .data_access import DIALOG, calc_options, committed, data_errors, database
 
 def _field_and_value(st: S.Step, c, step_name: str):
     opts = calc_options(st)
@@ -68,9 +68,7 @@ def replace_field_contents(st: S.Step, c):
     setter, value = c.target(opts[0], "a field"), c.calc(calc_opt)
 
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         saved = ctx.index
         try:
             for i in range(len(ctx.found)):

@@ -9,26 +9,22 @@ from ...errors import (E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMET
                        E_RECORD_MISSING, StepError)
 from .. import ast as S
 from . import step
-from .data_access import (DIALOG, calc_options, data_errors, database, name_of, silent_error, step_line,
-                          stored_requests, stored_text)
+from .data_access import (DIALOG, calc_options, committed, data_errors, database, field_option, restore_option,
+                          silent_error, step_line, stored_requests, stored_text)
 
 def _find_step(name: str, combine: str):
     def compile_find(st: S.Step, c):
-        restore = "Restore" in st.words()
-        inline = stored_text(st, c, ("Find Requests", "Specified Find Requests"))
-        line = step_line(c)
+        restore, inline, line = restore_option(st, c)
 
         def run(f):
-            db = database(f)
-            ctx = db.context()
-            db.commit()
+            db, ctx = committed(f)
             w = db.window
             if w.mode == "find" and not restore and inline is None:
                 requests = w.requests
             elif restore or inline is not None:
                 requests = stored_requests(f, ctx, inline, True, name, line)
             else:  # browse mode, nothing stored: FileMaker finds again with the last requests
-                requests = getattr(ctx, "last_requests", None) or []
+                requests = ctx.last_requests or []
             ids = db.run_requests(ctx, requests)
             ctx.last_requests = [r.copy() for r in requests]
             w.mode, w.requests, w.request_index = "browse", [], 0
@@ -67,16 +63,12 @@ def find_matching_records(st: S.Step, c):
     """Finds the records whose field equals the current record's value (Replace, Constrain or Extend)."""
     words = st.words()
     mode = "constrain" if "Constrain" in words else "extend" if "Extend" in words else "find"
-    opts = calc_options(st)
-    if not opts:
-        raise c.error("Find Matching Records needs a field: Find Matching Records [ Replace ; Table::Field ]")
-    name = name_of(c, opts[0])
+    name = field_option(st, c, "Find Matching Records needs a field: Find Matching Records [ Replace ; "
+                               "Table::Field ]")
 
     def run(f):
         from ...data.finds import Request
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         occ, sep, fname = name(f).rpartition("::")
         value = db.read_field(f, occ if sep else None, fname, 1)
         ti = db.tables()[ctx.table.casefold()]
@@ -98,9 +90,7 @@ def perform_quick_find(st: S.Step, c):
 
     def run(f):
         from ...data.finds import matches
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         words = to_text(text(f)).split()
         if not words:
             raise StepError("Perform Quick Find needs search text", code=E_FIND_CRITERIA_EMPTY)
@@ -136,9 +126,7 @@ def _apply_found(db, ctx, ids, mode):
 def show_all_records(st: S.Step, c):
     """Makes every record of the layout's table the found set (unsorted)."""
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         db.window.mode = "browse"
         ctx.found, ctx.index, ctx.sort = db.all_ids(ctx.table), 0, None
     return run
@@ -148,9 +136,7 @@ def show_all_records(st: S.Step, c):
 def show_omitted_only(st: S.Step, c):
     """Swaps the found set with the records left out of it."""
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         found = set(ctx.found)
         ctx.found = [r for r in db.all_ids(ctx.table) if r not in found]
         ctx.index, ctx.sort = 0, None
@@ -186,9 +172,7 @@ def omit_multiple(st: S.Step, c):
     count = c.number(opts[0]) if opts else (lambda f: Decimal(1))
 
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         n = max(int(count(f)), 0)
         del ctx.found[ctx.index:ctx.index + n]
         if ctx.index >= len(ctx.found):
@@ -204,9 +188,7 @@ def sort_records(st: S.Step, c):
     line = step_line(c)
 
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         text = inline(f) if inline is not None else db.stored("sorts", db.window.layout or ctx.occurrence,
                                                               f.script_name, line)
         if text is None and ctx.sort:
@@ -225,15 +207,11 @@ def sort_records(st: S.Step, c):
 def sort_records_by_field(st: S.Step, c):
     """Sorts the found set by one field, ascending or descending."""
     asc = "Descending" not in st.words()
-    opts = calc_options(st)
-    if not opts:
-        raise c.error("Sort Records by Field needs a field: Sort Records by Field [ Ascending ; Table::Field ]")
-    name = name_of(c, opts[0])
+    name = field_option(st, c, "Sort Records by Field needs a field: Sort Records by Field [ Ascending ; "
+                               "Table::Field ]")
 
     def run(f):
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         occ, _, fname = name(f).rpartition("::")
         db.sort(ctx, db.sort_spec_from_text(ctx, f"{occ + '::' if occ else ''}{fname} "
                                                  f"{'ascending' if asc else 'descending'}"))
@@ -258,10 +236,8 @@ def modify_last_find(st: S.Step, c):
     """Find mode with the requests of the last find of this layout's table."""
     def run(f):
         from ...data.finds import Request
-        db = database(f)
-        ctx = db.context()
-        db.commit()
-        last = getattr(ctx, "last_requests", None)
+        db, ctx = committed(f)
+        last = ctx.last_requests
         db.window.mode = "find"
         db.window.requests = [r.copy() for r in last] if last else [Request()]
         db.window.request_index = 0

@@ -8,8 +8,8 @@ from ...calc.values import to_num0, to_text
 from ...errors import E_LAYOUT_MISSING, E_RECORD_MISSING, StepError
 from .. import ast as S
 from . import step
-from .data_access import (DIALOG, calc_options, data_errors, database, silent_error, step_line, stored_requests,
-                          stored_text)
+from .data_access import (DIALOG, calc_options, committed, data_errors, database, restore_option, silent_error,
+                          stored_requests)
 
 @step("Go to Layout", labels=("Animation",), guard=data_errors)
 def go_to_layout(st: S.Step, c):
@@ -25,7 +25,7 @@ def go_to_layout(st: S.Step, c):
     if "Original layout" in words:
         def run_original(f):
             db = database(f)
-            original = getattr(db, "original_layout", None) or (db.layout_names() or [None])[0]
+            original = db.original_layout or (db.layout_names() or [None])[0]
             if original is None:
                 raise StepError("the file has no layouts", code=E_LAYOUT_MISSING)
             db.go_to_layout(original)
@@ -118,15 +118,11 @@ def enter_browse_mode(st: S.Step, c):
 @step("Enter Find Mode", labels=("Pause", "Find Requests"), guard=data_errors)
 def enter_find_mode(st: S.Step, c):
     """Find mode with one empty request, or with the stored requests (Restore); Set Field then sets criteria."""
-    restore = "Restore" in st.words()
-    inline = stored_text(st, c, ("Find Requests", "Specified Find Requests"))
-    line = step_line(c)
+    restore, inline, line = restore_option(st, c)
 
     def run(f):
         from ...data.finds import Request
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         reqs = stored_requests(f, ctx, inline, restore, "Enter Find Mode", line) if (restore or inline) else None
         db.window.mode = "find"
         db.window.requests = reqs or [Request()]

@@ -6,7 +6,7 @@ from ...calc import ast as C
 from ...errors import E_RECORD_MISSING, E_TABLE_MISSING, StepError
 from .. import ast as S
 from . import step
-from .data_access import DIALOG, calc_options, data_errors, database, name_of
+from .data_access import DIALOG, calc_options, committed, data_errors, database, name_of
 
 @step("New Record/Request", guard=data_errors)
 def new_record(st: S.Step, c):
@@ -16,8 +16,7 @@ def new_record(st: S.Step, c):
         db = database(f)
         w = db.window
         if w.mode == "find":
-            w.requests.append(Request())
-            w.request_index = len(w.requests) - 1
+            _add_request(w, Request())
             return
         db.new_record(db.context())
     return run
@@ -31,11 +30,16 @@ def duplicate_record(st: S.Step, c):
         w = db.window
         if w.mode == "find":
             if w.requests:
-                w.requests.append(w.requests[w.request_index].copy())
-                w.request_index = len(w.requests) - 1
+                _add_request(w, w.requests[w.request_index].copy())
             return
         db.duplicate_record(db.context())
     return run
+
+
+def _add_request(w, request) -> None:
+    """Find mode: the new (or duplicated) request goes last and becomes the current one."""
+    w.requests.append(request)
+    w.request_index = len(w.requests) - 1
 
 
 @step("Delete Record/Request", labels=DIALOG, guard=data_errors)
@@ -162,9 +166,7 @@ def export_records(st: S.Step, c):
 
     def run(f):
         from ...data import transfer
-        db = database(f)
-        ctx = db.context()
-        db.commit()
+        db, ctx = committed(f)
         path = transfer.output_path(f, dest(f), create)
         ti = db.tables()[ctx.table.casefold()]
         transfer.write_text(path, transfer.export_text(db, ti, list(ctx.found), transfer.format_of(path)))
