@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from conftest import QA, stop_worker, write_jsonl
 from fmscript.ai import modelstore
 from fmscript.ai.jobs import JobStore
 from fmscript.ai.local import LocalEngine
 from fmscript.errors import FMScriptError
+
+from .engine_support import QA, stop_worker, write_jsonl
 
 LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 10}
 

@@ -3,11 +3,12 @@ import mlx.core as mx
 import mlx.nn as nn
 import pytest
 
-from conftest import QA
 from fmscript.ai import fastmath
 from fmscript.ai.params import parse_params
 from fmscript.ai.tinymodel import create_tiny
 from fmscript.ai.trainer import LoRATrainer
+
+from .engine_support import QA
 
 
 def test_exp_silu_cross_entropy_match_mlx():
