@@ -112,14 +112,13 @@ def test_light_loader_matches_mlx_lm(home):
     assert mx.allclose(model(ids), ref_model(ids)).item()
 
 
-def test_package_import_is_light():
+def test_package_import_is_light(tmp_path):
     """Parsing or checking a script must not pay for mlx: the AI modules import it only when they run."""
     import subprocess
     import sys
-    from pathlib import Path
 
     code = ("import sys, fmscript.ai, fmscript.ai.local, fmscript.ai.commands, fmscript.ai.worker\n"
             "print(sorted(m for m in ('mlx.core', 'mlx_lm', 'transformers', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+                         cwd=tmp_path).stdout.strip()
     assert out == "[]"

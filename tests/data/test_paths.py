@@ -22,7 +22,7 @@ class Recorder:
     def __init__(self, account):
         self.account = account
 
-    def fine_tune(self, base, path, file_name, params, on_warning=None):
+    def fine_tune(self, base, path, params=None, training_file_name=None, on_warning=None):
         Recorder.seen.append(path)
         return {"result": {"id": "job-1", "status": "queued"}}
 
