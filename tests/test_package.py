@@ -118,6 +118,9 @@ def test_the_tests_bend_no_import_paths():
     tests = ROOT / "tests"
     # A tests/__init__.py would make pytest put the repository root on sys.path, and import the source tree.
     assert not (tests / "__init__.py").exists()
+    # Its test folders are packages: pytest then puts only tests/ on sys.path, and they share code by relative imports.
+    assert [str(d.relative_to(ROOT)) for d in sorted({p.parent for p in tests.rglob("test_*.py")})
+            if d != tests and not (d / "__init__.py").exists()] == []
     found = [f"{p.relative_to(ROOT)}: {m.group(0)!r}" for p in sorted(tests.rglob("*.py")) if p.resolve() != Path(__file__).resolve()
              for rx in _BENT_PATHS for m in rx.finditer(p.read_text(encoding="utf-8"))]
     assert found == []
