@@ -12,7 +12,6 @@ from fmscript.ai.local import spec_result as job_to_spec_result
 from fmscript.server.fine_tuning import event_object as event_to_openai, job_object as job_to_openai
 
 
-
 def _file(store, tmp_path, name="train data.jsonl"):
     f = tmp_path / name
     f.write_text('{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}\n')

@@ -22,7 +22,9 @@ def test_tiny_model_loads_in_mlx_lm_with_chat_template(home):
     assert path == home / "models" / "acme" / "tiny"
     cfg = json.loads((path / "config.json").read_text())
     assert cfg["model_type"] == "llama" and cfg["hidden_size"] == 64 and cfg["num_hidden_layers"] == 4
-    from mlx_lm import load
+    # From its module: an earlier test may have left fmscript's light ``mlx_lm`` package (no ``__init__``
+    # re-exports) in sys.modules.
+    from mlx_lm.utils import load
 
     model, tok = load(str(path))
     msgs = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi 你好"}]

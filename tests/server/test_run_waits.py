@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from .harness import BASE, KEY, LEARN, jsonl
 
 
@@ -29,6 +31,7 @@ def _run(server, tmp_path, *extra, steps=None):
     return r, r.stdout.split()[-1] if r.stdout.split() else ""
 
 
+@pytest.mark.slow
 def test_run_waits_for_a_custom_job_it_started(drained, tmp_path):
     r, jid = _run(drained, tmp_path)
     assert r.returncode == 0, r.stderr
