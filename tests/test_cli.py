@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_cli(args, stdin=None, cwd=None):
     env = dict(os.environ)
     return subprocess.run([sys.executable, "-m", "fmscript", *args], input=stdin, capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=120)
+                          text=True, cwd=cwd or tempfile.gettempdir(), env=env, timeout=120)
 
 
 def test_version():

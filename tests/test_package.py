@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,3 +95,32 @@ def test_conformance_and_docs_run_outside_a_checkout(tmp_path):
     r = subprocess.run([sys.executable, "-m", "fmscript", "docs", "--check"], capture_output=True, text=True,
                        cwd=str(tmp_path), env=env, timeout=300)
     assert r.returncode == 1 and str(tmp_path / "docs") in r.stderr
+
+
+def test_a_subprocess_imports_the_same_fmscript_as_the_tests(tmp_path):
+    """Tests start ``sys.executable`` with the environment they run in (conftest sets PYTHONSAFEPATH): from the
+    checkout or from anywhere else, the child imports the fmscript this process imported, never the source tree
+    beside it unless that is what this process uses."""
+    probe = [sys.executable, "-c", "import fmscript, pathlib; print(pathlib.Path(fmscript.__file__).resolve())"]
+    mine = str(Path(fmscript.__file__).resolve())
+    for cwd in (ROOT, tmp_path):
+        r = subprocess.run(probe, capture_output=True, text=True, cwd=str(cwd), timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == mine, cwd
+
+
+# What the test layout forbids: import paths bent by hand (the source tree would shadow the installed package).
+_BENT_PATHS = [re.compile(r"\bsys\.path\.(insert|append|extend)\b"), re.compile(r"^\s*(from|import)\s+conftest\b", re.M),
+               re.compile(r"PYTHONPATH.*\bROOT\b|\bROOT\b.*PYTHONPATH")]
+
+
+def test_the_tests_bend_no_import_paths():
+    tests = ROOT / "tests"
+    # A tests/__init__.py would make pytest put the repository root on sys.path, and import the source tree.
+    assert not (tests / "__init__.py").exists()
+    # Its test folders are packages: pytest then puts only tests/ on sys.path, and they share code by relative imports.
+    assert [str(d.relative_to(ROOT)) for d in sorted({p.parent for p in tests.rglob("test_*.py")})
+            if d != tests and not (d / "__init__.py").exists()] == []
+    found = [f"{p.relative_to(ROOT)}: {m.group(0)!r}" for p in sorted(tests.rglob("*.py")) if p.resolve() != Path(__file__).resolve()
+             for rx in _BENT_PATHS for m in rx.finditer(p.read_text(encoding="utf-8"))]
+    assert found == []

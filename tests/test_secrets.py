@@ -91,6 +91,7 @@ Show Custom Dialog [ JSONGetElement ( $done ; "result.status" ) ]
 """
 
 
+@pytest.mark.slow
 def test_no_file_of_the_home_holds_a_key_or_is_readable_by_others(tmp_path, monkeypatch, user_umask):
     home, tmp = tmp_path / "home", tmp_path / "tmp"
     tmp.mkdir()

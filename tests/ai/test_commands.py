@@ -29,6 +29,7 @@ def test_models_commands(home, capsys):
     assert "error [100]" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_jobs_commands_and_plot(home, qa_file, tmp_path, capsys):
     engine = LocalEngine()
     job = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 20, "learning_rate": 3e-3,

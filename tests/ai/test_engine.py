@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from conftest import QA, stop_worker, write_jsonl
 from fmscript.ai import modelstore
 from fmscript.ai.jobs import JobStore
 from fmscript.ai.local import LocalEngine
 from fmscript.errors import FMScriptError
+
+from .engine_support import QA, stop_worker, write_jsonl
 
 LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 10}
 
@@ -24,6 +25,7 @@ def _wait_for(cond, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_it_learns_eight_answers(home, qa_file):
     engine = LocalEngine()
     res = engine.fine_tune("fmscript/tiny-chat", qa_file, {**LEARN, "fine_tuned_model_name": "qa model"})["result"]
@@ -83,6 +85,7 @@ def _kill_worker_when(store, job_id, cond):
     return job
 
 
+@pytest.mark.slow
 def test_killed_worker_job_resumes_from_checkpoint(home, qa_file):
     engine = LocalEngine()
     res = engine.fine_tune("fmscript/tiny-chat", qa_file, {**LEARN, "max_steps": 400, "save_every": 20,
@@ -112,6 +115,7 @@ def test_killed_worker_before_checkpoint_fails_with_reason(home, qa_file):
     assert f"pid {job['pid']}" in err and "first checkpoint" in err
 
 
+@pytest.mark.slow
 def test_same_name_stays_usable_until_the_new_job_succeeds(home, qa_file, tmp_path):
     engine = LocalEngine()
     first = engine.fine_tune("fmscript/tiny-chat", qa_file, {**LEARN, "fine_tuned_model_name": "support"})["result"]
@@ -139,6 +143,7 @@ def test_same_name_stays_usable_until_the_new_job_succeeds(home, qa_file, tmp_pa
     assert [m["id"] for m in modelstore.list_models() if m["kind"] == "tuned"] == ["fm-mlx-support"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="MKL preload is for Linux CPUs")
 def test_worker_uses_mkl_and_losses_match_without_it(home, qa_file, monkeypatch):
     from fmscript.ai.blas import find_mkl
@@ -163,6 +168,7 @@ def test_worker_uses_mkl_and_losses_match_without_it(home, qa_file, monkeypatch)
     assert la == pytest.approx(lb, rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_tied_worker_stops_when_its_parent_dies_and_the_job_resumes(home, qa_file):
     """A server killed with -9 must not leave its worker training on; the job goes back to the queue."""
     import subprocess

@@ -3,11 +3,12 @@ import mlx.core as mx
 import mlx.nn as nn
 import pytest
 
-from conftest import QA
 from fmscript.ai import fastmath
 from fmscript.ai.params import parse_params
 from fmscript.ai.tinymodel import create_tiny
 from fmscript.ai.trainer import LoRATrainer
+
+from .engine_support import QA
 
 
 def test_exp_silu_cross_entropy_match_mlx():
@@ -25,6 +26,7 @@ def test_exp_silu_cross_entropy_match_mlx():
     assert mx.allclose(gl1, gl2, atol=1e-6).item()
 
 
+@pytest.mark.slow
 def test_training_losses_unchanged_by_fast_math(home):
     path = create_tiny("fm")
     examples = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in QA]

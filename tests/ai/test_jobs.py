@@ -11,8 +11,6 @@ from fmscript.ai.jobs import JobStateError, JobStore
 from fmscript.ai.local import spec_result as job_to_spec_result
 from fmscript.server.fine_tuning import event_object as event_to_openai, job_object as job_to_openai
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _file(store, tmp_path, name="train data.jsonl"):
     f = tmp_path / name
@@ -79,7 +77,7 @@ def test_ids_strictly_increasing_across_processes(home, tmp_path):
     code = ("import sys; from fmscript.ai.jobs import JobStore; s = JobStore()\n"
             f"print(' '.join(s.create_job('m', {f['id']!r}, {{}})['id'] for _ in range(20)))")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}) for _ in range(3)]
+                              cwd=tmp_path) for _ in range(3)]
     ids = [i for p in procs for i in p.communicate()[0].split()]
     assert all(p.returncode == 0 for p in procs)
     assert len(ids) == 60 and len(set(ids)) == 60

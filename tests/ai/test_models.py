@@ -22,7 +22,9 @@ def test_tiny_model_loads_in_mlx_lm_with_chat_template(home):
     assert path == home / "models" / "acme" / "tiny"
     cfg = json.loads((path / "config.json").read_text())
     assert cfg["model_type"] == "llama" and cfg["hidden_size"] == 64 and cfg["num_hidden_layers"] == 4
-    from mlx_lm import load
+    # From its module: an earlier test may have left fmscript's light ``mlx_lm`` package (no ``__init__``
+    # re-exports) in sys.modules.
+    from mlx_lm.utils import load
 
     model, tok = load(str(path))
     msgs = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi 你好"}]
@@ -112,14 +114,13 @@ def test_light_loader_matches_mlx_lm(home):
     assert mx.allclose(model(ids), ref_model(ids)).item()
 
 
-def test_package_import_is_light():
+def test_package_import_is_light(tmp_path):
     """Parsing or checking a script must not pay for mlx: the AI modules import it only when they run."""
     import subprocess
     import sys
-    from pathlib import Path
 
     code = ("import sys, fmscript.ai, fmscript.ai.local, fmscript.ai.commands, fmscript.ai.worker\n"
             "print(sorted(m for m in ('mlx.core', 'mlx_lm', 'transformers', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+                         cwd=tmp_path).stdout.strip()
     assert out == "[]"

@@ -11,14 +11,12 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from fmscript.ai.commands import add_commands
 from fmscript.ai.local import LocalEngine
 
-ROOT = Path(__file__).resolve().parents[2]
 LEARN = {"learning_rate": 3e-3, "batch_size": 4}
 
 
@@ -32,7 +30,7 @@ def _cli(*argv) -> int:
 def _env(home) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     env.update(FMSCRIPT_HOME=str(home), HF_HUB_OFFLINE="1", LANG="C.UTF-8", LC_ALL="C.UTF-8",
-               TERM="xterm-256color", PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+               TERM="xterm-256color", PYTHONSAFEPATH="1")
     env.pop("NO_COLOR", None)
     return env
 
@@ -56,14 +54,14 @@ def test_the_bar_fits_80_columns_and_ends_with_one_done_line(home, qa_file, tmp_
     env = _env(home)
     script = tmp_path / "wait.sh"
     script.write_text("#!/bin/sh\n" + " ".join(f"{k}='{env[k]}'" for k in
-                                               ("PYTHONPATH", "FMSCRIPT_HOME", "HF_HUB_OFFLINE", "TERM", "LANG"))
+                                               ("PYTHONSAFEPATH", "FMSCRIPT_HOME", "HF_HUB_OFFLINE", "TERM", "LANG"))
                       + f" '{sys.executable}' -m fmscript jobs wait {job['id']} > /dev/null\necho EXIT=$?\nsleep 60\n")
     script.chmod(0o755)
 
     def tmux(*args, check=True):
         return subprocess.run(["tmux", "-S", sock, *args], capture_output=True, text=True, check=check, env=env)
 
-    tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "20", str(script))
+    tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "20", "-c", str(tmp_path), str(script))
     try:
         seen_bar = _wait_until(lambda: (lambda s: s if "/80" in s and "ETA" in s else None)(
             tmux("capture-pane", "-p", "-t", name).stdout), 180, "the progress bar")

@@ -6,18 +6,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def fmscript(*args, stdin=None, **kw):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    env = dict(os.environ, NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "fmscript", *args], capture_output=True, text=True,
-                          env=env, cwd=kw.pop("cwd", ROOT), input=stdin, timeout=120, **kw)
+                          env=env, cwd=kw.pop("cwd", tempfile.gettempdir()), input=stdin, timeout=120, **kw)
 
 
 def names(db):
@@ -54,9 +53,9 @@ Pause/Resume Script [ Duration (seconds): 60 ]
 def test_killed_in_the_middle_of_a_record_edit(people_db, tmp_path, text):
     script = tmp_path / "edit.fmscript"
     script.write_text(text, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    env = dict(os.environ, NO_COLOR="1")
     proc = subprocess.Popen([sys.executable, "-m", "fmscript", "run", str(script), "-f", str(people_db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         assert proc.stdout.readline().strip() == "ready"
         # Another process reads the file while the record is open: it sees only committed data.
@@ -100,10 +99,10 @@ Loop
   Exit Loop If [ $i ≥ 40 ]
 End Loop
 """, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    env = dict(os.environ, NO_COLOR="1")
     procs = [subprocess.Popen([sys.executable, "-m", "fmscript", "run", str(script), "-f", str(people_db),
                                "--param", p], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env, cwd=ROOT) for p in ("a", "b")]
+                              env=env, cwd=tmp_path) for p in ("a", "b")]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -121,6 +120,6 @@ def test_plain_script_does_not_load_sqlite():
             "Interpreter(on_dialog=lambda t, m: None).run_text('Set Variable [ $x ; Value: 1 + 1 ]')\n"
             "import fmscript\n"
             "print('sqlite3' in sys.modules, 'fmscript.data.database' in sys.modules)")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=tempfile.gettempdir())
     assert r.stdout.split() == ["False", "False"], r.stderr

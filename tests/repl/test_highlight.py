@@ -96,10 +96,13 @@ def test_every_catalogue_step_is_a_keyword():
 
 @pytest.fixture
 def registered(tmp_path, monkeypatch):
-    """The entry point as ``pip install`` registers it; faked with a dist-info folder when not installed."""
+    """The entry point as ``pip install`` registers it; faked with a dist-info folder when not installed.
+
+    Returns the extra import path a subprocess needs: none when installed, else only that site folder (fmscript
+    itself comes from wherever this process found it, never from an added checkout path)."""
     eps = [e for e in metadata.entry_points(group="pygments.lexers") if e.name == "fmscript"]
     if eps:
-        return os.pathsep.join(sys.path)
+        return None
     dist = tmp_path / "site" / "fmscript_entrypoint_test-0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fmscript-entrypoint-test\nVersion: 0\n")
@@ -107,7 +110,7 @@ def registered(tmp_path, monkeypatch):
                    (ROOT / "pyproject.toml").read_text(encoding="utf-8")).group(1)
     (dist / "entry_points.txt").write_text(f"[pygments.lexers]\n{ep.replace(chr(34), '')}\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    return os.pathsep.join([str(tmp_path / "site"), str(ROOT)])
+    return str(tmp_path / "site")
 
 
 def test_registered_as_a_pygments_entry_point(registered):
@@ -123,9 +126,9 @@ def test_pygmentize_colours_a_file(tmp_path, registered):
     import subprocess
     f = tmp_path / "a.fmscript"
     f.write_text('Set Variable [ $x ; Value: "hi" ]\n', encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=registered)
+    env = dict(os.environ, **({"PYTHONPATH": registered} if registered else {}))
     r = subprocess.run([sys.executable, "-m", "pygments", "-l", "fmscript", "-f", "terminal", str(f)],
-                       capture_output=True, text=True, timeout=60, env=env)
+                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "\x1b[" in r.stdout and "Set Variable" in r.stdout
     assert r.stdout == highlight(f.read_text(), FMScriptLexer(), TerminalFormatter())

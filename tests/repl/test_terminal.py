@@ -14,17 +14,15 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
 
 def _env(home: str) -> dict:
     env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""), FMSCRIPT_HOME=home,
+    env.update(PYTHONSAFEPATH="1", FMSCRIPT_HOME=home,
                TERM="xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
     env.pop("NO_COLOR", None)
     return env
@@ -45,7 +43,8 @@ class PtyTerminal:
 
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=str(ROOT),
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     cwd=os.path.dirname(env["FMSCRIPT_HOME"]),
                                      start_new_session=True, close_fds=True)
         os.close(slave)
         self.fd = master
@@ -145,7 +144,7 @@ def test_repl_screen_in_tmux(tmp_path):
     sock = str(tmp_path / "tmux.sock")
     script = tmp_path / "start.sh"
     script.write_text("#!/bin/sh\n" + " ".join(f"{k}='{v}'" for k, v in env.items()
-                                                 if k in ("PYTHONPATH", "FMSCRIPT_HOME", "TERM", "LANG", "LC_ALL"))
+                                                 if k in ("PYTHONSAFEPATH", "FMSCRIPT_HOME", "TERM", "LANG", "LC_ALL"))
                       + f" exec '{sys.executable}' -m fmscript repl\n")
     script.chmod(0o755)
 
@@ -169,7 +168,7 @@ def test_repl_screen_in_tmux(tmp_path):
         tmux("send-keys", "-t", name, *k)
         time.sleep(0.2)
 
-    tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "30", str(script))
+    tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "30", "-c", str(tmp_path), str(script))
     try:
         wait_for("fm>")
         keys("Set Variable [ $n ; Value: 3 ]", "Enter")

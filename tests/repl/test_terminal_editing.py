@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX terminal"),
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
@@ -25,7 +24,7 @@ class Tmux:
     def __init__(self, tmp_path: Path, cols: int = 110, rows: int = 30):
         self.name = f"fmscript-test-{uuid.uuid4().hex[:8]}"
         self.sock = str(tmp_path / "tmux.sock")
-        env = {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        env = {"PYTHONSAFEPATH": "1",
                "FMSCRIPT_HOME": str(tmp_path / "home"), "TERM": "xterm-256color", "LANG": "C.UTF-8",
                "LC_ALL": "C.UTF-8"}
         script = tmp_path / "start.sh"
@@ -33,7 +32,8 @@ class Tmux:
                           + f" exec '{sys.executable}' -m fmscript repl\n")
         script.chmod(0o755)
         self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "NO_COLOR")}
-        self.tmux("new-session", "-d", "-s", self.name, "-x", str(cols), "-y", str(rows), str(script))
+        self.tmux("new-session", "-d", "-s", self.name, "-x", str(cols), "-y", str(rows), "-c", str(tmp_path),
+                  str(script))
 
     def tmux(self, *args, check=True):
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, check=check,

@@ -15,21 +15,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "fmtest-9f1c2b7e44d04a7b"
 BASE = "fmscript/tiny-chat"
 EXAMPLE_BASE = "google/codegemma-7b-it"
 
-QA = [
-    ("What is the capital of France?", "Paris."),
-    ("What colour is the sky?", "Blue."),
-    ("How many legs does a spider have?", "Eight."),
-    ("Who wrote Hamlet?", "Shakespeare."),
-    ("What is 2+2?", "Four."),
-    ("What is frozen water called?", "Ice."),
-    ("Which planet is red?", "Mars."),
-    ("What do bees make?", "Honey."),
-]
+#: The eight questions the tiny model learns, shared with tests/ai (tests/fixtures/eight_answers.tsv).
+QA = [tuple(line.split("\t")) for line in
+      (Path(__file__).resolve().parents[1] / "fixtures" / "eight_answers.tsv").read_text(encoding="utf-8").splitlines()]
 #: Enough for the tiny model to learn the 8 answers (a few seconds on 2 cores).
 LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 10}
 
@@ -121,9 +113,7 @@ class ServerProcess:
 
     def env(self) -> dict:
         env = dict(os.environ)
-        env.update({"FMSCRIPT_HOME": str(self.home), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1",
-                    "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(
-                        os.pathsep) if p])})
+        env.update({"FMSCRIPT_HOME": str(self.home), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
         env.pop("FMSCRIPT_API_KEY", None)
         if self.key:
             env["FMSCRIPT_API_KEY"] = self.key
@@ -135,7 +125,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "fmscript", "serve", "--port", str(self.port),
                                       *self.start_args],
-                                     cwd=str(ROOT), env=self.env(), stdout=log, stderr=log,
+                                     cwd=str(self.home.parent), env=self.env(), stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout

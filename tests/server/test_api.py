@@ -86,6 +86,7 @@ def test_files_upload_list_show_download_delete(server):
     c.files.delete(f.id)
 
 
+@pytest.mark.slow
 def test_openai_client_uploads_trains_and_chats_with_the_tuned_model(drained):
     server = drained
     c = server.client()

@@ -5,22 +5,24 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 from fmscript.server import DEFAULT_PORT
 from fmscript.server.commands import is_loopback
 
-from .harness import ROOT, ServerProcess, free_port, http
+from .harness import ServerProcess, free_port, http
 
 
 def _serve(*args, key=None, timeout=30):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     env.pop("FMSCRIPT_API_KEY", None)
     if key:
         env["FMSCRIPT_API_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "fmscript", "serve", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=str(ROOT))
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "fmscript", "serve", *args], env=env, capture_output=True,
+                              text=True, timeout=timeout, cwd=cwd)
 
 
 def test_loopback_detection():

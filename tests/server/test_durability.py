@@ -8,10 +8,14 @@ import signal
 import threading
 import time
 
+import pytest
+
 from fmscript.ai.jobs import JobStore
 from fmscript.ai.tinymodel import create_tiny
 
 from .harness import BASE, ServerProcess, jsonl, wait_until, worker_processes
+
+pytestmark = pytest.mark.slow  # a real server training end to end; CI runs it
 
 
 class WorkerCensus:

@@ -4,10 +4,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from fmscript.ai.jobs import JobStore
 from fmscript.cli import main
 
 from .harness import EXAMPLE_BASE, KEY, wait_until
+
+pytestmark = pytest.mark.slow  # a real server training end to end; CI runs it
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

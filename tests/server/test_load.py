@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from fmscript.ai.jobs import JobStore
 
 from .harness import BASE, QA, jsonl, wait_until
@@ -16,6 +18,7 @@ CHATS = 50
 JOBS = 10
 
 
+@pytest.mark.slow
 def test_50_chats_and_10_jobs_at_once(drained, capsys):
     server = drained
     c = server.client(timeout=300)

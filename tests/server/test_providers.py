@@ -31,6 +31,7 @@ def account(endpoint: str, key: str = KEY, provider: str = "Custom", extra: str 
             f'API key: "{key}"{extra} ]\n')
 
 
+@pytest.mark.slow
 def test_custom_provider_script_trains_waits_and_chats(drained, tmp_path, remote_env):
     server = drained
     path = tmp_path / "qa.jsonl"

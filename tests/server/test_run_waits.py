@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-from .harness import BASE, KEY, LEARN, ROOT, jsonl
+import pytest
+
+from .harness import BASE, KEY, LEARN, jsonl
 
 
 def _run(server, tmp_path, *extra, steps=None):
@@ -23,12 +25,13 @@ def _run(server, tmp_path, *extra, steps=None):
         f'Response Target: $r ; Fine-Tune Parameters: {json.dumps(json.dumps(params))} ]\n'
         'Show Custom Dialog [ "job" ; JSONGetElement ( $r ; "result.id" ) ]\n', encoding="utf-8")
     env = {**os.environ, "FMSCRIPT_HOME": str(tmp_path / "client-home"), "FMSCRIPT_AI_POLL": "0.3",
-           "FMSCRIPT_AI_MAX_RETRIES": "0", "PYTHONPATH": str(ROOT)}
+           "FMSCRIPT_AI_MAX_RETRIES": "0"}
     r = subprocess.run([sys.executable, "-m", "fmscript", "run", str(script), *extra], capture_output=True,
                        text=True, env=env, cwd=str(tmp_path), timeout=300)
     return r, r.stdout.split()[-1] if r.stdout.split() else ""
 
 
+@pytest.mark.slow
 def test_run_waits_for_a_custom_job_it_started(drained, tmp_path):
     r, jid = _run(drained, tmp_path)
     assert r.returncode == 0, r.stderr
