@@ -41,3 +41,14 @@ def stop_worker(timeout: float = 20.0) -> None:
             os.kill(pid, signal.SIGKILL)
         while worker.worker_running():
             time.sleep(0.1)
+
+
+def wait_until(cond, timeout: float = 60.0, what: str = "a condition"):
+    """Poll ``cond`` until it gives something true (returned), failing the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,7 +1,6 @@
 """End to end through the real worker process: training, learning, cancel, crash recovery, same-name swap, BLAS."""
 import os
 import signal
-import time
 
 import pytest
 
@@ -10,19 +9,11 @@ from fmscript.ai.jobs import JobStore
 from fmscript.ai.local import LocalEngine
 from fmscript.errors import FMScriptError
 
-from .engine_support import QA, stop_worker, write_jsonl
+from .engine_support import QA, stop_worker, wait_until, write_jsonl
 
 LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 10}
 
 
-def _wait_for(cond, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -64,7 +55,7 @@ def test_cancel_mid_training(home, qa_file):
     res = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 100000, "steps_per_report": 5,
                                                           "fine_tuned_model_name": "never"})["result"]
     store = JobStore()
-    _wait_for(lambda: (store.get_job(res["id"])["step"] or 0) >= 5, what="training to start")
+    wait_until(lambda: (store.get_job(res["id"])["step"] or 0) >= 5, what="training to start")
     assert engine.cancel(res["id"])["result"]["status"] == "cancelled"
     final = engine.wait(res["id"], timeout=30)["result"]
     assert final["status"] == "cancelled"
@@ -76,11 +67,11 @@ def test_cancel_mid_training(home, qa_file):
 
 
 def _kill_worker_when(store, job_id, cond):
-    job = _wait_for(lambda: (lambda j: j if cond(j) else None)(store.get_job(job_id)), what="the job to progress")
+    job = wait_until(lambda: (lambda j: j if cond(j) else None)(store.get_job(job_id)), what="the job to progress")
     os.kill(job["pid"], signal.SIGKILL)
     from fmscript.ai import worker
 
-    _wait_for(lambda: not worker.worker_running(), what="the killed worker's lock to go")
+    wait_until(lambda: not worker.worker_running(), what="the killed worker's lock to go")
     assert store.get_job(job_id)["status"] == "running"  # nobody has looked yet
     return job
 
@@ -128,7 +119,7 @@ def test_same_name_stays_usable_until_the_new_job_succeeds(home, qa_file, tmp_pa
     c = engine.fine_tune("fmscript/tiny-chat", other, {**LEARN, "max_steps": 100000,
                                                        "fine_tuned_model_name": "support"})["result"]
     store = JobStore()
-    _wait_for(lambda: (store.get_job(c["id"])["step"] or 0) >= 10, what="the second job to train")
+    wait_until(lambda: (store.get_job(c["id"])["step"] or 0) >= 10, what="the second job to train")
     assert modelstore.resolve_model("fm-mlx-support").adapter_path.resolve() == old_folder
     assert engine.chat("fm-mlx-support", QA[1][0]) == QA[1][1]
     engine.cancel(c["id"])
@@ -182,11 +173,11 @@ def test_tied_worker_stops_when_its_parent_dies_and_the_job_resumes(home, qa_fil
         res = engine.fine_tune("fmscript/tiny-chat", qa_file, {**LEARN, "max_steps": 100000, "save_every": 20,
                                                               "steps_per_report": 5})["result"]
         store = JobStore()
-        _wait_for(lambda: (store.get_job(res["id"])["step"] or 0) >= 10, what="training to start")
+        wait_until(lambda: (store.get_job(res["id"])["step"] or 0) >= 10, what="training to start")
     finally:
         parent.kill()
         parent.wait()
-    _wait_for(lambda: not worker.worker_running(), timeout=30, what="the tied worker to stop")
+    wait_until(lambda: not worker.worker_running(), timeout=30, what="the tied worker to stop")
     job = store.get_job(res["id"])
     assert job["status"] == "queued"
     assert any("resumes from its checkpoint" in e["message"] for e in store.events(res["id"]))

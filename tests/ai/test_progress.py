@@ -17,6 +17,8 @@ import pytest
 from fmscript.ai.commands import add_commands
 from fmscript.ai.local import LocalEngine
 
+from .engine_support import wait_until
+
 LEARN = {"learning_rate": 3e-3, "batch_size": 4}
 
 
@@ -35,14 +37,6 @@ def _env(home) -> dict:
     return env
 
 
-def _wait_until(cond, timeout=120, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -63,9 +57,9 @@ def test_the_bar_fits_80_columns_and_ends_with_one_done_line(home, qa_file, tmp_
 
     tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "20", "-c", str(tmp_path), str(script))
     try:
-        seen_bar = _wait_until(lambda: (lambda s: s if "/80" in s and "ETA" in s else None)(
+        seen_bar = wait_until(lambda: (lambda s: s if "/80" in s and "ETA" in s else None)(
             tmux("capture-pane", "-p", "-t", name).stdout), 180, "the progress bar")
-        screen = _wait_until(lambda: (lambda s: s if "EXIT=" in s else None)(
+        screen = wait_until(lambda: (lambda s: s if "EXIT=" in s else None)(
             tmux("capture-pane", "-p", "-S", "-", "-t", name).stdout), 240, "the wait to end")
         joined = tmux("capture-pane", "-p", "-J", "-S", "-", "-t", name).stdout
     finally:
@@ -108,7 +102,7 @@ def test_ctrl_c_says_the_job_keeps_running_and_how_to_cancel_it(home, qa_file):
     proc = subprocess.Popen([sys.executable, "-m", "fmscript", "jobs", "wait", jid], env=_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_until(lambda: LocalEngine().job(jid)["step"] > 0, 120, "the first steps")
+        wait_until(lambda: LocalEngine().job(jid)["step"] > 0, 120, "the first steps")
         time.sleep(0.5)  # let the waiter print a line (it polls every 0.2 s)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -141,7 +135,7 @@ def test_nothing_is_reported_after_job_cancelled(home, qa_file):
     engine = LocalEngine()
     jid = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 100000, "steps_per_report": 1,
                                                           "steps_per_eval": 100000})["result"]["id"]
-    _wait_until(lambda: engine.job(jid)["step"] > 5, 120, "the first steps")
+    wait_until(lambda: engine.job(jid)["step"] > 5, 120, "the first steps")
     engine.cancel(jid)
     # The worker is done with the cancelled job once it has trained the next one.
     nxt = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 2})["result"]["id"]
