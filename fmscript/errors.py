@@ -12,10 +12,13 @@ from __future__ import annotations
 # kept, as scripts read it from Get ( LastError ).
 E_UNKNOWN = -1  # Unknown error
 E_USER_CANCELED = 1  # User canceled action (fmscript: also a failure with no more precise number)
+E_MEMORY = 2  # Memory error
 E_COMMAND_UNAVAILABLE = 3  # Command is unavailable (for example, wrong operating system or mode)
 E_COMMAND_UNKNOWN = 4  # Command is unknown
 E_COMMAND_INVALID = 5  # Command is invalid (for example, a Set Field script step has no calculation)
 E_NOT_ENOUGH_MEMORY = 7  # Running out of memory
+E_DATA_MISSING = 10  # Requested data is missing
+E_NAME_EXISTS = 12  # Name already exists
 E_REQUEST_NOT_SUPPORTED = 21  # Request not supported
 E_FILE_MISSING = 100  # File is missing
 E_RECORD_MISSING = 101  # Record is missing
@@ -27,6 +30,7 @@ E_TABLE_MISSING = 106  # Table is missing
 E_INDEX_MISSING = 107  # Index is missing
 E_VALUE_LIST_MISSING = 108  # Value list is missing
 E_PRIVILEGE_SET_MISSING = 109  # Privilege set is missing
+E_FILE_IN_USE = 300  # File is locked or in use
 E_RECORD_IN_USE = 301  # Record is in use by another user
 E_FIND_CRITERIA_EMPTY = 400  # Find criteria are empty
 E_NO_RECORDS_MATCH = 401  # No records match the request
