@@ -1,5 +1,5 @@
 """Data file steps (FileMaker's Files category, FileMaker 18 and later): create, open, read, write, position and
-close data files, and the steps any file may be given (exists, size, delete, rename), plus Get Folder Path.
+close data files, and the steps any file may be given (exists, size, delete, rename).
 
 Paths are FileMaker path lists resolved by :mod:`fmscript.data.paths`, the resolver of every other file step.
 Open files belong to the session (``Get ( OpenDataFileInfo )`` lists them) and are closed when it ends.
@@ -58,7 +58,7 @@ def data_files(f) -> DataFiles:
     return df
 
 
-def _os_error(e: OSError, path, code: int) -> StepError:
+def os_error(e: OSError, path, code: int) -> StepError:
     return StepError(f"{path}: {e.strerror or e}", code=E_FILE_MISSING if isinstance(e, FileNotFoundError) else code)
 
 
@@ -81,7 +81,7 @@ def _writable(f, text: str, create_folders: bool = False) -> Path:
     try:
         return paths.resolve_output(text, f.session.base_dir, paths.frame_variables(f), create_folders)
     except OSError as e:
-        raise _os_error(e, text, E_CANNOT_CREATE_FILE) from None
+        raise os_error(e, text, E_CANNOT_CREATE_FILE) from None
 
 
 def _file_id(st: S.Step, c):
@@ -138,7 +138,7 @@ def create_data_file(st: S.Step, c):
             fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.close(fd)
         except OSError as e:
-            raise _os_error(e, p, E_CANNOT_CREATE_FILE) from None
+            raise os_error(e, p, E_CANNOT_CREATE_FILE) from None
     return run
 
 
@@ -161,9 +161,9 @@ def open_data_file(st: S.Step, c):
             try:
                 handle = open(p, "rb")  # a read-only file still opens; writing to it fails
             except OSError as e:
-                raise _os_error(e, p, E_CANNOT_OPEN_FILE) from None
+                raise os_error(e, p, E_CANNOT_OPEN_FILE) from None
         except OSError as e:
-            raise _os_error(e, p, E_CANNOT_OPEN_FILE) from None
+            raise os_error(e, p, E_CANNOT_OPEN_FILE) from None
         fid = df.next_id
         df.next_id += 1
         df.open[fid] = OpenFile(fid, p, handle)
@@ -247,7 +247,7 @@ def write_to_data_file(st: S.Step, c):
             o.handle.write(data)
             o.handle.flush()
         except OSError as e:
-            raise _os_error(e, o.path, E_CANNOT_CREATE_FILE) from None
+            raise os_error(e, o.path, E_CANNOT_CREATE_FILE) from None
     return run
 
 
@@ -320,7 +320,7 @@ def delete_file(st: S.Step, c):
         try:
             p.unlink()
         except OSError as e:
-            raise _os_error(e, p, E_CANNOT_CREATE_FILE) from None
+            raise os_error(e, p, E_CANNOT_CREATE_FILE) from None
     return run
 
 
@@ -348,36 +348,5 @@ def rename_file(st: S.Step, c):
         try:
             p.rename(dest)
         except OSError as e:
-            raise _os_error(e, p, E_CANNOT_CREATE_FILE) from None
-    return run
-
-
-@step("Get Folder Path", labels=("Allow Folder Creation",),
-      note="Nobody picks a folder on a command line: the result is the Default location when the step gives one "
-           "(made when Allow Folder Creation is on), else Get ( DocumentsPath ).")
-def get_folder_path(st: S.Step, c):
-    """Puts a folder path, in FileMaker's form (leading and trailing ``/``), in the variable."""
-    allow = c.on_off(st.get("Allow Folder Creation"), False) or "Allow Folder Creation" in st.words()
-    opts = calc_options(st)
-    if not opts:
-        raise c.error("Get Folder Path needs a variable: Get Folder Path [ $path ]")
-    target = c.target(opts[0], "a variable")
-    loc_opt = opts[2] if len(opts) > 2 else None
-    location = c.text(loc_opt) if loc_opt is not None else None
-
-    def run(f):
-        text = location(f).strip() if location else ""
-        if text:
-            folder = paths.candidates(text, f.session.base_dir, reading=False)[0]
-            if not folder.is_dir():
-                if not allow:
-                    raise StepError(f"the folder {folder} does not exist (turn on Allow Folder Creation)",
-                                    code=E_FILE_MISSING)
-                try:
-                    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                except OSError as e:
-                    raise _os_error(e, folder, E_CANNOT_CREATE_FILE) from None
-        else:
-            folder = Path(os.environ.get("FMSCRIPT_DOCUMENTS") or Path.home() / "Documents")
-        target(f, paths.fm_file_path(folder, folder=True))
+            raise os_error(e, p, E_CANNOT_CREATE_FILE) from None
     return run
