@@ -270,6 +270,12 @@ def account_group_name(f):
     return _account(f).get("group", "")
 
 
+@get("SessionIdentifier")
+def session_identifier(f):
+    """What Set Session Identifier set in this session, else empty."""
+    return f.session.extensions.get("session_identifier", "")
+
+
 @get("UserName")
 def user_name(f):
     """The user's name (the operating system's login name)."""

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from ...data import paths
-from ...errors import E_CANNOT_CREATE_FILE, E_FILE_MISSING, StepError
+from ...errors import (E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT,
+                       E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
 from .. import ast as S
 from . import step
 from .data_access import calc_options
@@ -42,4 +43,144 @@ def get_folder_path(st: S.Step, c):
         else:
             folder = Path(os.environ.get("FMSCRIPT_DOCUMENTS") or Path.home() / "Documents")
         target(f, paths.fm_file_path(folder, folder=True))
+    return run
+
+
+# ------------------------------------------------------------------------------------------------ Send Mail
+
+def smtp_settings() -> dict:
+    """Where Send Mail [ Send via SMTP Server ] sends: FileMaker keeps these in the step's SMTP Options dialog,
+    which its text form does not show, so fmscript reads them from the environment (the password never from
+    script text)."""
+    host = os.environ.get("FMSCRIPT_SMTP_HOST", "")
+    port = os.environ.get("FMSCRIPT_SMTP_PORT", "")
+    if ":" in host and not port:
+        host, port = host.rsplit(":", 1)
+    security = os.environ.get("FMSCRIPT_SMTP_SECURITY", "none").strip().lower()
+    if security not in ("none", "starttls", "ssl"):
+        raise StepError(f"FMSCRIPT_SMTP_SECURITY is “{security}”: use none, starttls or ssl", code=E_INVALID_PARAMETER)
+    return {"host": host, "port": int(port) if port else (465 if security == "ssl" else 25),
+            "security": security, "user": os.environ.get("FMSCRIPT_SMTP_USER", ""),
+            "password": os.environ.get("FMSCRIPT_SMTP_PASSWORD", ""),
+            "from": os.environ.get("FMSCRIPT_SMTP_FROM", ""), "reply_to": os.environ.get("FMSCRIPT_SMTP_REPLY_TO", "")}
+
+
+def addresses(text: str) -> list[str]:
+    """FileMaker separates several addresses with semicolons or returns."""
+    return [a.strip() for a in text.replace("¶", ";").replace("\r", ";").replace("\n", ";").replace(",", ";")
+            .split(";") if a.strip()]
+
+
+def send_smtp(settings: dict, msg, recipients: list[str], timeout: float = 30) -> None:
+    """Send one message; SMTP failures become FileMaker's 150x errors (never a traceback, never the password)."""
+    import smtplib
+    import ssl
+
+    where = f"{settings['host']}:{settings['port']}"
+    try:
+        if settings["security"] == "ssl":
+            server = smtplib.SMTP_SSL(settings["host"], settings["port"], timeout=timeout,
+                                      context=ssl.create_default_context())
+        else:
+            server = smtplib.SMTP(settings["host"], settings["port"], timeout=timeout)
+        with server:
+            if settings["security"] == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if settings["user"]:
+                try:
+                    server.login(settings["user"], settings["password"])
+                except smtplib.SMTPNotSupportedError:
+                    raise StepError(f"the SMTP server at {where} offers no authentication",
+                                    code=E_SMTP_AUTH_UNSUPPORTED) from None
+                except smtplib.SMTPAuthenticationError as e:
+                    raise StepError(f"the SMTP server at {where} refused the account “{settings['user']}”: "
+                                    f"{_smtp_text(e)}", code=E_SMTP_AUTH_FAILED) from None
+            server.send_message(msg, from_addr=settings["from"] or None, to_addrs=recipients)
+    except StepError:
+        raise
+    except ssl.SSLError as e:
+        raise StepError(f"TLS with the SMTP server at {where} failed: {e.reason or e}", code=E_SMTP_SSL) from None
+    except (ConnectionRefusedError, smtplib.SMTPConnectError, TimeoutError, OSError) as e:
+        if isinstance(e, smtplib.SMTPException) and not isinstance(e, smtplib.SMTPConnectError):
+            raise StepError(f"the mail was not sent: {_smtp_text(e)}", code=E_MAIL_NOT_SENT) from None
+        raise StepError(f"cannot connect to the SMTP server at {where}: {getattr(e, 'strerror', None) or e}",
+                        code=E_SMTP_REFUSED) from None
+    except smtplib.SMTPException as e:
+        raise StepError(f"the mail was not sent: {_smtp_text(e)}", code=E_MAIL_NOT_SENT) from None
+
+
+def _smtp_text(e) -> str:
+    msg = getattr(e, "smtp_error", None)
+    if isinstance(msg, bytes):
+        return msg.decode("utf-8", "replace")
+    if getattr(e, "recipients", None):
+        return "; ".join(f"{k}: {v[1].decode('utf-8', 'replace') if isinstance(v[1], bytes) else v[1]}"
+                         for k, v in e.recipients.items())
+    return str(e)
+
+
+@step("Send Mail", labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file") + ("With dialog",),
+      note="Send via SMTP Server takes its server from FMSCRIPT_SMTP_HOST / _PORT / _SECURITY (none, starttls, ssl) / "
+           "_USER / _PASSWORD / _FROM / _REPLY_TO, since FileMaker's text form does not show the SMTP Options; "
+           "Send via E-mail Client gives error 119 (there is no mail client on a command line). One message is "
+           "sent (not one per record).")
+def send_mail(st: S.Step, c):
+    """Sends one email through an SMTP server: To, Cc, Bcc, Subject, Message and attached files."""
+    words = st.words()
+    via_client = "Send via E-mail Client" in words or "E-mail Client" in words
+    to, cc, bcc = (c.text(st.get(k)) if st.get(k) is not None else None for k in ("To", "Cc", "Bcc"))
+    subject = c.text(st.get("Subject")) if st.get("Subject") is not None else (lambda f: "")
+    message = c.text(st.get("Message")) if st.get("Message") is not None else (lambda f: "")
+    attach = [c.text(st.get("Attach file"))] if st.get("Attach file") is not None else []
+
+    def run(f):
+        from email.message import EmailMessage
+        from email.utils import formatdate, make_msgid
+        import mimetypes
+
+        if via_client:
+            raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
+                            "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
+        settings = smtp_settings()
+        if not settings["host"]:
+            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
+                            code=E_INVALID_PARAMETER)
+        lists = {k: addresses(fn(f)) if fn else [] for k, fn in (("To", to), ("Cc", cc), ("Bcc", bcc))}
+        recipients = lists["To"] + lists["Cc"] + lists["Bcc"]
+        if not recipients:
+            raise StepError("Send Mail has no recipient: give To, Cc or Bcc", code=E_INVALID_PARAMETER)
+        if not settings["from"]:
+            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
+        msg = EmailMessage()
+        msg["From"] = settings["from"]
+        for k in ("To", "Cc"):
+            if lists[k]:
+                msg[k] = ", ".join(lists[k])
+        if settings["reply_to"]:
+            msg["Reply-To"] = settings["reply_to"]
+        msg["Subject"] = subject(f).replace("\r", " ").replace("\n", " ")
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = make_msgid(domain=settings["host"] or None)
+        msg.set_content(message(f).replace("\r\n", "\n").replace("\r", "\n"))
+        for path_text in attach:
+            for line in paths.entries(path_text(f), paths.frame_variables(f)):
+                p = paths.resolve_input(line, f.session.base_dir, paths.frame_variables(f), "file to attach")
+                ctype, _ = mimetypes.guess_type(p.name)
+                main, sub = (ctype or "application/octet-stream").split("/", 1)
+                msg.add_attachment(p.read_bytes(), maintype=main, subtype=sub, filename=p.name)
+        send_smtp(settings, msg, recipients)
+    return run
+
+
+@step("Set Session Identifier", labels=("Value",),
+      note="Get ( SessionIdentifier ) returns the value in any file (FileMaker: in hosted files only).")
+def set_session_identifier(st: S.Step, c):
+    """Sets the identifier of the session (by default, Get ( UserName ))."""
+    opt = st.get("Value") or next(iter(calc_options(st)), None)
+    if opt is None:
+        raise c.error("Set Session Identifier needs a value: Set Session Identifier [ Value: \"name\" ]")
+    value = c.text(opt)
+
+    def run(f):
+        f.session.extensions["session_identifier"] = value(f)
     return run
