@@ -38,6 +38,16 @@ def frame_variables(frame) -> Variables:
     return frame.variable_text
 
 
+def fm_file_path(p: Path | str, folder: bool = False) -> str:
+    """A native path in FileMaker's form: ``/`` separators, a leading ``/`` and, for folders, a trailing ``/``."""
+    s = str(p).replace("\\", "/")
+    if not s.startswith("/"):
+        s = "/" + s
+    if folder and not s.endswith("/"):
+        s += "/"
+    return s
+
+
 def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("¶", "\n")
             .split("\n")]

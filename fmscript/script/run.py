@@ -37,6 +37,9 @@ def execute(cs, frame) -> object:
                 session.last_error_detail = e.detail or e.message
                 st = cs.steps[pc]
                 session.last_error_location = f"{cs.name}\r{st.name}\r{cs.spans[pc].line}"
+                log = session.extensions.get("error_log")
+                if log is not None:  # Set Error Logging [ On ]
+                    log(frame, cs, pc, e.code)
                 if not frame.error_capture:
                     raise e.with_span(cs.spans[pc], st.name)
                 pc += 1

@@ -14,13 +14,9 @@ from . import get_value as get
 
 
 def fm_path(p: Path | str, folder: bool = True) -> str:
-    """FileMaker's path form: ``/`` separators, a leading ``/`` and, for folders, a trailing ``/``."""
-    s = str(p).replace("\\", "/")
-    if not s.startswith("/"):
-        s = "/" + s
-    if folder and not s.endswith("/"):
-        s += "/"
-    return s
+    """FileMaker's path form of a folder (or, ``folder=False``, of a file)."""
+    from ...data.paths import fm_file_path
+    return fm_file_path(p, folder)
 
 
 _fixed_now: _dt.datetime | None = None
@@ -48,6 +44,13 @@ def documents_path(f):
     """``FMSCRIPT_DOCUMENTS`` if set, else the user's Documents folder."""
     p = os.environ.get("FMSCRIPT_DOCUMENTS") or str(Path.home() / "Documents")
     return fm_path(p)
+
+
+@get("OpenDataFileInfo")
+def open_data_file_info(f):
+    """The session's open data files (Open Data File), one ``<file ID><tab>file:<path>`` line each."""
+    files = f.session.extensions.get("data_files")
+    return files.info() if files is not None else ""
 
 
 @get("TemporaryPath")
@@ -265,6 +268,12 @@ def account_type(f):
 def account_group_name(f):
     """The external group of the account (empty: fmscript accounts are FileMaker accounts)."""
     return _account(f).get("group", "")
+
+
+@get("SessionIdentifier")
+def session_identifier(f):
+    """What Set Session Identifier set in this session, else empty."""
+    return f.session.extensions.get("session_identifier", "")
 
 
 @get("UserName")

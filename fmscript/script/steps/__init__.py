@@ -4,7 +4,8 @@
 ``compile(step: ast.Step, c: StepCompiler) -> run(frame) -> next_pc | None``.  English and zh-Hans names,
 aliases and label translations come from the catalogue in ``stdlib/``, so a step is written once.  The
 modules of this package are FileMaker's step categories (the catalogue's category column: ``found_sets``
-holds the Found Sets steps); they are found in the package's folder, not listed.  Steps of the catalogue that
+holds the Found Sets steps; a large family may be split into ``<family>_<topic>`` modules, ``files_data`` for the
+data file steps); they are found in the package's folder, not listed.  Steps of the catalogue that
 are not registered still parse; running one gives error 3.
 
 :data:`STEPS` holds the built-in definitions; :func:`builtin_steps` is the default table that each
