@@ -142,7 +142,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command in ("run", "check", "conformance"):
         return p
     for module, attr in (("fmscript.ai.commands", "add_commands"), ("fmscript.data.commands", "add_commands"),
-                         ("fmscript.server.commands", "add_commands"), ("fmscript.docgen", "add_commands")):
+                         ("fmscript.server.commands", "add_commands"), ("fmscript.docgen", "add_commands"),
+                         ("fmscript.fmxml.commands", "add_commands")):
         try:
             mod = __import__(module, fromlist=[attr])
         except ImportError as e:
