@@ -419,7 +419,8 @@ def _records(f, db, vec_name: str, tgt_name: str):
     ids = ctx.found if ctx.found is not None else db.all_ids(ti.name)
     for i, rid in enumerate(list(ids), 1):
         raw = db.record_values(ti, rid)
-        yield raw.get(vfi.name) or "", raw.get(tfi.name) or "", i
+        v, t = raw.get(vfi.name), raw.get(tfi.name)
+        yield ("" if v is None else v), ("" if t is None else t), i
 
 
 # -- what fmscript cannot run here --------------------------------------------------------------------------
