@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -31,11 +32,14 @@ class Scripted:
         return self.answers.pop(0)
 
 
+#: The shop's rows and the pairs the tiny model is taught (shared with tests/server/test_nl_serve.py).
+SHOP = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "nl_shop.json").read_text(encoding="utf-8"))
+
+
 def shop(path):
     conn = sqlite3.connect(path)
     conn.execute('CREATE TABLE Products ("Name" TEXT, "Price" INTEGER, "Colour" TEXT)')
-    conn.executemany("INSERT INTO Products VALUES (?, ?, ?)",
-                     [("pen", 2, "blue"), ("lamp", 30, "red"), ("desk", 120, "red"), ("cup", 5, "white")])
+    conn.executemany("INSERT INTO Products VALUES (?, ?, ?)", SHOP["products"])
     conn.commit()
     conn.close()
     return path
