@@ -201,3 +201,16 @@ def test_zh_hans_names(tmp_path):
                 '通过自然语言执行 SQL 查询 [ 账户名称: "ai" ; 模型: "m" ; 提示: "最便宜的？" ; 数据表: 通过名称 ; "Products" ; '
                 '操作: 仅查询数据 ; 响应目标: $$r ]')
     assert fm.get_global("$$r") == "pen"
+
+
+def test_a_prompt_over_the_local_models_context_is_refused_before_generating(home, tmp_path):
+    from fmscript.ai.tinymodel import create_tiny
+    create_tiny("fmscript/tiny-chat", home=home)  # its context: 2048 tokens
+    fm = Interpreter(file=shop(tmp_path / "shop.sqlite"), on_dialog=lambda t, m: None)
+    long_question = "Which of these products " + "really " * 3000 + "cost most?"
+    with pytest.raises(FMScriptError) as e:
+        fm.run_text('Configure AI Account [ Account Name: "local" ; Model Provider: Local ]\n'
+                    'Perform SQL Query by Natural Language [ Account Name: "local" ; Model: "fmscript/tiny-chat" ; '
+                    f'Prompt: "{long_question}" ; Action: Query ; Response Target: $$r ]')
+    assert e.value.code == 14 and "2048 tokens" in e.value.message
+    assert "$$r" not in fm.session.globals
