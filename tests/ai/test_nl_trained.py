@@ -2,7 +2,8 @@
 Fine-Tune Model, then ask it through Perform SQL Query / Find by Natural Language on a real SQLite file.
 
 The training file is built with the same prompt builders the steps use (fmscript.ai.nlquery), so the tuned model
-sees at run time exactly the prompt it learnt.  Slow: a real LoRA job on the Local engine.
+sees at run time exactly the prompt it learnt (each pair twice: the engine holds some examples out
+for validation).  Slow: a real LoRA job on the Local engine.
 """
 from __future__ import annotations
 
@@ -13,21 +14,9 @@ import pytest
 from fmscript.ai import nlquery
 from fmscript.interpreter import Interpreter
 
-from .test_nl_steps import shop
+from .test_nl_steps import SHOP, shop
 
-SQL_PAIRS = [
-    ("Which products are red?", 'SELECT "Name" FROM "Products" WHERE "Colour" = \'red\''),
-    ("What is the cheapest product?", 'SELECT "Name" FROM "Products" ORDER BY "Price" LIMIT 1'),
-    ("How many products are there?", 'SELECT count(*) FROM "Products"'),
-    ("Which products cost more than 20?", 'SELECT "Name" FROM "Products" WHERE "Price" > 20'),
-    ("What do all products cost together?", 'SELECT sum("Price") FROM "Products"'),
-    ("Which product is white?", 'SELECT "Name" FROM "Products" WHERE "Colour" = \'white\''),
-]
-FIND_PAIRS = [
-    ("red things", json.dumps({"query": [{"Products::Colour": "red"}]})),
-    ("cheap things", json.dumps({"query": [{"Products::Price": "<10"}]})),
-]
-LEARN = {"max_steps": 300, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 50,
+LEARN = {"max_steps": 100, "learning_rate": "3e-3", "batch_size": 4, "steps_per_report": 50,
          "fine_tuned_model_name": "shop sql"}
 
 
@@ -36,8 +25,8 @@ def training_file(path, db) -> None:
     fields = nlquery.fields_on_layout(db, "Products")["fields"]
     sql_t = nlquery.template_for(None, "", "SQL Query")
     find_t = nlquery.template_for(None, "", "Find Request")
-    rows = [nlquery.sql_messages(sql_t, ddl, q) + [{"role": "assistant", "content": a}] for q, a in SQL_PAIRS]
-    rows += [nlquery.find_messages(find_t, fields, q) + [{"role": "assistant", "content": a}] for q, a in FIND_PAIRS]
+    rows = [nlquery.sql_messages(sql_t, ddl, q) + [{"role": "assistant", "content": a}] for q, a in SHOP["sql"]]
+    rows += [nlquery.find_messages(find_t, fields, q) + [{"role": "assistant", "content": a}] for q, a in SHOP["find"]]
     path.write_text("".join(json.dumps({"messages": r}, ensure_ascii=False) + "\n" for r in rows * 2),
                     encoding="utf-8")
 

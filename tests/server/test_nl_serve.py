@@ -70,7 +70,7 @@ def test_a_model_taught_on_the_server_answers_with_the_files_rows(drained, tmp_p
     rows = [nlquery.sql_messages(t, ddl, q) + [{"role": "assistant", "content": a}] for q, a in SHOP["sql"]]
     (tmp_path / "nl.jsonl").write_text("".join(json.dumps({"messages": r}) + "\n" for r in rows * 2),
                                        encoding="utf-8")
-    params = json.dumps({"max_steps": "300", "learning_rate": "3e-3", "batch_size": "4",
+    params = json.dumps({"max_steps": "100", "learning_rate": "3e-3", "batch_size": "4",
                          "fine_tuned_model_name": "served sql"})
     fm.run_text(account(server) + f'''
 Fine-Tune Model [ Account Name: "srv" ; Base Model: "{BASE}" ; Training Data: File ; "filelinux:{tmp_path / 'nl.jsonl'}" ; Response Target: $job ; Fine-Tune Parameters: {json.dumps(params)} ]
