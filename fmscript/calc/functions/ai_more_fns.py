@@ -1,12 +1,13 @@
-"""FileMaker 22's AI functions beside embeddings: schema for models (GetTableDDL, GetFieldsOnLayout),
-GetTokenCount, regression predictions (PredictFromModel, GetModelAttributes), and ComputeModel (Core ML, which
-fmscript cannot run).  The embedding functions live in ``embedding_fns``."""
+"""FileMaker 22's AI functions beside the embedding models: schema for models (GetTableDDL, GetFieldsOnLayout),
+GetTokenCount, regression predictions (PredictFromModel, GetModelAttributes), vector arithmetic (AddEmbeddings,
+SubtractEmbeddings, NormalizeEmbedding), and ComputeModel (Core ML, which fmscript cannot run).  The functions
+that ask an embedding model (GetEmbedding …) and CosineSimilarity live in ``embedding_fns``."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from ...errors import E_COMMAND_UNAVAILABLE, FMScriptError
+from ...errors import E_COMMAND_UNAVAILABLE, E_INVALID_PARAMETER, FMScriptError
 from ..values import to_text
 from . import CalcError, function
 
@@ -76,3 +77,70 @@ def get_model_attributes(f, name):
 def compute_model(*args):
     """Evaluates a Core ML model: Core ML runs only on Apple's systems, so fmscript gives ``?``."""
     raise CalcError("ComputeModel needs Core ML, which only macOS, iOS and iPadOS have", code=E_COMMAND_UNAVAILABLE)
+
+
+# -- vector arithmetic (FileMaker 22) -----------------------------------------------------------------------
+
+def _vector(v) -> tuple[list[float], bool]:
+    """(the vector, whether it came as binary float32 data) from text (a JSON array) or binary data."""
+    from ...ai.regression import vector
+    return _calc_errors(lambda: vector(v if isinstance(v, (bytes, bytearray)) else to_text(v))), \
+        isinstance(v, (bytes, bytearray))
+
+
+def _number_text(x: float) -> str:
+    """A double as FileMaker writes a vector's number: 20 significant digits of its exact value."""
+    d = Decimal(x)
+    if d == 0:
+        return "0"
+    q = d.quantize(Decimal(1).scaleb(d.adjusted() - 19))
+    s = format(q, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def _normalized(xs: list[float], binary: bool, dims: int | None = None):
+    import math
+    import struct
+
+    n = math.sqrt(sum(x * x for x in (xs[:dims] if dims else xs)))
+    if n == 0:
+        raise CalcError("a zero vector cannot be normalized", code=E_INVALID_PARAMETER)
+    out = [x / n for x in (xs[:dims] if dims else xs)]
+    if binary:
+        return struct.pack(f"<{len(out)}f", *out)
+    return "[" + ", ".join(_number_text(x) for x in out) + "]"
+
+
+def _same_dims(a: list[float], b: list[float]) -> None:
+    if len(a) != len(b):
+        raise CalcError(f"the vectors have different dimensions ({len(a)} and {len(b)})", code=E_INVALID_PARAMETER)
+
+
+@function("AddEmbeddings ( v1 ; v2 )", category="ai")
+def add_embeddings(v1, v2):
+    """The normalized sum of two embedding vectors (text in, text out; binary in, binary out)."""
+    (a, ba), (b, bb) = _vector(v1), _vector(v2)
+    _same_dims(a, b)
+    return _normalized([x + y for x, y in zip(a, b)], ba and bb)
+
+
+@function("SubtractEmbeddings ( v1 ; v2 )", category="ai")
+def subtract_embeddings(v1, v2):
+    """The normalized difference v1 − v2 of two embedding vectors."""
+    (a, ba), (b, bb) = _vector(v1), _vector(v2)
+    _same_dims(a, b)
+    return _normalized([x - y for x, y in zip(a, b)], ba and bb)
+
+
+@function("NormalizeEmbedding ( data { ; dimension } )", category="ai")
+def normalize_embedding(data, dimension=None):
+    """The vector scaled to length 1; with ``dimension``, only its first ``dimension`` values, normalized."""
+    xs, binary = _vector(data)
+    dims = None
+    if dimension is not None and to_text(dimension).strip():
+        try:
+            d = int(Decimal(to_text(dimension)))
+        except (InvalidOperation, ValueError):
+            raise CalcError("the dimension must be a number", code=E_INVALID_PARAMETER) from None
+        dims = d if 0 < d < len(xs) else None
+    return _normalized(xs, binary, dims)
