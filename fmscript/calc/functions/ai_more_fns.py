@@ -45,8 +45,9 @@ def get_fields_on_layout(f, layout):
 
 @function("GetTokenCount ( text )", category="ai")
 def get_token_count(text):
-    """An estimate of the text's tokens, for guidance only (as FileMaker says): about four characters a token,
-    one per CJK character."""
+    """An estimate of the text's tokens, for guidance only (as FileMaker says).
+
+    About four characters a token, one per CJK character: fmscript ships no provider's tokenizer."""
     from ...ai.nlquery import estimate_tokens
     return Decimal(estimate_tokens(to_text(text)))
 
