@@ -214,3 +214,19 @@ def test_a_prompt_over_the_local_models_context_is_refused_before_generating(hom
                     f'Prompt: "{long_question}" ; Action: Query ; Response Target: $$r ]')
     assert e.value.code == 14 and "2048 tokens" in e.value.message
     assert "$$r" not in fm.session.globals
+
+
+def test_data_tables_from_list_by_name_and_by_ddl(tmp_path):
+    fm, _ = interpreter(tmp_path, [])
+    fm.run_text('Set Variable [ $ddl ; Value: "CREATE TABLE \\"X\\" (\\"a\\" int);" ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
+                'Data Tables: From list ; Products ; Action: Get DDL ; Response Target: $$list ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
+                'Data Tables: By DDL ; $ddl ; Action: Get DDL ; Response Target: $$ddl ]\n'
+                'Set Error Capture [ On ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
+                'Data Tables: By name ; "Products¶Nope" ; Action: Get DDL ; Response Target: $$bad ]\n'
+                'Set Variable [ $$bad_err ; Value: Get ( LastError ) ]')
+    assert fm.get_global("$$list").startswith('CREATE TABLE "Products"')
+    assert fm.get_global("$$ddl") == 'CREATE TABLE "X" ("a" int);'
+    assert str(fm.get_global("$$bad_err")) == "106"

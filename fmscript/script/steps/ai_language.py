@@ -156,8 +156,8 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     tables_kind = _word(st.get("Data Tables"), c, "")
     if tables_kind and tables_kind not in ("From list", "By name", "By DDL"):
         raise c.error("Data Tables must be From list, By name or By DDL", st.get("Data Tables").pos)
-    table_values = [c.text(o) if isinstance(o.value, S.Calc) else name_of(c, o) for o in st.after("Data Tables")
-                    if o.value is not None] if tables_kind else []
+    # Names as written (a bare Products or "Products"), or calculations ($tables, a field holding the DDL).
+    table_values = [name_of(c, o) for o in st.after("Data Tables") if o.value is not None] if tables_kind else []
     if tables_kind and not table_values:
         raise c.error(f"Data Tables: {tables_kind} needs the tables (or the DDL) after it")
     target = _target(st, c)
@@ -325,9 +325,7 @@ def perform_find_by_natural_language(st: S.Step, c):
             raise StepError("no records match the model's find request", code=E_NO_RECORDS_MATCH)
         ctx.found, ctx.index, ctx.sort = ids, 0, None
         if spec:
-            db.sort(ctx, spec)
-        if target is not None:
-            target(f, answer)
+            db.sort(ctx, spec)  # FileMaker uses no Response Target with Get: Found Set
     return run
 
 
