@@ -230,3 +230,17 @@ def test_data_tables_from_list_by_name_and_by_ddl(tmp_path):
     assert fm.get_global("$$list").startswith('CREATE TABLE "Products"')
     assert fm.get_global("$$ddl") == 'CREATE TABLE "X" ("a" int);'
     assert str(fm.get_global("$$bad_err")) == "106"
+
+
+def test_options_by_json_data(tmp_path):
+    fm, model = interpreter(tmp_path, ['SELECT "Name" FROM "Products" WHERE "Price" > 100'])
+    fm.run_text(ACCOUNT + 'Set Variable [ $o ; Value: "{\\"action\\": \\"query for data only\\", '
+                '\\"data tables\\": [\\"Products\\"], \\"stream\\": \\"off\\"}" ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "dear?" ; '
+                'Options specified: By JSON data ; $o ; Response Target: $$r ]\n'
+                'Set Error Capture [ On ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "dear?" ; '
+                'Options specified: By JSON data ; "{\\"action\\": \\"drop\\"}" ; Response Target: $$bad ]\n'
+                'Set Variable [ $$bad_err ; Value: Get ( LastError ) ]')
+    assert fm.get_global("$$r") == "desk" and 'CREATE TABLE "Products"' in model.asked[0][0]["content"]
+    assert str(fm.get_global("$$bad_err")) == "1708" and len(model.asked) == 1

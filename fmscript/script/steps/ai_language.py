@@ -137,8 +137,7 @@ SQL_ACTIONS = ("Query", "Query for Data Only", "Get SQL", "Get First SQL Only", 
       guard=data_errors,
       note="The model's SQL runs through ExecuteSQL's read-only path, its literals passed as parameters; a query "
            "that would write is refused with error 8310 and never run. SQLite refusing a query sends the error "
-           f"back to the model, at most {SQL_ATTEMPTS} attempts. The answer is not streamed (Stream is accepted). "
-           "Options specified: By JSON data is not supported.")
+           f"back to the model, at most {SQL_ATTEMPTS} attempts. The answer is not streamed (Stream is accepted).")
 def perform_sql_query_by_natural_language(st: S.Step, c):
     """Sends the question and the tables' DDL to a model, runs the SQL it answers (read only) and returns the
     answer, the data, the SQL or the DDL (Action)."""
@@ -150,9 +149,12 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     action = _word(st.get("Action"), c, "Query")
     if action not in SQL_ACTIONS:
         raise c.error("Action must be " + ", ".join(SQL_ACTIONS), st.get("Action").pos)
+    by_json = None
     if _word(st.get("Options specified"), c, "From list") == "By JSON data":
-        raise c.error("Options specified: By JSON data is not supported by fmscript; give the options From list",
-                      st.get("Options specified").pos, code=E_REQUEST_NOT_SUPPORTED)
+        opts = [o for o in st.after("Options specified") if o.value is not None]
+        if not opts:
+            raise c.error("Options specified: By JSON data needs the JSON after it", st.get("Options specified").pos)
+        by_json = c.text(opts[0])
     tables_kind = _word(st.get("Data Tables"), c, "")
     if tables_kind and tables_kind not in ("From list", "By name", "By DDL"):
         raise c.error("Data Tables must be From list, By name or By DDL", st.get("Data Tables").pos)
@@ -164,21 +166,43 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     if target is None:
         raise c.error("Perform SQL Query by Natural Language needs a Response Target: Response Target: $answer")
 
-    def schema(f, db) -> str:
+    def schema(f, db, json_tables) -> str:
         from ...ai.nlquery import table_ddl
-        if tables_kind == "By DDL":
+        if json_tables is not None:
+            names = json_tables
+        elif tables_kind == "By DDL":
             return "\n\n".join(v(f) for v in table_values)
-        if tables_kind:
+        elif tables_kind:
             names = [n.strip() for v in table_values for n in v(f).replace("\n", "\r").split("\r") if n.strip()]
         else:
             names = [n for n, _ in db.occurrences().values()]
         return table_ddl(db, names)
 
+    def json_options(f):
+        """Options specified: By JSON data: ``action``, ``data tables`` and ``stream`` keys (Claris's page)."""
+        o = _json_object(by_json(f), "The options JSON")
+        unknown = set(o) - {"action", "data tables", "stream"}
+        if unknown:
+            raise StepError("the options JSON has unknown keys: " + ", ".join(sorted(unknown)) + " (use action, "
+                            "data tables, stream)", code=E_INVALID_PARAMETER)
+        act = {a.casefold(): a for a in SQL_ACTIONS}.get(str(o.get("action", "query")).casefold())
+        if act is None:
+            raise StepError("the options JSON's action must be one of " + ", ".join(a.lower() for a in SQL_ACTIONS),
+                            code=E_INVALID_PARAMETER)
+        tables = o.get("data tables")
+        if tables is not None and not (isinstance(tables, list) and all(isinstance(x, str) for x in tables)):
+            raise StepError("the options JSON's data tables must be an array of table names", code=E_INVALID_PARAMETER)
+        return act, tables
+
     def run(f):
+        db = database(f)
+        action_now, json_tables = json_options(f) if by_json is not None else (action, None)
+        ddl = schema(f, db, json_tables)
+        run_action(f, db, ddl, action_now)
+
+    def run_action(f, db, ddl, action):
         from ...ai import nlquery
         from ...ai.accounts import account
-        db = database(f)
-        ddl = schema(f, db)
         if action == "Get DDL":
             target(f, ddl)
             return
