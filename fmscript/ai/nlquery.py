@@ -332,7 +332,7 @@ def find_request(answer: str, fields: dict) -> dict:
 
 # -- context length -----------------------------------------------------------------------------------------
 
-def check_context(messages: list[dict], prompt_tokens: int, limit: int | None, model: str) -> None:
+def check_context(prompt_tokens: int, limit: int | None, model: str) -> None:
     """A prompt longer than the model's context is refused before it is sent (FileMaker: out of range)."""
     if limit and prompt_tokens >= limit:
         raise FMScriptError(f"the prompt is {prompt_tokens} tokens, more than the {limit} tokens model “{model}” "

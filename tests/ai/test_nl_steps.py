@@ -244,3 +244,13 @@ def test_options_by_json_data(tmp_path):
                 'Set Variable [ $$bad_err ; Value: Get ( LastError ) ]')
     assert fm.get_global("$$r") == "desk" and 'CREATE TABLE "Products"' in model.asked[0][0]["content"]
     assert str(fm.get_global("$$bad_err")) == "1708" and len(model.asked) == 1
+
+
+def test_zh_hans_find_and_template(tmp_path):
+    fm, model = interpreter(tmp_path, [RED_DEAREST])
+    fm.run_text('配置 AI 账户 [ 账户名称: "ai" ; 模型提供商: Scripted ]\n转到布局 [ "Products" ]\n'
+                '配置提示模板 [ 模板名称: "找" ; 模型提供商: Scripted ; 模板类型: 查找请求 ; 查找请求提示: "字段 :schema: 问题 :question:" ]\n'
+                '通过自然语言执行查找 [ 账户名称: "ai" ; 模型: "m" ; 提示: "红色的" ; 获取: JSON 形式的查找请求 ; '
+                '提示模板名称: "找" ; 响应目标: $$r ]')
+    assert json.loads(fm.get_global("$$r")) == json.loads(RED_DEAREST)
+    assert model.asked[0][0]["content"].startswith('字段 {') and model.asked[0][0]["content"].endswith("问题 红色的")

@@ -72,7 +72,7 @@ def _messages_fit(a, model: str, messages: list[dict]) -> None:
         return
     from ...ai import nlquery
     tokens, limit = _run_ai(lambda: nlquery.local_prompt_tokens(model, messages))
-    nlquery.check_context(messages, tokens, limit, model)
+    nlquery.check_context(tokens, limit, model)
 
 
 def _ask(a, model: str, messages: list[dict], params: dict) -> str:
