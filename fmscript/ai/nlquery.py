@@ -206,6 +206,10 @@ def extract_sql(answer: str) -> str:
     return text[m.start():].strip() if m else ""
 
 
+_CLAUSES = re.compile(r"\b(SELECT|FROM|WHERE|BY|HAVING|LIMIT|OFFSET|ON|JOIN|AND|OR|NOT|WHEN|THEN|ELSE|CASE|IN|"
+                      r"BETWEEN|LIKE|UNION|VALUES|AS|IS)\b", re.I)
+
+
 def _strip_literals(sql: str) -> tuple[str, list]:
     """``sql`` with its string and number literals replaced by ``?``, and their values in order."""
     out, params, i, n = [], [], 0, len(sql)
@@ -238,8 +242,11 @@ def _strip_literals(sql: str) -> tuple[str, list]:
             i = n if j < 0 else j
         elif ch.isdigit() and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] in "_.$")):
             m = re.match(r"\d+(\.\d+)?([eE][-+]?\d+)?", sql[i:])
-            if re.search(r"\b(LIMIT|OFFSET)\s*$|\bLIMIT\s+\d+\s*,\s*$", "".join(out), re.I):
-                out.append(m.group(0))  # a row count stays a number (a parameter would be text)
+            clause = _CLAUSES.findall(re.sub(r'"[^"]*"', '""', "".join(out)))
+            if clause and clause[-1].upper() in ("BY", "LIMIT", "OFFSET"):
+                # A row count, or a column position in ORDER BY / GROUP BY, stays a number (a parameter is a
+                # value: ORDER BY ? sorts by a constant).
+                out.append(m.group(0))
             else:
                 try:
                     params.append(Decimal(m.group(0)))

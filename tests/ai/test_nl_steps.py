@@ -254,3 +254,14 @@ def test_zh_hans_find_and_template(tmp_path):
                 '提示模板名称: "找" ; 响应目标: $$r ]')
     assert json.loads(fm.get_global("$$r")) == json.loads(RED_DEAREST)
     assert model.asked[0][0]["content"].startswith('字段 {') and model.asked[0][0]["content"].endswith("问题 红色的")
+
+
+def test_literals_become_parameters_but_column_positions_and_row_counts_stay(tmp_path):
+    from fmscript.ai.nlquery import read_only_sql
+    sql, params = read_only_sql('SELECT "Name" FROM "Products" WHERE "Colour" <> \'it\'\'s\' AND "Price" < 100 '
+                                'ORDER BY 1 DESC LIMIT 2;')
+    assert sql == 'SELECT "Name" FROM "Products" WHERE "Colour" <> ? AND "Price" < ? ORDER BY 1 DESC LIMIT 2'
+    assert [str(p) for p in params] == ["it's", "100"]
+    fm, _ = interpreter(tmp_path, ['SELECT "Name" FROM "Products" WHERE "Price" < 100 ORDER BY 1 DESC LIMIT 2'])
+    fm.run_text(sql_step("Query for Data Only"))
+    assert fm.get_global("$$r") == "pen\rlamp"
