@@ -42,7 +42,7 @@ SECURITY_HEADERS = {
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                           autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                          trim_blocks=True, lstrip_blocks=True)
 
 
 def _when(value, ms: bool = False) -> str:
@@ -316,7 +316,7 @@ def install(app, api_key: str | None) -> None:
                     "batch_size": d.batch_size}
         values = {k: (form.get(k) if form is not None and form.get(k) is not None else "") for k in
                   ("max_steps", "learning_rate", "lora_layers", "batch_size", "fine_tuned_model_name", "model",
-                   "existing_file")}
+                   "existing_file", "extra")}
         bases = [m["id"] for m in console.models() if m["kind"] in ("base", "builtin")]
         tuned = [m["id"] for m in console.models() if m["kind"] == "tuned"]
         files = console.engine.store.list_files("fine-tune")
@@ -350,6 +350,16 @@ def install(app, api_key: str | None) -> None:
                                                            "fine_tuned_model_name")}
         hp = {k: v for k, v in hp.items() if v}
         model = str(form.get("model") or "")
+        extra_text = str(form.get("extra") or "").strip()
+        if extra_text:  # the Local engine's extras (rank, steps_per_report, ...), as a JSON object
+            try:
+                extra = json.loads(extra_text)
+            except ValueError:
+                extra = None
+            if not isinstance(extra, dict):
+                return console.render(request, "new.html", status=400, errors=[t("new.error"), t("new.extra_bad")],
+                                      **new_context(request, form))
+            hp = {**extra, **hp}
 
         def fail(message: str, status: int = 400, **extra):
             return console.render(request, "new.html", status=status, errors=[t("new.error"), message],
