@@ -41,9 +41,12 @@ class ConsoleClient:
     def get(self, path: str) -> Response:
         return self.request("GET", path)
 
-    def csrf(self, path: str = "/console/login") -> str:
-        page = self.get(path).content.decode()
-        return CSRF_RE.search(page).group(1)
+    def csrf(self, path: str | None = None) -> str:
+        """The token of a page's forms (the login page's, or a logged-in page's once logged in)."""
+        r = self.get(path or "/console/login")
+        if r.status_code == 303:
+            r = self.get("/console/jobs")
+        return CSRF_RE.search(r.content.decode()).group(1)
 
     def post(self, path: str, fields: dict, csrf: bool | str = True) -> Response:
         fields = dict(fields)
