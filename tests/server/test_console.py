@@ -220,3 +220,19 @@ def test_the_loss_chart_draws_each_reported_point():
     assert re.search(r'class="series-val" data-points="1"', svg)
     assert "&lt;train&gt;" in svg and "<train>" not in svg
     assert charts.loss_chart([{"step": 1}], {}) is None
+
+
+def test_a_server_without_a_key_opens_the_console_and_says_so(tmp_path):
+    from .harness import ServerProcess
+
+    srv = ServerProcess(tmp_path / "fmhome", key=None).start()
+    try:
+        c = ConsoleClient(f"http://127.0.0.1:{srv.port}")
+        r = c.get("/console/jobs")
+        assert r.status_code == 200 and "runs without an API key" in r.content.decode()
+        assert 'id="logout"' not in r.content.decode()
+        r = c.post("/console/keys", {"name": "pointless"})
+        assert r.status_code == 400 and "without FMSCRIPT_API_KEY" in r.content.decode()
+        assert keys.KeyStore(srv.home / "jobs.sqlite").list() == []
+    finally:
+        srv.stop()

@@ -105,11 +105,15 @@ def test_wrong_key_language_switch_and_logout(browser, root, shots):
     Select(by_id(browser, "lang-select")).select_by_value("en")
     wait_until(lambda: by_id(browser, "nav-jobs").text == "Jobs", 20, "the page in English again")
 
+    by_id(browser, "nav-server").click()
+    assert "CPU" in by_id(browser, "health-device").text and by_id(browser, "health-blas").text
+    browser.save_screenshot(str(shots / "03-server.png"))
+
     by_id(browser, "logout").click()
     wait_until(lambda: "/console/login" in browser.current_url, 20, "the login page after logging out")
     browser.get(root + "/console/models")
     assert "/console/login" in browser.current_url  # the session is gone
-    browser.save_screenshot(str(shots / "03-logged-out.png"))
+    browser.save_screenshot(str(shots / "04-logged-out.png"))  # the login page again
 
 
 @pytest.mark.slow
@@ -129,7 +133,7 @@ def test_fine_tune_from_the_page_watch_it_ask_it_cancel_another_and_delete_it(br
                         ("fine_tuned_model_name", "browser qa"), ("extra", '{"steps_per_report": 4}')):
         by_id(browser, name).clear()
         by_id(browser, name).send_keys(value)
-    browser.save_screenshot(str(shots / "04-new-fine-tune.png"))
+    browser.save_screenshot(str(shots / "05-new-fine-tune.png"))
     by_id(browser, "start-job").click()
     wait_until(lambda: "/console/jobs/fm-ftjob-" in browser.current_url, 30, "the job page")
     job_id = browser.current_url.rsplit("/", 1)[1]
@@ -145,7 +149,7 @@ def test_fine_tune_from_the_page_watch_it_ask_it_cancel_another_and_delete_it(br
         if not seen or seen[-1] != step:
             seen.append(step)
         if status == "running" and step > 0 and not shot_taken:
-            browser.save_screenshot(str(shots / "05-job-running.png"))
+            browser.save_screenshot(str(shots / "06-job-running.png"))
             shot_taken = True
         if status in ("succeeded", "failed", "cancelled"):
             break
@@ -157,7 +161,7 @@ def test_fine_tune_from_the_page_watch_it_ask_it_cancel_another_and_delete_it(br
     polyline = browser.find_element("css selector", "#loss-chart polyline.series-train")
     points = [tuple(map(float, p.split(","))) for p in polyline.get_attribute("points").split()]
     assert len(points) >= 10 and points[-1][1] > points[0][1], points
-    browser.save_screenshot(str(shots / "06-job-succeeded.png"))
+    browser.save_screenshot(str(shots / "07-job-succeeded.png"))
 
     # Ask the tuned model.
     question, answer = QA[0]
@@ -168,35 +172,51 @@ def test_fine_tune_from_the_page_watch_it_ask_it_cancel_another_and_delete_it(br
     wait_until(lambda: browser.find_elements("id", "answer"), 120, "the tuned model's answer")
     assert by_id(browser, "answer").text.strip() == answer.strip()
     assert job_id in by_id(browser, "models-table").text  # the job that made it
-    browser.save_screenshot(str(shots / "07-models-try.png"))
+    browser.save_screenshot(str(shots / "08-models-try.png"))
 
-    # Start another job and cancel it from its page.
+    # Start another job, watch it start in the jobs list (which updates itself), and cancel it from its page.
     by_id(browser, "nav-new").click()
     Select(by_id(browser, "existing_file")).select_by_index(1)
     Select(by_id(browser, "model")).select_by_value(BASE)
     by_id(browser, "max_steps").send_keys("100000")
+    by_id(browser, "extra").send_keys('{"steps_per_report": 2}')
     by_id(browser, "start-job").click()
     wait_until(lambda: "/console/jobs/fm-ftjob-" in browser.current_url, 30, "the second job's page")
     other = browser.current_url.rsplit("/", 1)[1]
     assert other != job_id
+    by_id(browser, "nav-jobs").click()
+    browser.execute_script("window.__stillThisPage = 2;")
+
+    def row_step():
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            row = browser.find_element("css selector", f'tr.job[data-job="{other}"]')
+            return int(row.get_attribute("data-step") or 0)
+        except StaleElementReferenceException:
+            return 0
+    wait_until(lambda: row_step() > 0, 180, "the second job's step in the jobs list")
+    assert browser.execute_script("return window.__stillThisPage;") == 2
+    browser.save_screenshot(str(shots / "09-jobs-list-running.png"))
+    browser.find_element("css selector", f'tr.job[data-job="{other}"] a').click()
     by_id(browser, "cancel-job").click()
     wait_until(lambda: attr_when_ready(browser, "job-state", "data-status") == "cancelled", 60, "the job cancelled")
     assert drained.job(other)["status"] == "cancelled"
-    browser.save_screenshot(str(shots / "08-job-cancelled.png"))
+    browser.save_screenshot(str(shots / "10-job-cancelled.png"))
     browser.get(root + "/console/jobs")
     rows = {r.get_attribute("data-job"): r.get_attribute("data-status")
             for r in browser.find_elements("css selector", "tr.job")}
     assert rows[job_id] == "succeeded" and rows[other] == "cancelled"
-    browser.save_screenshot(str(shots / "09-jobs-list.png"))
+    browser.save_screenshot(str(shots / "11-jobs-list.png"))
 
     # Delete the tuned model, confirming first.
     wait_until(lambda: not drained.health()["jobs"]["running"], 60, "the cancelled job to stop")
     browser.get(root + "/console/models")
     browser.find_element("css selector", 'tr[data-model="fm-mlx-browser-qa"] a.delete-model').click()
     assert "fm-mlx-browser-qa" in browser.find_element("tag name", "h1").text
-    browser.save_screenshot(str(shots / "10-delete-confirm.png"))
+    browser.save_screenshot(str(shots / "12-delete-confirm.png"))
     by_id(browser, "confirm-delete").click()
     wait_until(lambda: "was deleted" in browser.page_source, 30, "the deletion")
     assert not browser.find_elements("css selector", 'tr[data-model="fm-mlx-browser-qa"]')
     assert drained.get("/models/fm-mlx-browser-qa").status_code == 404
-    browser.save_screenshot(str(shots / "11-model-deleted.png"))
+    browser.save_screenshot(str(shots / "13-model-deleted.png"))
