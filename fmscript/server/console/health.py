@@ -60,8 +60,9 @@ def blas_text() -> str:
     from fmscript.ai import blas
 
     _env, note = blas.worker_environment()
-    mapped = blas.loaded_blas()
-    return f"{note.removeprefix('BLAS: ')}; this server process: {mapped}"
+    if "mlx.core" not in sys.modules:
+        return f"{note.removeprefix('BLAS: ')}; this server process: mlx not loaded yet (it loads with the first answer)"
+    return f"{note.removeprefix('BLAS: ')}; this server process: {blas.loaded_blas()}"
 
 
 def memory(worker_pid: int | None) -> dict:
