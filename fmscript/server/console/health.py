@@ -50,7 +50,7 @@ def device() -> str:
         return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return "Metal (Apple GPU)"
-    if _installed("mlx-cuda") or _installed("mlx[cuda]"):
+    if _installed("mlx-cuda"):  # what `pip install mlx[cuda]` brings
         return "CUDA (NVIDIA GPU)"
     return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
 
