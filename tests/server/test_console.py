@@ -163,6 +163,22 @@ def test_a_users_text_is_escaped_everywhere_it_shows(person, server):
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in job_page  # the unknown parameter's warning event
 
 
+def test_a_failed_job_shows_its_reason_in_the_list_and_on_its_page(person, server):
+    from fmscript.ai.jobs import JobStore
+
+    # A job whose base model is not there by the time the worker takes it (queued behind the API's checks).
+    store = JobStore(server.home / "jobs.sqlite")
+    job = store.create_job("gone-<i>base</i>", _upload(server), {"max_steps": 2})
+    failed = server.wait_job(job["id"])
+    assert failed["status"] == "failed"
+    listing = person.get("/console/jobs/live").content.decode()
+    row = re.search(rf'<tr class="job status-failed" data-job="{job["id"]}".*?</tr>', listing, re.S).group(0)
+    assert 'class="reason"' in row and "&lt;i&gt;base&lt;/i&gt;" in row and "<i>" not in row
+    page = person.get(f"/console/jobs/{job['id']}").content.decode()
+    reason = re.search(r'id="job-error">([^<]*)<', page).group(1)
+    assert html.unescape(reason) == failed["error"]["message"] and 'data-final="1"' in page
+
+
 def test_the_same_name_warns_and_deleting_waits_for_the_jobs_that_use_it(person, server):
     fid = _upload(server)
     done = server.post("/fine_tuning/jobs", json_body={"model": BASE, "training_file": fid, "hyperparameters": {
