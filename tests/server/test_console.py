@@ -219,6 +219,9 @@ def test_the_language_switch_and_the_server_page(person):
     device = re.search(r'id="health-device">([^<]+)<', page).group(1)
     assert 'id="health-blas"' in page and device.split(" ")[0] in ("CPU", "CUDA", "Metal")
     assert person.post("/console/lang", {"lang": "en", "next": "//evil.example"}).headers["location"] == "/console"
+    # A page that answered a form switches back to the page of that form, not to the form's POST-only address.
+    answered = person.post("/console/keys", {"name": ""}).content.decode()
+    assert 'name="next" value="/console/server"' in answered
     assert "Health" in person.get("/console/server").content.decode()
 
 

@@ -67,6 +67,23 @@ _env.filters["bytes"] = health.human_bytes
 _env.filters["quote"] = lambda v: quote(str(v), safe="")
 
 
+def _page_path(request: Request) -> str:
+    """Where the language switch comes back to: this page, or for a page a form answered, the page of that form
+    (its action takes POST only)."""
+    path = request.url.path
+    if request.method == "GET":
+        return path + (f"?{request.url.query}" if request.url.query else "")
+    if path.endswith("/cancel"):
+        return path.removesuffix("/cancel")
+    if path.startswith(PREFIX + "/keys"):
+        return PREFIX + "/server"
+    if path.startswith(PREFIX + "/models/"):
+        return PREFIX + "/models"
+    if path in (PREFIX + "/login", PREFIX + "/logout", PREFIX + "/lang"):
+        return PREFIX + "/login"
+    return path
+
+
 def _safe_next(value: str | None) -> str:
     """Only a path of this console: never another site (``//host``) after logging in."""
     if value and value.startswith(PREFIX) and not value.startswith("//") and "\\" not in value:
@@ -107,7 +124,7 @@ class Console:
         base = {"t": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES, "prefix": PREFIX,
                 "csrf_field": CSRF_FIELD, "csrf_token": self.auth.csrf_token(self.csrf_cookie(request)),
                 "auth_required": self.auth.required, "version": __version__, "poll_ms": POLL_MS,
-                "path": request.url.path, "active": "", "messages": [], "errors": []}
+                "path": _page_path(request), "active": "", "messages": [], "errors": []}
         base.update(ctx)
         html = _env.get_template(template).render(**base)
         return self.finish(request, HTMLResponse(html, status_code=status))
