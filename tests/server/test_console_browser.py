@@ -179,6 +179,15 @@ def test_fine_tune_from_the_page_watch_it_ask_it_cancel_another_and_delete_it(br
     # Start a long job: watch its step count rise on its page and in the jobs list (both update themselves), and
     # cancel it from its page.
     by_id(browser, "nav-new").click()
+    # Typing a name that exists warns at once, in the page's words.
+    assert not by_id(browser, "same-name-warning").is_displayed()
+    by_id(browser, "fine_tuned_model_name").send_keys("browser qa")
+    wait_until(lambda: by_id(browser, "same-name-warning").is_displayed(), 10, "the same-name warning")
+    assert "fm-mlx-browser-qa already exists" in by_id(browser, "same-name-warning").text
+    by_id(browser, "fine_tuned_model_name").clear()
+    by_id(browser, "fine_tuned_model_name").send_keys(" ")
+    wait_until(lambda: not by_id(browser, "same-name-warning").is_displayed(), 10, "the warning to go")
+    by_id(browser, "fine_tuned_model_name").clear()
     Select(by_id(browser, "existing_file")).select_by_index(1)
     Select(by_id(browser, "model")).select_by_value(BASE)
     by_id(browser, "max_steps").send_keys("100000")
