@@ -256,3 +256,18 @@ def test_a_server_without_a_key_opens_the_console_and_says_so(tmp_path):
         assert keys.KeyStore(srv.home / "jobs.sqlite").list() == []
     finally:
         srv.stop()
+
+
+def test_the_consoles_own_login_opens_no_way_around_the_api_key(root):
+    import http.client
+    from urllib.parse import urlsplit
+
+    port = urlsplit(root).port
+    for path in ("/console/../v1/models", "/console/%2e%2e/v1/models", "/console/static/../../v1/models",
+                 "/console/static/%2e%2e/routes.py", "/console/static/..%2f..%2fv1/models"):
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        con.request("GET", path)
+        r = con.getresponse()
+        body = r.read()
+        con.close()
+        assert r.status in (401, 404) and b'"object":"list"' not in body and b"import" not in body, (path, r.status)
