@@ -334,8 +334,9 @@ def install(app, api_key: str | None) -> None:
         values = {k: (form.get(k) if form is not None and form.get(k) is not None else "") for k in
                   ("max_steps", "learning_rate", "lora_layers", "batch_size", "fine_tuned_model_name", "model",
                    "existing_file", "extra")}
-        bases = [m["id"] for m in console.models() if m["kind"] in ("base", "builtin")]
-        tuned = [m["id"] for m in console.models() if m["kind"] == "tuned"]
+        models = console.models()
+        bases = [m["id"] for m in models if m["kind"] in ("base", "builtin")]
+        tuned = [m["id"] for m in models if m["kind"] == "tuned"]
         files = console.engine.store.list_files("fine-tune")
         ctx = {"defaults": defaults, "values": values, "bases": bases, "files": files,
                "existing_names": json.dumps(tuned), "same_name": None, "active": "new"}
