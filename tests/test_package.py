@@ -26,6 +26,10 @@ DATA = ["py.typed", "grammar/calc.lark", "stdlib/steps.tsv", "stdlib/labels.tsv"
 def source_files() -> set[str]:
     """Every file the package must ship, as paths inside the package."""
     out = {p.relative_to(SOURCE).as_posix() for p in SOURCE.rglob("*.py") if "__pycache__" not in p.parts}
+    # The Admin Console's pages and assets (package data: the console works offline from the wheel alone).
+    console = SOURCE / "server" / "console"
+    out |= {p.relative_to(SOURCE).as_posix() for d in ("templates", "static") for p in (console / d).iterdir()
+            if p.is_file()}
     for name, folder in MAPPED.items():
         out |= {f"{name}/{p.name}" for p in folder.iterdir() if p.suffix in (".lark", ".tsv", ".md")}
     return out | set(DATA)

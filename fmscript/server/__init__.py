@@ -1,8 +1,9 @@
 """``fmscript serve``: an OpenAI-compatible HTTP API over the local fine-tuning engine of one fmscript home.
 
 Layout: :mod:`.app` builds the ASGI app (key check, OpenAI's error object, the worker keep-alive);
-:mod:`.files`, :mod:`.fine_tuning`, :mod:`.models` and :mod:`.chat` hold the endpoints; :mod:`.commands` adds the
-``serve`` command to the CLI. See ``docs/server.md``.
+:mod:`.files`, :mod:`.fine_tuning`, :mod:`.models` and :mod:`.chat` hold the endpoints; :mod:`.console` is the
+Admin Console's web pages at ``/console``; :mod:`.commands` adds the ``serve`` command to the CLI. See
+``docs/server.md`` and ``docs/console.md``.
 """
 from __future__ import annotations
 

@@ -33,14 +33,19 @@ KEEPALIVE_SECONDS = 2.0
 
 class BearerKeyMiddleware:
     """Every request must carry ``Authorization: Bearer <key>`` when the server has a key (compared in constant
-    time). Pure ASGI, so streamed answers pass through untouched."""
+    time), or a named key of the console's key store. Pure ASGI, so streamed answers pass through untouched. The
+    console's pages (``exempt``) log in with a session cookie of their own instead."""
 
-    def __init__(self, app, api_key: str | None):
+    def __init__(self, app, api_key: str | None, keystore=None, exempt=None):
         self.app = app
         self.key = api_key.encode() if api_key else None
+        self.keystore = keystore
+        self.exempt = exempt
 
     async def __call__(self, scope, receive, send):
         if self.key is None or scope["type"] != "http":  # lifespan events; the API has no websockets
+            return await self.app(scope, receive, send)
+        if self.exempt is not None and self.exempt(scope.get("path", "")):
             return await self.app(scope, receive, send)
         given = b""
         for name, value in scope.get("headers", ()):
@@ -49,6 +54,9 @@ class BearerKeyMiddleware:
                 break
         scheme, _, token = given.partition(b" ")
         if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
+            return await self.app(scope, receive, send)
+        if scheme.lower() == b"bearer" and self.keystore is not None and token.strip() and \
+                await anyio.to_thread.run_sync(self.keystore.find, token.strip()) is not None:
             return await self.app(scope, receive, send)
         message = ("Incorrect API key provided." if given else
                    "You didn't provide an API key. Send it in the Authorization header: "
@@ -215,5 +223,10 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         return app.openapi_schema
 
     app.openapi = openapi
-    app.add_middleware(BearerKeyMiddleware, api_key=api_key)
+
+    from . import console
+
+    console.install(app, api_key)  # the Admin Console at /console (docs/console.md)
+    app.add_middleware(BearerKeyMiddleware, api_key=api_key, keystore=app.state.keystore,
+                       exempt=console.is_console_path)
     return app

@@ -83,7 +83,8 @@ def cmd_serve(args) -> int:
     app = create_app(api_key=key)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     sys.stderr.write(f"fmscript serve: listening on http://{shown}:{port}/v1 (home {fmhome.home(ensure=True)}; "
-                     f"{'API key required' if key else 'no API key'})\n")
+                     f"{'API key required' if key else 'no API key'}); "
+                     f"Admin Console: http://{shown}:{port}/console\n")
     if not key and not is_loopback(args.host):
         sys.stderr.write("fmscript serve: warning: no API key (FMSCRIPT_API_KEY): anyone who can reach this address "
                          "can train and use models here\n")
