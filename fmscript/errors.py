@@ -16,6 +16,7 @@ E_COMMAND_UNAVAILABLE = 3  # Command is unavailable (for example, wrong operatin
 E_COMMAND_UNKNOWN = 4  # Command is unknown
 E_COMMAND_INVALID = 5  # Command is invalid (for example, a Set Field script step has no calculation)
 E_NOT_ENOUGH_MEMORY = 7  # Running out of memory
+E_OUT_OF_RANGE = 14  # Out of range (fmscript: a prompt over the model's context, tool rounds past the limit)
 E_REQUEST_NOT_SUPPORTED = 21  # Request not supported
 E_FILE_MISSING = 100  # File is missing
 E_RECORD_MISSING = 101  # Record is missing
