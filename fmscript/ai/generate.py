@@ -115,6 +115,30 @@ def context_length(model, tokenizer) -> int | None:
     return n if 0 < n < 10_000_000 else None
 
 
+def prompt_tokens(model_name: str, model, tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list:
+    """The prompt's tokens through the model's chat template; error 14 when they do not fit its context."""
+    try:
+        if tools:
+            prompt = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
+        else:
+            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    except Exception as e:
+        raise FMScriptError(f"The model {model_name!r} could not format the messages"
+                            + (" with tools" if tools else "") + f": {e}", code=E_AI_REQUEST_FAILED) from None
+    limit = context_length(model, tokenizer)
+    if limit is not None and len(prompt) >= limit:
+        raise FMScriptError(f"The prompt is {len(prompt)} tokens long; the model {model_name!r} reads at most "
+                            f"{limit} (its context length). Shorten the prompt or the message history.",
+                            code=E_OUT_OF_RANGE)
+    return prompt
+
+
+def check_prompt(model_name: str, messages: list[dict], tools: list[dict] | None = None) -> int:
+    """How many tokens the prompt has, checked against the context before an answer starts (the server's 400)."""
+    model, tokenizer = load_model(model_name)
+    return len(prompt_tokens(model_name, model, tokenizer, messages, tools))
+
+
 @dataclass
 class Piece:
     """One step of an answer: its new text, the token counts so far, and why it ended (None while going)."""
@@ -143,19 +167,7 @@ def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_
 
     if seed is not None:
         mx.random.seed(int(seed))
-    try:
-        if tools:
-            prompt = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
-        else:
-            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    except Exception as e:
-        raise FMScriptError(f"The model {model_name!r} could not format the messages"
-                            + (" with tools" if tools else "") + f": {e}", code=E_AI_REQUEST_FAILED) from None
-    limit = context_length(model, tokenizer)
-    if limit is not None and len(prompt) >= limit:
-        raise FMScriptError(f"The prompt is {len(prompt)} tokens long; the model {model_name!r} reads at most "
-                            f"{limit} (its context length). Shorten the prompt or the message history.",
-                            code=E_OUT_OF_RANGE)
+    prompt = prompt_tokens(model_name, model, tokenizer, messages, tools)
     sampler = make_sampler(temp=max(temperature, 0.0), top_p=top_p if 0 < top_p < 1 else 0.0)
     with _GEN_LOCK:
         for r in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler):

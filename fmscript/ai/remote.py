@@ -20,7 +20,8 @@ import time
 from urllib.parse import urlsplit
 
 from fmscript.ai.accounts import Provider
-from fmscript.errors import E_AI_REQUEST_FAILED, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_TIMEOUT, FMScriptError
+from fmscript.errors import (E_AI_REQUEST_FAILED, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_OUT_OF_RANGE, E_TIMEOUT,
+                             FMScriptError)
 from fmscript.redact import redact
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -149,7 +150,10 @@ class RemoteProvider(Provider):
             raise FMScriptError(f"{what}: cannot reach {self.where}: {self._cause(e)}",
                                 code=E_CONNECTION_FAILED) from None
         except openai.APIStatusError as e:
-            raise FMScriptError(self._status_message(what, e), code=E_AI_REQUEST_FAILED) from None
+            code = getattr(e, "code", None) or ((getattr(e, "body", None) or {}).get("code")
+                                                if isinstance(getattr(e, "body", None), dict) else None)
+            raise FMScriptError(self._status_message(what, e), code=E_OUT_OF_RANGE if code ==
+                                "context_length_exceeded" else E_AI_REQUEST_FAILED) from None
         except openai.OpenAIError as e:
             raise FMScriptError(redact(f"{what}: {e}"), code=E_AI_REQUEST_FAILED) from None
 
