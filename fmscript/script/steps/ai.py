@@ -1,4 +1,5 @@
-"""AI steps: Configure AI Account, Fine-Tune Model, Generate Response from Model, Wait for Fine-Tune Job.
+"""AI steps: Configure AI Account, Fine-Tune Model, Generate Response from Model, Set AI Call Logging, Wait for
+Fine-Tune Job.
 
 They go through the account's provider (:mod:`fmscript.ai.accounts`); the AI libraries are imported only
 when one of these steps runs.
@@ -313,6 +314,41 @@ def generate_response(st: S.Step, c):
             if keep is not None:
                 saved = saved[-keep:] if keep else []
             save(f, _json_text(saved))
+    return run
+
+
+def log_path(filename: str) -> Path:
+    """Where FileMaker puts the log: the Documents folder (``Get ( DocumentsPath )``), unless the name is a path."""
+    from ...calc.functions.get import documents_path
+    from ...data.paths import to_native
+
+    name = filename.strip() or "LLMDebug.log"
+    native = Path(to_native(name)) if ("/" in name or ":" in name) else Path(name)
+    if native.is_absolute():
+        return native
+    return Path(to_native(to_text(documents_path(None)))) / native
+
+
+@step("Set AI Call Logging", labels=("Filename", "Verbose", "Truncate Messages"),
+      calc_labels=("Filename",),
+      note="Each call is one JSON line (time, call, provider, account, model, prompt, response, tokens, "
+           "duration_ms, error; Verbose adds details: messages, parameters, tools, vectors). API keys are masked; "
+           "the file is created owner-only.")
+def set_ai_call_logging(st: S.Step, c):
+    """Turns logging of AI calls on (to a file in Documents, default LLMDebug.log) or off (every log file)."""
+    words = st.words()
+    on = "Off" not in words
+    filename = c.text(st.get("Filename"))
+    verbose = "Verbose" in words or c.on_off(st.get("Verbose"), False)
+    truncate = "Truncate Messages" in words or c.on_off(st.get("Truncate Messages"), False)
+
+    def run(f):
+        from ...ai.calllog import for_session
+        log = for_session(f.session)
+        if not on:
+            log.turn_off()
+            return
+        log.turn_on(log_path(filename(f)), verbose=verbose, truncate=truncate)
     return run
 
 
