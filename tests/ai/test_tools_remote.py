@@ -249,3 +249,13 @@ def test_call_log_without_verbose_has_no_details_and_truncates(shapes, tmp_path)
                + GEN.format(more="Agentic mode: Off")))
     e = json.loads((tmp_path / "Documents" / "calls.log").read_text(encoding="utf-8"))
     assert "details" not in e and len(e["response"]) < 600 and "characters left out" in e["response"]
+
+
+def test_the_step_in_zh_hans(shapes):
+    srv = shapes({"tool_calls": [("get_weather", {"city": "北京"})]}, {"content": "北京晴。"})
+    text = script(srv, '从模型生成回复 [ 账户名称: "acct" ; 模型: "gpt-4.1-mini" ; 用户提示: "北京天气？" ; 代理模式: 打开 ; '
+                       '工具定义: $defs ; 来自模型的工具调用: $$calls ; 回复: $$answer ; 流 ]')
+    _, fm = run(text)
+    g = fm.session.globals
+    assert str(g["$$answer"]).strip() == "北京晴。" and json.loads(str(g["$$asked"]).strip()) == {"city": "北京"}
+    assert srv.requests[0]["stream"] is True and str(g["$$calls"]) == ""
