@@ -174,6 +174,8 @@ class _Run:
             text, self.prompt_tokens, self.completion_tokens, finish = next(self._it)
         except StopIteration:
             tail = self.filter.flush()
+            if tail and self.tool_filter is not None:
+                tail = self.tool_filter.feed(tail)
             return tail or None
         if finish:
             self.finish_reason = "length" if finish == "length" else "stop"

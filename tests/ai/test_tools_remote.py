@@ -259,3 +259,14 @@ def test_the_step_in_zh_hans(shapes):
     g = fm.session.globals
     assert str(g["$$answer"]).strip() == "北京晴。" and json.loads(str(g["$$asked"]).strip()) == {"city": "北京"}
     assert srv.requests[0]["stream"] is True and str(g["$$calls"]) == ""
+
+
+def test_a_failing_tool_script_tells_the_model_and_warns(shapes, capsys):
+    srv = shapes({"tool_calls": [("get_weather", {"city": "Paris"})]}, {"content": "Could not check."})
+    text = script(srv, GEN.format(more="Agentic mode: On")).replace(
+        'Set Variable [ $$asked', 'Go to Layout [ "No such layout" ]\nSet Variable [ $$asked')
+    _, fm = run(text)
+    err = json.loads(srv.requests[1]["messages"][-1]["content"])["error"]
+    assert err["type"] == "script_error" and err["code"] == 105
+    assert str(fm.session.globals["$$answer"]) == "Could not check."
+    assert "the tool script “get_weather” failed" in capsys.readouterr().err

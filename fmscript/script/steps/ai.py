@@ -14,6 +14,7 @@ from ...calc import ast as C
 from ...calc.values import to_text
 from ...errors import (E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_JSON_INVALID, E_NO_RECORDS_MATCH, E_RECURSION,
                        E_SCRIPT_MISSING, FMScriptError, StepError)
+from ...redact import redact
 from .. import ast as S
 from . import step
 
@@ -180,10 +181,10 @@ def _lf(text):
     return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
 
 
-def _tool_runner(f, on_error):
+def _tool_runner(f):
     """``call_tool(name, arguments)`` for the agentic loop: runs the script of the tool's name with the arguments
     (JSON) as its parameter, as FileMaker does; its Exit Script result goes back to the model. A missing script
-    or a failing one gives the model a structured error instead."""
+    or a failing one gives the model a structured error instead (and stderr a warning)."""
     from ...ai.tools import tool_error
     from ..run import MAX_CALL_DEPTH, execute
     from ..runtime import Frame
@@ -201,7 +202,7 @@ def _tool_runner(f, on_error):
         try:
             result = execute(target, sub)
         except FMScriptError as e:
-            on_error(name, e)
+            sys.stderr.write(f"fmscript: warning: the tool script “{name}” failed: {redact(e.message)}\n")
             return tool_error("script_error", e.message, code=e.code)
         finally:
             session.call_depth -= 1
@@ -297,10 +298,8 @@ def generate_response(st: S.Step, c):
         def chat_turn(convo, tool_list, text_sink):
             return provider.chat_turn(model_name, convo, p, tools=tool_list, on_text=text_sink)
 
-        failures: list = []
         try:
-            result = _run_ai(lambda: run_agent(chat_turn, messages, tools, agentic,
-                                               _tool_runner(f, lambda n, e: failures.append((n, e))),
+            result = _run_ai(lambda: run_agent(chat_turn, messages, tools, agentic, _tool_runner(f),
                                                on_text if stream else None))
         except FMScriptError:
             if streamed:
