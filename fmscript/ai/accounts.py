@@ -51,18 +51,33 @@ class Provider:
         """One model answer with tool calling and streaming: a :class:`fmscript.ai.tools.Turn`. ``tools`` is
         OpenAI's list; ``on_text(piece)`` sees the answer's text as it comes. A provider with only ``chat``
         answers without tools, in one piece."""
-        from .tools import Turn
-
-        if tools:
-            self.unsupported("Tool calling")
-        text = self.chat(model, messages, params)
-        if on_text is not None and text:
-            on_text(text)
-        return Turn(text)
+        return plain_turn(self, model, messages, params, tools, on_text)
 
     def cancel_hint(self, job_id: str) -> str:
         """How a person cancels the job from a shell (said when they stop waiting with Ctrl-C)."""
         return f"cancel it with the {self.provider_name} provider's own tools"
+
+
+def plain_turn(provider, model: str, messages: list[dict], params: dict, tools=None, on_text=None):
+    """A chat turn from a provider that only has ``chat`` (an embedder's provider need not subclass
+    :class:`Provider`): no tools, the answer in one piece."""
+    from .tools import Turn
+
+    if tools:
+        raise FMScriptError(f"Tool calling is not supported by the {getattr(provider, 'provider_name', 'this')} "
+                            "provider in fmscript.", code=E_REQUEST_NOT_SUPPORTED)
+    text = provider.chat(model, messages, params)
+    if on_text is not None and text:
+        on_text(text)
+    return Turn(text)
+
+
+def chat_turn(provider, model: str, messages: list[dict], params: dict, tools=None, on_text=None):
+    """One answer of ``provider`` with tools and streaming, whether it has ``chat_turn`` or only ``chat``."""
+    turn = getattr(provider, "chat_turn", None)
+    if turn is None:
+        return plain_turn(provider, model, messages, params, tools, on_text)
+    return turn(model, messages, params, tools=tools, on_text=on_text)
 
 
 @dataclass

@@ -270,3 +270,21 @@ def test_a_failing_tool_script_tells_the_model_and_warns(shapes, capsys):
     assert err["type"] == "script_error" and err["code"] == 105
     assert str(fm.session.globals["$$answer"]) == "Could not check."
     assert "the tool script “get_weather” failed" in capsys.readouterr().err
+
+
+def test_a_provider_without_tool_calling_says_so_with_error_21():
+    class Echo:
+        def __init__(self, account):
+            pass
+
+        def chat(self, model, messages, params):
+            return "echo"
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.register_provider("Echo", Echo)
+    out = fm.run_text(f'''Set Error Capture [ On ]
+Configure AI Account [ Account Name: "e" ; Model Provider: Echo ]
+Generate Response from Model [ Account Name: "e" ; Model: "m" ; User Prompt: "hi" ; Tool Definitions: {json.dumps(json.dumps(WEATHER))} ; Response: $r ]
+Set Variable [ $code ; Value: Get ( LastError ) ]
+Generate Response from Model [ Account Name: "e" ; Model: "m" ; User Prompt: "hi" ; Stream ; Response: $r ]
+Exit Script [ Text Result: $code & "|" & $r ]''')
+    assert out == "21|echo"

@@ -249,7 +249,7 @@ def generate_response(st: S.Step, c):
     span = c.source.span(st.pos)
 
     def run(f):
-        from ...ai.accounts import account
+        from ...ai.accounts import account, chat_turn
         from ...ai.tools import parse_tool_definitions, run_agent
         a = account(f.session, acct(f))
         # Everything a person can get wrong is checked before the model is asked.
@@ -295,11 +295,11 @@ def generate_response(st: S.Step, c):
                 if sink is not None:
                     sink(event)
 
-        def chat_turn(convo, tool_list, text_sink):
-            return provider.chat_turn(model_name, convo, p, tools=tool_list, on_text=text_sink)
+        def ask(convo, tool_list, text_sink):
+            return chat_turn(provider, model_name, convo, p, tools=tool_list, on_text=text_sink)
 
         try:
-            result = _run_ai(lambda: run_agent(chat_turn, messages, tools, agentic, _tool_runner(f),
+            result = _run_ai(lambda: run_agent(ask, messages, tools, agentic, _tool_runner(f),
                                                on_text if stream else None))
         except FMScriptError:
             if streamed:
