@@ -11,6 +11,7 @@ form). A prompt longer than the model's context (``max_position_embeddings``) is
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -60,7 +61,6 @@ def clear_cache() -> None:
 def _arguments(v):
     """A tool call's arguments as a dict for the chat template (Hugging Face's convention; OpenAI sends text)."""
     if isinstance(v, str):
-        import json
         try:
             parsed = json.loads(v)
         except json.JSONDecodeError:
