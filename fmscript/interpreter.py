@@ -296,9 +296,11 @@ class Interpreter:
     def tracer(self):
         """The step wrapper that reports trace and ``on_step`` events (None when nobody listens)."""
         if not self._trace and self.session.on_step is None:
+            self.session.trace = None
             return None
         sink = self._trace if callable(self._trace) else (_print_trace if self._trace else None)
         session = self.session
+        session.trace = sink  # steps that report during their run (a streamed answer) use it too
 
         def wrap(fn, st, span):
             def traced(f):
@@ -344,6 +346,8 @@ SECRET_NAME = re.compile(r"key|secret|token|password|passwd|密钥|密码", re.I
 def format_trace(event: dict) -> str:
     """A trace event as one line: ``path:line: Step  $x = '2'`` (secrets masked), for stderr or a REPL."""
     parts = [f"{event['path']}:{event['line']}: {event['step']}"]
+    if "stream" in event:  # a piece of a streamed answer
+        parts.append(f"streamed {short_value(event['stream'])}")
     for k, v in event["changed"].items():
         # A variable named like a secret is masked even before Configure AI Account has registered it.
         parts.append(f"{k} = {'••••' if SECRET_NAME.search(k) else short_value(v)}")

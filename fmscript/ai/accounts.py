@@ -46,9 +46,38 @@ class Provider:
         """Generate Response from Model: the answer's text."""
         self.unsupported("Generate Response from Model")
 
+    def chat_turn(self, model: str, messages: list[dict], params: dict, tools: list[dict] | None = None,
+                  on_text: Callable[[str], None] | None = None):
+        """One model answer with tool calling and streaming: a :class:`fmscript.ai.tools.Turn`. ``tools`` is
+        OpenAI's list; ``on_text(piece)`` sees the answer's text as it comes. A provider with only ``chat``
+        answers without tools, in one piece."""
+        return plain_turn(self, model, messages, params, tools, on_text)
+
     def cancel_hint(self, job_id: str) -> str:
         """How a person cancels the job from a shell (said when they stop waiting with Ctrl-C)."""
         return f"cancel it with the {self.provider_name} provider's own tools"
+
+
+def plain_turn(provider, model: str, messages: list[dict], params: dict, tools=None, on_text=None):
+    """A chat turn from a provider that only has ``chat`` (an embedder's provider need not subclass
+    :class:`Provider`): no tools, the answer in one piece."""
+    from .tools import Turn
+
+    if tools:
+        raise FMScriptError(f"Tool calling is not supported by the {getattr(provider, 'provider_name', 'this')} "
+                            "provider in fmscript.", code=E_REQUEST_NOT_SUPPORTED)
+    text = provider.chat(model, messages, params)
+    if on_text is not None and text:
+        on_text(text)
+    return Turn(text)
+
+
+def chat_turn(provider, model: str, messages: list[dict], params: dict, tools=None, on_text=None):
+    """One answer of ``provider`` with tools and streaming, whether it has ``chat_turn`` or only ``chat``."""
+    turn = getattr(provider, "chat_turn", None)
+    if turn is None:
+        return plain_turn(provider, model, messages, params, tools, on_text)
+    return turn(model, messages, params, tools=tools, on_text=on_text)
 
 
 @dataclass
@@ -60,6 +89,7 @@ class Account:
     verify_ssl: bool = False
     _provider: object = field(default=None, repr=False)
     providers: dict | None = field(default=None, repr=False)  # the interpreter's table (None: PROVIDERS)
+    call_log: object = field(default=None, repr=False)  # the session's fmscript.ai.calllog.CallLog
 
     def __repr__(self) -> str:
         key = mask(self.api_key) if self.api_key else ""
@@ -76,6 +106,9 @@ class Account:
                                     + ", ".join(sorted(_DISPLAY.get(k, k) for k in table)),
                                     code=E_AI_REQUEST_FAILED)
             self._provider = factory(self)
+            if self.call_log is not None:
+                from .calllog import LoggedProvider  # every AI call of a script goes through this door
+                self._provider = LoggedProvider(self._provider, self, self.call_log)
         return self._provider
 
     def display(self) -> dict:
@@ -96,8 +129,11 @@ def register_provider(name: str, factory: Callable[[Account], object]) -> None:
 
 def configure(session, name: str, provider_name: str, api_key: str = "", endpoint: str = "",
               verify_ssl: bool = False) -> Account:
+    from .calllog import for_session
+
     register_secret(api_key)
-    acct = Account(name, provider_name, api_key, endpoint, verify_ssl, providers=session.providers)
+    acct = Account(name, provider_name, api_key, endpoint, verify_ssl, providers=session.providers,
+                   call_log=for_session(session))
     session.accounts[name.casefold()] = acct
     return acct
 

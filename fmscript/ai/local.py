@@ -161,6 +161,18 @@ class LocalEngine(Provider):
         extra = {k: p[k] for k in ("top_p", "seed") if p.get(k) is not None}
         return generate(model, messages, temperature=temperature, max_tokens=max_tokens, **extra)
 
+    def chat_turn(self, model: str, messages, params: dict | None = None, tools: list[dict] | None = None,
+                  on_text=None):
+        """One answer with tools (through the model's chat template) and streaming; a ``tools.Turn``."""
+        from fmscript.ai.generate import turn
+
+        p = dict(params or {})
+        temperature = float(p.pop("temperature", 0.0) or 0.0)
+        max_tokens = int(p.pop("max_tokens", p.pop("max_completion_tokens", 256)) or 256)
+        extra = {k: p[k] for k in ("top_p", "seed") if p.get(k) is not None}
+        return turn(model, messages, tools=tools, on_text=on_text, temperature=temperature, max_tokens=max_tokens,
+                    **extra)
+
     def list_models(self) -> list[dict]:
         return modelstore.list_models()
 

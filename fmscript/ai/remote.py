@@ -20,7 +20,8 @@ import time
 from urllib.parse import urlsplit
 
 from fmscript.ai.accounts import Provider
-from fmscript.errors import E_AI_REQUEST_FAILED, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_TIMEOUT, FMScriptError
+from fmscript.errors import (E_AI_REQUEST_FAILED, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_OUT_OF_RANGE, E_TIMEOUT,
+                             FMScriptError)
 from fmscript.redact import redact
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -149,7 +150,10 @@ class RemoteProvider(Provider):
             raise FMScriptError(f"{what}: cannot reach {self.where}: {self._cause(e)}",
                                 code=E_CONNECTION_FAILED) from None
         except openai.APIStatusError as e:
-            raise FMScriptError(self._status_message(what, e), code=E_AI_REQUEST_FAILED) from None
+            code = getattr(e, "code", None) or ((getattr(e, "body", None) or {}).get("code")
+                                                if isinstance(getattr(e, "body", None), dict) else None)
+            raise FMScriptError(self._status_message(what, e), code=E_OUT_OF_RANGE if code ==
+                                "context_length_exceeded" else E_AI_REQUEST_FAILED) from None
         except openai.OpenAIError as e:
             raise FMScriptError(redact(f"{what}: {e}"), code=E_AI_REQUEST_FAILED) from None
 
@@ -324,8 +328,8 @@ class RemoteProvider(Provider):
             time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
 
     # ------------------------------------------------------------------------------------------ chat
-    def chat(self, model: str, messages: list[dict], params: dict) -> str:
-        """Generate Response from Model: one chat completion; the answer's text."""
+    @staticmethod
+    def _chat_kwargs(params: dict | None) -> dict:
         kwargs, extra = {}, {}
         for k, v in (params or {}).items():
             if k in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
@@ -338,11 +342,60 @@ class RemoteProvider(Provider):
                 extra[k] = v
         if extra:
             kwargs["extra_body"] = extra
-        resp = self._call("Generate Response from Model", lambda: self.client.chat.completions.create(
-            model=model, messages=messages, **kwargs))
-        if not resp.choices:
-            return ""
-        return resp.choices[0].message.content or ""
+        return kwargs
+
+    def chat(self, model: str, messages: list[dict], params: dict) -> str:
+        """Generate Response from Model: one chat completion; the answer's text."""
+        return self.chat_turn(model, messages, params).text
+
+    def chat_turn(self, model: str, messages: list[dict], params: dict | None, tools: list[dict] | None = None,
+                  on_text=None):
+        """One chat completion with ``tools`` passed through (OpenAI's shape) and, when ``on_text`` is given,
+        streamed; a ``tools.Turn`` with the text, the tool calls and the usage."""
+        from fmscript.ai.tools import Turn
+
+        kwargs = self._chat_kwargs(params)
+        if tools:
+            kwargs["tools"] = tools
+        if on_text is None:
+            resp = self._call("Generate Response from Model", lambda: self.client.chat.completions.create(
+                model=model, messages=messages, **kwargs))
+            if not resp.choices:
+                return Turn("")
+            msg = resp.choices[0].message
+            calls = [{"id": c.id, "type": "function", "function": {"name": c.function.name,
+                                                                    "arguments": c.function.arguments or ""}}
+                     for c in (msg.tool_calls or []) if getattr(c, "function", None) is not None]
+            usage = ({"prompt_tokens": resp.usage.prompt_tokens, "completion_tokens": resp.usage.completion_tokens}
+                     if resp.usage else {})
+            return Turn(msg.content or "", calls, usage, resp.choices[0].finish_reason or "stop")
+
+        def streamed():
+            text, calls, usage, finish = [], {}, {}, "stop"
+            stream = self.client.chat.completions.create(model=model, messages=messages, stream=True,
+                                                         stream_options={"include_usage": True}, **kwargs)
+            for chunk in stream:
+                if chunk.usage:
+                    usage = {"prompt_tokens": chunk.usage.prompt_tokens,
+                             "completion_tokens": chunk.usage.completion_tokens}
+                for ch in chunk.choices or []:
+                    d = ch.delta
+                    if d is not None and d.content:
+                        text.append(d.content)
+                        on_text(d.content)
+                    for tc in (d.tool_calls or []) if d is not None else []:
+                        c = calls.setdefault(tc.index, {"id": "", "type": "function",
+                                                        "function": {"name": "", "arguments": ""}})
+                        if tc.id:
+                            c["id"] = tc.id
+                        if tc.function is not None:
+                            c["function"]["name"] += tc.function.name or ""
+                            c["function"]["arguments"] += tc.function.arguments or ""
+                    if ch.finish_reason:
+                        finish = ch.finish_reason
+            return Turn("".join(text), [calls[i] for i in sorted(calls)], usage, finish)
+
+        return self._call("Generate Response from Model", streamed)
 
     def __repr__(self) -> str:
         return f"RemoteProvider({self.kind!r}, endpoint={self.account.endpoint!r})"

@@ -35,12 +35,29 @@ SPECIAL_TOKENS = ["<pad>", "<s>", "<|end|>", "<|system|>", "<|user|>", "<|assist
 EOS_TOKEN = "<|end|>"
 
 # Role markers are single special tokens, so prompt masking cuts exactly at the assistant's first token.
+# Tools (Hermes/Qwen style, the form fmscript.ai.tools parses back): the definitions in a system block, a call as
+# <tool_call>{"name": …, "arguments": …}</tool_call>, a result as a user turn inside <tool_response>. Without tools
+# the text is what it always was, so adapters trained before stay valid.
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
+    "{% if tools %}{{ '<|system|>\n# Tools\nTo call a tool, answer <tool_call>{\"name\": …, \"arguments\": {…}}"
+    "</tool_call>.\n' }}"
+    "{% for t in tools %}{{ (t.function if t.function is defined else t) | tojson }}{{ '\n' }}{% endfor %}"
+    "{{ '<|end|>\n' }}{% endif %}"
     "{% for message in messages %}"
+    "{% if message['role'] == 'tool' %}"
+    "{{ '<|user|>\n<tool_response>\n' + message['content'] + '\n</tool_response><|end|>\n' }}"
+    "{% elif message['role'] == 'assistant' and message.tool_calls %}"
+    "{{ '<|assistant|>\n' + (message['content'] or '') }}"
+    "{% for tc in message.tool_calls %}{% set fn = tc.function if tc.function is defined else tc %}"
+    "{{ '<tool_call>{\"name\": ' + (fn.name | tojson) + ', \"arguments\": ' + "
+    "(fn.arguments if fn.arguments is string else (fn.arguments | tojson)) + '}</tool_call>' }}{% endfor %}"
+    "{{ '<|end|>\n' }}"
+    "{% else %}"
     "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
     "{{ raise_exception('Unknown role: ' + message['role']) }}{% endif %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}"
+    "{% endif %}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )

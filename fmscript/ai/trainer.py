@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fmscript.ai.generate import check_messages
 from fmscript.ai.params import FineTuneParams
 
 PAD_MULTIPLE = 8
@@ -45,10 +46,11 @@ def tokenize_examples(tokenizer, examples: list[dict], mask_prompt: bool, max_se
     """Chat examples → ``(token ids, offset)``; loss counts tokens from ``offset`` on (the last assistant reply)."""
     rows = []
     for ex in examples:
-        msgs = [{"role": m["role"], "content": m["content"]} for m in ex["messages"]]
-        tokens = list(tokenizer.apply_chat_template(msgs, tokenize=True))
+        msgs = check_messages(ex["messages"])
+        tools = {"tools": ex["tools"]} if ex.get("tools") else {}  # tool-calling examples: the model's template
+        tokens = list(tokenizer.apply_chat_template(msgs, tokenize=True, **tools))
         if mask_prompt:
-            prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=True, add_generation_prompt=True)
+            prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=True, add_generation_prompt=True, **tools)
             offset = len(prompt)
         else:
             offset = 1

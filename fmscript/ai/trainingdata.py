@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fmscript.errors import E_INVALID_DATE, FMScriptError
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 
 
 class TrainingDataError(FMScriptError):
@@ -54,13 +54,20 @@ def validate_example(obj, line: int = 0, path: str | None = None) -> dict:
         role = m.get("role")
         if role not in ROLES:
             raise TrainingDataError(f"message {i} has role {json.dumps(role, ensure_ascii=False)}; "
-                                    "the known roles are system, user and assistant.", line, path)
+                                    "the known roles are system, user, assistant and tool.", line, path)
+        if role == "assistant" and m.get("tool_calls") is not None:
+            _check_tool_calls(m["tool_calls"], i, line, path)
+            if m.get("content") is None:
+                seen.add(role)
+                continue
         if "content" not in m:
             raise TrainingDataError(f"message {i} ({role}) has no \"content\".", line, path)
         if not isinstance(m["content"], str):
             raise TrainingDataError(f"message {i} ({role}) has content that is {_json_kind(m['content'])}, "
                                     "not text.", line, path)
         seen.add(role)
+    if "tools" in obj and not (isinstance(obj["tools"], list) and all(isinstance(t, dict) for t in obj["tools"])):
+        raise TrainingDataError("\"tools\" must be a list of tool definitions (objects).", line, path)
     if "user" not in seen:
         raise TrainingDataError("there is no \"user\" message.", line, path)
     if "assistant" not in seen:
@@ -69,6 +76,16 @@ def validate_example(obj, line: int = 0, path: str | None = None) -> dict:
         raise TrainingDataError("the last message must be the assistant's answer (the text the model learns).",
                                 line, path)
     return obj
+
+
+def _check_tool_calls(calls, i: int, line: int, path) -> None:
+    if not isinstance(calls, list) or not calls:
+        raise TrainingDataError(f"message {i} (assistant) has \"tool_calls\" that is not a non-empty list.",
+                                line, path)
+    for c in calls:
+        fn = c.get("function") if isinstance(c, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise TrainingDataError(f"message {i} (assistant) has a tool call without a function name.", line, path)
 
 
 def _json_kind(v) -> str:

@@ -4,6 +4,12 @@ Generation runs in this process with mlx-lm, one answer at a time (mlx's CPU str
 their turn on an async lock without holding a thread, so uploads and job requests are answered meanwhile.
 Defaults differ from OpenAI's where the local engine's do: ``temperature`` 0 (greedy, so a tuned model answers
 as trained) and ``max_tokens`` 256.
+
+Tools: ``tools`` go to the model's chat template; the tool calls it writes (Hermes/Qwen ``<tool_call>`` or llama-3
+JSON, :mod:`fmscript.ai.tools`) come back as OpenAI's ``tool_calls`` with ``finish_reason`` ``tool_calls``, whole or
+as streamed deltas (the call's text is held back while streaming, then sent as one delta per call).
+``tool_choice``: ``none`` answers without tools, ``auto`` and ``required`` offer them all (a model cannot be made
+to call one), ``{"type": "function", "function": {"name": …}}`` offers only that one.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from fmscript.errors import FMScriptError
+from fmscript.errors import E_OUT_OF_RANGE, FMScriptError
 
 from . import schemas as S
 from .errors import APIError, error_body, from_fmscript
@@ -44,26 +50,54 @@ class ChatRequest(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
 
 def _messages(raw: list[dict]) -> list[dict]:
-    out = []
+    from fmscript.ai.generate import check_messages
+
     for i, m in enumerate(raw):
         role = m.get("role")
-        if role == "developer":
-            role = "system"
-        if role not in ("system", "user", "assistant"):
+        if role not in ("system", "developer", "user", "assistant", "tool"):
             raise APIError(400, f"Invalid value for 'messages[{i}].role': {role!r}; this server answers system, "
-                                "developer, user and assistant messages.", param=f"messages[{i}].role",
+                                "developer, user, assistant and tool messages.", param=f"messages[{i}].role",
                            code="invalid_value")
         content = m.get("content")
         if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in
-                              (None, "text", "input_text"))
-        out.append({"role": role, "content": "" if content is None else str(content)})
-    if not out:
+            m = {**m, "content": "".join(p.get("text", "") for p in content if isinstance(p, dict) and
+                                         p.get("type") in (None, "text", "input_text"))}
+            raw[i] = m
+    if not raw:
         raise APIError(400, "'messages' must hold at least one message.", param="messages", code="invalid_value")
-    return out
+    try:
+        return check_messages(raw)
+    except FMScriptError as e:
+        raise APIError(400, e.message, param="messages", code="invalid_value") from None
+
+
+def _tools(body: "ChatRequest") -> list[dict] | None:
+    """The tools offered to the model, as ``tool_choice`` says; 400 for definitions that cannot be used."""
+    from fmscript.ai.tools import parse_tool_definitions
+
+    if not body.tools or body.tool_choice == "none":
+        return None
+    try:
+        ts = parse_tool_definitions(body.tools)
+    except FMScriptError as e:
+        raise APIError(400, e.message.replace("Tool Definitions: ", "Invalid 'tools': "), param="tools",
+                       code="invalid_value") from None
+    choice = body.tool_choice
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        picked = [t for t in ts.tools if t["function"]["name"] == name]
+        if not picked:
+            raise APIError(400, f"Invalid 'tool_choice': no tool named {name!r} in 'tools'.", param="tool_choice",
+                           code="invalid_value")
+        return picked
+    if choice not in (None, "auto", "required"):
+        raise APIError(400, f"Invalid 'tool_choice': {choice!r}; use none, auto, required or a function.",
+                       param="tool_choice", code="invalid_value")
+    return ts.tools if ts else None
 
 
 class _StopFilter:
@@ -98,20 +132,25 @@ class _StopFilter:
 
 
 def _pieces(model_name: str, messages: list[dict], temperature: float, max_tokens: int, top_p: float,
-            seed: int | None):
+            seed: int | None, tools: list[dict] | None = None):
     """(text, prompt_tokens, completion_tokens, finish_reason) from the engine's one generation loop."""
     from fmscript.ai.generate import pieces
 
-    for p in pieces(model_name, messages, temperature, max_tokens, top_p, seed):
+    for p in pieces(model_name, messages, temperature, max_tokens, top_p, seed, tools=tools):
         yield p.text, p.prompt_tokens, p.completion_tokens, p.finish_reason
 
 
 class _Run:
     """One request's generation: pieces through the stop filter, with usage and the finish reason."""
 
-    def __init__(self, body: ChatRequest, messages: list[dict]):
+    def __init__(self, body: ChatRequest, messages: list[dict], tools: list[dict] | None = None):
+        from fmscript.ai.tools import ToolTextFilter
+
         self.model = body.model
         self.messages = messages
+        self.tools = tools
+        self.tool_filter = ToolTextFilter() if tools else None
+        self.tool_calls: list[dict] = []
         self.temperature = 0.0 if body.temperature is None else float(body.temperature)
         self.top_p = 1.0 if body.top_p is None else float(body.top_p)
         self.max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
@@ -124,7 +163,8 @@ class _Run:
         self._it = None
 
     def start(self):
-        self._it = _pieces(self.model, self.messages, self.temperature, self.max_tokens, self.top_p, self.seed)
+        self._it = _pieces(self.model, self.messages, self.temperature, self.max_tokens, self.top_p, self.seed,
+                           self.tools)
 
     def next_text(self):
         """The next piece of answer text ('' is possible), or None at the end."""
@@ -134,13 +174,28 @@ class _Run:
             text, self.prompt_tokens, self.completion_tokens, finish = next(self._it)
         except StopIteration:
             tail = self.filter.flush()
+            if tail and self.tool_filter is not None:
+                tail = self.tool_filter.feed(tail)
             return tail or None
         if finish:
             self.finish_reason = "length" if finish == "length" else "stop"
         out = self.filter.feed(text)
         if self.filter.stopped:
             self.finish_reason = "stop"
-        return out
+        return out if self.tool_filter is None else self.tool_filter.feed(out)
+
+    def finish_tools(self) -> str:
+        """Once the answer is whole: parse its tool calls (``finish_reason`` becomes ``tool_calls``); the text
+        held back when there were none."""
+        if self.tool_filter is None:
+            return ""
+        from fmscript.ai.tools import parse_tool_calls
+
+        text, self.tool_calls = parse_tool_calls(self.tool_filter.seen)
+        if self.tool_calls:
+            self.finish_reason = "tool_calls"
+            return ""
+        return self.tool_filter.flush()
 
     def close(self):
         if self._it is not None:
@@ -152,6 +207,7 @@ class _Run:
             parts = []
             while (t := self.next_text()) is not None:
                 parts.append(t)
+            parts.append(self.finish_tools())
             return "".join(parts)
         finally:
             self.close()
@@ -169,16 +225,19 @@ async def chat_completions(request: Request, body: ChatRequest):
 
     if body.n not in (None, 1):
         raise APIError(400, "Only n = 1 is supported.", param="n", code="invalid_value")
-    if body.tools:
-        raise APIError(400, "Tool calls are not supported by this server's models.", param="tools",
-                       code="unsupported_parameter")
     messages = _messages(body.messages)
+    tools = _tools(body)
     require_served(body.model)
     try:
         await anyio.to_thread.run_sync(gen.load_model, body.model)  # 404 before any answer starts
     except FMScriptError as e:
         raise from_fmscript(e, param="model") from None
-    run = _Run(body, messages)
+    try:
+        await anyio.to_thread.run_sync(gen.check_prompt, body.model, messages, tools)  # 400 before it starts
+    except FMScriptError as e:
+        raise from_fmscript(e, param="messages", code="context_length_exceeded" if e.code == E_OUT_OF_RANGE
+                            else None) from None
+    run = _Run(body, messages, tools)
     lock: anyio.Lock = request.app.state.generation_lock
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -189,9 +248,12 @@ async def chat_completions(request: Request, body: ChatRequest):
                 text = await anyio.to_thread.run_sync(run.complete)
             except FMScriptError as e:
                 raise from_fmscript(e, param="messages") from None
+        message = {"role": "assistant", "content": text, "refusal": None}
+        if run.tool_calls:
+            message["content"] = text or None
+            message["tool_calls"] = run.tool_calls
         return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                             "logprobs": None, "finish_reason": run.finish_reason}],
+                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": run.finish_reason}],
                 "usage": run.usage, "system_fingerprint": "fmscript"}
 
     include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -215,6 +277,12 @@ async def chat_completions(request: Request, body: ChatRequest):
                         break
                     if text:
                         yield chunk({"content": text})
+                rest = run.finish_tools()
+                if rest:
+                    yield chunk({"content": rest})
+                for i, call in enumerate(run.tool_calls):
+                    yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {
+                        "name": call["function"]["name"], "arguments": call["function"]["arguments"]}}]})
                 yield chunk({}, finish=run.finish_reason)
                 if include_usage:
                     yield chunk({}, usage=run.usage, choices=False)

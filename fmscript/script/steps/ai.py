@@ -1,4 +1,5 @@
-"""AI steps: Configure AI Account, Fine-Tune Model, Generate Response from Model, Wait for Fine-Tune Job.
+"""AI steps: Configure AI Account, Fine-Tune Model, Generate Response from Model, Set AI Call Logging, Wait for
+Fine-Tune Job.
 
 They go through the account's provider (:mod:`fmscript.ai.accounts`); the AI libraries are imported only
 when one of these steps runs.
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from ...calc import ast as C
 from ...calc.values import to_text
-from ...errors import (E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_JSON_INVALID, E_NO_RECORDS_MATCH,
-                       FMScriptError, StepError)
+from ...errors import (E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_JSON_INVALID, E_NO_RECORDS_MATCH, E_RECURSION,
+                       E_SCRIPT_MISSING, FMScriptError, StepError)
+from ...redact import redact
 from .. import ast as S
 from . import step
 
@@ -146,47 +148,117 @@ def fine_tune_model(st: S.Step, c):
     return run
 
 
+def _history(text: str) -> list[dict]:
+    """Messages: a JSON array of OpenAI-style messages (role, content; an assistant's tool_calls; a tool's
+    tool_call_id), checked before the model is asked."""
+    if not text.strip():
+        return []
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StepError(f"Messages must be a JSON array of messages: {e.msg} at line {e.lineno}, column {e.colno}",
+                        code=E_JSON_INVALID) from None
+    if not isinstance(items, list) or not all(isinstance(m, dict) and "role" in m for m in items):
+        raise StepError("Messages must be a JSON array of {\"role\", \"content\"} objects", code=E_JSON_INVALID)
+    out = []
+    for i, m in enumerate(items, 1):
+        role = m["role"]
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            raise StepError(f"message {i} of Messages has role {json.dumps(role, ensure_ascii=False)}; use user, "
+                            "assistant, system or tool", code=E_JSON_INVALID)
+        msg = {"role": role, "content": None if m.get("content") is None else to_text(m.get("content"))}
+        if msg["content"] is None and not (role == "assistant" and m.get("tool_calls")):
+            msg["content"] = ""
+        for k in ("tool_calls", "tool_call_id", "name"):
+            if m.get(k) is not None:
+                msg[k] = m[k]
+        out.append(msg)
+    return out
+
+
+def _lf(text):
+    """FileMaker's return is CR; models (and their training files) use LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
+
+
+def _tool_runner(f):
+    """``call_tool(name, arguments)`` for the agentic loop: runs the script of the tool's name with the arguments
+    (JSON) as its parameter, as FileMaker does; its Exit Script result goes back to the model. A missing script
+    or a failing one gives the model a structured error instead (and stderr a warning)."""
+    from ...ai.tools import tool_error
+    from ..run import MAX_CALL_DEPTH, execute
+    from ..runtime import Frame
+
+    def call_tool(name: str, args: dict) -> str:
+        session = f.session
+        target = session.scripts.get(name.casefold())
+        if target is None:
+            return tool_error("script_missing", f"There is no script named {json.dumps(name)} to run this tool.",
+                              code=E_SCRIPT_MISSING)
+        if session.call_depth >= MAX_CALL_DEPTH:
+            return tool_error("script_error", "Scripts call each other too deep.", code=E_RECURSION)
+        sub = Frame(session, target.name, _json_text(args), f.error_capture)
+        session.call_depth += 1
+        try:
+            result = execute(target, sub)
+        except FMScriptError as e:
+            sys.stderr.write(f"fmscript: warning: the tool script “{name}” failed: {redact(e.message)}\n")
+            return tool_error("script_error", e.message, code=e.code)
+        finally:
+            session.call_depth -= 1
+        return to_text(result)
+    return call_tool
+
+
 @step("Generate Response from Model", labels=("Account Name", "Model", "User Prompt", "Agentic mode", "Response",
                                               "Instructions", "Messages", "Parameters", "Save Message History To",
-                                              "Temperature", "Stream", "Tool Definitions", "Message History Count"),
+                                              "Temperature", "Stream", "Tool Definitions", "Tool Calls",
+                                              "Message History Count"),
       calc_labels=("Account Name", "Model", "User Prompt", "Response", "Instructions", "Messages", "Parameters",
-                   "Save Message History To", "Temperature"),
-      note="Greedy decoding by default on the Local provider.")
+                   "Save Message History To", "Temperature", "Tool Definitions", "Tool Calls",
+                   "Message History Count"),
+      note="Greedy decoding by default on the Local provider. Agentic mode is Off unless given. With it On, a tool "
+           "runs the script of the same name with the arguments (JSON) as its parameter, and its result goes back "
+           "to the model, for at most 10 rounds (then error 14, and nothing is written). With it Off, the first "
+           "tool call ends the step: the calls go to Tool Calls from Model (OpenAI's shape) and Response is "
+           "emptied. Tool calls on the Local provider use the model's chat template (Hermes/Qwen `<tool_call>` "
+           "and llama-3 JSON forms are read back). Save Message History To leaves out the Instructions.")
 def generate_response(st: S.Step, c):
-    """Asks a base or tuned model; the reply goes to the Response target."""
+    """Asks a base or tuned model, with tools and streaming; the reply goes to the Response target."""
     acct = c.text(st.get("Account Name"))
     model = c.text(st.get("Model"))
     prompt = c.text(st.get("User Prompt"))
     instructions = c.text(st.get("Instructions"))
     history = c.text(st.get("Messages"))
     params = c.text(st.get("Parameters"))
+    tool_defs = c.text(st.get("Tool Definitions"))
     temperature = st.get("Temperature")
     temp = c.text(temperature) if temperature is not None else None
+    count_opt = st.get("Message History Count")
+    count = c.text(count_opt) if count_opt is not None and count_opt.value is not None else None
+    agentic = c.on_off(st.get("Agentic mode"), False)
+    stream = "Stream" in st.words() or c.on_off(st.get("Stream"), False)
     resp_opt = st.get("Response")
     if resp_opt is None or resp_opt.value is None:
         raise c.error("Generate Response from Model needs a Response target: Response: $answer")
     response = c.target(resp_opt)
     save_opt = st.get("Save Message History To")
     save = c.target(save_opt) if save_opt is not None and save_opt.value is not None else None
+    calls_opt = st.get("Tool Calls")
+    calls_target = c.target(calls_opt) if calls_opt is not None and calls_opt.value is not None else None
+    span = c.source.span(st.pos)
 
     def run(f):
-        from ...ai.accounts import account
+        from ...ai.accounts import account, chat_turn
+        from ...ai.tools import parse_tool_definitions, run_agent
         a = account(f.session, acct(f))
+        # Everything a person can get wrong is checked before the model is asked.
+        tools = parse_tool_definitions(tool_defs(f))
         messages: list[dict] = []
         sys_text = instructions(f)
         if sys_text:
             messages.append({"role": "system", "content": sys_text})
-        prior = history(f)
-        if prior.strip():
-            try:
-                items = json.loads(prior)
-            except json.JSONDecodeError as e:
-                raise StepError(f"Messages must be a JSON array of messages: {e.msg}",
-                                code=E_JSON_INVALID) from None
-            if not isinstance(items, list) or not all(isinstance(m, dict) and "role" in m for m in items):
-                raise StepError("Messages must be a JSON array of {\"role\", \"content\"} objects",
-                                code=E_JSON_INVALID)
-            messages += [{"role": m["role"], "content": to_text(m.get("content", ""))} for m in items]
+        messages += _history(history(f))
         user = prompt(f)
         if user:
             messages.append({"role": "user", "content": user})
@@ -194,14 +266,88 @@ def generate_response(st: S.Step, c):
             raise StepError("Generate Response from Model needs a User Prompt", code=E_INVALID_PARAMETER)
         p = _json_object(params(f), "Parameters")
         if temp is not None and temp(f) != "":
-            p["temperature"] = float(temp(f))
-        # FileMaker's return is CR; models (and their training files) use LF.
+            try:
+                p["temperature"] = float(temp(f))
+            except ValueError:
+                raise StepError(f"Temperature must be a number, not “{temp(f)}”", code=E_INVALID_PARAMETER) from None
+        keep = None
+        if count is not None and count(f).strip():
+            try:
+                keep = int(float(count(f)))
+            except ValueError:
+                keep = -1
+            if keep < 0:
+                raise StepError(f"Message History Count must be a whole number of 0 or more, not “{count(f)}”",
+                                code=E_INVALID_PARAMETER)
         for m in messages:
-            m["content"] = m["content"].replace("\r\n", "\n").replace("\r", "\n")
-        reply = _run_ai(lambda: a.provider.chat(model(f), messages, p))
-        response(f, reply)
+            m["content"] = _lf(m["content"])
+        model_name = model(f)
+        provider = a.provider
+        session = f.session
+        streamed: list[str] = []
+
+        def on_text(piece: str) -> None:
+            streamed.append(piece)
+            response(f, "".join(streamed))
+            event = {"path": span.path, "line": span.line, "step": st.name, "script": f.script_name,
+                     "changed": {}, "stream": piece}
+            for sink in (session.trace, session.on_step):
+                if sink is not None:
+                    sink(event)
+
+        def ask(convo, tool_list, text_sink):
+            return chat_turn(provider, model_name, convo, p, tools=tool_list, on_text=text_sink)
+
+        try:
+            result = _run_ai(lambda: run_agent(ask, messages, tools, agentic, _tool_runner(f),
+                                               on_text if stream else None))
+        except FMScriptError:
+            if streamed:
+                response(f, "")  # a streamed answer that did not end is not left half-written
+            raise
+        response(f, "" if result.tool_calls else result.text)
+        if calls_target is not None:
+            calls_target(f, _json_text(result.tool_calls) if result.tool_calls else "")
         if save is not None:
-            save(f, _json_text(messages + [{"role": "assistant", "content": reply}]))
+            saved = [m for m in messages + result.new_messages if m["role"] != "system"]
+            if keep is not None:
+                saved = saved[-keep:] if keep else []
+            save(f, _json_text(saved))
+    return run
+
+
+def log_path(filename: str) -> Path:
+    """Where FileMaker puts the log: the Documents folder (``Get ( DocumentsPath )``), unless the name is a path."""
+    from ...calc.functions.get import documents_path
+    from ...data.paths import to_native
+
+    name = filename.strip() or "LLMDebug.log"
+    native = Path(to_native(name)) if ("/" in name or ":" in name) else Path(name)
+    if native.is_absolute():
+        return native
+    return Path(to_native(to_text(documents_path(None)))) / native
+
+
+@step("Set AI Call Logging", labels=("Filename", "Verbose", "Truncate Messages"),
+      calc_labels=("Filename",),
+      note="Each call is one JSON line (time, call, provider, account, model, prompt, response, tokens, "
+           "duration_ms, error; Verbose adds details: messages, parameters, tools, vectors). API keys are masked; "
+           "the file is created owner-only.")
+def set_ai_call_logging(st: S.Step, c):
+    """Turns logging of AI calls on (to a file in Documents, default LLMDebug.log) or off (every log file)."""
+    words = st.words()
+    on = "Off" not in words
+    filename = c.text(st.get("Filename"))
+    verbose = "Verbose" in words or c.on_off(st.get("Verbose"), False)
+    truncate = "Truncate Messages" in words or c.on_off(st.get("Truncate Messages"), False)
+
+    def run(f):
+        from ...ai.calllog import for_session
+        log = for_session(f.session)
+        if not on:
+            log.turn_off()
+            return
+        log.turn_on(log_path(filename(f)), verbose=verbose, truncate=truncate)
     return run
 
 
