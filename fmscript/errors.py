@@ -27,6 +27,7 @@ E_TABLE_MISSING = 106  # Table is missing
 E_INDEX_MISSING = 107  # Index is missing
 E_VALUE_LIST_MISSING = 108  # Value list is missing
 E_PRIVILEGE_SET_MISSING = 109  # Privilege set is missing
+E_FIELD_CANNOT_BE_MODIFIED = 201  # Field cannot be modified
 E_RECORD_IN_USE = 301  # Record is in use by another user
 E_FIND_CRITERIA_EMPTY = 400  # Find criteria are empty
 E_NO_RECORDS_MATCH = 401  # No records match the request

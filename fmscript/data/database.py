@@ -5,6 +5,8 @@
 * :mod:`.schema`: tables, fields, occurrences, layouts, and the DDL that changes them;
 * :mod:`.window`: the window (layout, mode) and each occurrence's found set, current record and sort;
 * :mod:`.store`: reading and writing fields, the record transaction, record operations;
+* :mod:`.fielddefs`: field options (auto-enter, calculation and summary fields, value lists), checked by
+  :mod:`.validation` at commit; :mod:`.transactions`: Open/Commit/Revert Transaction;
 * :mod:`.queries`: finds and sorts as SQL; :mod:`.stored`: stored finds and sort orders;
 * :mod:`.sqlerrors`: SQLite failures as FileMaker errors.
 
@@ -19,8 +21,10 @@ from ..errors import E_EXECUTE_SQL, DataError
 from .queries import Queries, register_functions
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
+from .fielddefs import FieldDefinitions
 from .store import Store
 from .stored import StoredQueries
+from .transactions import Transactions
 from .values import num_collate, sql_parameter, text_collate
 from .window import Context, Window, Windows
 
@@ -28,7 +32,7 @@ __all__ = ["Database", "Context", "Window", "FieldInfo", "TableInfo", "qident", 
            "METADATA_SQL", "SCHEMA_VERSION", "INTERNAL_PREFIX"]
 
 
-class Database(Windows, Store, Queries, StoredQueries, Schema):
+class Database(Windows, Store, Transactions, FieldDefinitions, Queries, StoredQueries, Schema):
     """One FileMaker file: a SQLite database (``path`` None: in memory)."""
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False):

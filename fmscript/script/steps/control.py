@@ -8,7 +8,9 @@ from __future__ import annotations
 import time
 
 from ...calc import ast as C
-from ...errors import E_CALC_SYNTAX, E_RECURSION, E_SCRIPT_MISSING, ScriptHalted, StepError
+from ...calc.values import to_bool
+from ...errors import (E_CALC_SYNTAX, E_RECORD_IN_USE, E_RECORD_MISSING, E_RECURSION, E_SCRIPT_MISSING,
+                       FMScriptError, ScriptHalted, StepError)
 from .. import ast as S
 from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
 from ..runtime import Frame
@@ -135,4 +137,109 @@ def pause_resume(st: S.Step, c):
         n = float(secs(f))
         if n > 0:
             time.sleep(n)
+    return run
+
+
+# -- transactions (FileMaker 19.6+): the state lives in the file, fmscript/data/transactions.py ----------
+
+#: Errors of a step that "can't create, update, or delete data as expected" (Claris): with Revert
+#: Transaction on Error on, they revert the open transaction.
+def _reverts_transaction(code: int) -> bool:
+    return code in (E_RECORD_MISSING, E_RECORD_IN_USE) or 200 <= code <= 299 or 500 <= code <= 509
+
+
+def _transaction_block(run):
+    """A step between Open Transaction and its Commit Transaction: skipped after a revert (FileMaker
+    jumps to the matching Commit Transaction), and its data errors revert the transaction."""
+    def in_transaction(f):
+        db = f.session.data
+        if db.transaction_skip:
+            return KEEP_ERROR
+        try:
+            return run(f)
+        except FMScriptError as e:
+            if db.transaction_depth and db.revert_on_error and _reverts_transaction(e.code):
+                db.revert_transaction()
+            raise
+    return in_transaction
+
+
+def _transactions(c) -> list[int]:
+    stack = getattr(c, "transaction_blocks", None)
+    if stack is None:
+        stack = c.transaction_blocks = []
+    return stack
+
+
+@step("Open Transaction", labels=("Skip auto-enter options", "Skip data entry validation",
+                                  "Override ESS locking conflicts"),
+      note="Changes are held in one SQLite transaction with a savepoint per record. `Skip auto-enter options` "
+           "and `Override ESS locking conflicts` are accepted and ignored. An Open Transaction inside an open "
+           "one nests (its Commit Transaction closes that level only); a script that ends with a transaction "
+           "open reverts it.")
+def open_transaction(st: S.Step, c):
+    """Starts a transaction: record changes are held until Commit Transaction, or thrown away together."""
+    _transactions(c).append(len(c.code))
+    skip_validation = st.get("Skip data entry validation") is not None
+
+    def run(f):
+        db = f.session.data
+        db.attach(f.session)
+        if db.transaction_skip:
+            return KEEP_ERROR
+        first = not db.transaction_depth
+        db.open_transaction()
+        if first:
+            db.transaction_skip_validation = skip_validation
+    return run
+
+
+@step("Commit Transaction")
+def commit_transaction(st: S.Step, c):
+    """Commits every change made since the matching Open Transaction, or none of them."""
+    stack = _transactions(c)
+    if stack:
+        start = stack.pop()
+        for i in range(start + 1, len(c.code)):
+            c.code[i] = _transaction_block(c.code[i])
+
+    def run(f):
+        db = f.session.data
+        if db.passed_commit_transaction():
+            return KEEP_ERROR
+        db.commit_transaction(getattr(db, "transaction_skip_validation", False))
+    return run
+
+
+@step("Revert Transaction", labels=("Condition", "Error Code", "Error Message"),
+      note="It reverts the whole transaction, also inside a nested one.")
+def revert_transaction(st: S.Step, c):
+    """Throws away every change since Open Transaction and goes on after the matching Commit Transaction;
+    an Error Code from 5000 to 5499 (and its Error Message) becomes Get ( LastError )."""
+    cond = c.calc(st.get("Condition"), default="1") if st.get("Condition") else None
+    code = c.number(st.get("Error Code")) if st.get("Error Code") else None
+    message = c.text(st.get("Error Message"))
+
+    def run(f):
+        if cond is not None and not to_bool(cond(f)):
+            return None
+        db = f.session.data
+        db.revert_transaction()
+        if code is not None:
+            n = int(code(f))
+            if 5000 <= n <= 5499:
+                f.session.last_error = n
+                f.session.last_error_detail = message(f)
+                return KEEP_ERROR
+    return run
+
+
+@step("Set Revert Transaction on Error")
+def set_revert_transaction_on_error(st: S.Step, c):
+    """On (the default): a step that cannot change data as expected reverts the open transaction.
+    Off: the script handles the error itself."""
+    on = _on_off(st, c)
+
+    def run(f):
+        f.session.data.revert_on_error = on
     return run
