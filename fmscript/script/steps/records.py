@@ -99,7 +99,7 @@ def truncate_table(st: S.Step, c):
            "is fmscript's data entry) unless `Skip data entry validation` is given; `Force commit` is ignored.")
 def commit_records(st: S.Step, c):
     """Saves the open record's changes to the file (one SQLite transaction), after validating them."""
-    data_entry = st.get("Skip data entry validation") is None
+    data_entry = "Skip data entry validation" not in st.words() and st.get("Skip data entry validation") is None
 
     def run(f):
         database(f).commit(data_entry=data_entry)
