@@ -379,6 +379,8 @@ class Store:
             raise busy_error(e) from None
         gone = set(ids)
         self._row_cache.clear()
+        if self.transaction_depth:
+            self.note_deleted_in_transaction(table)
         for ctx in self.contexts.values():
             if ctx.table == table and ctx.found:
                 keep_before = sum(1 for r in ctx.found[:ctx.index] if r not in gone)
@@ -398,6 +400,8 @@ class Store:
                 self.conn.execute("ROLLBACK")
             raise busy_error(e) from None
         self._row_cache.clear()
+        if self.transaction_depth:
+            self.note_deleted_in_transaction(table)
         for ctx in self.contexts.values():
             if ctx.table == table:
                 ctx.found, ctx.index = [], 0

@@ -34,6 +34,7 @@ class Transactions:
         self.revert_on_error = True
         self.transaction_skip = 0         # Commit Transaction steps still to reach after a revert
         self._txn_new: list[tuple[str, int]] = []
+        self._txn_found: list[tuple[object, list[int], int]] = []  # found sets before a delete
 
     @property
     def transaction_open(self) -> bool:
@@ -50,6 +51,14 @@ class Transactions:
         self.transaction_depth = 1
         self.transaction_skip = 0
         self._txn_new = []
+        self._txn_found = []
+
+    def note_deleted_in_transaction(self, table: str) -> None:
+        """Before records of ``table`` are deleted inside the transaction: its found sets, to give back
+        if the transaction is reverted."""
+        for ctx in self.contexts.values():
+            if ctx.table == table:
+                self._txn_found.append((ctx, list(ctx.found), ctx.index))
 
     def record_committed_in_transaction(self) -> None:
         """The open record is committed into the transaction: the record savepoint moves on."""
@@ -75,7 +84,7 @@ class Transactions:
             self.transaction_depth -= 1
             return
         self.transaction_depth = 0
-        self._txn_new = []
+        self._txn_new, self._txn_found = [], []
         try:
             self.conn.execute(f"RELEASE {RECORD_SAVEPOINT}")
         except sqlite3.OperationalError:
@@ -97,6 +106,9 @@ class Transactions:
                 self.conn.execute("ROLLBACK")
         except sqlite3.OperationalError as e:
             raise busy_error(e) from None
+        for ctx, found, index in reversed(self._txn_found):
+            ctx.found, ctx.index = found, index
+        self._txn_found = []
         self.forget_uncommitted(gone)
         self.transaction_skip = depth if skip is None else skip
 
