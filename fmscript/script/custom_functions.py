@@ -10,9 +10,9 @@ reads the parameters by name and may call any function of the interpreter, itsel
 outside ``Script`` … ``End Script``; they are cut out of the text before the scripts are parsed (replaced by
 spaces, so every position in the file stays where it was).
 
-FileMaker's limits hold: a custom function may recurse 10,000 calls deep, and one evaluation makes at most
-50,000 custom function calls (``SetRecursion`` changes that number, as it does for While); beyond either the
-calculation's result is ``?``.
+FileMaker's limits hold: custom function calls nest at most 10,000 deep, and one outermost call makes at
+most 50,000 custom function calls in all (``SetRecursion`` changes that number, as it does for While);
+beyond either the calculation's result is ``?`` and ``Get ( LastErrorDetail )`` says which limit.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _DEPTH, _TOTAL = "cf.depth", "cf.total"
 _PY_FRAMES_PER_CALL = 16  # Python frames one nested custom function call may take
 
 _HEADER = re.compile(r"^[ \t]*(?:(?i:function)|函数)[ \t]+(?:\"([^\"\n]+)\"|“([^”\n]+)”|([^\s(（\"“]+))[ \t]*"
-                     r"[(（]([^)）\n]*)[)）][ \t]*\r?$", re.M)
+                     r"(?:[(（]([^)）\n]*)[)）])?[ \t]*\r?$", re.M)
 _END = re.compile(r"^[ \t]*(?:(?i:end[ \t]+function)|结束函数)[ \t]*\r?$", re.M)
 _PARAM = re.compile(r"^[^\s\d$\"“”;()\[\]+\-*/&=≠<>≤≥^¶:,][^\s\"“”;()\[\]+\-*/&=≠<>≤≥^¶:,]*$")
 
@@ -61,11 +61,11 @@ def split_functions(text: str, source: Source) -> tuple[str, list[CustomFunction
                                      span=source.span(m.start())))
             break
         name = (m.group(1) or m.group(2) or m.group(3)).strip()
-        params = [p.strip() for p in re.split(r"[;；]", m.group(4))] if m.group(4).strip() else []
+        params = [p.strip() for p in re.split(r"[;；]", m.group(4))] if (m.group(4) or "").strip() else []
         bad = [p for p in params if not _PARAM.match(p)]
         if bad or len({p.casefold() for p in params}) != len(params):
             errors.append(ParseError(f"the parameters of “{name}” must be distinct names separated by “;”",
-                                     code=E_CALC_SYNTAX, span=source.span(m.start(4))))
+                                     code=E_CALC_SYNTAX, span=source.span(m.start(4) if m.group(4) else m.start())))
         else:
             found.append(CustomFunction(name, params, text[m.end():end.start()], m.end(), m.start()))
         out.append(text[at:m.start()])
