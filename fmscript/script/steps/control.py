@@ -9,7 +9,10 @@ import time
 
 from ...calc import ast as C
 from ...calc.values import to_bool
-from ...errors import (E_CALC_SYNTAX, E_RECORD_IN_USE, E_RECORD_MISSING, E_RECURSION, E_SCRIPT_MISSING,
+from ...errors import (E_CALC_SYNTAX, E_FIELD_ACCESS_DENIED, E_FIELD_CANNOT_BE_MODIFIED, E_INVALID_DATE,
+                       E_INVALID_NUMBER, E_INVALID_TIME, E_RECORD_ACCESS_DENIED, E_RECORD_IN_USE, E_RECORD_MISSING,
+                       E_RECURSION, E_SCRIPT_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_FAILED_CALC,
+                       E_VALUE_NOT_EXISTING, E_VALUE_NOT_IN_LIST, E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE,
                        FMScriptError, ScriptHalted, StepError)
 from .. import ast as S
 from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
@@ -144,8 +147,14 @@ def pause_resume(st: S.Step, c):
 
 #: Errors of a step that "can't create, update, or delete data as expected" (Claris): with Revert
 #: Transaction on Error on, they revert the open transaction.
+_REVERTING = frozenset((E_RECORD_MISSING, E_RECORD_IN_USE, E_RECORD_ACCESS_DENIED, E_FIELD_CANNOT_BE_MODIFIED,
+                        E_FIELD_ACCESS_DENIED, E_INVALID_DATE, E_INVALID_TIME, E_INVALID_NUMBER,
+                        E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE, E_VALUE_NOT_EXISTING, E_VALUE_NOT_IN_LIST,
+                        E_VALUE_FAILED_CALC, E_VALID_VALUE_REQUIRED))
+
+
 def _reverts_transaction(code: int) -> bool:
-    return code in (E_RECORD_MISSING, E_RECORD_IN_USE) or 200 <= code <= 299 or 500 <= code <= 509
+    return code in _REVERTING
 
 
 def _transaction_block(run):
