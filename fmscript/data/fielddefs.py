@@ -402,10 +402,10 @@ class FieldDefinitions:
             return sum(nums, Decimal(0)) / len(nums)
         return min(nums) if fn == "minimum" else max(nums)
 
-    def get_summary(self, occ: str | None, summary: str, break_field: str):
+    def get_summary(self, occurrence: str | None, summary: str, break_field: str):
         """``GetSummary ( summaryField ; breakField )``: the summary over the records of the found set that
         share the current record's break-field value (the whole found set when both are the same field)."""
-        occ, ti, fi = self.resolve_field(occ, summary)
+        occ, ti, fi = self.resolve_field(occurrence, summary)
         opts = self.field_options(ti.name, fi.name)
         if opts is None or opts.kind != "summary":
             raise DataError(f"{ti.name}::{fi.name} is not a summary field", code=E_INVALID_PARAMETER)

@@ -24,8 +24,9 @@ def _field_ref(comp, node, what: str):
 
 @function("GetSummary ( summaryField ; breakField )", mode="compile", args=(2, 2), category="summary")
 def get_summary(comp, n):
-    """The summary field's value over the records of the found set that share the current record's value
-    of the break field (the whole found set when the break field is the summary field itself)."""
+    """A summary field's value over the records that share the current record's break-field value.
+
+    The records are those of the found set; when the break field is the summary field itself, all of them."""
     (table, name), (_bt, bname) = _field_ref(comp, n.args[0], "a summary field"), \
         _field_ref(comp, n.args[1], "a break field")
 
@@ -36,8 +37,10 @@ def get_summary(comp, n):
 
 @function("ValueListItems ( fileName ; valueList )", mode="context", category="design")
 def value_list_items(f, file_name, value_list):
-    """The values of a value list of the file, one per line (custom values in their order, a field's
-    values sorted).  Only the current file is known: ``fileName`` is not checked."""
+    """The values of a value list of the file, one per line.
+
+    Custom values come in their order, a field's values sorted.  Only the current file is known:
+    ``fileName`` is not checked."""
     from ...errors import DataError
 
     try:
