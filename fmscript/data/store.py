@@ -299,8 +299,8 @@ class Store:
 
     def record_open_state(self) -> int:
         """``Get ( RecordOpenState )``: 0 closed, 1 a new record not yet committed, 2 a modified one."""
-        if not self._in_tx:
-            return 0
+        if not self._in_tx or (self.transaction_depth and not self._dirty):
+            return 0  # inside a transaction: nothing changed since the record was committed into it
         occ = self.current_occurrence()
         ctx = self.context(occ) if occ is not None else None
         rid = ctx.current() if ctx else None
