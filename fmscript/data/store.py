@@ -255,7 +255,7 @@ class Store:
         self._ended = True
         if self.transaction_depth:
             self.revert_transaction()  # a transaction never committed is reverted
-            self.transaction_skip = 0
+        self.transaction_skip, self.transaction_error = 0, None
         if ok:
             try:
                 self.commit()

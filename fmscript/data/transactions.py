@@ -33,6 +33,8 @@ class Transactions:
         self.transaction_depth = 0
         self.revert_on_error = True
         self.transaction_skip = 0         # Commit Transaction steps still to reach after a revert
+        self.transaction_error: tuple[int, str] | None = None  # Revert Transaction's Error Code, kept to the end
+        self.transaction_skip_validation = False
         self._txn_new: list[tuple[str, int]] = []
         self._txn_found: list[tuple[object, list[int], int]] = []  # found sets before a delete
 
@@ -49,7 +51,7 @@ class Transactions:
         self.begin()
         self.conn.execute(f"SAVEPOINT {RECORD_SAVEPOINT}")
         self.transaction_depth = 1
-        self.transaction_skip = 0
+        self.transaction_skip, self.transaction_error = 0, None
         self._txn_new = []
         self._txn_found = []
 

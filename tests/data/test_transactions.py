@@ -230,3 +230,23 @@ New Record/Request
 """)
     rows = sqlite3.connect(t.path).execute("SELECT Qty FROM T ORDER BY rowid").fetchall()
     assert rows == [("1",), ("2",), ("102",)]
+
+
+def test_a_revert_in_a_sub_script_without_its_own_transaction_ends_it_and_keeps_the_error(t):
+    out = t("""
+Script "Outer"
+Set Error Capture [ On ]
+Open Transaction
+Set Field [ T::Name ; "outer" ]
+Perform Script [ "Check" ]
+Set Field [ T::Name ; "skipped" ]
+Commit Transaction
+Show Custom Dialog [ Get ( LastError ) & " " & Get ( LastErrorDetail ) ]
+End Script
+Script "Check"
+Revert Transaction [ Error Code: 5100 ; Error Message: "over budget" ]
+Set Field [ T::Name ; "never" ]
+End Script
+""")
+    assert out == ["5100 over budget"]
+    assert t.committed() == ["a", "b"]

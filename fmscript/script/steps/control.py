@@ -165,11 +165,17 @@ def _transaction_block(run):
         if db.transaction_skip:
             return KEEP_ERROR
         try:
-            return run(f)
+            r = run(f)
         except FMScriptError as e:
             if db.transaction_depth and db.revert_on_error and _reverts_transaction(e.code):
                 db.revert_transaction()
             raise
+        if db.transaction_skip:  # a sub-script reverted the transaction: skip to Commit Transaction
+            error = db.transaction_error
+            if error is not None:
+                f.session.last_error, f.session.last_error_detail = error
+            return KEEP_ERROR
+        return r
     return in_transaction
 
 
@@ -215,8 +221,10 @@ def commit_transaction(st: S.Step, c):
     def run(f):
         db = f.session.data
         if db.passed_commit_transaction():
+            if not db.transaction_skip:
+                db.transaction_error = None
             return KEEP_ERROR
-        db.commit_transaction(getattr(db, "transaction_skip_validation", False))
+        db.commit_transaction(db.transaction_skip_validation)
     return run
 
 
@@ -228,18 +236,26 @@ def revert_transaction(st: S.Step, c):
     cond = c.calc(st.get("Condition"), default="1") if st.get("Condition") else None
     code = c.number(st.get("Error Code")) if st.get("Error Code") else None
     message = c.text(st.get("Error Message"))
+    # In a sub-script with no Open Transaction of its own, the matching Commit Transaction is the caller's:
+    # the sub-script ends there, and the caller skips to it.
+    leaves_script = not _transactions(c)
 
     def run(f):
         if cond is not None and not to_bool(cond(f)):
             return None
         db = f.session.data
         db.revert_transaction()
+        result = db.transaction_error = None
         if code is not None:
             n = int(code(f))
             if 5000 <= n <= 5499:
                 f.session.last_error = n
                 f.session.last_error_detail = message(f)
-                return KEEP_ERROR
+                db.transaction_error = (n, f.session.last_error_detail)
+                result = KEEP_ERROR
+        if leaves_script:
+            raise ExitScript("")
+        return result
     return run
 
 
