@@ -438,9 +438,9 @@ class FieldDefinitions:
         account = session.extensions.get("account") if session is not None else None
         return (account or {}).get("name", "Admin")
 
-    def after_create(self, table: str, rid: int) -> None:
-        """Auto-enter on creation: serial numbers, creation and modification stamps, data, calculations,
-        lookups; then stored calculations."""
+    def after_create(self, table: str, rid: int, duplicate: bool = False) -> None:
+        """Auto-enter on creation: serial numbers, creation and modification stamps, data, calculations;
+        then stored calculations.  A duplicate keeps its copied values but gets a new serial and stamps."""
         defs = self.all_field_options().get(table.casefold())
         if not defs:
             return
@@ -456,9 +456,9 @@ class FieldDefinitions:
                 self._store_value(ti, rid, fi, self._stamp(a["creation"]))
             elif "modification" in a:
                 self._store_value(ti, rid, fi, self._stamp(a["modification"]))
-            elif "data" in a:
+            elif "data" in a and not duplicate:
                 self._store_value(ti, rid, fi, a["data"])
-        for fi in ti.record_fields:
+        for fi in ([] if duplicate else ti.record_fields):
             opts = defs.get(fi.name.casefold())
             if opts is not None and "calc" in opts.auto:
                 self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.auto["calc"]))

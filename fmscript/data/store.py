@@ -350,7 +350,7 @@ class Store:
         ctx.found.append(new)
         ctx.index = len(ctx.found) - 1
         if self._field_options != {}:
-            self.after_create(ti.name, new)
+            self.after_create(ti.name, new, duplicate=True)
         return new
 
     def _rowid_alias(self, table: str) -> str | None:

@@ -60,6 +60,18 @@ Commit Records/Requests
     assert again.rows("Invoices", "ID")[-1] == ("INV0502",)
 
 
+def test_a_duplicate_gets_a_new_serial_and_keeps_its_copied_values(inv):
+    inv.db.define_field("Invoices", "ID", {"auto": {"serial": {"next": "1"}}})
+    inv.db.define_field("Invoices", "Region", {"auto": {"data": "north"}})
+    inv("""
+New Record/Request
+Set Field [ Invoices::Region ; "south" ]
+Duplicate Record/Request
+Commit Records/Requests
+""")
+    assert inv.rows("Invoices", "ID, Region") == [("1", "south"), ("2", "south")]
+
+
 def test_serial_on_commit_is_given_when_the_record_is_committed(inv):
     inv.db.define_field("Invoices", "ID", {"auto": {"serial": {"next": "7", "generate": "commit"}}})
     out = inv("""
