@@ -125,3 +125,13 @@ def test_check_reports_function_errors_and_registers_nothing():
     _sf, problems = fm.check_text('Function "F" ( x )\n  x +\nEnd Function\nExit Script [ F ( 1 ) ]\n', "c.fmscript")
     assert problems and problems[0].span.line == 2
     assert "f" not in fm.functions
+
+
+def test_the_repl_waits_for_end_function_and_keeps_the_function():
+    from fmscript.repl.session import check_complete
+
+    assert check_complete('Function "Twice" ( x )\n  x * 2')[0] == "incomplete"
+    assert check_complete('函数 "Twice" ( x )\n  x * 2\n结束函数')[0] == "complete"
+    fm = Interpreter()
+    fm.run_steps('Function "Twice" ( x )\n  x * 2\nEnd Function')
+    assert fm.evaluate("Twice ( 21 )") == 42

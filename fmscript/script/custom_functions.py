@@ -37,6 +37,20 @@ _END = re.compile(r"^[ \t]*(?:(?i:end[ \t]+function)|结束函数)[ \t]*\r?$", r
 _PARAM = re.compile(r"^[^\s\d$\"“”;()\[\]+\-*/&=≠<>≤≥^¶:,][^\s\"“”;()\[\]+\-*/&=≠<>≤≥^¶:,]*$")
 
 
+def open_block(text: str) -> bool:
+    """True when the text has a ``Function`` header whose ``End Function`` has not come yet (a REPL waits
+    for more lines)."""
+    at = 0
+    for m in _HEADER.finditer(text):
+        if m.start() < at:
+            continue
+        end = _END.search(text, m.end())
+        if end is None:
+            return True
+        at = end.end()
+    return False
+
+
 @dataclass
 class CustomFunction:
     name: str
