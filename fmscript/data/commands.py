@@ -128,6 +128,9 @@ def cmd_import(args) -> int:
     if not src.is_file():
         raise UsageError(f"no such file: {args.source}")
     db = _open(args)
+    from . import fielddef_commands
+    if fielddef_commands.session_factory is not None:  # auto-enter calculations need one
+        db.attach(fielddef_commands.session_factory(db))
     ti, ids = import_rows(db, args.table or src.stem, src)
     db.close()
     sys.stderr.write(f"imported {len(ids)} record{'s' if len(ids) != 1 else ''} into {ti.name}\n")

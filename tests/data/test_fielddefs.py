@@ -267,3 +267,18 @@ def test_db_commands_define_fields_a_script_uses(tmp_path, capsys):
                       encoding="utf-8")
     rc, out, err = run_cli(capsys, "run", str(script), "-f", db)
     assert (rc, out) == (0, "100 10\n"), err
+
+
+def test_import_performs_auto_enter_and_always_validation(inv, tmp_path):
+    inv.db.define_field("Invoices", "ID", {"auto": {"serial": {"next": "1"}}})
+    inv.db.define_field("Invoices", "Total", {"kind": "calculation", "calc": "Qty * Price"}, ftype="number")
+    inv.db.define_field("Invoices", "Qty", {"validate": {"range": ["1", "9"]}})
+    (tmp_path / "good.csv").write_text("Qty,Price,Total\n2,5,999\n3,1,\n", encoding="utf-8")
+    (tmp_path / "bad.csv").write_text("Qty,Price\n4,1\n40,1\n", encoding="utf-8")
+    inv.fm.session.base_dir = tmp_path
+    inv('Import Records [ With dialog: Off ; "good.csv" ; Target: "Invoices" ]')
+    assert inv.rows("Invoices", "ID, Qty, Total") == [("1", "2", "10"), ("2", "3", "3")]
+    with pytest.raises(FMScriptError) as e:
+        inv('Import Records [ With dialog: Off ; "bad.csv" ; Target: "Invoices" ]')
+    assert e.value.code == 503 and "record 2 of bad.csv" in e.value.message
+    assert len(inv.rows("Invoices")) == 2  # one bad record imports nothing
