@@ -11,12 +11,12 @@ from __future__ import annotations
 import sqlite3
 
 from ..calc.values import to_text
-from ..errors import (E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_RECORD_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_NOT_UNIQUE,
-                      DataError)
+from ..errors import (E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_RECORD_MISSING, E_VALID_VALUE_REQUIRED,
+                      E_VALUE_NOT_UNIQUE, DataError)
 from . import finds as F
-from .validation import validate_records
-from .schema import FieldInfo, TableInfo, qident
+from .schema import FieldInfo, TableInfo, field_missing_message, qident
 from .sqlerrors import busy_error, sqlite_error
+from .validation import validate_records
 from .values import from_storage, to_storage
 from .window import Context
 
@@ -91,11 +91,14 @@ class Store:
             sti, srid = scoped
             fi = sti.field(name)
             if fi is None:
-                from .schema import field_missing_message
                 raise DataError(field_missing_message(name, sti), code=E_FIELD_MISSING)
+            if fi.is_global:
+                return from_storage(self.global_value(sti.name, fi.name, rep), fi.type)
             opts = self.field_options(sti.name, fi.name) if self._field_options != {} else None
             if opts is not None and opts.computed_on_read:
                 return self.computed_value(table or sti.name, sti, fi, opts, srid)
+            if rep > 1:
+                return from_storage(self.repetition_value(sti.name, fi.name, srid, rep), fi.type)
             row = self.row(sti.name, srid)
             return from_storage(row.get(fi.name.casefold()) if row else None, fi.type)
         occ, ti, fi = self.resolve_field(table, name)
@@ -114,12 +117,17 @@ class Store:
         if rid is None:
             return ""
         if rep > 1:
-            r = self.conn.execute("SELECT value FROM fmscript_repetitions WHERE table_name=? AND field_name=? "
-                                  "AND record_id=? AND rep=?", (ti.name, fi.name, rid, rep)).fetchone() \
-                if self.has_metadata() else None
-            return from_storage(r[0] if r else None, fi.type)
+            return from_storage(self.repetition_value(ti.name, fi.name, rid, rep), fi.type)
         row = self.row(ti.name, rid)
         return from_storage(row.get(fi.name.casefold()) if row else None, fi.type)
+
+    def repetition_value(self, table: str, fname: str, rid: int, rep: int):
+        """The stored value of repetition ``rep`` (2 or more) of a record's field."""
+        if not self.has_metadata():
+            return None
+        r = self.conn.execute("SELECT value FROM fmscript_repetitions WHERE table_name=? AND field_name=? "
+                              "AND record_id=? AND rep=?", (table, fname, rid, rep)).fetchone()
+        return r[0] if r else None
 
     def record_values(self, table: TableInfo, rid: int) -> dict:
         """The raw column values of a record, by field name."""

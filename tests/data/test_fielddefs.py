@@ -282,3 +282,18 @@ def test_import_performs_auto_enter_and_always_validation(inv, tmp_path):
         inv('Import Records [ With dialog: Off ; "bad.csv" ; Target: "Invoices" ]')
     assert e.value.code == 503 and "record 2 of bad.csv" in e.value.message
     assert len(inv.rows("Invoices")) == 2  # one bad record imports nothing
+
+
+def test_a_field_calculation_reads_globals_and_repetitions_of_its_record(inv):
+    inv.db.add_field("Invoices", "Rate", "number", is_global=True)
+    inv.db.add_field("Invoices", "Tags", "text", repetitions=2)
+    inv.db.define_field("Invoices", "Due", {"kind": "calculation", "calc": "Qty * Rate & \" \" & Tags[2]",
+                                            "stored": False})
+    out = inv("""
+Set Field [ Invoices::Rate ; 3 ]
+New Record/Request
+Set Field [ Invoices::Qty ; 2 ]
+Set Field [ Invoices::Tags[2] ; "b" ]
+Show Custom Dialog [ Invoices::Due ]
+""")
+    assert out == ["6 b"]
