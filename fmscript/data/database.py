@@ -18,10 +18,10 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import E_EXECUTE_SQL, DataError
+from .fielddefs import FieldDefinitions
 from .queries import Queries, register_functions
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
-from .fielddefs import FieldDefinitions
 from .store import Store
 from .stored import StoredQueries
 from .transactions import Transactions

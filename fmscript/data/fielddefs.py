@@ -180,6 +180,7 @@ class FieldDefinitions:
     :class:`~fmscript.data.database.Database` (it needs the schema, the store and its contexts)."""
 
     conn: sqlite3.Connection
+    _session: object  # the attached session (Store.attach), whose calculation language evaluates fields
 
     def _init_fielddefs(self) -> None:
         self._field_options: dict[str, dict[str, FieldOptions]] | None = None
@@ -240,7 +241,7 @@ class FieldDefinitions:
 
     def check_calculation(self, text: str) -> None:
         """A calculation that does not compile is refused when it is defined (when a session is attached)."""
-        session = getattr(self, "_session", None)
+        session = self._session
         if session is not None:
             try:
                 session.compile_runtime_calc(text, frozenset())
@@ -347,10 +348,10 @@ class FieldDefinitions:
     # -- calculations -------------------------------------------------------------------------------------
     def evaluate_for_record(self, ti: TableInfo, rid: int, text: str):
         """A field calculation's value with ``rid`` of ``ti`` as its record."""
-        session = getattr(self, "_session", None)
+        session = self._session
         if session is None:
-            raise DataError("field calculations need a session: run them from a script or an Interpreter",
-                            code=E_CALC_SYNTAX)
+            raise DataError("field calculations need a session: run a step first, or hand one in with "
+                            "db.attach(interpreter.session)", code=E_CALC_SYNTAX)
         calc = session.compile_runtime_calc(text, frozenset())
         self._calc_scope.append((ti, rid))
         try:
@@ -434,7 +435,7 @@ class FieldDefinitions:
             return now.time().isoformat()
         if kind == "timestamp":
             return now.isoformat(sep=" ")
-        session = getattr(self, "_session", None)
+        session = self._session
         account = session.extensions.get("account") if session is not None else None
         return (account or {}).get("name", "Admin")
 
@@ -510,7 +511,7 @@ class FieldDefinitions:
                 self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.calc))
 
     def _recompute_all(self, ti: TableInfo) -> None:
-        if getattr(self, "_session", None) is None:
+        if self._session is None:
             return  # computed at the next change of each record
         self.begin()
         for rid in self.all_ids(ti.name):

@@ -27,8 +27,8 @@ def get_summary(comp, n):
     """A summary field's value over the records that share the current record's break-field value.
 
     The records are those of the found set; when the break field is the summary field itself, all of them."""
-    (table, name), (_bt, bname) = _field_ref(comp, n.args[0], "a summary field"), \
-        _field_ref(comp, n.args[1], "a break field")
+    table, name = _field_ref(comp, n.args[0], "a summary field")
+    bname = _field_ref(comp, n.args[1], "a break field")[1]
 
     def run(f):
         return f.session.data.get_summary(table, name, bname)
