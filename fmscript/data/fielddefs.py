@@ -180,6 +180,7 @@ class FieldDefinitions:
     :class:`~fmscript.data.database.Database` (it needs the schema, the store and its contexts)."""
 
     conn: sqlite3.Connection
+    _dirty: list
     _session: object  # the attached session (Store.attach), whose calculation language evaluates fields
 
     def _init_fielddefs(self) -> None:
@@ -502,6 +503,27 @@ class FieldDefinitions:
                                   f"{qident(other_match.name)} = ? ORDER BY rowid LIMIT 1", (key,)).fetchone()
         if found is not None:  # no match: the field keeps its value (FileMaker's "do not copy")
             self._store_value(ti, rid, fi, from_storage(found[0], copy.type))
+
+    def relookup(self, occurrence: str | None, fname: str) -> int:
+        """Relookup Field Contents: every lookup whose match field is ``fname`` copies again, in each record
+        of the found set; the records are committed.  Returns how many lookups it found."""
+        occ, ti, fi = self.resolve_field(occurrence, fname)
+        defs = self.all_field_options().get(ti.name.casefold(), {})
+        targets = [(t, defs[t.name.casefold()].auto["lookup"]) for t in ti.record_fields
+                   if defs.get(t.name.casefold()) is not None and "lookup" in defs[t.name.casefold()].auto
+                   and defs[t.name.casefold()].auto["lookup"].get("match", "").casefold() == fi.name.casefold()]
+        ctx = self.context(occ)
+        self.commit()
+        if not targets or not ctx.found:
+            return len(targets)
+        self.begin()
+        for rid in ctx.found:
+            for target, lk in targets:
+                self._lookup(ti, rid, target, lk)
+            self._recompute_stored(ti, rid)
+            self._dirty.append((ti.name, rid))
+        self.commit()
+        return len(targets)
 
     def _recompute_stored(self, ti: TableInfo, rid: int) -> None:
         defs = self.all_field_options().get(ti.name.casefold(), {})

@@ -297,3 +297,18 @@ Set Field [ Invoices::Tags[2] ; "b" ]
 Show Custom Dialog [ Invoices::Due ]
 """)
     assert out == ["6 b"]
+
+
+def test_relookup_field_contents_copies_again_for_the_found_set(inv):
+    inv.db.define_field("Invoices", "Customer", {"auto": {"lookup": {"match": "CustomerID", "occurrence": "Customers",
+                                                                     "other_match": "ID", "copy": "Name"}}})
+    inv("""
+New Record/Request
+Set Field [ Invoices::CustomerID ; "C1" ]
+New Record/Request
+Set Field [ Invoices::CustomerID ; "C2" ]
+Commit Records/Requests
+""")
+    inv.db.conn.execute("UPDATE Customers SET Name = Name || ' Ltd'")
+    inv("Show All Records\nRelookup Field Contents [ With dialog: Off ; Invoices::CustomerID ]")
+    assert inv.rows("Invoices", "Customer") == [("Acme Ltd",), ("Globex Ltd",)]

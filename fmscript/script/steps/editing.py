@@ -96,3 +96,19 @@ def set_next_serial_value(st: S.Step, c):
         occ, sep, fname = field_name(f).rpartition("::")
         database(f).set_next_serial(occ if sep else None, fname, value(f))
     return run
+
+
+@step("Relookup Field Contents", labels=DIALOG, guard=data_errors)
+def relookup_field_contents(st: S.Step, c):
+    """Copies the looked-up values again into every record of the found set, for the lookups whose match
+    field is the field named (the records are committed)."""
+    opts = calc_options(st)
+    if not opts:
+        raise c.error("Relookup Field Contents needs the match field: Relookup Field Contents "
+                      "[ With dialog: Off ; Table::Field ]")
+    field_name = name_of(c, opts[0])
+
+    def run(f):
+        occ, sep, fname = field_name(f).rpartition("::")
+        database(f).relookup(occ if sep else None, fname)
+    return run
