@@ -250,3 +250,26 @@ End Script
 """)
     assert out == ["5100 over budget"]
     assert t.committed() == ["a", "b"]
+
+
+@pytest.mark.parametrize("where", ["inner", "outer"])
+def test_nesting_in_one_script_skips_to_the_right_commit(t, where):
+    out = t(f"""
+Open Transaction
+Set Field [ T::Name ; "x" ]
+{'Revert Transaction' if where == 'outer' else ''}
+Open Transaction
+New Record/Request
+{'Revert Transaction' if where == 'inner' else ''}
+Show Custom Dialog [ "skipped" ]
+Commit Transaction
+Show Custom Dialog [ "skipped too" ]
+Commit Transaction
+Show Custom Dialog [ "after " & Get ( TransactionOpenState ) ]
+Open Transaction
+Set Field [ T::Name ; "later" ]
+Commit Transaction
+""")
+    assert out == ["after 0"]
+    # Reverted with the new record current, the last record of the found set is current again.
+    assert t.committed() == (["later", "b"] if where == "outer" else ["a", "later"])

@@ -160,9 +160,11 @@ def _reverts_transaction(code: int) -> bool:
 def _transaction_block(run):
     """A step between Open Transaction and its Commit Transaction: skipped after a revert (FileMaker
     jumps to the matching Commit Transaction), and its data errors revert the transaction."""
+    marks_level = getattr(run, "transaction_step", False)
+
     def in_transaction(f):
         db = f.session.data
-        if db.transaction_skip:
+        if db.transaction_skip and not marks_level:  # Open and Commit Transaction count the levels skipped
             return KEEP_ERROR
         try:
             r = run(f)
@@ -176,6 +178,7 @@ def _transaction_block(run):
                 f.session.last_error, f.session.last_error_detail = error
             return KEEP_ERROR
         return r
+    in_transaction.transaction_step = marks_level
     return in_transaction
 
 
@@ -200,12 +203,14 @@ def open_transaction(st: S.Step, c):
     def run(f):
         db = f.session.data
         db.attach(f.session)
-        if db.transaction_skip:
+        if db.transaction_skip:  # inside a reverted transaction: one more Commit Transaction to pass
+            db.transaction_skip += 1
             return KEEP_ERROR
         first = not db.transaction_depth
         db.open_transaction()
         if first:
             db.transaction_skip_validation = skip_validation
+    run.transaction_step = True
     return run
 
 
@@ -225,6 +230,7 @@ def commit_transaction(st: S.Step, c):
                 db.transaction_error = None
             return KEEP_ERROR
         db.commit_transaction(db.transaction_skip_validation)
+    run.transaction_step = True
     return run
 
 
