@@ -149,3 +149,23 @@ def test_a_new_record_that_fails_validation_at_the_end_of_the_script_is_not_kept
         t("New Record/Request\nSet Field [ T::Qty ; 5 ]")
     assert e.value.code == 509
     assert len(t.committed("Code")) == 4
+
+
+def test_the_command_line_shows_a_validation_failure_with_its_line_and_no_traceback(t, tmp_path, capsys):
+    from fmscript.cli import main
+
+    t.db.define_field("T", "Code", {"validate": {"unique": True}})
+    t.fm.close()
+    script = tmp_path / "dup.fmscript"
+    script.write_text('Go to Record/Request/Page [ Last ]\nSet Field [ T::Code ; "a" ]\nCommit Records/Requests\n',
+                      encoding="utf-8")
+    rc = main(["run", str(script), "-f", str(t.path)])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out == ""
+    assert err.splitlines() == [
+        f"{script}:3:1: error [504] in Commit Records/Requests: T::Code must be unique, and “a” is already in "
+        "another record",
+        "Commit Records/Requests",
+        "^",
+    ]
+    assert t.committed("Code")[-1] == ("D",)
