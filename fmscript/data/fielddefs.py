@@ -385,12 +385,12 @@ class FieldDefinitions:
         of = ti.field(opts.summary.get("of", ""))
         if of is None:
             return ""
-        values = []
-        for rid in ids:
-            row = self.row(ti.name, rid)
-            v = from_storage(row.get(of.name.casefold()) if row else None, of.type)
-            if v != "":
-                values.append(v)
+        of_opts = self.field_options(ti.name, of.name)
+        if of_opts is not None and of_opts.kind == "calculation" and not of_opts.stored:
+            raw_values = [self.evaluate_for_record(ti, rid, of_opts.calc) for rid in ids]
+        else:
+            raw_values = [from_storage(raw, of.type) for raw in self._column_values(ti, of, ids)]
+        values = [v for v in raw_values if v != ""]
         if fn == "list":
             return "\n".join(to_text(v) for v in values).replace("\n", "\r") if values else ""
         if fn == "count":
@@ -403,6 +403,16 @@ class FieldDefinitions:
         if fn == "average":
             return sum(nums, Decimal(0)) / len(nums)
         return min(nums) if fn == "minimum" else max(nums)
+
+    def _column_values(self, ti: TableInfo, fi: FieldInfo, ids: list[int]) -> list:
+        """A column's stored values for ``ids``, in their order: one query per 500 records, not one per record."""
+        col, table = qident(fi.name), qident(ti.name)
+        by_id: dict[int, object] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            by_id.update(self.conn.execute(f"SELECT rowid, {col} FROM {table} WHERE rowid IN ({marks})", chunk))
+        return [by_id.get(r) for r in ids]
 
     def get_summary(self, occurrence: str | None, summary: str, break_field: str):
         """``GetSummary ( summaryField ; breakField )``: the summary over the records of the found set that
@@ -418,9 +428,10 @@ class FieldDefinitions:
         rid = ctx.current()
         if rid is None:
             return ""
-        key = (self.row(ti.name, rid) or {}).get(bfi.name.casefold())
-        group = [r for r in ctx.found if (self.row(ti.name, r) or {}).get(bfi.name.casefold()) == key]
-        return self.summarise(ti, opts, group)
+        found = list(ctx.found)
+        keys = self._column_values(ti, bfi, found)
+        key = keys[found.index(rid)] if rid in found else None
+        return self.summarise(ti, opts, [r for r, k in zip(found, keys) if k == key])
 
     # -- auto-enter ---------------------------------------------------------------------------------------
     def _store_value(self, ti: TableInfo, rid: int, fi: FieldInfo, value) -> None:

@@ -184,6 +184,14 @@ Show Custom Dialog [ Invoices::Sum ]
     assert out == ["16 4 4 10", "4 16", "12", "12"]
 
 
+def test_a_summary_of_an_unstored_calculation(inv):
+    inv.db.define_field("Invoices", "Line", {"kind": "calculation", "calc": "Qty * 2", "stored": False})
+    inv.db.define_field("Invoices", "Lines", {"kind": "summary", "summary": {"function": "total", "of": "Line"}},
+                        ftype="number")
+    inv.db.conn.executemany('INSERT INTO "Invoices" (Qty) VALUES (?)', [("1",), ("4",)])
+    assert inv("Show All Records\nShow Custom Dialog [ Invoices::Lines ]") == ["10"]
+
+
 def test_value_lists_of_custom_values_and_of_a_field(inv):
     inv.db.define_value_list("Regions", ["north", "south", "east"])
     inv.db.define_value_list("Names", None, "Customers", "Name")
