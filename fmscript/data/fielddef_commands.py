@@ -146,7 +146,10 @@ def cmd_auto_enter(args) -> int:
         if not sep:
             raise UsageError("the lookup's second value is OCCURRENCE::MATCH_FIELD")
         opts.auto = {"lookup": {"match": match, "occurrence": occ, "other_match": other_match, "copy": copy}}
-    db.define_field(args.table, args.field, opts)
+    stamp = args.creation or args.modification
+    ti = db.tables()[args.table.casefold()]
+    new_type = stamp if ti.field(args.field) is None and stamp in ("date", "time", "timestamp") else None
+    db.define_field(args.table, args.field, opts, ftype=new_type)  # a new field takes the stamp's type
     return _done(db)
 
 
