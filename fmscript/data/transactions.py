@@ -55,6 +55,11 @@ class Transactions:
         self._txn_new = []
         self._txn_found = []
 
+    def note_created_in_transaction(self, table: str, ids: list[int]) -> None:
+        """Records added inside the transaction by other means than New Record (Import Records): a revert
+        takes them out of the found sets."""
+        self._txn_new.extend((table, rid) for rid in ids)
+
     def note_deleted_in_transaction(self, table: str) -> None:
         """Before records of ``table`` are deleted inside the transaction: its found sets, to give back
         if the transaction is reverted."""

@@ -131,8 +131,12 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
     sql = (f"INSERT INTO {qident(ti.name)} ({cols}) VALUES ({marks})" if mapping
            else f"INSERT INTO {qident(ti.name)} DEFAULT VALUES")
     import sqlite3
+    # Inside Open Transaction the import is part of the transaction (a savepoint undoes a failed one).
+    in_txn = db.transaction_depth > 0
+    begin, commit, rollback = (("SAVEPOINT fm_import", "RELEASE fm_import", "ROLLBACK TO fm_import")
+                               if in_txn else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
     try:
-        db.conn.execute("BEGIN IMMEDIATE")
+        db.conn.execute(begin)
         for number, r in enumerate(rows, 1):
             cur = db.conn.execute(sql, [to_storage(r.get(n, ""), fi.type) for n, fi in mapping])
             ids.append(cur.lastrowid)
@@ -141,15 +145,21 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
                     db.after_create(ti.name, cur.lastrowid)
                     validate_record(db, ti, cur.lastrowid, data_entry=False)
                 except DataError as e:
-                    db.conn.execute("ROLLBACK")
+                    db.conn.execute(rollback)
+                    if in_txn:
+                        db.conn.execute(commit)
                     raise DataError(f"record {number} of {path.name} cannot be imported, nothing was imported: "
                                     f"{e.message}", code=e.code) from None
-        db.conn.execute("COMMIT")
-        if defs:
+        db.conn.execute(commit)
+        if in_txn:
+            db.note_created_in_transaction(ti.name, ids)
+        elif defs:
             db.flush_serials()
     except sqlite3.DatabaseError as e:
         if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+            db.conn.execute(rollback)
+            if in_txn:
+                db.conn.execute(commit)
         raise DataError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
                         code=E_USER_CANCELED) from None
     return ti, ids

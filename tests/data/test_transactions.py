@@ -273,3 +273,21 @@ Commit Transaction
     assert out == ["after 0"]
     # Reverted with the new record current, the last record of the found set is current again.
     assert t.committed() == (["later", "b"] if where == "outer" else ["a", "later"])
+
+
+def test_import_records_inside_a_transaction_is_reverted_with_it(t, tmp_path):
+    (tmp_path / "more.csv").write_text("Name\nc\nd\n", encoding="utf-8")
+    t.fm.session.base_dir = tmp_path
+    out = t("""
+Open Transaction
+Import Records [ With dialog: Off ; "more.csv" ; Target: "T" ]
+Show Custom Dialog [ Get ( FoundCount ) ]
+Revert Transaction
+Commit Transaction
+Show Custom Dialog [ Get ( FoundCount ) ]
+Open Transaction
+Import Records [ With dialog: Off ; "more.csv" ; Target: "T" ]
+Commit Transaction
+""")
+    assert out == ["2", "0"]  # the imported found set is gone with the revert
+    assert t.committed() == ["a", "b", "c", "d"]
