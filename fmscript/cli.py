@@ -153,7 +153,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                 continue
             raise
         getattr(mod, attr)(sub)
+    try:
+        from .data import fielddef_commands
+    except ImportError:  # the data layer is not installed in this build
+        return p
+    fielddef_commands.session_factory = _calculation_session
     return p
+
+
+def _calculation_session(db):
+    """A session that evaluates the field calculations of ``db`` for ``fmscript db`` (handed to the data
+    layer, which never imports the script language)."""
+    from .interpreter import Interpreter
+
+    session = Interpreter().session
+    session.data = db
+    return session
 
 
 EXIT_INTERNAL = 70  # a bug in fmscript, not in the script (sysexits' EX_SOFTWARE)

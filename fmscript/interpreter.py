@@ -84,7 +84,13 @@ class Interpreter:
 
     # -- scripts ----------------------------------------------------------------------------------------
     def load_text(self, text: str, path: str = "<text>", default_name: str | None = None) -> list[str]:
-        """Parse and compile text; its scripts become callable by name.  Returns their names."""
+        """Parse and compile text; its scripts become callable by name, its custom functions
+        (``Function`` … ``End Function``) callable by this interpreter's calculations.  Returns the scripts'
+        names."""
+        original = text
+        text, cf_errors = self.custom_functions(text, path)
+        if cf_errors:
+            raise ErrorList(cf_errors)
         try:
             sf = parse_cached(text, path, default_name, steps=self.steps)
         except ErrorList:
@@ -96,7 +102,7 @@ class Interpreter:
             raise ErrorList(errors)
         for cs in compiled:
             self.session.scripts[cs.name.casefold()] = cs
-        self._loaded = [x for x in self._loaded if x[:2] != (text, path)] + [(text, path, default_name)]
+        self._loaded = [x for x in self._loaded if x[:2] != (original, path)] + [(original, path, default_name)]
         return [cs.name for cs in compiled]
 
     def load_file(self, path: str | Path) -> list[str]:
@@ -117,10 +123,13 @@ class Interpreter:
         ``run_time`` is false, the scripts that Perform Script names).  Nothing runs."""
         from .script.check import check_script_file
 
+        functions = dict(self.functions)  # checking defines no function in this interpreter
+        text, cf_errors = self.custom_functions(text, path, functions)
         sf, errors = self.parse(text, path, default_name)
+        errors = cf_errors + errors
         return sf, check_script_file(sf, errors, lambda s, errs: compile_script(s, sf.source, None, errs,
                                                                                 steps=self.steps,
-                                                                                functions=self.functions),
+                                                                                functions=functions),
                                      known_scripts=self.script_names, run_time=run_time)
 
     @property
@@ -157,6 +166,9 @@ class Interpreter:
     def compile_steps(self, text: str, path: str = "<steps>", warnings: list | None = None) -> CompiledScript | None:
         """The first script of ``text`` compiled as :meth:`run_steps` runs it (None: no steps); the parser's
         warnings are added to ``warnings`` (a REPL shows them).  Raises :class:`ErrorList`."""
+        text, cf_errors = self.custom_functions(text, path)
+        if cf_errors:
+            raise ErrorList(cf_errors)
         sf, parse_errors = self.parse(text, path, "steps")
         if warnings is not None:
             warnings.extend(sf.warnings)
@@ -167,6 +179,21 @@ class Interpreter:
         if errors:
             raise ErrorList(errors)
         return compiled[0] if compiled else None
+
+    def custom_functions(self, text: str, path: str = "<text>", functions: dict | None = None):
+        """Register the text's custom functions (``Function "Name" ( a ; b )`` … ``End Function``) in
+        ``functions`` (default: this interpreter's table); returns the text with those blocks blanked
+        out (positions unchanged) and the errors found in them."""
+        if "unction" not in text and "函数" not in text:
+            return text, []
+        from .script.custom_functions import register_functions, split_functions
+        from .source import Source
+
+        source = Source(path, text)
+        blanked, defs, errors = split_functions(text, source)
+        errors += register_functions(defs, self.functions if functions is None else functions, source,
+                                     builtin_functions())
+        return blanked, errors
 
     def parse(self, text: str, path: str = "<text>", default_name: str | None = None):
         """Parse without raising: ``(ScriptFile, errors)`` against this interpreter's steps (``check``)."""

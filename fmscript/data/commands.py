@@ -69,7 +69,14 @@ def add_commands(sub) -> None:
     a.add_argument("--clear", action="store_true", help="remove the stored sort order")
 
     action("schema", "show tables, fields, layouts, stored finds and sort orders", cmd_schema)
+    from .fielddef_commands import add_commands as add_fielddef_commands
+    add_fielddef_commands(action)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def open_for(args, must_exist: bool = False):
+    """The database a ``db`` action names with ``-f`` (``must_exist``: refuse to create it)."""
+    return _open(args, must_exist)
 
 
 def _open(args, must_exist: bool = False):
@@ -121,6 +128,9 @@ def cmd_import(args) -> int:
     if not src.is_file():
         raise UsageError(f"no such file: {args.source}")
     db = _open(args)
+    from . import fielddef_commands
+    if fielddef_commands.session_factory is not None:  # auto-enter calculations need one
+        db.attach(fielddef_commands.session_factory(db))
     ti, ids = import_rows(db, args.table or src.stem, src)
     db.close()
     sys.stderr.write(f"imported {len(ids)} record{'s' if len(ids) != 1 else ''} into {ti.name}\n")
@@ -174,10 +184,15 @@ def cmd_schema(args) -> int:
         out.append(f"table {ti.name} ({db.total_count(ti.name)} records)")
         for fi in ti.fields:
             extra = (" global" if fi.is_global else "") + (f" [{fi.repetitions}]" if fi.repetitions > 1 else "")
+            opts = db.field_options(ti.name, fi.name)
+            if opts is not None:
+                extra += " " + opts.to_json()
             out.append(f"  {fi.name}: {fi.type}{extra}")
     for name, occ in db.layouts().values():
         table = db.table_of(occ).name
         out.append(f"layout {name} → {occ}" + (f" ({table})" if table != occ else ""))
+    for name in db.value_list_names():
+        out.append(f"value list {name}: " + "; ".join(db.value_list_items(name)))
     for lay, script, text in db.stored_all("finds"):
         where = f" in script {script}" if script else ""
         out.append(f"find {lay}{where}: " + text.replace("\n", " | "))

@@ -5,6 +5,8 @@
 * :mod:`.schema`: tables, fields, occurrences, layouts, and the DDL that changes them;
 * :mod:`.window`: the window (layout, mode) and each occurrence's found set, current record and sort;
 * :mod:`.store`: reading and writing fields, the record transaction, record operations;
+* :mod:`.fielddefs`: field options (auto-enter, calculation and summary fields, value lists), checked by
+  :mod:`.validation` at commit; :mod:`.transactions`: Open/Commit/Revert Transaction;
 * :mod:`.queries`: finds and sorts as SQL; :mod:`.stored`: stored finds and sort orders;
 * :mod:`.sqlerrors`: SQLite failures as FileMaker errors.
 
@@ -16,11 +18,13 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import E_EXECUTE_SQL, DataError
+from .fielddefs import FieldDefinitions
 from .queries import Queries, register_functions
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
 from .store import Store
 from .stored import StoredQueries
+from .transactions import Transactions
 from .values import num_collate, sql_parameter, text_collate
 from .window import Context, Window, Windows
 
@@ -28,7 +32,7 @@ __all__ = ["Database", "Context", "Window", "FieldInfo", "TableInfo", "qident", 
            "METADATA_SQL", "SCHEMA_VERSION", "INTERNAL_PREFIX"]
 
 
-class Database(Windows, Store, Queries, StoredQueries, Schema):
+class Database(Windows, Store, Transactions, FieldDefinitions, Queries, StoredQueries, Schema):
     """One FileMaker file: a SQLite database (``path`` None: in memory)."""
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
@@ -56,6 +60,7 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
         self.contexts: dict[str, Context] = {}
         self.window = Window()
         self.original_layout: str | None = None  # the layout before the first Go to Layout
+        self._read_conn: sqlite3.Connection | None = None
         self._init_store()
 
     # -- file ---------------------------------------------------------------------------------------------
@@ -69,14 +74,22 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
         try:
             self.commit()
         finally:
+            if self._read_conn is not None:
+                self._read_conn.close()
+                self._read_conn = None
             self.conn.close()
 
     def select(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         """Rows of a query that only reads (ExecuteSQL): SQLite's authorizer refuses anything else, extra
         table occurrences are visible under their names, and values are passed as their fields store them.
-        A query SQLite refuses is :class:`DataError` 8310."""
+        A query SQLite refuses is :class:`DataError` 8310.
+
+        As in FileMaker, it sees committed data only: a file is read through a second connection, which WAL
+        shows the last committed state (an in-memory database has no second connection and sees the open
+        record's changes)."""
+        conn = self.conn if self._path is None else self._reader()
         try:
-            self.occurrence_views()
+            self.occurrence_views(conn)
         except sqlite3.Error:
             pass
 
@@ -85,10 +98,22 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
                        getattr(sqlite3, "SQLITE_RECURSIVE", 33))
             return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
 
-        self.conn.set_authorizer(authorizer)
+        conn.set_authorizer(authorizer)
         try:
-            return self.conn.execute(sql, [sql_parameter(p) for p in params]).fetchall()
+            return conn.execute(sql, [sql_parameter(p) for p in params]).fetchall()
         except (sqlite3.Error, ValueError, OverflowError) as e:
             raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         finally:
-            self.conn.set_authorizer(None)
+            conn.set_authorizer(None)
+
+    def _reader(self) -> sqlite3.Connection:
+        """The read-only connection ExecuteSQL uses (opened on first use, closed with the file)."""
+        if self._read_conn is None:
+            conn = sqlite3.connect(Path(self._path).as_uri() + "?mode=ro", uri=True, timeout=5.0,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            register_functions(conn)
+            conn.create_collation("fmnum", num_collate)
+            conn.create_collation("fmtext", text_collate)
+            self._read_conn = conn
+        return self._read_conn

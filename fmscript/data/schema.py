@@ -164,12 +164,12 @@ class Schema:
     def layout_names(self) -> list[str]:
         return [n for n, _ in self.layouts().values()]
 
-    def occurrence_views(self) -> None:
+    def occurrence_views(self, conn: sqlite3.Connection | None = None) -> None:
         """Temporary views named after extra table occurrences, so that ExecuteSQL can use their names as
         FileMaker's does (temporary: the file is not changed)."""
         for key, (occ, table) in self.occurrences().items():
             if key != table.casefold() and key not in self.tables():
-                self.conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {qident(occ)} AS SELECT * FROM "
+                (conn or self.conn).execute(f"CREATE TEMP VIEW IF NOT EXISTS {qident(occ)} AS SELECT * FROM "
                                   f"main.{qident(table)}")
 
     def table_of(self, occurrence: str) -> TableInfo | None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import sqlite3
 
 from ..calc.values import to_text
-from ..errors import E_RECORD_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_NOT_UNIQUE, DataError
+from ..errors import (E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_RECORD_MISSING, E_VALID_VALUE_REQUIRED,
+                      E_VALUE_NOT_UNIQUE, DataError)
 from . import finds as F
-from .schema import FieldInfo, TableInfo, qident
+from .schema import FieldInfo, TableInfo, field_missing_message, qident
 from .sqlerrors import busy_error, sqlite_error
+from .validation import validate_records
 from .values import from_storage, to_storage
 from .window import Context
 
@@ -34,6 +36,9 @@ class Store:
         self._ended = False
         self._session = None          # the session whose last error decides the end of the process
         self._exit_hook = False
+        self._dirty: list[tuple[str, int]] = []  # records changed since the last record commit
+        self._init_fielddefs()
+        self._init_transactions()
 
     # -- reading ------------------------------------------------------------------------------------------
     def all_ids(self, table: str) -> list[int]:
@@ -81,7 +86,26 @@ class Store:
             raise CalcError(f"the field “{name}” cannot be read: {e}", code=sqlite_error(e).code) from None
 
     def _read_field(self, table: str | None, name: str, rep: int):
+        scoped = self.scoped_record(table) if self._calc_scope else None
+        if scoped is not None:  # a field calculation reads its own record
+            sti, srid = scoped
+            fi = sti.field(name)
+            if fi is None:
+                raise DataError(field_missing_message(name, sti), code=E_FIELD_MISSING)
+            if fi.is_global:
+                return from_storage(self.global_value(sti.name, fi.name, rep), fi.type)
+            opts = self.field_options(sti.name, fi.name) if self._field_options != {} else None
+            if opts is not None and opts.computed_on_read:
+                return self.computed_value(table or sti.name, sti, fi, opts, srid)
+            if rep > 1:
+                return from_storage(self.repetition_value(sti.name, fi.name, srid, rep), fi.type)
+            row = self.row(sti.name, srid)
+            return from_storage(row.get(fi.name.casefold()) if row else None, fi.type)
         occ, ti, fi = self.resolve_field(table, name)
+        if self._field_options != {}:
+            opts = self.field_options(ti.name, fi.name)
+            if opts is not None and opts.computed_on_read and self.window.mode != "find":
+                return self.computed_value(occ, ti, fi, opts, self.context(occ).current())
         w = self.window
         if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
             req = w.requests[w.request_index] if w.requests else None
@@ -93,12 +117,17 @@ class Store:
         if rid is None:
             return ""
         if rep > 1:
-            r = self.conn.execute("SELECT value FROM fmscript_repetitions WHERE table_name=? AND field_name=? "
-                                  "AND record_id=? AND rep=?", (ti.name, fi.name, rid, rep)).fetchone() \
-                if self.has_metadata() else None
-            return from_storage(r[0] if r else None, fi.type)
+            return from_storage(self.repetition_value(ti.name, fi.name, rid, rep), fi.type)
         row = self.row(ti.name, rid)
         return from_storage(row.get(fi.name.casefold()) if row else None, fi.type)
+
+    def repetition_value(self, table: str, fname: str, rid: int, rep: int):
+        """The stored value of repetition ``rep`` (2 or more) of a record's field."""
+        if not self.has_metadata():
+            return None
+        r = self.conn.execute("SELECT value FROM fmscript_repetitions WHERE table_name=? AND field_name=? "
+                              "AND record_id=? AND rep=?", (table, fname, rid, rep)).fetchone()
+        return r[0] if r else None
 
     def record_values(self, table: TableInfo, rid: int) -> dict:
         """The raw column values of a record, by field name."""
@@ -122,6 +151,10 @@ class Store:
             if not self._in_tx:
                 self._flush_globals()
             return
+        opts = self.field_options(ti.name, fi.name) if self._field_options != {} else None
+        if opts is not None and opts.kind != "normal":
+            raise DataError(f"{ti.name}::{fi.name} is a {opts.kind} field: its value cannot be set",
+                            code=E_FIELD_CANNOT_BE_MODIFIED)
         ctx = self.context(occ)
         rid = ctx.current()
         if rid is None:
@@ -145,6 +178,9 @@ class Store:
         except sqlite3.OperationalError as e:
             raise busy_error(e) from None
         self._row_cache.pop((ti.name, rid), None)
+        self._dirty.append((ti.name, rid))
+        if self._field_options != {} and rep == 1:
+            self.after_write(ti, rid, fi)
 
     # -- transactions -------------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -166,26 +202,56 @@ class Store:
                               (t, fname, rep, g.get((t.casefold(), fname.casefold(), rep))))
         self._globals_dirty.clear()
 
-    def commit(self) -> None:
-        """Commit the open record (and any other pending edit) in one transaction."""
+    def commit(self, data_entry: bool = False) -> None:
+        """Commit the open record (and any other pending edit) in one transaction.  Validation runs first;
+        a failure leaves the record open with its changes.  Inside Open Transaction the record is committed
+        into the transaction, not to the file."""
+        if self._dirty and self._field_options != {}:
+            self.before_commit(list(self._dirty))
+            validate_records(self, list(self._dirty), data_entry)
+        self._dirty.clear()
+        if self.transaction_depth:
+            self.record_committed_in_transaction()
+            self._new_records.clear()
+            return
         if self._in_tx:
             try:
                 self._flush_globals()
+                self.flush_serials()
                 self.conn.execute("COMMIT")
             except sqlite3.OperationalError as e:
                 raise busy_error(e) from None
             self._in_tx = False
             self._new_records.clear()
-        elif self._globals_dirty:
-            self._flush_globals()
+        else:
+            if self._globals_dirty:
+                self._flush_globals()
+            self.flush_serials()
 
     def revert(self) -> None:
-        """Throw away uncommitted edits; records created since the last commit disappear."""
-        if self._in_tx:
+        """Throw away uncommitted edits; records created since the last commit disappear.  Inside Open
+        Transaction only the open record's changes are thrown away."""
+        self._dirty.clear()
+        if self.transaction_depth:
+            self.revert_record_in_transaction()
+        elif self._in_tx:
             self.conn.execute("ROLLBACK")
             self._in_tx = False
+        gone = list(self._new_records)
+        self.forget_uncommitted(gone)
+
+    def new_records_pending(self) -> list[tuple[str, int]]:
+        """Records created since the last record commit."""
+        return list(self._new_records)
+
+    def forget_uncommitted(self, records: list[tuple[str, int]]) -> None:
+        """After a rollback: the records rolled back leave the found sets; cached rows are dropped."""
+        if not self.conn.in_transaction:
+            self._in_tx = False
+            self.flush_serials()  # serial numbers used are not given back
+        self._dirty.clear()
         self._row_cache.clear()
-        gone = set(self._new_records)
+        gone = set(records)
         self._new_records.clear()
         if gone:
             for ctx in self.contexts.values():
@@ -195,8 +261,15 @@ class Store:
     def end_run(self, ok: bool = True) -> None:
         """The top-level script ended: commit (``ok``) or revert what is still uncommitted."""
         self._ended = True
+        if self.transaction_depth:
+            self.revert_transaction()  # a transaction never committed is reverted
+        self.transaction_skip, self.transaction_error = 0, None
         if ok:
-            self.commit()
+            try:
+                self.commit()
+            except DataError:  # a record that fails validation is not committed
+                self.revert()
+                raise
         else:
             self.revert()
             self._flush_globals()
@@ -234,8 +307,8 @@ class Store:
 
     def record_open_state(self) -> int:
         """``Get ( RecordOpenState )``: 0 closed, 1 a new record not yet committed, 2 a modified one."""
-        if not self._in_tx:
-            return 0
+        if not self._in_tx or (self.transaction_depth and not self._dirty):
+            return 0  # inside a transaction: nothing changed since the record was committed into it
         occ = self.current_occurrence()
         ctx = self.context(occ) if occ is not None else None
         rid = ctx.current() if ctx else None
@@ -252,8 +325,11 @@ class Store:
                             code=E_VALID_VALUE_REQUIRED) from None
         rid = cur.lastrowid
         self._new_records.append((ctx.table, rid))
+        self._dirty.append((ctx.table, rid))
         ctx.found.append(rid)
         ctx.index = len(ctx.found) - 1
+        if self._field_options != {}:
+            self.after_create(ctx.table, rid)
         return rid
 
     def duplicate_record(self, ctx: Context) -> int:
@@ -278,8 +354,11 @@ class Store:
                               "FROM fmscript_repetitions WHERE table_name = ? AND record_id = ?",
                               (new, ti.name, rid))
         self._new_records.append((ti.name, new))
+        self._dirty.append((ti.name, new))
         ctx.found.append(new)
         ctx.index = len(ctx.found) - 1
+        if self._field_options != {}:
+            self.after_create(ti.name, new, duplicate=True)
         return new
 
     def _rowid_alias(self, table: str) -> str | None:
@@ -293,7 +372,7 @@ class Store:
         """Delete records now (deleting is not undoable in FileMaker either)."""
         self.commit()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin_unit()
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
                 marks = ",".join("?" * len(chunk))
@@ -301,13 +380,15 @@ class Store:
                 if self.has_metadata():
                     self.conn.execute(f"DELETE FROM fmscript_repetitions WHERE table_name = ? AND record_id IN "
                                       f"({marks})", [table, *chunk])
-            self.conn.execute("COMMIT")
+            self._end_unit()
         except sqlite3.OperationalError as e:
-            if self.conn.in_transaction:
+            if self.conn.in_transaction and not self.transaction_depth:
                 self.conn.execute("ROLLBACK")
             raise busy_error(e) from None
         gone = set(ids)
         self._row_cache.clear()
+        if self.transaction_depth:
+            self.note_deleted_in_transaction(table)
         for ctx in self.contexts.values():
             if ctx.table == table and ctx.found:
                 keep_before = sum(1 for r in ctx.found[:ctx.index] if r not in gone)
@@ -317,16 +398,27 @@ class Store:
     def truncate(self, table: str) -> None:
         self.commit()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin_unit()
             self.conn.execute(f"DELETE FROM {qident(table)}")
             if self.has_metadata():
                 self.conn.execute("DELETE FROM fmscript_repetitions WHERE table_name = ?", (table,))
-            self.conn.execute("COMMIT")
+            self._end_unit()
         except sqlite3.OperationalError as e:
-            if self.conn.in_transaction:
+            if self.conn.in_transaction and not self.transaction_depth:
                 self.conn.execute("ROLLBACK")
             raise busy_error(e) from None
         self._row_cache.clear()
+        if self.transaction_depth:
+            self.note_deleted_in_transaction(table)
         for ctx in self.contexts.values():
             if ctx.table == table:
                 ctx.found, ctx.index = [], 0
+
+    def _begin_unit(self) -> None:
+        """Deletes take effect at once, or, inside Open Transaction, with the transaction."""
+        if not self.transaction_depth:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def _end_unit(self) -> None:
+        if not self.transaction_depth:
+            self.conn.execute("COMMIT")

@@ -15,6 +15,7 @@ from ..errors import (E_CANNOT_CREATE_FILE, E_FIELD_MISSING, E_FILE_MISSING, E_I
                       E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, DataError)
 from . import paths
 from .database import Database, TableInfo, qident
+from .validation import validate_record
 from .values import export_value, to_storage
 
 
@@ -116,6 +117,10 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
         ti = db.create_table(table, [(n, _guess_type([r.get(n, "") for r in rows]), False) for n in names])
     mapping = [(n, ti.field(n)) for n in names]
     mapping = [(n, fi) for n, fi in mapping if fi is not None and not fi.is_global]
+    defs = db.all_field_options().get(ti.name.casefold())
+    if defs:  # calculation and summary fields take no imported values (as in FileMaker)
+        mapping = [(n, fi) for n, fi in mapping
+                   if defs.get(fi.name.casefold()) is None or defs[fi.name.casefold()].kind == "normal"]
     if names and not mapping:
         raise DataError(f"no column of {path.name} matches a field of “{ti.name}” "
                         f"(its fields: {', '.join(f.name for f in ti.fields)})", code=E_FIELD_MISSING)
@@ -126,15 +131,35 @@ def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tu
     sql = (f"INSERT INTO {qident(ti.name)} ({cols}) VALUES ({marks})" if mapping
            else f"INSERT INTO {qident(ti.name)} DEFAULT VALUES")
     import sqlite3
+    # Inside Open Transaction the import is part of the transaction (a savepoint undoes a failed one).
+    in_txn = db.transaction_depth > 0
+    begin, commit, rollback = (("SAVEPOINT fm_import", "RELEASE fm_import", "ROLLBACK TO fm_import")
+                               if in_txn else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
     try:
-        db.conn.execute("BEGIN IMMEDIATE")
-        for r in rows:
+        db.conn.execute(begin)
+        for number, r in enumerate(rows, 1):
             cur = db.conn.execute(sql, [to_storage(r.get(n, ""), fi.type) for n, fi in mapping])
             ids.append(cur.lastrowid)
-        db.conn.execute("COMMIT")
+            if defs:
+                try:  # auto-enter, then the fields that always validate
+                    db.after_create(ti.name, cur.lastrowid)
+                    validate_record(db, ti, cur.lastrowid, data_entry=False)
+                except DataError as e:
+                    db.conn.execute(rollback)
+                    if in_txn:
+                        db.conn.execute(commit)
+                    raise DataError(f"record {number} of {path.name} cannot be imported, nothing was imported: "
+                                    f"{e.message}", code=e.code) from None
+        db.conn.execute(commit)
+        if in_txn:
+            db.note_created_in_transaction(ti.name, ids)
+        elif defs:
+            db.flush_serials()
     except sqlite3.DatabaseError as e:
         if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+            db.conn.execute(rollback)
+            if in_txn:
+                db.conn.execute(commit)
         raise DataError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
                         code=E_USER_CANCELED) from None
     return ti, ids

@@ -120,6 +120,16 @@ def check_complete(text: str) -> tuple[str, str]:
 
 
 def _check_complete(text: str) -> tuple[str, str]:
+    from ..script.custom_functions import open_block, split_functions
+    from ..source import Source
+
+    if open_block(text):  # Function "Name" ( … ) … End Function
+        return "incomplete", INDENT
+    if "unction" in text or "函数" in text:
+        rest, defs, _ = split_functions(text, Source(REPL_PATH, text))
+        if defs and not rest.strip():
+            return "complete", ""
+        text = rest if defs else text
     kind = classify(text)
     if kind in ("empty", "meta"):
         return "complete", ""

@@ -41,6 +41,7 @@ class StepCompiler:
         self.steps: StepTable | None = None
         self.step: S.Step | None = None
         self.blocks: list[dict] = []  # open If / Loop blocks while compiling
+        self.code: list = []  # the closures emitted so far (a step may wrap those of its block)
 
     def loop_exit_cell(self) -> list | None:
         """A jump cell that leaves the innermost open Loop (None outside a loop): a step returns
@@ -157,6 +158,7 @@ def compile_script(script: S.Script, source: Source, trace=None, errors: list[FM
     c.errors = errors
     c.steps = steps
     code: list[Instr] = []
+    c.code = code
     steps: list[S.Step] = []
     blocks: list[dict] = c.blocks
 

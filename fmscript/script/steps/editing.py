@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...errors import E_FIELD_MISSING, StepError
 from .. import ast as S
 from . import step
-from .data_access import DIALOG, calc_options, committed, data_errors, database
+from .data_access import DIALOG, calc_options, committed, data_errors, database, name_of
 
 def _field_and_value(st: S.Step, c, step_name: str):
     opts = calc_options(st)
@@ -80,4 +80,35 @@ def replace_field_contents(st: S.Step, c):
             raise
         finally:
             ctx.index = min(saved, max(len(ctx.found) - 1, 0))
+    return run
+
+
+@step("Set Next Serial Value", labels=(), guard=data_errors)
+def set_next_serial_value(st: S.Step, c):
+    """Sets the serial number the next new record of the table gets (the field's auto-enter serial)."""
+    opts = calc_options(st)
+    if len(opts) < 2:
+        raise c.error("Set Next Serial Value needs a field and a value: Set Next Serial Value "
+                      "[ Table::Field ; value ]")
+    field_name, value = name_of(c, opts[0]), c.calc(opts[1])
+
+    def run(f):
+        occ, sep, fname = field_name(f).rpartition("::")
+        database(f).set_next_serial(occ if sep else None, fname, value(f))
+    return run
+
+
+@step("Relookup Field Contents", labels=DIALOG, guard=data_errors)
+def relookup_field_contents(st: S.Step, c):
+    """Copies the looked-up values again into every record of the found set, for the lookups whose match
+    field is the field named (the records are committed)."""
+    opts = calc_options(st)
+    if not opts:
+        raise c.error("Relookup Field Contents needs the match field: Relookup Field Contents "
+                      "[ With dialog: Off ; Table::Field ]")
+    field_name = name_of(c, opts[0])
+
+    def run(f):
+        occ, sep, fname = field_name(f).rpartition("::")
+        database(f).relookup(occ if sep else None, fname)
     return run

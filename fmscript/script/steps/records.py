@@ -95,11 +95,14 @@ def truncate_table(st: S.Step, c):
 
 @step("Commit Records/Requests", labels=("Skip data entry validation", "Force commit") + DIALOG,
       guard=data_errors,
-      note="One SQLite transaction; validation options are accepted and ignored.")
+      note="One SQLite transaction. Fields validated “only during data entry” are validated here (a script "
+           "is fmscript's data entry) unless `Skip data entry validation` is given; `Force commit` is ignored.")
 def commit_records(st: S.Step, c):
-    """Saves the open record's changes to the file (one SQLite transaction)."""
+    """Saves the open record's changes to the file (one SQLite transaction), after validating them."""
+    data_entry = "Skip data entry validation" not in st.words() and st.get("Skip data entry validation") is None
+
     def run(f):
-        database(f).commit()
+        database(f).commit(data_entry=data_entry)
     return run
 
 
