@@ -153,13 +153,23 @@ class LocalEngine(Provider):
 
         ``params`` is Generate Response from Model's Parameters (``temperature``, ``max_tokens``); keyword
         arguments say the same from Python."""
+        from fmscript.ai.embeddings import require_kind
         from fmscript.ai.generate import generate
 
+        require_kind(modelstore.resolve_model(model, fetch=True), "chat", model)
         p = {**(params or {}), **opts}
         temperature = float(p.pop("temperature", 0.0) or 0.0)
         max_tokens = int(p.pop("max_tokens", p.pop("max_completion_tokens", 256)) or 256)
         extra = {k: p[k] for k in ("top_p", "seed") if p.get(k) is not None}
         return generate(model, messages, temperature=temperature, max_tokens=max_tokens, **extra)
+
+    def embed(self, model: str, inputs: list[str], params: dict | None = None) -> list:
+        """One L2-normalised float32 vector per input, from a local embedding model (see ai/embeddings.py)."""
+        from fmscript.ai.embeddings import embed_local
+
+        # TODO(calllog): record the embedding call here once fmscript.ai.calllog exists (Set AI Call Logging).
+        limit = (params or {}).get("TruncateTokenLimit")
+        return embed_local(model, list(inputs), max_tokens=int(limit) if limit else 512)
 
     def list_models(self) -> list[dict]:
         return modelstore.list_models()
