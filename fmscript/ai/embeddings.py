@@ -317,3 +317,16 @@ def count_tokens(model_name: str, text: str) -> int:
     resolved = modelstore.resolve_model(model_name, fetch=True)
     _, _, tok = _load(resolved)
     return len(_ids(tok, text))
+
+
+def decode_tokens(model_name: str, ids: list[int]) -> str:
+    """Token ids (OpenAI lets ``input`` be them) back to text with the model's tokenizer."""
+    from fmscript.ai import modelstore
+
+    resolved = modelstore.resolve_model(model_name, fetch=True)
+    _, _, tok = _load(resolved)
+    inner = getattr(tok, "_tokenizer", tok)
+    try:
+        return inner.decode([int(i) for i in ids])
+    except (TypeError, ValueError, OverflowError) as e:
+        raise FMScriptError(f"the token ids are not the model's: {e}", code=E_INVALID_PARAMETER) from None

@@ -153,10 +153,8 @@ class LocalEngine(Provider):
 
         ``params`` is Generate Response from Model's Parameters (``temperature``, ``max_tokens``); keyword
         arguments say the same from Python."""
-        from fmscript.ai.embeddings import require_kind
         from fmscript.ai.generate import generate
 
-        require_kind(modelstore.resolve_model(model, fetch=True), "chat", model)
         p = {**(params or {}), **opts}
         temperature = float(p.pop("temperature", 0.0) or 0.0)
         max_tokens = int(p.pop("max_tokens", p.pop("max_completion_tokens", 256)) or 256)
