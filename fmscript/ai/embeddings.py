@@ -128,30 +128,29 @@ def stack(rows: list, what: str = "the target field"):
     skipped; a value that is no vector, or a dimension that differs from the others, is error 882 naming the
     record."""
     np = _np()
-    ids, blobs, dim = [], [], None
+    rows = [r for r in rows if r[1] is not None and r[1] != "" and r[1] != b""]
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    ids = [r[0] for r in rows]
+    blobs = [r[1] for r in rows]
+    if all(type(b) is bytes for b in blobs):
+        sizes = set(map(len, blobs))
+        if len(sizes) == 1 and not next(iter(sizes)) % 4:  # the fast path: one join, no loop in Python
+            dim = next(iter(sizes)) // 4
+            return ids, np.frombuffer(b"".join(blobs), dtype=_DTYPE).reshape(len(ids), dim)
+    out, dim = [], None
     for rid, raw in rows:
-        if raw is None or raw == "" or raw == b"":
-            continue
         if isinstance(raw, (bytes, bytearray, memoryview)):
-            raw = bytes(raw)
-            if len(raw) % 4 or not raw:
-                as_vector(raw, f"{what} of record {rid}")  # raises with the reason
-            n = len(raw) // 4
+            v = vector_from_bytes(bytes(raw), f"{what} of record {rid}")
         else:
             v = vector_from_text(raw, f"{what} of record {rid}")
-            raw = v.astype(_DTYPE).tobytes()
-            n = v.size
         if dim is None:
-            dim = n
-        elif n != dim:
-            raise FMScriptError(f"{what} of record {rid} holds a vector of {n} dimensions, others hold {dim}: "
+            dim = v.size
+        elif v.size != dim:
+            raise FMScriptError(f"{what} of record {rid} holds a vector of {v.size} dimensions, others hold {dim}: "
                                 "embed every record with the same model", code=E_AI_INVALID_REQUEST)
-        ids.append(rid)
-        blobs.append(raw)
-    if not ids:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    mat = np.frombuffer(b"".join(blobs), dtype=_DTYPE).reshape(len(ids), dim)
-    return ids, mat
+        out.append(v)
+    return ids, np.stack(out).astype(np.float32, copy=False)
 
 
 def rank(query, ids: list, matrix, count: int | None = 10, condition: str | None = None,
