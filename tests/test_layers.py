@@ -68,14 +68,16 @@ def _slug(category: str) -> str:
 
 
 def test_each_step_lives_in_the_module_of_its_filemaker_category():
-    """found_sets.py holds the Found Sets steps: the category column of stdlib/steps.tsv decides."""
+    """found_sets.py holds the Found Sets steps: the category column of stdlib/steps.tsv decides. A large
+    category may be split into modules named after it (ai.py, ai_embeddings.py)."""
     table = builtin_steps()
     misplaced = []
     for name, d in table.items():
         info = catalog.step(name)
         assert info is not None, f"{name} is not in the catalogue"
         if d.module and info.category != "fmscript":  # fmscript's own steps sit beside their family
-            if d.module.rsplit(".", 1)[-1] != _slug(info.category):
+            module, slug = d.module.rsplit(".", 1)[-1], _slug(info.category)
+            if module != slug and not module.startswith(slug + "_"):
                 misplaced.append((name, d.module, info.category))
         assert d.family == info.category
     assert misplaced == []

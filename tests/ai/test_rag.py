@@ -73,7 +73,7 @@ def test_a_space_keeps_its_embedding_model(home):
     store = rag.RagStore(home / "rag.sqlite")
     store.add("s", "one", "a", _engine_embed, MODEL)
     with pytest.raises(FMScriptError, match="was built with the embedding model"):
-        store.add("s", "two", "b", lambda t: LocalEngine().embed("fmscript/tiny-bert", t), "fmscript/tiny-bert")
+        store.add("s", "two", "b", _engine_embed, "another/model")
     assert len(store.info("s")["documents"]) == 1  # nothing half-written
 
 
