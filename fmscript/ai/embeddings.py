@@ -265,14 +265,21 @@ def _ids(tok, text: str) -> list[int]:
     return list(inner.encode(text, add_special_tokens=True) if hasattr(inner, "encode") else inner(text)["input_ids"])
 
 
-def _decoder_vectors(model, tok, texts: list[str], max_tokens: int):
+def _limit(ids: list[int], max_tokens: int, truncate: bool, i: int) -> list[int]:
+    if len(ids) > max_tokens and not truncate:
+        raise FMScriptError(f"input {i + 1} has {len(ids)} tokens; the model takes at most {max_tokens} (turn on "
+                            "TruncateEnabled to cut it)", code=E_AI_INVALID_REQUEST)
+    return ids[:max_tokens]
+
+
+def _decoder_vectors(model, tok, texts: list[str], max_tokens: int, truncate: bool = True):
     import mlx.core as mx
 
     np = _np()
     eos = getattr(tok, "eos_token_id", None)
     out = []
-    for text in texts:
-        ids = _ids(tok, text)[: max_tokens - 1] or []
+    for i, text in enumerate(texts):
+        ids = _limit(_ids(tok, text), max_tokens - 1, truncate, i)
         if eos is not None and (not ids or ids[-1] != eos):
             ids.append(eos)  # the pooled token: Qwen3-Embedding appends <|endoftext|>
         if not ids:
@@ -284,30 +291,44 @@ def _decoder_vectors(model, tok, texts: list[str], max_tokens: int):
     return out
 
 
-def _bert_vectors(model, tok, texts: list[str], max_tokens: int):
+def _bert_vectors(model, tok, texts: list[str], max_tokens: int, truncate: bool = True):
     import mlx.core as mx
 
     np = _np()
     out = []
-    for text in texts:
-        ids = _ids(tok, text)[:max_tokens] or [0]
+    for i, text in enumerate(texts):
+        ids = _limit(_ids(tok, text), max_tokens, truncate, i) or [0]
         arr = mx.array([ids])
         res = model(arr, attention_mask=mx.ones(arr.shape))
         out.append(np.array(res.text_embeds[0].astype(mx.float32)))
     return out
 
 
-def embed_local(model_name: str, texts: list[str], max_tokens: int = 512):
-    """Vectors (float32 NumPy arrays, L2-normalised) for ``texts`` from a local embedding model."""
+def context_length(folder: Path) -> int:
+    """The most tokens the model takes (``max_position_embeddings``; 512 when the config does not say)."""
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        return int(cfg.get("max_position_embeddings") or 512)
+    except (OSError, ValueError, TypeError):
+        return 512
+
+
+def embed_local(model_name: str, texts: list[str], max_tokens: int | None = None, truncate: bool = True):
+    """Vectors (float32 NumPy arrays, L2-normalised) for ``texts`` from a local embedding model.
+
+    Each input is cut to ``max_tokens`` (at most the model's context length); with ``truncate`` False an input
+    longer than the model's context length is error 882 instead."""
     from fmscript.ai import modelstore
 
     resolved = modelstore.resolve_model(model_name, fetch=True)
     require_kind(resolved, "embedding", model_name)
     family, model, tok = _load(resolved)
+    limit = context_length(resolved.base_path)
+    limit = min(limit, max_tokens) if max_tokens and truncate else limit
     with _LOCK:  # one embedding at a time per process: the loaded model is shared
         if family == "bert":
-            return _bert_vectors(model, tok, texts, max_tokens)
-        return _decoder_vectors(model, tok, texts, max_tokens)
+            return _bert_vectors(model, tok, texts, limit, truncate)
+        return _decoder_vectors(model, tok, texts, limit, truncate)
 
 
 def count_tokens(model_name: str, text: str) -> int:

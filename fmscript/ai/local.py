@@ -166,8 +166,10 @@ class LocalEngine(Provider):
         from fmscript.ai.embeddings import embed_local
 
         # TODO(calllog): record the embedding call here once fmscript.ai.calllog exists (Set AI Call Logging).
-        limit = (params or {}).get("TruncateTokenLimit")
-        return embed_local(model, list(inputs), max_tokens=int(limit) if limit else 512)
+        p = params or {}
+        limit = p.get("TruncateTokenLimit")
+        return embed_local(model, list(inputs), max_tokens=int(limit) if limit else None,
+                           truncate=bool(p.get("TruncateEnabled", 1)))
 
     def list_models(self) -> list[dict]:
         return modelstore.list_models()

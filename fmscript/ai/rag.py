@@ -117,6 +117,31 @@ class RagAccount:
         return RagStore(fmhome.home(ensure=True) / "rag.sqlite")
 
 
+def configure_account(session, name: str, endpoint: str = "", api_key: str = "") -> RagAccount:
+    """Configure RAG Account: the session's RAG accounts sit beside its AI accounts."""
+    from fmscript.redact import register_secret
+
+    register_secret(api_key)
+    acct = RagAccount(name, endpoint, api_key)
+    accounts = getattr(session, "rag_accounts", None)
+    if accounts is None:
+        accounts = session.rag_accounts = {}
+    accounts[name.casefold()] = acct
+    return acct
+
+
+def account(session, name: str) -> RagAccount:
+    from fmscript.errors import E_AI_ACCOUNT_MISSING
+
+    accounts = getattr(session, "rag_accounts", None) or {}
+    acct = accounts.get(name.casefold())
+    if acct is None:
+        known = ", ".join(a.name for a in accounts.values()) or "none yet"
+        raise FMScriptError(f"there is no RAG account named “{name}”: run Configure RAG Account first "
+                            f"(accounts: {known})", code=E_AI_ACCOUNT_MISSING)
+    return acct
+
+
 class RagStore:
     """The home's RAG spaces in SQLite (owner-only file)."""
 

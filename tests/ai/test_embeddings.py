@@ -239,3 +239,19 @@ def test_zh_hans_step_names(home, tmp_path):
 插入嵌入 [ 账户名称: "L" ; 嵌入模型: "{DECODER}" ; 输入: "cat" ; 目标: $$v ]''')
     assert _column(p, "Bin")[0] is not None
     assert E.vector_from_text(fm.get_global("v")).size == 64
+
+
+def test_inputs_longer_than_the_context_are_cut_unless_truncation_is_off(home, tmp_path):
+    long_text = "word " * 3000  # more tokens than the tiny decoder's 2048 positions
+    eng = LocalEngine()
+    cut = eng.embed(DECODER, [long_text], {"TruncateTokenLimit": 100})[0]
+    assert np.array_equal(cut, eng.embed(DECODER, [long_text], {"TruncateTokenLimit": 100})[0])
+    with pytest.raises(FMScriptError, match=r"input 1 has \d+ tokens; the model takes at most 2047") as e:
+        eng.embed(DECODER, [long_text], {"TruncateEnabled": 0})
+    assert e.value.code == E_AI_INVALID_REQUEST
+    p = _notes(tmp_path / "n.sqlite", bodies=("short", long_text))
+    fm = Interpreter(file=p, on_dialog=lambda t, m: None)
+    with pytest.raises(FMScriptError, match="the model takes at most"):
+        fm.run_text(ACCOUNT + f'''Go to Layout [ "Notes" ]
+Insert Embedding in Found Set [ Account Name: "L" ; Embedding Model: "{DECODER}" ; Source Field: Notes::Body ; Target Field: Notes::Vec ; Parameters: "{{\\"TruncateEnabled\\": 0}}" ]''')
+    assert _column(p, "Vec") == [None, None]

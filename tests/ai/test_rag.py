@@ -93,6 +93,8 @@ Exit Script [ $a & ¶ & $b & ¶ & $c & ¶ & Length ( $answer ) ]''')
     assert int(n) > 0
     info = rag.RagStore(home / "rag.sqlite").info("pets")
     assert [d["name"] for d in info["documents"]] == ["notes.txt"]
+    assert json.loads(fm.evaluate('GetRAGSpaceInfo ( "R" ; "pets" )')) == info
+    assert fm.evaluate('GetRAGSpaceInfo ( "nobody" ; "pets" )') == "?"
 
 
 def test_send_prompt_gives_the_model_the_closest_chunks(home):

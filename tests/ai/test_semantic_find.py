@@ -159,3 +159,11 @@ def test_rank_ties_and_count_zero():
     m = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
     assert E.rank([1, 0], ids, m, None) == [(1, 1.0), (3, 1.0), (2, 0.0)]
     assert E.rank([1, 0], ids, m, 0) == []
+
+
+def test_zh_hans_options(db_path, vectors):
+    fm = Interpreter(file=db_path, on_dialog=lambda t, m: None)
+    fm.run_text(f'''转到布局 [ "Docs" ]
+执行语义查找 [ 查询依据: 向量数据 ; 向量: "{E.vector_to_text(vectors[2])}" ; 记录集: 所有记录 ; 目标字段: Docs::VecBin ; 返回数: 3 ; 保存结果: $$r ]''')
+    want = numpy_ranking(vectors[2], vectors, list(range(1, N + 1)))[:3]
+    assert [int(h["recordId"]) for h in json.loads(fm.get_global("r"))] == [rid for rid, _ in want]

@@ -1,4 +1,5 @@
-"""FileMaker's embedding functions: GetEmbedding, GetEmbeddingAsText, GetEmbeddingAsFile, CosineSimilarity.
+"""FileMaker's embedding functions: GetEmbedding, GetEmbeddingAsText, GetEmbeddingAsFile, CosineSimilarity, and
+GetRAGSpaceInfo.
 
 Vectors are text (a JSON array) or container data (little-endian float32, see :mod:`fmscript.ai.embeddings`);
 every function here takes either form.
@@ -72,3 +73,18 @@ def cosine_similarity(v1, v2):
     except FMScriptError as e:
         raise CalcError(e.message, code=e.code) from None
     return Decimal(repr(round(value, 16)))
+
+
+@function("GetRAGSpaceInfo ( ragAccountName ; spaceID )", mode="context", volatile=True, category="ai")
+def get_rag_space_info(f, rag_account_name, space_id):
+    """The RAG space as JSON: its embedding model and its documents (id, name, characters)."""
+    import json
+
+    from ...ai import rag
+    from ...errors import FMScriptError
+
+    try:
+        info = rag.account(f.session, to_text(rag_account_name)).store().info(to_text(space_id))
+    except FMScriptError as e:
+        raise CalcError(e.message, code=e.code) from None
+    return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

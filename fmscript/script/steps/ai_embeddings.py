@@ -193,15 +193,15 @@ def insert_embedding_in_found_set(st: S.Step, c):
                 if not replace and to_text(db.read_field(f, t_occ, t_fi.name, 1)) != "":
                     skipped += 1
                     continue
-                if p["TruncateEnabled"] and p["TruncateTokenLimit"]:
-                    text = text[: p["TruncateTokenLimit"] * 8]  # the model truncates to tokens; this bounds the text
                 todo.append((i, rid, text))
         finally:
             ctx.index = min(saved, max(len(ctx.found) - 1, 0))
         vectors: dict[int, object] = {}
         errors = 0
         step_n = p["MaxRecPerCall"]
-        call_params = {"TruncateTokenLimit": p["TruncateTokenLimit"]} if p["TruncateEnabled"] else {}
+        call_params = {"TruncateEnabled": p["TruncateEnabled"]}
+        if p["TruncateEnabled"] and p["TruncateTokenLimit"]:
+            call_params["TruncateTokenLimit"] = p["TruncateTokenLimit"]
         for start in range(0, len(todo), step_n):
             batch = todo[start:start + step_n]
             try:
@@ -329,14 +329,6 @@ def perform_semantic_find(st: S.Step, c):
 
 # -- RAG ------------------------------------------------------------------------------------------------------
 
-def _rag_accounts(session) -> dict:
-    accounts = getattr(session, "rag_accounts", None)
-    if accounts is None:
-        accounts = {}
-        session.rag_accounts = accounts
-    return accounts
-
-
 @step("Configure RAG Account", labels=("RAG Account Name", "Endpoint", "API key", "Verify SSL Certificates"),
       calc_labels=("RAG Account Name", "Endpoint", "API key"),
       note="fmscript's RAG spaces are local: an empty Endpoint, or `local`, keeps them in the home's rag.sqlite. "
@@ -348,26 +340,13 @@ def configure_rag_account(st: S.Step, c):
     key = c.text(st.get("API key"))
 
     def run(f):
-        from ...ai.rag import RagAccount
-        from ...redact import register_secret
+        from ...ai.rag import configure_account
 
         n = name(f)
         if not n:
             raise StepError("the RAG account name is empty", code=E_INVALID_PARAMETER)
-        k = key(f)
-        register_secret(k)
-        _rag_accounts(f.session)[n.casefold()] = RagAccount(n, endpoint(f), k)
+        configure_account(f.session, n, endpoint(f), key(f))
     return run
-
-
-def _rag_account(f, name: str):
-    acct = _rag_accounts(f.session).get(name.casefold())
-    if acct is None:
-        known = ", ".join(a.name for a in _rag_accounts(f.session).values()) or "none yet"
-        from ...errors import E_AI_ACCOUNT_MISSING
-        raise StepError(f"there is no RAG account named “{name}”: run Configure RAG Account first "
-                        f"(accounts: {known})", code=E_AI_ACCOUNT_MISSING)
-    return acct
 
 
 @step("Perform RAG Action", labels=("RAG Account Name", "Space ID", "Action", "RAG Data", "Text", "Input File",
@@ -408,7 +387,7 @@ def perform_rag_action(st: S.Step, c):
         from ...ai import rag
         from ...ai.accounts import account
 
-        ra = _rag_account(f, acct(f))
+        ra = rag.account(f.session, acct(f))
         sid = space(f)
         if not sid:
             raise StepError("Perform RAG Action needs a Space ID", code=E_INVALID_PARAMETER)
