@@ -167,3 +167,31 @@ def test_zh_hans_options(db_path, vectors):
 执行语义查找 [ 查询依据: 向量数据 ; 向量: "{E.vector_to_text(vectors[2])}" ; 记录集: 所有记录 ; 目标字段: Docs::VecBin ; 返回数: 3 ; 保存结果: $$r ]''')
     want = numpy_ranking(vectors[2], vectors, list(range(1, N + 1)))[:3]
     assert [int(h["recordId"]) for h in json.loads(fm.get_global("r"))] == [rid for rid, _ in want]
+
+
+def test_a_repeated_find_sees_every_change_to_the_vectors(db_path, vectors):
+    """The vectors are cached between finds while the file is unchanged: a change by this script, or by another
+    connection, is seen by the next find."""
+    import sqlite3
+
+    fm = Interpreter(file=db_path, on_dialog=lambda t, m: None)
+    far = -vectors[0]
+    find = f'''Perform Semantic Find [ Query by: Vector data ; Vector: "{E.vector_to_text(far)}" ; Record set: All records ; Target Field: Docs::VecBin ; Return count: 1 ; Save result: $$r ]'''
+    top = lambda: int(json.loads(fm.get_global("r"))[0]["recordId"])  # noqa: E731
+    fm.run_text('Go to Layout [ "Docs" ]\n' + find)
+    first = top()
+    assert first != 1
+    fm.run_text(f'''Go to Layout [ "Docs" ]
+Show All Records
+Go to Record/Request/Page [ 2 ]
+Set Field [ Docs::VecBin ; GetEmbeddingAsFile ( "{E.vector_to_text(far)}" ) ]
+Commit Records/Requests [ With dialog: Off ]
+''' + find)
+    assert top() == 2  # this connection's own change
+    other = sqlite3.connect(db_path)
+    other.execute('UPDATE "Docs" SET VecBin = ? WHERE rowid = 3', (E.vector_to_bytes(far * 2),))
+    other.execute('UPDATE "Docs" SET VecBin = ? WHERE rowid = 2', (E.vector_to_bytes(vectors[1]),))
+    other.commit()
+    other.close()
+    fm.run_text('Go to Layout [ "Docs" ]\n' + find)
+    assert top() == 3  # another connection's change

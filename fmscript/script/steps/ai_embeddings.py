@@ -233,6 +233,35 @@ def insert_embedding_in_found_set(st: S.Step, c):
     return run
 
 
+#: The vectors Perform Semantic Find read last, per (connection, file, table, field): checked against the
+#: file's change stamp, so a find repeated on an unchanged file reads no row again (at 1M vectors, reading the
+#: rows is most of the time).
+_MATRICES: dict[tuple, tuple] = {}
+_MATRIX_CACHE_SIZE = 2
+
+
+def stored_vectors(db, table: str, field: str, what: str):
+    """``(ids, matrix)`` of a table's vector field, from the cache while the file is unchanged."""
+    import weakref
+
+    from ...ai import embeddings as E
+    from ...data.schema import qident
+
+    # The stamp counts this connection's changes: an entry is only good for the connection that made it.
+    key = (id(db), db.path, table.casefold(), field.casefold())
+    stamp = db.change_stamp()
+    hit = _MATRICES.get(key)
+    if hit is not None and hit[0]() is db and hit[1] == stamp:
+        return hit[2], hit[3]
+    ids, matrix = E.stack(db.select(f"SELECT rowid, {qident(field)} FROM {qident(table)}"), what)
+    if db.path is not None:
+        _MATRICES.pop(key, None)
+        _MATRICES[key] = (weakref.ref(db), stamp, ids, matrix)
+        while len(_MATRICES) > _MATRIX_CACHE_SIZE:
+            _MATRICES.pop(next(iter(_MATRICES)))
+    return ids, matrix
+
+
 def _word(opt: S.Option | None, choices: tuple[str, ...], default: str, what: str, c) -> str:
     if opt is None or opt.value is None:
         return default
@@ -279,7 +308,6 @@ def perform_semantic_find(st: S.Step, c):
 
     def run(f):
         from ...ai import embeddings as E
-        from ...data.schema import qident
 
         p = _json_object(params(f), "Parameters")
         n = 10 if count is None else int(count(f))
@@ -310,11 +338,12 @@ def perform_semantic_find(st: S.Step, c):
             import numpy as np
 
             q = np.asarray(embed_one(f, acct(f), model(f), t), dtype=np.float32)
-        rows = db.select(f"SELECT rowid, {qident(fi.name)} FROM {qident(ti.name)}")
-        if record_set == "Current found set":
-            keep = set(ctx.found)
-            rows = [r for r in rows if r[0] in keep]
-        ids, matrix = E.stack(rows, f"the Target field “{fi.name}”")
+        ids, matrix = stored_vectors(db, ti.name, fi.name, f"the Target field “{fi.name}”")
+        if record_set == "Current found set" and ids:
+            import numpy as np
+
+            keep = np.isin(np.asarray(ids), np.asarray(ctx.found, dtype=np.int64))
+            ids, matrix = [i for i, k in zip(ids, keep.tolist()) if k], matrix[keep]
         hits = E.rank(q, ids, matrix, n, condition, thr)
         if save is not None:
             save(f, _json_text([{"recordId": str(rid), "cosineSimilarity": round(sim, 7)} for rid, sim in hits]))
