@@ -42,7 +42,6 @@ def _load(resolved):
 def load_model(model_name: str):
     """(model, tokenizer) for a model name, loading it once per process."""
     from fmscript.ai import modelstore
-
     from fmscript.ai.embeddings import require_kind
 
     r = modelstore.resolve_model(model_name, fetch=True)

@@ -182,47 +182,54 @@ def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.Pat
 def build_embedding_folder(dest: Path, family: str = "decoder", corpus_path: str | os.PathLike | None = None,
                            seed: int = 0) -> Path:
     """A small random embedding model: ``decoder`` (the tiny llama, marked as an embedding model: mlx-lm runs
-    it, last-token pooling) or ``bert`` (a BERT encoder that mlx-embeddings runs, mean pooling)."""
-    dest = Path(dest)
-    if family == "decoder":
-        build_model_folder(dest, size="tiny", corpus_path=corpus_path, seed=seed)
-        cfg = json.loads((dest / "config.json").read_text())
-        cfg["fmscript"].update({"kind": "embedding", "pooling": "last"})
-        (dest / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        return dest
-    if family != "bert":
+    it, last-token pooling) or ``bert`` (a BERT encoder that mlx-embeddings runs, mean pooling). Written in a
+    temporary folder and renamed into place, as the chat models are."""
+    if family not in ("decoder", "bert"):
         raise FMScriptError(f"Unknown embedding model family {family!r}: use decoder or bert.",
                             code=E_INVALID_PARAMETER)
+    if family == "bert":
+        try:
+            from mlx_embeddings.models import bert as mlx_bert
+        except ImportError:
+            raise FMScriptError("A BERT-style embedding model needs the mlx-embeddings package "
+                                "(pip install 'fmscript[bert]').", code=E_INVALID_PARAMETER) from None
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent)) / "model"
     try:
-        from mlx_embeddings.models import bert as mlx_bert
-    except ImportError:
-        raise FMScriptError("A BERT-style embedding model needs the mlx-embeddings package "
-                            "(pip install 'fmscript[bert]').", code=E_INVALID_PARAMETER) from None
-    import numpy as np
-    from mlx.utils import tree_flatten
-
-    # The chat model's folder gives the tokenizer; its weights are replaced by the encoder's.
-    build_model_folder(dest, size="tiny", corpus_path=corpus_path, seed=seed)
-    tok_vocab = json.loads((dest / "config.json").read_text())["vocab_size"]
-    args = dict(BERT_SIZES["tiny"], vocab_size=max(BERT_SIZES["tiny"]["vocab_size"], tok_vocab))
-    model = mlx_bert.Model(mlx_bert.ModelArgs(model_type="bert", **args))
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, p in tree_flatten(model.parameters()):
-        shape = tuple(p.shape)
-        if name.endswith("bias") or "LayerNorm.bias" in name:
-            weights[name] = np.zeros(shape, np.float32)
-        elif "LayerNorm" in name:
-            weights[name] = np.ones(shape, np.float32)
+        # The chat model's folder gives the tokenizer (and, for the decoder, the weights).
+        build_model_folder(work, size="tiny", corpus_path=corpus_path, seed=seed)
+        cfg = json.loads((work / "config.json").read_text())
+        if family == "decoder":
+            cfg["fmscript"].update({"kind": "embedding", "pooling": "last"})
         else:
-            weights[name] = (rng.standard_normal(shape, dtype=np.float32) * shape[-1] ** -0.5).astype(np.float32)
-    (dest / "model.safetensors").unlink()
-    _write_safetensors(dest / "model.safetensors", weights)
-    cfg = {"architectures": ["BertModel"], "model_type": "bert", **args, "hidden_act": "gelu",
-           "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-           "torch_dtype": "float32", "fmscript": {"kind": "embedding", "pooling": "mean", "seed": seed}}
-    (dest / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (dest / "generation_config.json").unlink(missing_ok=True)
+            import numpy as np
+            from mlx.utils import tree_flatten
+
+            args = dict(BERT_SIZES["tiny"], vocab_size=max(BERT_SIZES["tiny"]["vocab_size"], cfg["vocab_size"]))
+            model = mlx_bert.Model(mlx_bert.ModelArgs(model_type="bert", **args))
+            rng = np.random.default_rng(seed)
+            weights = {}
+            for name, p in tree_flatten(model.parameters()):
+                shape = tuple(p.shape)
+                if name.endswith("bias"):
+                    weights[name] = np.zeros(shape, np.float32)
+                elif "LayerNorm" in name:
+                    weights[name] = np.ones(shape, np.float32)
+                else:
+                    weights[name] = (rng.standard_normal(shape, dtype=np.float32) * shape[-1] ** -0.5
+                                     ).astype(np.float32)
+            _write_safetensors(work / "model.safetensors", weights)
+            (work / "generation_config.json").unlink(missing_ok=True)
+            cfg = {"architectures": ["BertModel"], "model_type": "bert", **args, "hidden_act": "gelu",
+                   "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                   "torch_dtype": "float32", "fmscript": {"kind": "embedding", "pooling": "mean", "seed": seed}}
+        (work / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(work, dest)
+    finally:
+        shutil.rmtree(work.parent, ignore_errors=True)
     return dest
 
 
