@@ -11,7 +11,8 @@ from fmscript.ai import embeddings as E
 from fmscript.ai.local import LocalEngine
 from fmscript.calc.values import Container
 from fmscript.data import open_database
-from fmscript.errors import E_AI_INVALID_REQUEST, E_INVALID_PARAMETER, FMScriptError
+from fmscript.errors import (E_AI_INVALID_REQUEST, E_CONNECTION_FAILED, E_INVALID_PARAMETER, E_REQUEST_NOT_SUPPORTED,
+                             FMScriptError)
 
 DECODER, BERT = "fmscript/tiny-embed", "fmscript/tiny-bert"
 try:
@@ -192,7 +193,7 @@ class FailingSecondCall(LocalEngine):
     def embed(self, model, inputs, params=None):
         self.calls += 1
         if self.calls == 2:
-            raise FMScriptError("the model server went away", code=1631)
+            raise FMScriptError("the model server went away", code=E_CONNECTION_FAILED)
         return super().embed(model, inputs, params)
 
 
@@ -255,3 +256,11 @@ def test_inputs_longer_than_the_context_are_cut_unless_truncation_is_off(home, t
         fm.run_text(ACCOUNT + f'''Go to Layout [ "Notes" ]
 Insert Embedding in Found Set [ Account Name: "L" ; Embedding Model: "{DECODER}" ; Source Field: Notes::Body ; Target Field: Notes::Vec ; Parameters: "{{\\"TruncateEnabled\\": 0}}" ]''')
     assert _column(p, "Vec") == [None, None]
+
+
+def test_a_provider_without_embeddings_says_so(home):
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    with pytest.raises(FMScriptError, match="Embeddings is not supported by the Anthropic provider") as e:
+        fm.run_text('Configure AI Account [ Account Name: "A" ; Model Provider: Anthropic ; API key: "k" ]\n'
+                    f'Insert Embedding [ Account Name: "A" ; Embedding Model: "{DECODER}" ; Input: "x" ; Target: $v ]')
+    assert e.value.code == E_REQUEST_NOT_SUPPORTED

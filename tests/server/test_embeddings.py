@@ -107,3 +107,14 @@ Exit Script [ JSONSetElement ( "{{}}" ; ["same" ; $same ; JSONNumber] ; ["r" ; $
     for (text, blob), v in zip(rows, vecs):
         assert np.allclose(E.vector_from_text(text), v, atol=1e-6)
         assert np.allclose(np.frombuffer(blob, "<f4"), v, atol=1e-6)
+
+
+def test_openai_provider_embeds_through_the_sdk(server, remote_env):
+    """The OpenAI provider is the same SDK call; pointed at a loopback server speaking OpenAI's shapes."""
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    out = fm.run_text(f'''Configure AI Account [ Account Name: "O" ; Model Provider: OpenAI ; Endpoint: "{server.base_url}/" ; API key: "{KEY}" ]
+Insert Embedding [ Account Name: "O" ; Embedding Model: "{MODEL}" ; Input: "hello" ; Parameters: "{{\\"dimensions\\": 8}}" ; Target: $v ]
+Exit Script [ $v ]''')
+    v = E.vector_from_text(out)
+    full = E.embed_local(MODEL, ["hello"])[0][:8]
+    assert np.allclose(v, full / np.linalg.norm(full), atol=1e-6)
