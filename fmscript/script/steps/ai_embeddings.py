@@ -393,7 +393,8 @@ def configure_rag_account(st: S.Step, c):
       guard=_ai_errors,
       note="Local spaces: Add Data takes text, or a text/PDF file (PDF needs pypdf); the (Async) forms run "
            "synchronously. Embedding Model (default fmscript/tiny-embed) and AI Account Name's provider make the "
-           "vectors. Send Prompt retrieves the closest chunks and asks the AI account's model.")
+           "vectors. Send Prompt retrieves the closest chunks and asks the AI account's model; Stream and Prompt "
+           "Template Name are accepted and not used yet.")
 def perform_rag_action(st: S.Step, c):
     """Adds data to, removes data from, or sends a prompt to a RAG space."""
     acct = c.text(st.get("RAG Account Name"))
