@@ -118,3 +118,12 @@ Exit Script [ $v ]''')
     v = E.vector_from_text(out)
     full = E.embed_local(MODEL, ["hello"])[0][:8]
     assert np.allclose(v, full / np.linalg.norm(full), atol=1e-6)
+
+
+def test_the_endpoint_needs_the_key_and_is_documented(server):
+    from .harness import http
+
+    r = http("POST", f"http://127.0.0.1:{server.port}/v1/embeddings", json_body={"model": MODEL, "input": "x"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    doc = http("GET", f"http://127.0.0.1:{server.port}/openapi.json", headers=server.headers).json()
+    assert "post" in doc["paths"]["/v1/embeddings"]
