@@ -250,14 +250,45 @@ def _load(resolved):
                                     "(pip install 'fmscript[bert]')", code=E_AI_INVALID_REQUEST) from None
             model, tok = load(str(resolved.base_path))
         else:
-            from mlx_lm.utils import load
-
-            model, tok = load(str(resolved.base_path))
+            model, tok = _load_decoder(Path(resolved.base_path))
         model.eval()
         _CACHE[key] = (family, model, tok)
         while len(_CACHE) > 2:
             _CACHE.popitem(last=False)
         return _CACHE[key]
+
+
+def _load_decoder(path: Path):
+    """mlx-lm's model and tokenizer for a decoder embedding model. Qwen3-Embedding and its kind are published as
+    the bare base model (``layers.0…``, ``embed_tokens`` without the ``model.`` prefix of a causal LM): mlx-lm
+    builds the architecture, and the weights are given the prefix before they are loaded."""
+    from mlx_lm.utils import load
+
+    try:
+        return load(str(path))
+    except ValueError as first:
+        import glob
+
+        import mlx.core as mx
+        from mlx.utils import tree_flatten
+        from mlx_lm.utils import load_model, load_tokenizer
+
+        model, _ = load_model(path, lazy=True, strict=False)
+        weights = {}
+        for wf in glob.glob(str(path / "model*.safetensors")):
+            weights.update(mx.load(wf))
+        if not weights or any(k.startswith("model.") for k in weights):
+            raise first
+        weights = {("model." + k if not k.startswith("lm_head") else k): v for k, v in weights.items()}
+        weights = model.sanitize(weights) if hasattr(model, "sanitize") else weights
+        wanted = {k for k, _ in tree_flatten(model.parameters()) if not k.startswith("lm_head")}
+        missing = sorted(wanted - set(weights))
+        if missing:
+            raise FMScriptError(f"the embedding model in {path} lacks weights for {missing[0]} (and "
+                                f"{len(missing) - 1} more)", code=E_AI_INVALID_REQUEST) from None
+        model.load_weights([(k, v) for k, v in weights.items() if k in wanted], strict=False)
+        mx.eval(model.parameters())
+        return model, load_tokenizer(path)
 
 
 def _ids(tok, text: str) -> list[int]:

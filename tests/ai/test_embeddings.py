@@ -264,3 +264,27 @@ def test_a_provider_without_embeddings_says_so(home):
         fm.run_text('Configure AI Account [ Account Name: "A" ; Model Provider: Anthropic ; API key: "k" ]\n'
                     f'Insert Embedding [ Account Name: "A" ; Embedding Model: "{DECODER}" ; Input: "x" ; Target: $v ]')
     assert e.value.code == E_REQUEST_NOT_SUPPORTED
+
+
+def test_a_qwen3_embedding_style_folder_loads_with_mlx_lm(home, tmp_path):
+    """The published layout of decoder embedding models: the bare base model's weights (no ``model.`` prefix),
+    a sentence-transformers ``modules.json``, a base-model architecture, no fmscript marker."""
+    import shutil
+
+    import mlx.core as mx
+
+    want = LocalEngine().embed(DECODER, ["hello world", "dogs"])
+    src = home / "models" / DECODER
+    dest = tmp_path / "qwen3-style-embedding"
+    shutil.copytree(src, dest)
+    w = mx.load(str(dest / "model.safetensors"))
+    mx.save_safetensors(str(dest / "model.safetensors"), {k.removeprefix("model."): v for k, v in w.items()})
+    cfg = json.loads((dest / "config.json").read_text())
+    cfg.pop("fmscript")
+    cfg["architectures"] = ["LlamaModel"]
+    (dest / "config.json").write_text(json.dumps(cfg))
+    (dest / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "",
+                                                    "type": "sentence_transformers.models.Transformer"}]))
+    assert E.model_kind(dest) == "embedding"
+    got = LocalEngine().embed(str(dest), ["hello world", "dogs"])
+    assert all(np.allclose(g, w_, atol=1e-6) for g, w_ in zip(got, want))
