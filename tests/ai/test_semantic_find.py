@@ -195,3 +195,11 @@ Commit Records/Requests [ With dialog: Off ]
     other.close()
     fm.run_text('Go to Layout [ "Docs" ]\n' + find)
     assert top() == 3  # another connection's change
+
+
+def test_query_by_image_parses_and_says_why_it_cannot_run(db_path):
+    from fmscript.errors import E_REQUEST_NOT_SUPPORTED
+
+    with pytest.raises(FMScriptError, match="vision embedding model") as e:
+        run(db_path, 'Perform Semantic Find [ Query by: Image ; Record set: All records ; Target Field: Docs::VecBin ]')
+    assert e.value.code == E_REQUEST_NOT_SUPPORTED

@@ -11,8 +11,8 @@ import json
 
 from ...calc import ast as C
 from ...calc.values import Container, to_text
-from ...errors import (E_AI_INVALID_REQUEST, E_AI_REQUEST_FAILED, E_FIELD_MISSING, E_JSON_INVALID, E_INVALID_PARAMETER, E_NO_RECORDS_MATCH,
-                       FMScriptError, StepError)
+from ...errors import (E_AI_INVALID_REQUEST, E_AI_REQUEST_FAILED, E_FIELD_MISSING, E_INVALID_PARAMETER,
+                       E_JSON_INVALID, E_NO_RECORDS_MATCH, E_REQUEST_NOT_SUPPORTED, FMScriptError, StepError)
 from .. import ast as S
 from . import step
 from .data_access import committed, data_errors, database
@@ -290,7 +290,8 @@ def _word(opt: S.Option | None, choices: tuple[str, ...], default: str, what: st
            "[{\"recordId\": …, \"cosineSimilarity\": …}, …].")
 def perform_semantic_find(st: S.Step, c):
     """Finds the records whose stored vectors are most similar to a text or a vector."""
-    query_by = _word(st.get("Query by"), ("Natural language", "Vector data"), "Natural language", "Query by", c)
+    query_by = _word(st.get("Query by"), ("Natural language", "Vector data", "Image"), "Natural language",
+                     "Query by", c)
     record_set = _word(st.get("Record set"), ("All records", "Current found set"), "Current found set",
                        "Record set", c)
     acct = c.text(st.get("Account Name"))
@@ -333,6 +334,9 @@ def perform_semantic_find(st: S.Step, c):
         if ti.name.casefold() != ctx.table.casefold():
             raise StepError(f"the Target field “{fi.name}” is not in the table of the current layout "
                             f"(“{ctx.table}”)", code=E_FIELD_MISSING)
+        if query_by == "Image":
+            raise StepError("Perform Semantic Find by Image needs a vision embedding model, which fmscript does not "
+                            "have: embed a text or give Vector data", code=E_REQUEST_NOT_SUPPORTED)
         if query_by == "Vector data":
             v = vector(f)
             q = E.as_vector(v.data if isinstance(v, Container) else to_text(v), "the Vector")
