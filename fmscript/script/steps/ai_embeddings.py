@@ -54,11 +54,6 @@ FOUND_SET_PARAMETERS = {
 }
 
 
-def _ai_errors(run):
-    """A step's guard: data-layer failures as FileMaker errors, and AI failures never as a traceback."""
-    return data_errors(run)
-
-
 def _field_ref(opt: S.Option | None, c, usage: str) -> tuple[str | None, str]:
     """``(occurrence or None, field name)`` of an option that names a field."""
     if opt is not None and isinstance(opt.value, S.Calc) and isinstance(opt.value.node, (C.Field, C.Name)):
@@ -107,7 +102,7 @@ def embed_one(f, account_name: str, model: str, text: str, params: dict | None =
 
 
 @step("Insert Embedding", labels=("Account Name", "Embedding Model", "Input", "Parameters", "Target"),
-      calc_labels=("Account Name", "Embedding Model", "Input", "Parameters", "Target"), guard=_ai_errors,
+      calc_labels=("Account Name", "Embedding Model", "Input", "Parameters", "Target"), guard=data_errors,
       note="Text input only (container input must hold text). A container field receives the vector as "
            "little-endian float32 bytes (Claris does not document its container form; see docs/embeddings.md).")
 def insert_embedding(st: S.Step, c):
@@ -154,7 +149,7 @@ def _found_set_params(text: str) -> dict:
                                                "Replace target contents", "Continue on error", "Show summary",
                                                "Parameters"),
       calc_labels=("Account Name", "Embedding Model", "Source Field", "Target Field", "Parameters"),
-      guard=_ai_errors,
+      guard=data_errors,
       note="Every vector is computed before any record is written: without Continue on error a failure leaves "
            "every record as it was. Show summary calls the dialog callback (the CLI prints it). MaxWaitPerRetry "
            "is accepted; retries are the provider's own.")
@@ -284,7 +279,7 @@ def _word(opt: S.Option | None, choices: tuple[str, ...], default: str, what: st
                                        "Cosine similarity value", "Parameters", "Save result"),
       calc_labels=("Account Name", "Embedding Model", "Text", "Vector", "Target Field", "Return count",
                    "Cosine similarity value", "Parameters", "Save result"),
-      guard=_ai_errors,
+      guard=data_errors,
       note="Query by Image is not supported (no local vision embedding model). The found set is in descending "
            "similarity; Parameters {\"sort\": false} keeps record order. Save result is "
            "[{\"recordId\": …, \"cosineSimilarity\": …}, …].")
@@ -394,7 +389,7 @@ def configure_rag_account(st: S.Step, c):
       calc_labels=("RAG Account Name", "Space ID", "Text", "Input File", "Container Field", "Send", "Prompt",
                    "AI Account Name", "Account Name", "Model", "Embedding Model", "Prompt Template Name",
                    "Response Target", "Parameters"),
-      guard=_ai_errors,
+      guard=data_errors,
       note="Local spaces: Add Data takes text, or a text/PDF file (PDF needs pypdf); the (Async) forms run "
            "synchronously. Embedding Model (default fmscript/tiny-embed) and AI Account Name's provider make the "
            "vectors. Send Prompt retrieves the closest chunks and asks the AI account's model; Stream and Prompt "
