@@ -75,6 +75,7 @@ E_INVALID_PARAMETER = 1708  # Parameter value is invalid (FileMaker REST API); f
 E_AI_REQUEST_FAILED = 1711  # fmscript: an AI call that failed (FileMaker's list: the host's license has expired)
 E_AI_CANCELLED = 1712  # fmscript: an AI call that was cancelled
 E_AI_ACCOUNT_MISSING = 1714  # fmscript: no AI account of that name (FileMaker: external identity account)
+E_AI_INVALID_REQUEST = 882  # Invalid AI request (GetEmbedding: fmscript also a wrong kind of model or vector)
 E_EXECUTE_SQL = 8310  # ExecuteSQL cannot run the query (what Get ( LastError ) reports for a bad ExecuteSQL)
 
 

@@ -1,6 +1,6 @@
 """AI accounts (Configure AI Account) and the provider registry the AI steps go through.
 
-A provider is a :class:`Provider`: ``fine_tune``, ``job_status``, ``wait``, ``cancel`` and ``chat``. The base
+A provider is a :class:`Provider`: ``fine_tune``, ``job_status``, ``wait``, ``cancel``, ``chat`` and ``embed``. The base
 class answers FileMaker's "request not supported" (error 21), naming the provider, for every capability a
 provider does not override, so a new capability is one method here and one in each provider that has it.
 ``Local`` is the embedded engine itself (:class:`fmscript.ai.local.LocalEngine`); ``OpenAI`` and ``Custom`` talk
@@ -52,6 +52,10 @@ class Provider:
         OpenAI's list; ``on_text(piece)`` sees the answer's text as it comes. A provider with only ``chat``
         answers without tools, in one piece."""
         return plain_turn(self, model, messages, params, tools, on_text)
+
+    def embed(self, model: str, inputs: list[str], params: dict | None = None) -> list:
+        """Insert Embedding, GetEmbedding, Perform Semantic Find: one vector (a sequence of floats) per input."""
+        self.unsupported("Embeddings")
 
     def cancel_hint(self, job_id: str) -> str:
         """How a person cancels the job from a shell (said when they stop waiting with Ctrl-C)."""

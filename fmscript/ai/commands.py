@@ -34,6 +34,9 @@ def add_commands(subparsers) -> None:
     p = msub.add_parser("create-tiny", help="build a small random llama model with its own tokenizer (offline)")
     p.add_argument("name")
     p.add_argument("--size", choices=["tiny", "small"], default="tiny")
+    p.add_argument("--kind", choices=["chat", "embedding"], default="chat",
+                   help="embedding: a decoder embedding model NAME (last-token pooling) and a BERT-style encoder "
+                        "NAME-bert (mean pooling, needs mlx-embeddings)")
     p.add_argument("--corpus", metavar="FILE", help="text to train the tokenizer on (default: the shipped corpus)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace a model of that name")
@@ -139,6 +142,17 @@ def cmd_models_create_tiny(args) -> int:
     if dest.exists() and not args.force:
         raise UsageError(f"a model named {args.name} already exists in {dest}; give --force to replace it")
     t = time.perf_counter()
+    if args.kind == "embedding":
+        path = create_tiny(args.name, corpus_path=args.corpus, seed=args.seed, kind="embedding")
+        print(f"Created embedding model {args.name} (decoder, last-token pooling) in {path}.")
+        bert = f"{args.name}-bert"
+        try:
+            path = create_tiny(bert, corpus_path=args.corpus, seed=args.seed, kind="bert")
+            print(f"Created embedding model {bert} (BERT-style, mean pooling) in {path} "
+                  f"({time.perf_counter() - t:.1f} s).")
+        except FMScriptError as e:
+            print(f"Skipped the BERT-style model: {e.message}", file=sys.stderr)
+        return EXIT_OK
     path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed)
     print(f"Created {args.size} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
     return EXIT_OK

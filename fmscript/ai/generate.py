@@ -48,8 +48,10 @@ def _load(resolved):
 def load_model(model_name: str):
     """(model, tokenizer) for a model name, loading it once per process."""
     from fmscript.ai import modelstore
+    from fmscript.ai.embeddings import require_kind
 
     r = modelstore.resolve_model(model_name, fetch=True)
+    require_kind(r, "chat", model_name)  # an embedding model makes vectors, not answers (error 882)
     return _load(r)
 
 

@@ -173,6 +173,15 @@ class LocalEngine(Provider):
         return turn(model, messages, tools=tools, on_text=on_text, temperature=temperature, max_tokens=max_tokens,
                     **extra)
 
+    def embed(self, model: str, inputs: list[str], params: dict | None = None) -> list:
+        """One L2-normalised float32 vector per input, from a local embedding model (see ai/embeddings.py)."""
+        from fmscript.ai.embeddings import embed_local
+
+        p = params or {}
+        limit = p.get("TruncateTokenLimit")
+        return embed_local(model, list(inputs), max_tokens=int(limit) if limit else None,
+                           truncate=bool(p.get("TruncateEnabled", 1)))
+
     def list_models(self) -> list[dict]:
         return modelstore.list_models()
 

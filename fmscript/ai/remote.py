@@ -397,6 +397,23 @@ class RemoteProvider(Provider):
 
         return self._call("Generate Response from Model", streamed)
 
+    # ------------------------------------------------------------------------------------------ embeddings
+    def embed(self, model: str, inputs: list[str], params: dict | None = None) -> list:
+        """``embeddings.create`` (float encoding); one vector per input, in the inputs' order."""
+        kwargs = {}
+        for k, v in (params or {}).items():
+            if k == "dimensions":
+                kwargs["dimensions"] = _num(v, as_int=True)
+            elif k == "user":
+                kwargs["user"] = str(v)
+        resp = self._call("Embeddings", lambda: self.client.embeddings.create(
+            model=model, input=list(inputs), encoding_format="float", **kwargs))
+        data = sorted(resp.data, key=lambda d: d.index)
+        if len(data) != len(inputs):
+            raise FMScriptError(f"Embeddings: {self.where} returned {len(data)} vectors for {len(inputs)} inputs",
+                                code=E_AI_REQUEST_FAILED)
+        return [d.embedding for d in data]
+
     def __repr__(self) -> str:
         return f"RemoteProvider({self.kind!r}, endpoint={self.account.endpoint!r})"
 

@@ -21,6 +21,15 @@ BUILTIN_MODELS = {
     "fmscript/tiny-chat": "tiny",
     "fmscript/small-chat": "small",
 }
+#: Built-in embedding models (``models create-tiny --kind embedding`` builds the same): a decoder with
+#: last-token pooling (Qwen3-Embedding style) and a BERT-style sentence encoder (mean pooling).
+BUILTIN_EMBEDDING_MODELS = {
+    "fmscript/tiny-embed": "decoder",
+    "fmscript/tiny-bert": "bert",
+}
+#: BERT-style encoder sizes (mlx-embeddings' ``bert`` architecture).
+BERT_SIZES = {"tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                           vocab_size=1024, max_position_embeddings=512, type_vocab_size=2)}
 
 SIZES = {
     # hidden 64, 4 blocks: ~0.23M parameters; trains at thousands of tokens/s on a laptop CPU.
@@ -187,9 +196,66 @@ def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.Pat
     return dest
 
 
+def build_embedding_folder(dest: Path, family: str = "decoder", corpus_path: str | os.PathLike | None = None,
+                           seed: int = 0) -> Path:
+    """A small random embedding model: ``decoder`` (the tiny llama, marked as an embedding model: mlx-lm runs
+    it, last-token pooling) or ``bert`` (a BERT encoder that mlx-embeddings runs, mean pooling). Written in a
+    temporary folder and renamed into place, as the chat models are."""
+    if family not in ("decoder", "bert"):
+        raise FMScriptError(f"Unknown embedding model family {family!r}: use decoder or bert.",
+                            code=E_INVALID_PARAMETER)
+    if family == "bert":
+        try:
+            from mlx_embeddings.models import bert as mlx_bert
+        except ImportError:
+            raise FMScriptError("A BERT-style embedding model needs the mlx-embeddings package "
+                                "(pip install 'fmscript[bert]').", code=E_INVALID_PARAMETER) from None
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent)) / "model"
+    try:
+        # The chat model's folder gives the tokenizer (and, for the decoder, the weights).
+        build_model_folder(work, size="tiny", corpus_path=corpus_path, seed=seed)
+        cfg = json.loads((work / "config.json").read_text())
+        if family == "decoder":
+            cfg["fmscript"].update({"kind": "embedding", "pooling": "last"})
+        else:
+            import numpy as np
+            from mlx.utils import tree_flatten
+
+            args = dict(BERT_SIZES["tiny"], vocab_size=max(BERT_SIZES["tiny"]["vocab_size"], cfg["vocab_size"]))
+            model = mlx_bert.Model(mlx_bert.ModelArgs(model_type="bert", **args))
+            rng = np.random.default_rng(seed)
+            weights = {}
+            for name, p in tree_flatten(model.parameters()):
+                shape = tuple(p.shape)
+                if name.endswith("bias"):
+                    weights[name] = np.zeros(shape, np.float32)
+                elif "LayerNorm" in name:
+                    weights[name] = np.ones(shape, np.float32)
+                else:
+                    weights[name] = (rng.standard_normal(shape, dtype=np.float32) * shape[-1] ** -0.5
+                                     ).astype(np.float32)
+            _write_safetensors(work / "model.safetensors", weights)
+            (work / "generation_config.json").unlink(missing_ok=True)
+            cfg = {"architectures": ["BertModel"], "model_type": "bert", **args, "hidden_act": "gelu",
+                   "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                   "torch_dtype": "float32", "fmscript": {"kind": "embedding", "pooling": "mean", "seed": seed}}
+        (work / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(work, dest)
+    finally:
+        shutil.rmtree(work.parent, ignore_errors=True)
+    return dest
+
+
 def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
-                home: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = True) -> Path:
-    """Build a model under ``models/<name>`` of the fmscript home (or of ``home``) and return its folder."""
+                home: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = True,
+                kind: str = "chat") -> Path:
+    """Build a model under ``models/<name>`` of the fmscript home (or of ``home``) and return its folder.
+
+    ``kind`` is ``chat``, or ``embedding`` (a decoder embedding model) or ``bert`` (a BERT-style encoder)."""
     from fmscript.ai.modelstore import check_model_name, models_root
 
     check_model_name(name)
@@ -197,13 +263,17 @@ def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | 
     if dest.exists() and not overwrite:
         return dest
     with private():  # a model folder of the home: owner-only
-        return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
+        if kind == "chat":
+            return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
+        return build_embedding_folder(dest, "decoder" if kind == "embedding" else kind, corpus_path, seed)
 
 
 def ensure_builtin(name: str) -> Path | None:
-    """Create a built-in model (``fmscript/tiny-chat``, ``fmscript/small-chat``) on first use; None for other names."""
+    """Create a built-in model (``fmscript/tiny-chat``, ``fmscript/small-chat``, ``fmscript/tiny-embed``,
+    ``fmscript/tiny-bert``) on first use; None for other names."""
     size = BUILTIN_MODELS.get(name)
-    if size is None:
+    family = BUILTIN_EMBEDDING_MODELS.get(name)
+    if size is None and family is None:
         return None
     from fmscript.ai.modelstore import models_root
 
@@ -211,4 +281,6 @@ def ensure_builtin(name: str) -> Path | None:
     if (dest / "config.json").is_file() and (dest / "model.safetensors").is_file():
         return dest
     with private():
+        if family is not None:
+            return build_embedding_folder(dest, family)
         return build_model_folder(dest, size=size)

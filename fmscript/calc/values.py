@@ -23,6 +23,29 @@ FALSE = ZERO
 EMPTY = ""
 
 
+class Container:
+    """Container data: bytes and a file name (``GetAsText`` of a container is its file name). It lives with the
+    value rules so that the data layer can store it in container fields."""
+
+    __slots__ = ("data", "name")
+
+    def __init__(self, data: bytes, name: str = "Untitled.dat"):
+        self.data = data
+        self.name = name
+
+    def __str__(self):
+        return self.name
+
+    def __eq__(self, other):
+        return isinstance(other, Container) and other.data == self.data and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.data)
+
+    def __repr__(self):
+        return f"Container({self.name!r}, {len(self.data)} bytes)"
+
+
 class Time:
     """A time of day or a duration, in seconds (may exceed 24 hours or be negative, as in FileMaker)."""
 

@@ -79,6 +79,11 @@ class Database(Windows, Store, Transactions, FieldDefinitions, Queries, StoredQu
                 self._read_conn = None
             self.conn.close()
 
+    def change_stamp(self) -> tuple:
+        """Changes whenever the file's data may have changed: by this connection (its change count) or by
+        another one (SQLite's ``data_version``). What a cache of values read from the file is checked with."""
+        return (self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes)
+
     def select(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         """Rows of a query that only reads (ExecuteSQL): SQLite's authorizer refuses anything else, extra
         table occurrences are visible under their names, and values are passed as their fields store them.

@@ -2,7 +2,8 @@
 
 Storage, chosen so that other SQLite tools read the data as it is:
 text as text; number as canonical decimal text (``12.5``, ``-3``, never an exponent); date ``YYYY-MM-DD``;
-time ``HH:MM:SS[.fff]``; timestamp ``YYYY-MM-DD HH:MM:SS[.fff]``; an empty value is ``NULL``.
+time ``HH:MM:SS[.fff]``; timestamp ``YYYY-MM-DD HH:MM:SS[.fff]``; container data as a BLOB of its bytes; an empty
+value is ``NULL``.
 Columns of plain SQLite files may hold integers and reals: they read as numbers.
 """
 from __future__ import annotations
@@ -13,15 +14,18 @@ from decimal import Decimal, InvalidOperation
 
 from ..calc.datetime_text import (parse_date, parse_time, parse_timestamp,  # noqa: F401 - the data layer's readers
                                   storage_time, storage_timestamp)
-from ..calc.values import Time, Timestamp, to_number, to_text
+from ..calc.values import Container, Time, Timestamp, to_number, to_text
 
-FIELD_TYPES = ("text", "number", "date", "time", "timestamp")
+FIELD_TYPES = ("text", "number", "date", "time", "timestamp", "container")
 
 # Declared column types used by ``fmscript db create-table``: every one has TEXT affinity, so SQLite never
 # turns ``0.10`` into a binary float; number columns carry the ``fmnum`` collation, so that ``Age > ?`` and
 # ``ORDER BY Age`` compare by value.  The FileMaker type is also kept in ``fmscript_fields``.
 DECLARED = {"text": "TEXT", "number": "NUMBER_TEXT COLLATE fmnum", "date": "DATE_TEXT", "time": "TIME_TEXT",
-            "timestamp": "TIMESTAMP_TEXT"}
+            "timestamp": "TIMESTAMP_TEXT", "container": "BLOB"}
+#: The name a container's data reads back with (a column holds the bytes only, so other tools read them as
+#: they are: an embedding vector's float32 bytes, for instance).
+CONTAINER_READ_NAME = "Untitled.dat"
 
 
 def type_from_declared(decl: str) -> str:
@@ -29,6 +33,8 @@ def type_from_declared(decl: str) -> str:
     d = (decl or "").upper()
     if d.startswith("NUMBER_TEXT"):
         return "number"
+    if d == "BLOB":
+        return "container"
     if d.startswith("TIMESTAMP") or "DATETIME" in d:
         return "timestamp"
     if d.startswith("DATE"):
@@ -66,6 +72,12 @@ def to_storage(value, ftype: str):
     """A calculation value → what goes into the column (``None`` for empty)."""
     if value is None or value == "":
         return None
+    if ftype == "container":
+        if isinstance(value, Container):
+            return value.data
+        return to_text(value).encode("utf-8")
+    if isinstance(value, Container):
+        value = value.name  # a container put into a text field is its file name, as in FileMaker
     if ftype == "text":
         return to_text(value)
     if ftype == "number":
@@ -121,6 +133,8 @@ def from_storage(raw, ftype: str):
     """A column value → a calculation value (``""`` for ``NULL``)."""
     if raw is None:
         return ""
+    if ftype == "container":
+        return Container(bytes(raw) if not isinstance(raw, str) else raw.encode("utf-8"), CONTAINER_READ_NAME)
     if ftype == "text":
         if isinstance(raw, str):
             return raw

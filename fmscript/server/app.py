@@ -191,12 +191,13 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         return error_response(APIError(500, f"The server had an error while processing your request "
                                             f"({type(e).__name__}).", code="server_error"))
 
-    from . import chat, files, fine_tuning, models
+    from . import chat, embeddings, files, fine_tuning, models
 
     app.include_router(files.router)
     app.include_router(fine_tuning.router)
     app.include_router(models.router)
     app.include_router(chat.router)
+    app.include_router(embeddings.router)
 
     @app.get("/health", tags=["server"], responses=ok(Health), summary="Liveness, version, worker and queue")
     def health():

@@ -10,31 +10,9 @@ import datetime as _dt
 import unicodedata
 from decimal import Decimal
 
-from ..values import to_number, to_text
+from ..values import Container, to_number, to_text  # noqa: F401  (Container: its home is calc.values)
 from . import CalcError, function
 from ...errors import E_CALC_SYNTAX
-
-
-class Container:
-    """Container data: bytes and a file name (``GetAsText`` of a container is its file name)."""
-
-    __slots__ = ("data", "name")
-
-    def __init__(self, data: bytes, name: str = "Untitled.dat"):
-        self.data = data
-        self.name = name
-
-    def __str__(self):
-        return self.name
-
-    def __eq__(self, other):
-        return isinstance(other, Container) and other.data == self.data and other.name == self.name
-
-    def __hash__(self):
-        return hash(self.data)
-
-    def __repr__(self):
-        return f"Container({self.name!r}, {len(self.data)} bytes)"
 
 
 def _bytes(v) -> bytes:
