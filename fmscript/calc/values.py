@@ -64,27 +64,6 @@ class Time:
         return f"Time({format_time(self)})"
 
 
-class Container:
-    """Container data: a file's name and bytes (FileMaker shows a container as its file name in text)."""
-
-    __slots__ = ("name", "data")
-
-    def __init__(self, name: str, data: bytes):
-        self.name, self.data = name, data
-
-    def __eq__(self, other):
-        return isinstance(other, Container) and other.name == self.name and other.data == self.data
-
-    def __hash__(self):
-        return hash(("c", self.name, self.data))
-
-    def __str__(self):
-        return self.name
-
-    def __repr__(self):
-        return f"Container({self.name!r}, {len(self.data)} bytes)"
-
-
 class Timestamp:
     """A moment: seconds since 1/1/0001 00:00:00 (FileMaker's timestamp number)."""
 

@@ -375,7 +375,7 @@ def perform(url: str, r: Request, *, verify: bool, variable, set_variable) -> tu
                or "x-www-form-urlencoded" in ctype or not ctype)
     if r.container or not textual:
         name = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1]) or "file"
-        result: object = Container(name, content)
+        result: object = Container(content, name)
     else:
         charset = resp.charset_encoding or "utf-8"
         try:

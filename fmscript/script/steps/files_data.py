@@ -213,7 +213,7 @@ def read_from_data_file(st: S.Step, c):
         if not data and (n is None or n > 0):
             raise StepError(f"the end of {o.path.name} has been reached", code=E_DATA_MISSING)
         if enc == "Bytes":
-            target(f, Container(o.path.name, data))
+            target(f, Container(data, o.path.name))
         else:
             target(f, data.decode(ENCODINGS[enc], errors="replace").replace("\r\n", "\r").replace("\n", "\r"))
     return run
