@@ -6,7 +6,8 @@
 * :mod:`.window`: the window (layout, mode) and each occurrence's found set, current record and sort;
 * :mod:`.store`: reading and writing fields, the record transaction, record operations;
 * :mod:`.queries`: finds and sorts as SQL; :mod:`.stored`: stored finds and sort orders;
-* :mod:`.sqlerrors`: SQLite failures as FileMaker errors.
+* :mod:`.sqlerrors`: SQLite failures as FileMaker errors;
+* :mod:`.graph`: the relationship graph and portals; :mod:`.related`: following it (related records).
 
 :class:`fmscript.data.protocol.DataLayer` is what the rest of fmscript may use of it.
 """
@@ -16,7 +17,9 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import E_EXECUTE_SQL, DataError
+from .graph import Graph
 from .queries import Queries, register_functions
+from .related import Related
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
 from .store import Store
@@ -28,7 +31,7 @@ __all__ = ["Database", "Context", "Window", "FieldInfo", "TableInfo", "qident", 
            "METADATA_SQL", "SCHEMA_VERSION", "INTERNAL_PREFIX"]
 
 
-class Database(Windows, Store, Queries, StoredQueries, Schema):
+class Database(Related, Graph, Windows, Store, Queries, StoredQueries, Schema):
     """One FileMaker file: a SQLite database (``path`` None: in memory)."""
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
@@ -57,6 +60,8 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
         self.window = Window()
         self.original_layout: str | None = None  # the layout before the first Go to Layout
         self._init_store()
+        self._init_graph()
+        self._init_related()
 
     # -- file ---------------------------------------------------------------------------------------------
     def path(self) -> str | None:

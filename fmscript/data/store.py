@@ -88,8 +88,7 @@ class Store:
             return req.criteria.get((None, fi.name.casefold()), ("", ""))[1] if req else ""
         if fi.is_global:
             return from_storage(self.global_value(ti.name, fi.name, rep), fi.type)
-        ctx = self.context(occ)
-        rid = ctx.current()
+        rid = self.record_for(occ)  # the current record, or the related one (fmscript.data.related)
         if rid is None:
             return ""
         if rep > 1:
@@ -122,11 +121,11 @@ class Store:
             if not self._in_tx:
                 self._flush_globals()
             return
-        ctx = self.context(occ)
-        rid = ctx.current()
+        rid = self.record_for(occ, create=True)  # a related record is created when the relationship allows
         if rid is None:
-            raise DataError(f"there is no current record in “{ctx.occurrence}” to set "
-                            f"{ctx.occurrence}::{fi.name} in", code=E_RECORD_MISSING)
+            name = self.occurrence_name(occ) or occ
+            raise DataError(f"there is no current record in “{name}” to set {name}::{fi.name} in",
+                            code=E_RECORD_MISSING)
         self.write(ti, rid, fi, to_storage(value, fi.type), rep)
 
     def write(self, ti: TableInfo, rid: int, fi: FieldInfo, stored, rep: int = 1) -> None:

@@ -53,7 +53,7 @@ FUNCTIONS: dict[str, FunctionDef] = {}
 GET_NAMES: dict[str, Callable] = {}  # English Get name (casefolded) → impl(frame)
 GET_DOCS: dict[str, str] = {}
 
-_FAMILIES = ("core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra", "records", "ai_fns")
+_FAMILIES = ("core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra", "records", "ai_fns", "related_fns")
 _loaded = False
 
 

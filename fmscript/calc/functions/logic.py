@@ -70,6 +70,10 @@ def all_repetitions(comp, node):
 
     def read(f):
         data = f.session.data
+        if table:  # a related field: its values in every related record (FileMaker's Sum ( Rel::Field ))
+            related = data.related_values(f, table, name)
+            if related is not None:
+                return related
         n = repetition_count(data, table, name)
         if n <= 1:
             return plain(f)
@@ -240,7 +244,8 @@ def get_layout_object_attribute(f, name, attr, *_rest):
 
 @function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
 def get_nth_record(comp, n):
-    """The field's contents in the nth record of the found set (``?`` when there is no such record)."""
+    """The field's contents in the nth record of the found set, or of the related records for a related
+    field (``?`` when there is no such record)."""
     arg, num = n.args
     cnum = comp.compile(num)
     table = arg.table if isinstance(arg, A.Field) else None
@@ -251,6 +256,11 @@ def get_nth_record(comp, n):
     def read(f):
         data = f.session.data
         n = rep_number(cnum(f))
+        related = data.related_values(f, table, fname) if table else None
+        if related is not None:  # a related field: the nth related record
+            if not 1 <= n <= len(related):
+                raise CalcError(f"there is no related record {n} in “{table}”", code=E_RECORD_MISSING)
+            return related[n - 1]
         ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):

@@ -1,0 +1,466 @@
+"""Related records: following the relationship graph (:mod:`.graph`) from the current record's context.
+
+* ``Occurrence::Field`` reads the first related record of that occurrence (in the relationship's sort order,
+  else in creation order), through as many hops as the path has; an occurrence that is not related to the
+  current layout's keeps reading its own current record (fmscript's behaviour before relationships).
+* Set Field into a related field writes the first related record, creating it (and, hop by hop, the records
+  between) when the relationship allows creation on that side.
+* Aggregates (``Sum ( Invoices::Total )``), ``GetNthRecord``, ``Lookup``/``LookupNext``, portals, Go to
+  Related Record and the related-table variants of Fine-Tune Model and Save Records as JSONL use the same
+  queries.  Every query is parameterised: values never reach the SQL text, only quoted names.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..errors import E_RECORD_MISSING, E_RELATIONSHIP_MISSING, E_VALID_VALUE_REQUIRED, DataError
+from . import finds as F
+from .graph import MIRROR, SQL_OP, Hop, Portal
+from .schema import qident
+from .values import from_storage
+
+#: ``record_for`` answer for an occurrence that is not related to the context: read its own current record.
+UNRELATED = object()
+
+
+@dataclass
+class PortalRow:
+    """The active portal row: ``row`` counts from 1; one past the last related record is the empty row that
+    creates a related record (when the relationship allows creation)."""
+    portal: Portal
+    layout: str
+    base: int          # the record of the layout whose related records the portal shows
+    row: int
+
+
+class Related:
+    """A mixin of :class:`~fmscript.data.database.Database` (needs the schema, the graph, the window, the
+    store's transaction and row cache)."""
+
+    conn: sqlite3.Connection
+
+    def _init_related(self) -> None:
+        self.portal_row: PortalRow | None = None
+        self._overrides: dict[str, int | None] = {}
+
+    # -- SQL ----------------------------------------------------------------------------------------------
+    def _coll(self, table: str, fname: str) -> str:
+        fi = self.tables()[table.casefold()].field(fname)
+        return " COLLATE fmtext" if fi is not None and fi.type == "text" else ""
+
+    def _order(self, hop: Hop, alias: str) -> str:
+        """ORDER BY of the destination: the relationship's sort order for that side, then creation order."""
+        parts = []
+        text = hop.sort
+        if text:
+            ti = self.table_of(hop.dst)
+            for _, name, asc in F.parse_sort_order(text):
+                fi = ti.field(name)
+                if fi is None or fi.is_global:
+                    continue
+                coll = {"number": " COLLATE fmnum", "text": " COLLATE fmtext"}.get(fi.type, "")
+                parts.append(f"{alias}.{qident(fi.name)}{coll} {'ASC' if asc else 'DESC NULLS LAST'}")
+        parts.append(f"{alias}.rowid")
+        return ", ".join(parts)
+
+    def _join_tail(self, hops: list[Hop], first_alias: int) -> tuple[str, str]:
+        """``FROM T1 t1 JOIN T2 t2 ON …`` for ``hops`` (aliases from ``first_alias``) and the last alias."""
+        sql = ""
+        for i, h in enumerate(hops):
+            a, b = f"t{first_alias + i - 1}", f"t{first_alias + i}"
+            tb = self.table_of(h.dst).name
+            if i == 0:
+                sql += f" FROM {qident(tb)} {b}"
+                continue
+            conds = []
+            for c in h.criteria:
+                if c.op == "×":
+                    continue
+                conds.append(f"{b}.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} "
+                             f"{a}.{qident(c.left)}")
+            sql += f" JOIN {qident(tb)} {b} ON " + (" AND ".join(conds) or "1")
+        return sql, f"t{first_alias + len(hops) - 1}"
+
+    def _first_hop_where(self, hop: Hop, values: dict) -> tuple[list[str], list] | None:
+        """Conditions on the first destination (alias ``t1``) from the source record's raw ``values``
+        (``None``: an empty match field, which matches nothing).  A return-separated value matches each of its
+        lines (a multi-key field)."""
+        tb = self.table_of(hop.dst).name
+        where, params = [], []
+        for c in hop.criteria:
+            if c.op == "×":
+                continue
+            v = values.get(c.left.casefold())
+            if v is None or v == "":
+                return None
+            col = f"t1.{qident(c.right)}{self._coll(tb, c.right)}"
+            if c.op == "=" and isinstance(v, str) and ("\r" in v or "\n" in v):
+                keys = [k for k in v.replace("\r\n", "\r").replace("\n", "\r").split("\r") if k != ""]
+                if not keys:
+                    return None
+                where.append(f"{col} IN ({','.join('?' * len(keys))})")
+                params += keys
+            else:
+                where.append(f"{col} {SQL_OP[MIRROR[c.op]]} ?")
+                params.append(v)
+        return where, params
+
+    def _source_values(self, occ: str, rid: int) -> dict:
+        """The raw values of a record, casefolded names, globals included (a global may be a match field on
+        the side the relationship is followed from)."""
+        ti = self.table_of(occ)
+        row = dict(self.row(ti.name, rid) or {})
+        for fi in ti.fields:
+            if fi.is_global:
+                row[fi.name.casefold()] = self.global_value(ti.name, fi.name)
+        return row
+
+    def related_query(self, hops: list[Hop], rid: int, cols: str = "rowid", limit: int | None = None
+                      ) -> list[tuple]:
+        """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
+        occurrence, in the last relationship's sort order."""
+        cond = self._first_hop_where(hops[0], self._source_values(hops[0].src, rid))
+        if cond is None:
+            return []
+        where, params = cond
+        tail, last = self._join_tail(hops, 1)
+        lim = f" LIMIT {int(limit)}" if limit else ""
+        wsql = (" WHERE " + " AND ".join(where)) if where else ""
+        if len(hops) == 1:
+            sql = f"SELECT {', '.join(f'{last}.{c}' for c in cols.split(', '))}{tail}{wsql} " \
+                  f"ORDER BY {self._order(hops[-1], last)}{lim}"
+        else:
+            tn = qident(self.table_of(hops[-1].dst).name)
+            sql = (f"SELECT {', '.join(f'o.{c}' for c in cols.split(', '))} FROM {tn} o WHERE o.rowid IN "
+                   f"(SELECT {last}.rowid{tail}{wsql}) ORDER BY {self._order(hops[-1], 'o')}{lim}")
+        return self.conn.execute(sql, params).fetchall()
+
+    def related_ids(self, hops: list[Hop], rid: int, limit: int | None = None) -> list[int]:
+        return [r for (r,) in self.related_query(hops, rid, "rowid", limit)]
+
+    def related_ids_for_set(self, hops: list[Hop], ids: list[int]) -> list[int]:
+        """The records related to any of ``ids`` (Go to Related Record [ Match all records in the found set ]):
+        one query, whatever the size of the set."""
+        src = qident(self.table_of(hops[0].src).name)
+        tail, last = self._join_tail(hops, 1)
+        h = hops[0]
+        tb = self.table_of(h.dst).name
+        conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
+                 for c in h.criteria if c.op != "×"]
+        tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {src} t0 JOIN {qident(tb)} t1 ON "
+                            + (" AND ".join(conds) or "1"), 1)
+        tn = qident(self.table_of(hops[-1].dst).name)
+        sql = (f"SELECT o.rowid FROM {tn} o WHERE o.rowid IN (SELECT {last}.rowid{tail} WHERE t0.rowid IN "
+               f"(SELECT value FROM json_each(?))) ORDER BY {self._order(hops[-1], 'o')}")
+        return [r for (r,) in self.conn.execute(sql, (json.dumps(list(ids)),))]
+
+    # -- the context of a read or a write -----------------------------------------------------------------
+    def _active_overrides(self) -> dict[str, int | None]:
+        """Records that stand for an occurrence just now: the active portal row, and a loop over related
+        records (:meth:`related_row`)."""
+        out = dict(self._overrides)
+        pr = self.portal_row
+        if pr is not None:
+            base_occ = self.current_occurrence()
+            ctx = self.context(base_occ) if base_occ else None
+            if ctx is None or (self.window.layout or "").casefold() != pr.layout.casefold() \
+                    or ctx.current() != pr.base:
+                self.portal_row = None  # another layout or record: the portal is no longer active
+            else:
+                ids = self.portal_records(pr.portal)
+                out[pr.portal.occurrence.casefold()] = ids[pr.row - 1] if pr.row <= len(ids) else None
+        return out
+
+    def record_for(self, occ: str, create: bool = False):
+        """The record of ``occ`` that a field read (or, with ``create``, a write) in the current context means:
+        a record id, ``None`` when there is none, or the occurrence's own current record when ``occ`` is not
+        related to the current layout's occurrence."""
+        key = occ.casefold()
+        base = self.current_occurrence()
+        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
+        if key in over and not (over[key] is None and create):
+            return over[key]
+        hops = self.graph_path(base, occ) if base is not None and key != base.casefold() else None
+        if not hops:
+            return self.context(occ).current()
+        start, rid = 0, self.context(base).current()
+        for i, h in enumerate(hops):
+            if h.dst.casefold() in over and over[h.dst.casefold()] is not None:
+                start, rid = i + 1, over[h.dst.casefold()]
+        if start == len(hops):
+            return rid
+        if rid is None:
+            return None
+        ids = self.related_ids(hops[start:], rid, limit=1)
+        if ids and not (create and key in over):
+            return ids[0]
+        if not create:
+            return None
+        for h in hops[start:]:
+            if h.dst.casefold() == key and key in over:  # the portal's empty last row
+                rid = self.create_related(h, rid)
+                self._portal_created(rid)
+                continue
+            nxt = self.related_ids([h], rid, limit=1)
+            rid = nxt[0] if nxt else self.create_related(h, rid)
+        return rid
+
+    def create_related(self, hop: Hop, src_rid: int) -> int:
+        """A new record of ``hop.dst`` whose match fields take the source record's values (FileMaker's "allow
+        creation of records in this table via this relationship"); part of the open record's transaction."""
+        if not hop.allows_creation:
+            raise DataError(f"there is no related record in “{hop.dst}”, and the relationship from “{hop.src}” does "
+                            "not allow creating one", code=E_RECORD_MISSING)
+        values = self._source_values(hop.src, src_rid)
+        cols, params = [], []
+        for c in hop.criteria:
+            v = values.get(c.left.casefold())
+            if v is None or v == "":
+                raise DataError(f"a related record in “{hop.dst}” cannot be created: the match field "
+                                f"{hop.src}::{c.left} is empty", code=E_VALID_VALUE_REQUIRED)
+            cols.append(qident(c.right))
+            params.append(v)
+        ti = self.table_of(hop.dst)
+        self.begin()
+        try:
+            cur = self.conn.execute(f"INSERT INTO {qident(ti.name)} ({', '.join(cols)}) VALUES "
+                                    f"({', '.join('?' * len(cols))})", params)
+        except sqlite3.IntegrityError as e:
+            raise DataError(f"a related record in “{hop.dst}” cannot be created: {e}",
+                            code=E_VALID_VALUE_REQUIRED) from None
+        self._new_records.append((ti.name, cur.lastrowid))
+        return cur.lastrowid
+
+    @contextmanager
+    def related_row(self, occ: str, rid: int):
+        """Let ``occ`` stand for record ``rid`` while a calculation is evaluated (a loop over related records)."""
+        key = occ.casefold()
+        saved = self._overrides.get(key, UNRELATED)
+        self._overrides[key] = rid
+        try:
+            yield
+        finally:
+            if saved is UNRELATED:
+                self._overrides.pop(key, None)
+            else:
+                self._overrides[key] = saved
+
+    def related_records(self, occ: str) -> list[int] | None:
+        """Every record of ``occ`` related to the current record (``None``: ``occ`` is the layout's own
+        occurrence or is not related to it)."""
+        base = self.current_occurrence()
+        if base is None or occ.casefold() == base.casefold():
+            return None
+        hops = self.graph_path(base, occ)
+        if not hops:
+            return None
+        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
+        start, rid = 0, self.context(base).current()
+        for i, h in enumerate(hops[:-1]):  # an aggregate over the portal's own occurrence counts every row
+            if over.get(h.dst.casefold()) is not None:
+                start, rid = i + 1, over[h.dst.casefold()]
+        return self.related_ids(hops[start:], rid) if rid is not None else []
+
+    def related_values(self, f, table: str | None, name: str) -> tuple | None:
+        """The values of ``table::name`` in every related record, in the relationship's order, for aggregates
+        (``Sum``, ``Count``, ``List``…) and ``GetNthRecord``; ``None`` when the field is not a related one."""
+        if not table:
+            return None
+        occ, ti, fi = self.resolve_field(table, name)
+        if fi.is_global or self.window.mode == "find":
+            return None
+        ids = self.related_records(occ)
+        if ids is None:
+            return None
+        if not ids:
+            return ()
+        rows = []
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            got = dict(self.conn.execute(f"SELECT rowid, {qident(fi.name)} FROM {qident(ti.name)} WHERE rowid IN "
+                                         f"({','.join('?' * len(chunk))})", chunk).fetchall())
+            rows += [from_storage(got.get(r), fi.type) for r in chunk]
+        return tuple(rows)
+
+    def lookup_next(self, f, table: str, name: str, higher: bool):
+        """``LookupNext``: the first related record's value, else the value in the record whose match field is
+        the next lower (or higher) than the source's (a one-hop relationship with one "=" criterion)."""
+        occ, ti, fi = self.resolve_field(table, name)
+        base = self.current_occurrence()
+        hops = self.graph_path(base, occ) if base else None
+        if not hops:
+            raise DataError(f"“{occ}” is not related to “{base}”", code=E_RELATIONSHIP_MISSING)
+        rid = self.context(base).current()
+        if rid is None:
+            return ""
+        ids = self.related_ids(hops, rid, limit=1)
+        if not ids:
+            h = hops[-1]
+            if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
+                return ""
+            c = h.criteria[0]
+            v = self._source_values(h.src, rid).get(c.left.casefold())
+            if v is None:
+                return ""
+            col = qident(c.right) + self._coll(ti.name, c.right)
+            op, order = (">", "ASC") if higher else ("<", "DESC")
+            r = self.conn.execute(f"SELECT rowid FROM {qident(ti.name)} WHERE {col} {op} ? ORDER BY {col} {order}, "
+                                  "rowid LIMIT 1", (v,)).fetchone()
+            if r is None:
+                return ""
+            ids = [r[0]]
+        row = self.row(ti.name, ids[0]) or {}
+        return from_storage(row.get(fi.name.casefold()), fi.type)
+
+    # -- Go to Related Record -----------------------------------------------------------------------------
+    def go_to_related(self, occ: str, layout: str | None, show_only: bool, all_found: bool) -> int:
+        """Go to Related Record: the related records of ``occ`` on ``layout`` (default: the current layout when
+        it shows the same table, else the first layout of ``occ``).  The count of related records comes back;
+        with none, nothing changes (the caller reports error 101)."""
+        base = self.current_occurrence()
+        target = self.occurrence_name(occ)
+        if target is None:
+            raise DataError(f"there is no table occurrence named “{occ}”", code=E_RELATIONSHIP_MISSING)
+        pr_ids = None
+        if self.portal_row is not None and self.portal_row.portal.occurrence.casefold() == target.casefold() \
+                and not all_found:
+            over = self._active_overrides()
+            rid = over.get(target.casefold())
+            pr_ids = [rid] if rid is not None else None  # from a portal row: that row's record
+        self.commit()
+        if pr_ids is not None:
+            ids = pr_ids
+        else:
+            hops = self.graph_path(base, target) if base else None
+            if not hops:
+                raise DataError(f"“{target}” is not related to “{base}”", code=E_RELATIONSHIP_MISSING)
+            ctx = self.context(base)
+            if all_found:
+                ids = self.related_ids_for_set(hops, list(ctx.found)) if ctx.found else []
+            else:
+                rid = ctx.current()
+                ids = self.related_ids(hops, rid) if rid is not None else []
+        if not ids:
+            return 0
+        ti = self.table_of(target)
+        lay = None
+        if layout:
+            lay = self.layouts().get(layout.casefold())
+            if lay is None:
+                from ..errors import E_LAYOUT_MISSING
+                raise DataError(f"there is no layout named “{layout}”", code=E_LAYOUT_MISSING)
+        else:
+            cur = self.layouts().get((self.window.layout or "").casefold())
+            if cur is not None and self.table_of(cur[1]) is ti:
+                lay = cur
+            else:
+                lay = next((v for v in self.layouts().values() if v[1].casefold() == target.casefold()), None) \
+                    or next((v for v in self.layouts().values() if self.table_of(v[1]) is ti), None)
+        if lay is None or self.table_of(lay[1]) is not ti:
+            from ..errors import E_LAYOUT_MISSING
+            raise DataError(f"no layout shows the table “{ti.name}” of “{target}”: give one with Using layout",
+                            code=E_LAYOUT_MISSING)
+        self.go_to_layout(lay[0])
+        ctx = self.context(lay[1])
+        if show_only:
+            ctx.found, ctx.sort = list(ids), None
+            ctx.index = 0
+        else:
+            if ctx.found is None or ids[0] not in ctx.found:
+                ctx.found = self.all_ids(ti.name)
+            ctx.index = ctx.found.index(ids[0])
+        return len(ids)
+
+    # -- deleting -----------------------------------------------------------------------------------------
+    def delete_ids(self, table: str, ids: list[int]) -> None:
+        """Delete records, and the records related to them wherever a relationship says "delete related
+        records in this table when a record is deleted in the other table" (recursively, as FileMaker)."""
+        todo = [(table, list(ids))]
+        seen: dict[str, set[int]] = {}
+        order: list[tuple[str, list[int]]] = []
+        while todo:
+            t, batch = todo.pop()
+            new = [r for r in batch if r not in seen.setdefault(t.casefold(), set())]
+            if not new:
+                continue
+            seen[t.casefold()].update(new)
+            order.append((t, new))
+            for r in self.relationships():
+                for src, dst in ((r.left, r.right), (r.right, r.left)):
+                    if r.delete.get(dst.casefold()) and self.table_of(src).name.casefold() == t.casefold():
+                        hops = self.graph_path(src, dst)
+                        if hops:
+                            rel = self.related_ids_for_set(hops, new)
+                            if rel:
+                                todo.append((self.table_of(dst).name, rel))
+        for t, batch in order:
+            super().delete_ids(t, batch)
+
+    # -- portals ------------------------------------------------------------------------------------------
+    def portal_records(self, portal: Portal) -> list[int]:
+        """The rows of a portal: the records of its occurrence related to the layout's current record."""
+        base = self.current_occurrence()
+        hops = self.graph_path(base, portal.occurrence) if base else None
+        rid = self.context(base).current() if base else None
+        if not hops or rid is None:
+            return []
+        return self.related_ids(hops, rid)
+
+    def portal_for(self, name: str | None = None) -> Portal:
+        """The portal a portal step works on: the one named, else the active one, else the layout's first."""
+        ps = self.portals(self.window.layout or "")
+        if name:
+            for p in ps:
+                if p.name.casefold() == name.casefold():
+                    return p
+            raise DataError(f"the layout “{self.window.layout}” has no portal named “{name}”",
+                            code=E_RELATIONSHIP_MISSING)
+        if self.portal_row is not None and self._active_overrides() is not None and self.portal_row is not None:
+            return self.portal_row.portal
+        if not ps:
+            raise DataError(f"the layout “{self.window.layout}” has no portal (add one with fmscript db portal)",
+                            code=E_RELATIONSHIP_MISSING)
+        return ps[0]
+
+    def go_to_portal_row(self, how: str, n: int | None = None, portal: str | None = None) -> bool:
+        """Go to Portal Row: ``how`` is First, Last, Previous, Next or a row number ``n``.  Last goes to the empty
+        row when the relationship allows creation (Set Field there creates a related record).  ``False``: no
+        such row (the caller sets error 101)."""
+        p = self.portal_for(portal)
+        self.commit()
+        rows = self.portal_records(p)
+        hops = self.graph_path(self.current_occurrence(), p.occurrence)
+        creation = bool(hops) and all(h.allows_creation for h in hops)
+        count = len(rows) + (1 if creation else 0)
+        cur = self.portal_row.row if self.portal_row is not None and self.portal_row.portal == p else 0
+        target = {"First": 1, "Last": count, "Previous": cur - 1, "Next": cur + 1}.get(how, n or 0)
+        if not 1 <= target <= count:
+            return False
+        base = self.context().current()
+        self.portal_row = PortalRow(p, self.window.layout or "", base, target)
+        return True
+
+    def _portal_created(self, rid: int) -> None:
+        pr = self.portal_row
+        if pr is not None:
+            rows = self.portal_records(pr.portal)
+            if rid in rows:
+                pr.row = rows.index(rid) + 1
+
+    def portal_row_number(self) -> int:
+        """``Get ( PortalRowNumber )``: the active portal row (0 when no portal row is active)."""
+        return self.portal_row.row if self.portal_row is not None and self._active_overrides() is not None \
+            and self.portal_row is not None else 0
+
+    def delete_portal_row(self) -> bool:
+        """Delete Portal Row: deletes the active row's related record at once (``False``: no row is active)."""
+        pr = self.portal_row
+        rid = self._active_overrides().get(pr.portal.occurrence.casefold()) if pr is not None else None
+        if pr is None or self.portal_row is None or rid is None:
+            return False
+        self.delete_ids(self.table_of(pr.portal.occurrence).name, [rid])
+        self.portal_row = None
+        return True
