@@ -21,6 +21,7 @@ from . import finds as F
 from .graph import MIRROR, SQL_OP, Hop, Portal
 from .schema import qident
 from .values import from_storage
+from .window import Context
 
 #: ``record_for`` answer for an occurrence that is not related to the context: read its own current record.
 UNRELATED = object()
@@ -118,25 +119,68 @@ class Related:
                 row[fi.name.casefold()] = self.global_value(ti.name, fi.name)
         return row
 
-    def related_query(self, hops: list[Hop], rid: int, cols: str = "rowid", limit: int | None = None
-                      ) -> list[tuple]:
-        """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
-        occurrence, in the last relationship's sort order."""
-        cond = self._first_hop_where(hops[0], self._source_values(hops[0].src, rid))
-        if cond is None:
-            return []
-        where, params = cond
+    def first_related(self, hops: list[Hop], rid: int) -> int | None:
+        """The first related record, its row kept in the row cache (the read that follows needs no query)."""
+        cur = self.related_query(hops, rid, "rowid, *", 1, cursor=True)
+        if cur is None:
+            return None
+        row = cur.fetchone()
+        if row is None:
+            return None
+        table = self.table_of(hops[-1].dst).name
+        if len(self._row_cache) > 256:
+            self._row_cache.clear()
+        self._row_cache[(table, row[0])] = {d[0].casefold(): v for d, v in zip(cur.description[1:], row[1:])}
+        return row[0]
+
+    def _plan(self, hops: list[Hop], cols: str, limit: int | None):
+        """What a query of ``hops`` needs, worked out once per path (kept with the graph's cached paths):
+        the source table, its global fields, the first hop's criteria and the SQL for single-valued keys."""
+        key = ("plan", tuple((h.rel.id, h.src.casefold()) for h in hops), cols, limit)
+        plan = self._paths.get(key)
+        if plan is None:
+            src = self.table_of(hops[0].src)
+            crit = [c.left.casefold() for c in hops[0].criteria if c.op != "×"]
+            where = [f"t1.{qident(c.right)}{self._coll(self.table_of(hops[0].dst).name, c.right)} "
+                     f"{SQL_OP[MIRROR[c.op]]} ?" for c in hops[0].criteria if c.op != "×"]
+            plan = (src.name, [f.name for f in src.fields if f.is_global], crit,
+                    self._query_sql(hops, cols, limit, where))
+            self._paths[key] = plan
+        return plan
+
+    def _query_sql(self, hops: list[Hop], cols: str, limit: int | None, where: list[str]) -> str:
         tail, last = self._join_tail(hops, 1)
         lim = f" LIMIT {int(limit)}" if limit else ""
         wsql = (" WHERE " + " AND ".join(where)) if where else ""
         if len(hops) == 1:
-            sql = f"SELECT {', '.join(f'{last}.{c}' for c in cols.split(', '))}{tail}{wsql} " \
-                  f"ORDER BY {self._order(hops[-1], last)}{lim}"
-        else:
-            tn = qident(self.table_of(hops[-1].dst).name)
-            sql = (f"SELECT {', '.join(f'o.{c}' for c in cols.split(', '))} FROM {tn} o WHERE o.rowid IN "
-                   f"(SELECT {last}.rowid{tail}{wsql}) ORDER BY {self._order(hops[-1], 'o')}{lim}")
-        return self.conn.execute(sql, params).fetchall()
+            return (f"SELECT {', '.join(f'{last}.{c}' for c in cols.split(', '))}{tail}{wsql} "
+                    f"ORDER BY {self._order(hops[-1], last)}{lim}")
+        tn = qident(self.table_of(hops[-1].dst).name)
+        return (f"SELECT {', '.join(f'o.{c}' for c in cols.split(', '))} FROM {tn} o WHERE o.rowid IN "
+                f"(SELECT {last}.rowid{tail}{wsql}) ORDER BY {self._order(hops[-1], 'o')}{lim}")
+
+    def related_query(self, hops: list[Hop], rid: int, cols: str = "rowid", limit: int | None = None,
+                      cursor: bool = False):
+        """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
+        occurrence, in the last relationship's sort order."""
+        table, globals_, crit, sql = self._plan(hops, cols, limit)
+        row = self.row(table, rid) or {}
+        if globals_:
+            row = dict(row)
+            for g in globals_:
+                row[g.casefold()] = self.global_value(table, g)
+        params = [row.get(k) for k in crit]
+        if all(isinstance(v, (int, float)) or (isinstance(v, str) and v and "\r" not in v and "\n" not in v)
+               for v in params):
+            cur = self.conn.execute(sql, params)
+            return cur if cursor else cur.fetchall()
+        cond = self._first_hop_where(hops[0], row)  # an empty key, or a multi-key field
+        if cond is None:
+            return None if cursor else []
+        where, params = cond
+        sql = self._query_sql(hops, cols, limit, where)
+        cur = self.conn.execute(sql, params)
+        return cur if cursor else cur.fetchall()
 
     def related_ids(self, hops: list[Hop], rid: int, limit: int | None = None) -> list[int]:
         return [r for (r,) in self.related_query(hops, rid, "rowid", limit)]
@@ -194,9 +238,9 @@ class Related:
             return rid
         if rid is None:
             return None
-        ids = self.related_ids(hops[start:], rid, limit=1)
-        if ids and not (create and key in over):
-            return ids[0]
+        first = self.first_related(hops[start:], rid)
+        if first is not None and not (create and key in over):
+            return first
         if not create:
             return None
         for h in hops[start:]:
@@ -248,9 +292,10 @@ class Related:
             else:
                 self._overrides[key] = saved
 
-    def related_records(self, occ: str) -> list[int] | None:
-        """Every record of ``occ`` related to the current record (``None``: ``occ`` is the layout's own
-        occurrence or is not related to it)."""
+    def _related_from(self, occ: str):
+        """``(hops, record)``: where the related records of ``occ`` are found from in the current context (an
+        active portal row on the way starts there); ``None`` when ``occ`` is the layout's own occurrence or is
+        not related to it."""
         base = self.current_occurrence()
         if base is None or occ.casefold() == base.casefold():
             return None
@@ -262,7 +307,16 @@ class Related:
         for i, h in enumerate(hops[:-1]):  # an aggregate over the portal's own occurrence counts every row
             if over.get(h.dst.casefold()) is not None:
                 start, rid = i + 1, over[h.dst.casefold()]
-        return self.related_ids(hops[start:], rid) if rid is not None else []
+        return hops[start:], rid
+
+    def related_records(self, occ: str) -> list[int] | None:
+        """Every record of ``occ`` related to the current record (``None``: ``occ`` is the layout's own
+        occurrence or is not related to it)."""
+        where = self._related_from(occ)
+        if where is None:
+            return None
+        hops, rid = where
+        return self.related_ids(hops, rid) if rid is not None else []
 
     def related_values(self, f, table: str | None, name: str) -> tuple | None:
         """The values of ``table::name`` in every related record, in the relationship's order, for aggregates
@@ -272,18 +326,13 @@ class Related:
         occ, ti, fi = self.resolve_field(table, name)
         if fi.is_global or self.window.mode == "find":
             return None
-        ids = self.related_records(occ)
-        if ids is None:
+        where = self._related_from(occ)
+        if where is None:
             return None
-        if not ids:
+        hops, rid = where
+        if rid is None:
             return ()
-        rows = []
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
-            got = dict(self.conn.execute(f"SELECT rowid, {qident(fi.name)} FROM {qident(ti.name)} WHERE rowid IN "
-                                         f"({','.join('?' * len(chunk))})", chunk).fetchall())
-            rows += [from_storage(got.get(r), fi.type) for r in chunk]
-        return tuple(rows)
+        return tuple(from_storage(v, fi.type) for (v,) in self.related_query(hops, rid, qident(fi.name)))
 
     def lookup_next(self, f, table: str, name: str, higher: bool):
         """``LookupNext``: the first related record's value, else the value in the record whose match field is
@@ -363,8 +412,9 @@ class Related:
             from ..errors import E_LAYOUT_MISSING
             raise DataError(f"no layout shows the table “{ti.name}” of “{target}”: give one with Using layout",
                             code=E_LAYOUT_MISSING)
-        self.go_to_layout(lay[0])
-        ctx = self.context(lay[1])
+        ctx = self.contexts.get(lay[1].casefold())
+        if ctx is None:  # made here, so that the layout's whole table is never listed only to be replaced
+            ctx = self.contexts[lay[1].casefold()] = Context(self.occurrence_name(lay[1]) or lay[1], ti.name)
         if show_only:
             ctx.found, ctx.sort = list(ids), None
             ctx.index = 0
@@ -372,6 +422,7 @@ class Related:
             if ctx.found is None or ids[0] not in ctx.found:
                 ctx.found = self.all_ids(ti.name)
             ctx.index = ctx.found.index(ids[0])
+        self.go_to_layout(lay[0])
         return len(ids)
 
     # -- deleting -----------------------------------------------------------------------------------------
