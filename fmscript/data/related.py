@@ -127,7 +127,7 @@ class Related:
         row = cur.fetchone()
         if row is None:
             return None
-        table = self.table_of(hops[-1].dst).name
+        table = self._plan(hops, "rowid, *", 1)[4]
         if len(self._row_cache) > 256:
             self._row_cache.clear()
         self._row_cache[(table, row[0])] = {d[0].casefold(): v for d, v in zip(cur.description[1:], row[1:])}
@@ -136,20 +136,34 @@ class Related:
     def _plan(self, hops: list[Hop], cols: str, limit: int | None):
         """What a query of ``hops`` needs, worked out once per path (kept with the graph's cached paths):
         the source table, its global fields, the first hop's criteria and the SQL for single-valued keys."""
-        key = ("plan", tuple((h.rel.id, h.src.casefold()) for h in hops), cols, limit)
+        # The hops live in the same cache as the plans (both go with invalidate_graph), so their ids are stable.
+        key = ("plan", tuple(map(id, hops)), cols, limit)
         plan = self._paths.get(key)
         if plan is None:
             src = self.table_of(hops[0].src)
             crit = [c.left.casefold() for c in hops[0].criteria if c.op != "×"]
             where = [f"t1.{qident(c.right)}{self._coll(self.table_of(hops[0].dst).name, c.right)} "
                      f"{SQL_OP[MIRROR[c.op]]} ?" for c in hops[0].criteria if c.op != "×"]
-            plan = (src.name, [f.name for f in src.fields if f.is_global], crit,
-                    self._query_sql(hops, cols, limit, where))
+            # Keys that cannot be multi-key fields (not text, not global) are joined in SQL: one query from the
+            # source record's rowid, which SQLite answers from the rowid and the match field's index.
+            joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and not fi.is_global
+                         for c in hops[0].criteria)
+            sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined)
+            plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
+                    self.table_of(hops[-1].dst).name)
             self._paths[key] = plan
         return plan
 
-    def _query_sql(self, hops: list[Hop], cols: str, limit: int | None, where: list[str]) -> str:
+    def _query_sql(self, hops: list[Hop], cols: str, limit: int | None, where: list[str],
+                   join_source: bool = False) -> str:
         tail, last = self._join_tail(hops, 1)
+        if join_source:
+            h = hops[0]
+            tb = self.table_of(h.dst).name
+            conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
+                     for c in h.criteria if c.op != "×"]
+            tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {qident(self.table_of(h.src).name)} t0 JOIN "
+                                f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         lim = f" LIMIT {int(limit)}" if limit else ""
         wsql = (" WHERE " + " AND ".join(where)) if where else ""
         if len(hops) == 1:
@@ -163,7 +177,10 @@ class Related:
                       cursor: bool = False):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
-        table, globals_, crit, sql = self._plan(hops, cols, limit)
+        table, globals_, crit, sql, _ = self._plan(hops, cols, limit)
+        if crit is None:
+            cur = self.conn.execute(sql, (rid,))
+            return cur if cursor else cur.fetchall()
         row = self.row(table, rid) or {}
         if globals_:
             row = dict(row)
