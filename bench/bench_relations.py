@@ -123,13 +123,16 @@ def main(argv=None) -> int:
                      default_name="sort")
 
         def fm_sort():
-            db.context("Customers").found = list(found)
+            db.context("Customers").found, db.context("Customers").sort = list(found), None
             fm.run_script("sort")
             return db.context("Customers").found
         t_fm, sorted_fm = best(fm_sort, args.repeat)
         t_sql, sorted_sql = best(lambda: [r for (r,) in direct.execute(
             "SELECT rowid FROM Customers WHERE Score BETWEEN 100 AND 199 ORDER BY Score DESC, rowid")], args.repeat)
-        assert sorted_fm == sorted_sql, "the sort differs from the direct query"
+        if sorted_fm != sorted_sql:
+            i = next((i for i, (x, y) in enumerate(zip(sorted_fm, sorted_sql)) if x != y), None)
+            raise AssertionError(f"the sort differs from the direct query ({len(sorted_fm)} vs {len(sorted_sql)} "
+                                 f"records, first difference at {i})")
         report("sort", t_fm, t_sql, f"{len(found):,} records")
 
         # 3. follow the relationship from every record of a found set
