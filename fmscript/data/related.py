@@ -296,9 +296,10 @@ class Related:
         return cur.lastrowid
 
     @contextmanager
-    def related_row(self, occ: str, rid: int):
-        """Let ``occ`` stand for record ``rid`` while a calculation is evaluated (a loop over related records)."""
-        key = occ.casefold()
+    def related_row(self, occurrence: str, rid: int):
+        """Let ``occurrence`` stand for record ``rid`` while a calculation is evaluated (a loop over related
+        records)."""
+        key = occurrence.casefold()
         saved = self._overrides.get(key, UNRELATED)
         self._overrides[key] = rid
         try:
@@ -326,10 +327,10 @@ class Related:
                 start, rid = i + 1, over[h.dst.casefold()]
         return hops[start:], rid
 
-    def related_records(self, occ: str) -> list[int] | None:
-        """Every record of ``occ`` related to the current record (``None``: ``occ`` is the layout's own
+    def related_records(self, occurrence: str) -> list[int] | None:
+        """Every record of ``occurrence`` related to the current record (``None``: it is the layout's own
         occurrence or is not related to it)."""
-        where = self._related_from(occ)
+        where = self._related_from(occurrence)
         if where is None:
             return None
         hops, rid = where
@@ -382,14 +383,14 @@ class Related:
         return from_storage(row.get(fi.name.casefold()), fi.type)
 
     # -- Go to Related Record -----------------------------------------------------------------------------
-    def go_to_related(self, occ: str, layout: str | None, show_only: bool, all_found: bool) -> int:
-        """Go to Related Record: the related records of ``occ`` on ``layout`` (default: the current layout when
-        it shows the same table, else the first layout of ``occ``).  The count of related records comes back;
+    def go_to_related(self, occurrence: str, layout: str | None, show_only: bool, all_found: bool) -> int:
+        """Go to Related Record: the related records of ``occurrence`` on ``layout`` (default: the current
+        layout when it shows the same table, else the first layout of ``occurrence``).  The count of related records comes back;
         with none, nothing changes (the caller reports error 101)."""
         base = self.current_occurrence()
-        target = self.occurrence_name(occ)
+        target = self.occurrence_name(occurrence)
         if target is None:
-            raise DataError(f"there is no table occurrence named “{occ}”", code=E_RELATIONSHIP_MISSING)
+            raise DataError(f"there is no table occurrence named “{occurrence}”", code=E_RELATIONSHIP_MISSING)
         pr_ids = None
         if self.portal_row is not None and self.portal_row.portal.occurrence.casefold() == target.casefold() \
                 and not all_found:
