@@ -131,6 +131,11 @@ class Graph:
                     self.conn.execute(stmt)
         self.conn.execute("INSERT OR REPLACE INTO fmscript_meta VALUES ('graph_version', ?)", (str(GRAPH_VERSION),))
 
+    def invalidate_schema(self) -> None:
+        """The schema changed (a field added, a type changed): the planned related queries depend on it."""
+        super().invalidate_schema()
+        self.invalidate_graph()
+
     def invalidate_graph(self) -> None:
         self._graph = None
         self._paths = {}
