@@ -73,14 +73,20 @@ class Queries:
             raise DataError("the find requests are empty: give at least one criterion",
                             code=E_FIND_CRITERIA_EMPTY)
         for req in usable:
-            crit = []
-            for (_, key), (name, text) in req.criteria.items():
+            crit, related = [], []
+            for (occ, key), (name, text) in req.criteria.items():
+                if occ is not None:  # a related field's criterion (fmscript/data/related.py)
+                    if text.strip():
+                        related.append((occ, name, text))
+                    continue
                 fi = ti.field(name)
                 if fi is None:
                     raise DataError(f"the field “{name}” is missing from “{ti.name}”",
                                     code=E_FIELD_MISSING)
                 crit.append((fi, text))
             ids = self.request_ids(ctx, crit)
+            for occ, name, text in related:
+                ids &= self.related_match_ids(ctx.occurrence, occ, name, text)
             if req.omit:
                 if result is None:
                     result = set(self.all_ids(ti.name))
@@ -100,6 +106,15 @@ class Queries:
         for omit, crit in parsed:
             req = F.Request(omit=omit)
             for occ, name, value in crit:
+                rkey = self.criterion_key(occ, ctx.occurrence) if occ else None
+                if rkey:  # a related field: records with a related record that matches
+                    rti = self.table_of(occ)
+                    rfi = rti.field(name)
+                    if rfi is None:
+                        raise DataError(f"the stored find uses the field “{occ}::{name}”, which “{rti.name}” does "
+                                        "not have", code=E_FIELD_MISSING)
+                    req.criteria[(rkey, rfi.name.casefold())] = (rfi.name, value)
+                    continue
                 if occ and self.table_of(occ) is not ti:
                     raise DataError(f"the stored find uses “{occ}::{name}”, but the layout shows “{ctx.occurrence}”"
                                     "", code=E_FIELD_MISSING)

@@ -382,6 +382,41 @@ class Related:
         row = self.row(ti.name, ids[0]) or {}
         return from_storage(row.get(fi.name.casefold()), fi.type)
 
+    # -- finds on related fields ------------------------------------------------------------------------
+    def criterion_key(self, occ: str, base: str | None = None):
+        """Where a find-mode criterion on a field of ``occ`` belongs in a request: ``None`` for the layout's own
+        occurrence (``base``, default the window's), the related occurrence's name for a related field, and
+        ``False`` for an unrelated occurrence (whose field is then an ordinary field of its own record)."""
+        base = base or self.window.occurrence or ""
+        if occ.casefold() == base.casefold():
+            return None
+        return self.occurrence_name(occ) if base and self.graph_path(base, occ) else False
+
+    def related_match_ids(self, base: str, occ: str, name: str, criterion: str) -> set[int]:
+        """Records of ``base`` with at least one related record of ``occ`` whose ``name`` matches the criterion
+        (FileMaker's find on a related field): one query joined through the path."""
+        hops = self.graph_path(base, occ)
+        ti = self.table_of(occ)
+        fi = ti.field(name)
+        if not hops or fi is None:
+            raise DataError(f"the find uses “{occ}::{name}”, which is not a field related to “{base}”",
+                            code=E_RELATIONSHIP_MISSING)
+        from .fastfind import numeric_columns, sql_criterion
+        tail, last = self._join_tail(hops, 1)
+        h = hops[0]
+        tb = self.table_of(h.dst).name
+        conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
+                 for c in h.criteria if c.op != "×"]
+        tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {qident(self.table_of(base).name)} t0 JOIN "
+                            f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
+        fast = sql_criterion(fi.name, criterion) if fi.type == "number" and \
+            fi.name.casefold() in numeric_columns(self.conn, ti.name) else None
+        if fast is not None:
+            cond, params = fast[0].replace(qident(fi.name), f"{last}.{qident(fi.name)}"), fast[1]
+        else:
+            cond, params = f"fm_match({last}.{qident(fi.name)}, ?, ?)", [fi.type, criterion.strip()]
+        return {r for (r,) in self.conn.execute(f"SELECT DISTINCT t0.rowid{tail} WHERE {cond}", params)}
+
     # -- Go to Related Record -----------------------------------------------------------------------------
     def go_to_related(self, occurrence: str, layout: str | None, show_only: bool, all_found: bool) -> int:
         """Go to Related Record: the related records of ``occurrence`` on ``layout`` (default: the current

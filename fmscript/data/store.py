@@ -83,9 +83,9 @@ class Store:
     def _read_field(self, table: str | None, name: str, rep: int):
         occ, ti, fi = self.resolve_field(table, name)
         w = self.window
-        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+        if w.mode == "find" and (key := self.criterion_key(occ)) is not False:
             req = w.requests[w.request_index] if w.requests else None
-            return req.criteria.get((None, fi.name.casefold()), ("", ""))[1] if req else ""
+            return req.criteria.get((key, fi.name.casefold()), ("", ""))[1] if req else ""
         if fi.is_global:
             return from_storage(self.global_value(ti.name, fi.name, rep), fi.type)
         rid = self.record_for(occ)  # the current record, or the related one (fmscript.data.related)
@@ -110,10 +110,10 @@ class Store:
         occ, ti, fi = self.resolve_field(table, name)
         self.attach(f.session)
         w = self.window
-        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+        if w.mode == "find" and (key := self.criterion_key(occ)) is not False:  # a related field: a related criterion
             if not w.requests:
                 w.requests.append(F.Request())
-            w.requests[w.request_index].criteria[(None, fi.name.casefold())] = (fi.name, to_text(value))
+            w.requests[w.request_index].criteria[(key, fi.name.casefold())] = (fi.name, to_text(value))
             return
         if fi.is_global:
             self._globals_map()[(ti.name.casefold(), fi.name.casefold(), rep)] = to_storage(value, fi.type)

@@ -326,3 +326,27 @@ def test_sqlite_files_stay_readable_without_fmscript(sales_db):
     conn = sqlite3.connect(sales_db)
     assert conn.execute("SELECT count(*) FROM fmscript_criteria").fetchone() == (3,)
     conn.close()
+
+
+# -- finds on related fields ---------------------------------------------------------------------------------------
+
+def test_find_on_a_related_field_finds_records_with_a_matching_related_record(sales):
+    out = sales('Go to Layout [ "Customers" ]\nEnter Find Mode [ Pause: Off ]\n'
+                'Set Field [ Invoices::Status ; "open" ]\n' + show('Invoices::Status')
+                + 'Perform Find [ ]\n' + show('Get ( FoundCount ) & " " & Customers::Name')
+                + 'Enter Find Mode [ Pause: Off ]\nSet Field [ LineItems::Product ; "gear" ]\n'
+                'Set Field [ Customers::City ; "Paris" ]\nPerform Find [ ]\n' + show('Get ( FoundCount ) & Customers::Name')
+                + 'Perform Find [ Restore ; "Invoices::Status: ==paid" ]\n' + show('Get ( FoundCount ) & Customers::Name')
+                + 'Perform Find [ Restore ; "Customers::Name: acme¶Customers::Name: globex¶Omit LineItems::Qty: >3" ]\n'
+                + show('Get ( FoundCount ) & Customers::Name'))
+    # Acme and Globex have open invoices; Globex (Paris) has a Gear line (two hops); Acme's invoice 10 is paid;
+    # Globex has a line of 4: omitted.  Set Field in find mode wrote a criterion, not a record.
+    assert out == ["open", "2 Acme", "1Globex", "1Acme", "1Acme"]
+    assert sales.db.conn.execute("SELECT count(*) FROM Invoices WHERE Status = 'open'").fetchone() == (2,)
+
+
+def test_find_on_a_related_number_field_uses_sql_or_fm_match_alike(sales):
+    out = sales('Go to Layout [ "Customers" ]\nPerform Find [ Restore ; "LineItems::Price: 3...10.5" ]\n'
+                + show('Get ( FoundCount )') + 'Perform Find [ Restore ; "LineItems::Price: >10" ]\n'
+                + show('Get ( FoundCount ) & Customers::Name'))
+    assert out == ["1", "1Acme"]
