@@ -121,16 +121,19 @@ class Related:
 
     def first_related(self, hops: list[Hop], rid: int) -> int | None:
         """The first related record, its row kept in the row cache (the read that follows needs no query)."""
-        cur = self.related_query(hops, rid, "rowid, *", 1, cursor=True)
+        plan = self._plan(hops, "rowid, *", 1)
+        cur = self.related_query(hops, rid, "rowid, *", 1, cursor=True, plan=plan)
         if cur is None:
             return None
         row = cur.fetchone()
         if row is None:
             return None
-        table = self._plan(hops, "rowid, *", 1)[4]
+        names = plan[5]
+        if not names:
+            names.extend(d[0].casefold() for d in cur.description[1:])
         if len(self._row_cache) > 256:
             self._row_cache.clear()
-        self._row_cache[(table, row[0])] = {d[0].casefold(): v for d, v in zip(cur.description[1:], row[1:])}
+        self._row_cache[(plan[4], row[0])] = dict(zip(names, row[1:]))
         return row[0]
 
     def _plan(self, hops: list[Hop], cols: str, limit: int | None):
@@ -150,7 +153,7 @@ class Related:
                          for c in hops[0].criteria)
             sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined)
             plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
-                    self.table_of(hops[-1].dst).name)
+                    self.table_of(hops[-1].dst).name, [])  # [] : the result's column names, once known
             self._paths[key] = plan
         return plan
 
@@ -174,10 +177,10 @@ class Related:
                 f"(SELECT {last}.rowid{tail}{wsql}) ORDER BY {self._order(hops[-1], 'o')}{lim}")
 
     def related_query(self, hops: list[Hop], rid: int, cols: str = "rowid", limit: int | None = None,
-                      cursor: bool = False):
+                      cursor: bool = False, plan: tuple | None = None):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
-        table, globals_, crit, sql, _ = self._plan(hops, cols, limit)
+        table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit)
         if crit is None:
             cur = self.conn.execute(sql, (rid,))
             return cur if cursor else cur.fetchall()
