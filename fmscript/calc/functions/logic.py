@@ -244,8 +244,9 @@ def get_layout_object_attribute(f, name, attr, *_rest):
 
 @function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
 def get_nth_record(comp, n):
-    """The field's contents in the nth record of the found set, or of the related records for a related
-    field (``?`` when there is no such record)."""
+    """The field's contents in the nth record of the found set (of the related records for a related field).
+
+    ``?`` when there is no such record."""
     arg, num = n.args
     cnum = comp.compile(num)
     table = arg.table if isinstance(arg, A.Field) else None

@@ -43,8 +43,7 @@ def lookup(comp, n):
 
 @function("LookupNext ( sourceField ; lowerOrHigherFlag )", mode="compile", args=(2, 2))
 def lookup_next(comp, n):
-    """The first related record's value, else the value of the record with the next lower (Lower) or next
-    higher (Higher) match value."""
+    """The first related record's value, else the one of the next lower (Lower) or higher (Higher) match value."""
     table, name = _field_arg(comp, n.args[0], "LookupNext")
     flag = n.args[1]
     if isinstance(flag, A.Name) and flag.name.casefold() in ("lower", "higher"):
