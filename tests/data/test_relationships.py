@@ -10,7 +10,8 @@ import pytest
 
 from fmscript.data import open_database
 from fmscript.errors import (E_FIELD_MISSING, E_INDEX_MISSING, E_INVALID_PARAMETER, E_RECORD_MISSING,
-                             E_TABLE_MISSING, DataError, FMScriptError)
+                             E_RELATIONSHIP_MISSING, E_TABLE_MISSING, E_VALID_VALUE_REQUIRED, DataError,
+                             FMScriptError)
 
 from .conftest import Runner
 from .relfixtures import build_sales
@@ -260,7 +261,7 @@ def test_an_empty_match_field_creates_nothing(sales):
     sales.db.invalidate_schema()
     with pytest.raises(FMScriptError) as e:
         sales('Go to Layout [ "Customers" ]\nGo to Record/Request/Page [ Last ]\nSet Field [ Invoices::Status ; "x" ]\n')
-    assert e.value.code == 509 and "empty" in e.value.message
+    assert e.value.code == E_VALID_VALUE_REQUIRED and "empty" in e.value.message
     assert sales.db.total_count("Invoices") == 3
 
 
@@ -350,3 +351,29 @@ def test_find_on_a_related_number_field_uses_sql_or_fm_match_alike(sales):
                 + show('Get ( FoundCount )') + 'Perform Find [ Restore ; "LineItems::Price: >10" ]\n'
                 + show('Get ( FoundCount ) & Customers::Name'))
     assert out == ["1", "1Acme"]
+
+
+def test_unrelate_and_creation_needs_equal_criteria(sales_db):
+    db = open_database(sales_db)
+    try:
+        db.unrelate("LineItems", "Products")
+        assert db.graph_path("LineItems", "Products") is None
+        with pytest.raises(DataError) as e:
+            db.unrelate("LineItems", "Products")
+        assert e.value.code == E_RELATIONSHIP_MISSING
+        with pytest.raises(DataError) as e:
+            db.relate(["LineItems::Qty < Products::Stock"], allow_creation=("Products",))
+        assert e.value.code == E_INVALID_PARAMETER and "“=”" in e.value.message
+        assert db.graph_path("LineItems", "Products") is None
+        db.relate(["LineItems::Product = Products::Name", "LineItems::Qty ≤ Products::Stock"])
+        assert db.related_ids(db.graph_path("LineItems", "Products"), 1) == [1]   # Anvil: 2 ≤ 5
+        assert db.related_ids(db.graph_path("LineItems", "Products"), 2) == []    # Rope: 1 ≤ 0 fails
+    finally:
+        db.close()
+
+
+def test_db_relate_remove(tmp_path):
+    path = build_sales(tmp_path / "cli.sqlite")
+    r = fm("db", "relate", "-f", str(path), "LineItems::Product = Products::Name", "--remove")
+    assert r.returncode == 0, r.stderr
+    assert "LineItems — Products" not in fm("db", "show-graph", "-f", str(path)).stdout
