@@ -525,7 +525,7 @@ class Related:
                     return p
             raise DataError(f"the layout “{self.window.layout}” has no portal named “{name}”",
                             code=E_RELATIONSHIP_MISSING)
-        if self.portal_row is not None and self._active_overrides() is not None and self.portal_row is not None:
+        if self._current_portal_row() is not None:
             return self.portal_row.portal
         if not ps:
             raise DataError(f"the layout “{self.window.layout}” has no portal (add one with fmscript db portal)",
@@ -550,6 +550,12 @@ class Related:
         self.portal_row = PortalRow(p, self.window.layout or "", base, target)
         return True
 
+    def _current_portal_row(self) -> PortalRow | None:
+        """The active portal row, dropped first when the window has moved to another layout or record."""
+        if self.portal_row is not None:
+            self._active_overrides()
+        return self.portal_row
+
     def _portal_created(self, rid: int) -> None:
         pr = self.portal_row
         if pr is not None:
@@ -559,8 +565,8 @@ class Related:
 
     def portal_row_number(self) -> int:
         """``Get ( PortalRowNumber )``: the active portal row (0 when no portal row is active)."""
-        return self.portal_row.row if self.portal_row is not None and self._active_overrides() is not None \
-            and self.portal_row is not None else 0
+        pr = self._current_portal_row()
+        return pr.row if pr is not None else 0
 
     def delete_portal_row(self) -> bool:
         """Delete Portal Row: deletes the active row's related record at once (``False``: no row is active)."""
