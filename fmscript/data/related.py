@@ -272,6 +272,24 @@ class Related:
             rid = nxt[0] if nxt else self.create_related(h, rid)
         return rid
 
+    def related_value(self, occ: str, fname: str):
+        """The stored value of ``occ::fname`` in the first related record, read by one query of that column
+        only (``None``: no related record), or :data:`UNRELATED` where :meth:`record_for` decides (the layout's
+        own or an unrelated occurrence, a portal row or a loop over related records)."""
+        if self._overrides or self.portal_row is not None:
+            return UNRELATED
+        base = self.current_occurrence()
+        if base is None or occ.casefold() == base.casefold():
+            return UNRELATED
+        hops = self.graph_path(base, occ)
+        if not hops:
+            return UNRELATED
+        rid = self.context(base).current()
+        if rid is None:
+            return None
+        rows = self.related_query(hops, rid, qident(fname), 1)
+        return rows[0][0] if rows else None
+
     def create_related(self, hop: Hop, src_rid: int) -> int:
         """A new record of ``hop.dst`` whose match fields take the source record's values (FileMaker's "allow
         creation of records in this table via this relationship"); part of the open record's transaction."""

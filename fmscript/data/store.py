@@ -13,6 +13,7 @@ import sqlite3
 from ..calc.values import to_text
 from ..errors import E_RECORD_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_NOT_UNIQUE, DataError
 from . import finds as F
+from .related import UNRELATED
 from .schema import FieldInfo, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
 from .values import from_storage, to_storage
@@ -88,7 +89,9 @@ class Store:
             return req.criteria.get((key, fi.name.casefold()), ("", ""))[1] if req else ""
         if fi.is_global:
             return from_storage(self.global_value(ti.name, fi.name, rep), fi.type)
-        rid = self.record_for(occ)  # the current record, or the related one (fmscript.data.related)
+        if rep == 1 and (raw := self.related_value(occ, fi.name)) is not UNRELATED:  # fmscript.data.related
+            return from_storage(raw, fi.type)
+        rid = self.record_for(occ)  # the current record, or the related one
         if rid is None:
             return ""
         if rep > 1:
