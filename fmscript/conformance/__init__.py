@@ -139,6 +139,9 @@ class _Record:
     def related_values(self, f, table, name):
         return None  # one record, no relationship graph: a field is its own value
 
+    def related_aggregate(self, f, table, name, kind):
+        return None
+
     def path(self):
         return None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -136,11 +137,11 @@ class Related:
         self._row_cache[(plan[4], row[0])] = dict(zip(names, row[1:]))
         return row[0]
 
-    def _plan(self, hops: list[Hop], cols: str, limit: int | None):
+    def _plan(self, hops: list[Hop], cols: str, limit: int | None, aggregate: bool = False):
         """What a query of ``hops`` needs, worked out once per path (kept with the graph's cached paths):
         the source table, its global fields, the first hop's criteria and the SQL for single-valued keys."""
         # The hops live in the same cache as the plans (both go with invalidate_graph), so their ids are stable.
-        key = ("plan", tuple(map(id, hops)), cols, limit)
+        key = ("plan", tuple(map(id, hops)), cols, limit, aggregate)
         plan = self._paths.get(key)
         if plan is None:
             src = self.table_of(hops[0].src)
@@ -151,14 +152,16 @@ class Related:
             # source record's rowid, which SQLite answers from the rowid and the match field's index.
             joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and not fi.is_global
                          for c in hops[0].criteria)
-            sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined)
+            sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined, aggregate)
             plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
                     self.table_of(hops[-1].dst).name, [])  # [] : the result's column names, once known
             self._paths[key] = plan
         return plan
 
     def _query_sql(self, hops: list[Hop], cols: str, limit: int | None, where: list[str],
-                   join_source: bool = False) -> str:
+                   join_source: bool = False, aggregate: bool = False) -> str:
+        """The SELECT of ``cols`` (columns of the last occurrence; with ``aggregate``, one expression over its
+        alias ``{t}`` and no order) from the records the hops reach."""
         tail, last = self._join_tail(hops, 1)
         if join_source:
             h = hops[0]
@@ -169,6 +172,11 @@ class Related:
                                 f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         lim = f" LIMIT {int(limit)}" if limit else ""
         wsql = (" WHERE " + " AND ".join(where)) if where else ""
+        if aggregate:
+            if len(hops) == 1:
+                return f"SELECT {cols.format(t=last)}{tail}{wsql}"
+            tn = qident(self.table_of(hops[-1].dst).name)
+            return f"SELECT {cols.format(t='o')} FROM {tn} o WHERE o.rowid IN (SELECT {last}.rowid{tail}{wsql})"
         if len(hops) == 1:
             return (f"SELECT {', '.join(f'{last}.{c}' for c in cols.split(', '))}{tail}{wsql} "
                     f"ORDER BY {self._order(hops[-1], last)}{lim}")
@@ -177,10 +185,10 @@ class Related:
                 f"(SELECT {last}.rowid{tail}{wsql}) ORDER BY {self._order(hops[-1], 'o')}{lim}")
 
     def related_query(self, hops: list[Hop], rid: int, cols: str = "rowid", limit: int | None = None,
-                      cursor: bool = False, plan: tuple | None = None):
+                      cursor: bool = False, plan: tuple | None = None, aggregate: bool = False):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
-        table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit)
+        table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit, aggregate)
         if crit is None:
             cur = self.conn.execute(sql, (rid,))
             return cur if cursor else cur.fetchall()
@@ -198,7 +206,7 @@ class Related:
         if cond is None:
             return None if cursor else []
         where, params = cond
-        sql = self._query_sql(hops, cols, limit, where)
+        sql = self._query_sql(hops, cols, limit, where, aggregate=aggregate)
         cur = self.conn.execute(sql, params)
         return cur if cursor else cur.fetchall()
 
@@ -371,7 +379,40 @@ class Related:
         hops, rid = where
         if rid is None:
             return ()
-        return tuple(from_storage(v, fi.type) for (v,) in self.related_query(hops, rid, qident(fi.name)))
+        rows = self.related_query(hops, rid, qident(fi.name))
+        if fi.type == "number":  # integers of a numeric column need no parsing (the common key-and-amount case)
+            return tuple(Decimal(v) if type(v) is int else from_storage(v, "number") for (v,) in rows)
+        return tuple(from_storage(v, fi.type) for (v,) in rows)
+
+    def related_aggregate(self, f, table: str | None, name: str, kind: str):
+        """``Sum`` (``kind`` "sum") or ``Count`` ("count") of a related field computed by SQLite, when that gives
+        exactly FileMaker's answer: Count always (non-empty values), Sum when every value is a SQLite integer
+        (exact); ``None``: let the function add the values itself (decimal text, reals, text)."""
+        if not table:
+            return None
+        occ, ti, fi = self.resolve_field(table, name)
+        if fi.is_global or self.window.mode == "find":
+            return None
+        where = self._related_from(occ)
+        if where is None:
+            return None
+        hops, rid = where
+        if rid is None:
+            return Decimal(0)
+        col = "{t}." + qident(fi.name)
+        if kind == "count":
+            expr = f"count(NULLIF({col}, ''))"
+        elif kind == "sum" and fi.type == "number":
+            expr = f"sum({col}), count({col}) - count(CASE WHEN typeof({col}) = 'integer' THEN 1 END)"
+        else:
+            return None
+        rows = self.related_query(hops, rid, expr, aggregate=True)
+        if not rows:
+            return Decimal(0)
+        if kind == "count":
+            return Decimal(rows[0][0])
+        total, others = rows[0]
+        return Decimal(total or 0) if not others else None
 
     def lookup_next(self, f, table: str, name: str, higher: bool):
         """``LookupNext``: the first related record's value, else the value in the record whose match field is

@@ -83,3 +83,26 @@ def test_the_benchmark_runs_small(capsys):
     out = capsys.readouterr().out
     for name in ("find", "sort", "follow (found set)", "follow (per record)", "aggregate (Sum)"):
         assert f"| {name} |" in out
+
+
+def test_related_sum_and_count_by_sqlite_equal_fileMaker_s_arithmetic(tmp_path):
+    """Sum and Count of one related field are computed by SQLite only where that is exact."""
+    from fmscript.interpreter import Interpreter
+
+    db = open_database(tmp_path / "a.sqlite")
+    db.conn.execute("CREATE TABLE P (K INTEGER)")
+    db.conn.execute("CREATE TABLE C (K INTEGER, V INTEGER, T NUMBER_TEXT COLLATE fmnum)")
+    db.invalidate_schema()
+    db.conn.executemany("INSERT INTO P VALUES (?)", [(1,), (2,), (3,)])
+    db.conn.executemany("INSERT INTO C VALUES (?, ?, ?)", [
+        (1, 5, "0.1"), (1, 7, "0.2"), (1, None, None), (1, "", ""),   # integers: SQLite's exact sum
+        (2, 0.1, "1"), (2, 0.2, "2"),                                  # reals: FileMaker's decimal sum, not 0.30000000000000004
+        (2, "abc", "x")])
+    db.relate(["P::K = C::K"])
+    db.close()
+    out: list[str] = []
+    fm = Interpreter(file=tmp_path / "a.sqlite", on_dialog=lambda t, m: out.append(m), base_dir=tmp_path)
+    fm.run_text('Go to Layout [ "P" ]\nLoop\n'
+                '  Show Custom Dialog [ Sum ( C::V ) & " " & Count ( C::V ) & " " & Sum ( C::T ) & " " & Count ( C::T ) ]\n'
+                '  Go to Record/Request/Page [ Next ; Exit after last ]\nEnd Loop\n')
+    assert out == ["12 2 .3 2", ".3 3 3 3", "0 0 0 0"]

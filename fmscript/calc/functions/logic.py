@@ -81,14 +81,24 @@ def all_repetitions(comp, node):
     return read
 
 
-def aggregate(signature: str):
+def aggregate(signature: str, sql: str | None = None):
     """Register a function whose field arguments stand for all their repetitions (Sum, List, Last…).
 
-    The decorated function takes the values as usual; a repeating field arrives as a tuple."""
+    The decorated function takes the values as usual; a repeating field arrives as a tuple, a related field
+    as the tuple of its values in the related records.  ``sql`` ("sum", "count"): one related field alone
+    may be computed by the data layer's query instead, where that gives the same answer."""
 
     def deco(fn):
         def compile_aggregate(comp, n):
             closures = [all_repetitions(comp, a) for a in n.args]
+            if sql and len(n.args) == 1 and isinstance(n.args[0], A.Field) and n.args[0].table \
+                    and n.args[0].rep is None:
+                table, name, c0 = n.args[0].table, n.args[0].name, closures[0]
+
+                def run_related(f):
+                    v = f.session.data.related_aggregate(f, table, name, sql)
+                    return fn(c0(f)) if v is None else v
+                return run_related
             if len(closures) == 1:
                 c0 = closures[0]
                 return lambda f: fn(c0(f))
