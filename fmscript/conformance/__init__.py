@@ -136,6 +136,12 @@ class _Record:
         v = self.fields.get((f"{table}::{name}" if table else name).casefold())
         return len(v) if isinstance(v, list) else 1
 
+    def related_values(self, f, table, name):
+        return None  # one record, no relationship graph: a field is its own value
+
+    def related_aggregate(self, f, table, name, kind):
+        return None
+
     def path(self):
         return None
 

@@ -68,6 +68,33 @@ def add_commands(sub) -> None:
     a.add_argument("--line", type=int, help="only for the step on this line of --script")
     a.add_argument("--clear", action="store_true", help="remove the stored sort order")
 
+    a = action("occurrence", "add a table occurrence of a base table (for the relationship graph)", cmd_occurrence)
+    a.add_argument("occurrence")
+    a.add_argument("--table", required=True, help="the base table")
+
+    a = action("relate", "relate two table occurrences by match criteria", cmd_relate,
+               "Relate two table occurrences (see docs/data.md, Relationships):\n"
+               "  fmscript db relate -f app.sqlite 'Customers::ID = Invoices::CustomerID' --allow-creation Invoices \\\n"
+               "      --sort 'Invoices::Date descending'\n"
+               "Several criteria (all must match): repeat them; operators = ≠ < ≤ > ≥ × (also <> <= >=).")
+    a.add_argument("criteria", nargs="+", metavar="'A::x = B::y'")
+    a.add_argument("--allow-creation", action="append", default=[], metavar="OCCURRENCE",
+                   help="allow creating records of this side through the relationship")
+    a.add_argument("--delete-related", action="append", default=[], metavar="OCCURRENCE",
+                   help="delete records of this side when the related record of the other side is deleted")
+    a.add_argument("--sort", action="append", default=[], metavar="'Occ::Field [descending]; …'",
+                   help="sort the related records of the side the fields belong to")
+    a.add_argument("--remove", action="store_true", help="remove the relationship between the two occurrences")
+
+    a = action("portal", "add a portal (related records) to a layout", cmd_portal)
+    a.add_argument("layout")
+    a.add_argument("occurrence", help="the related table occurrence the portal shows")
+    a.add_argument("--name", help="the portal's object name (default: the occurrence)")
+
+    a = action("show-graph", "show the relationship graph (text, or a picture with --svg/--png)", cmd_show_graph)
+    a.add_argument("--svg", metavar="FILE", help="write the graph as SVG")
+    a.add_argument("--png", metavar="FILE", help="write the graph as PNG (needs matplotlib: pip install fmscript[plot])")
+
     action("schema", "show tables, fields, layouts, stored finds and sort orders", cmd_schema)
     from .fielddef_commands import add_commands as add_fielddef_commands
     add_fielddef_commands(action)
@@ -201,4 +228,56 @@ def cmd_schema(args) -> int:
         out.append(f"sort {lay}{where}: " + text.replace("\n", "; "))
     db.close()
     sys.stdout.write("\n".join(out) + ("\n" if out else ""))
+    return 0
+
+
+def cmd_occurrence(args) -> int:
+    db = _open(args, True)
+    db.add_occurrence(args.occurrence, args.table)
+    db.close()
+    return 0
+
+
+def cmd_relate(args) -> int:
+    from .graph import parse_criterion
+    db = _open(args, True)
+    if args.remove:
+        lo, _, _, ro, _ = parse_criterion(args.criteria[0])
+        db.unrelate(lo, ro)
+        db.close()
+        return 0
+    sort = {}
+    for text in args.sort:
+        first = text.split(";")[0]
+        occ = first.partition("::")[0].strip() if "::" in first else ""
+        if not occ:
+            raise UsageError(f"--sort “{text}”: name the fields as Occurrence::Field")
+        sort[occ] = text
+    rel = db.relate(args.criteria, allow_creation=tuple(args.allow_creation),
+                    delete_related=tuple(args.delete_related), sort=sort)
+    db.close()
+    sys.stderr.write(f"related {rel.left} and {rel.right}\n")
+    return 0
+
+
+def cmd_portal(args) -> int:
+    db = _open(args, True)
+    db.add_portal(args.layout, args.occurrence, args.name)
+    db.close()
+    return 0
+
+
+def cmd_show_graph(args) -> int:
+    from pathlib import Path
+
+    from . import transfer
+    db = _open(args, True)
+    if args.svg:
+        transfer.write_text(Path(args.svg), db.graph_svg())
+    if args.png:
+        from .graph import write_png
+        write_png(db, args.png)
+    if not args.svg and not args.png:
+        sys.stdout.write(db.graph_text())
+    db.close()
     return 0

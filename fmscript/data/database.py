@@ -8,7 +8,8 @@
 * :mod:`.fielddefs`: field options (auto-enter, calculation and summary fields, value lists), checked by
   :mod:`.validation` at commit; :mod:`.transactions`: Open/Commit/Revert Transaction;
 * :mod:`.queries`: finds and sorts as SQL; :mod:`.stored`: stored finds and sort orders;
-* :mod:`.sqlerrors`: SQLite failures as FileMaker errors.
+* :mod:`.sqlerrors`: SQLite failures as FileMaker errors;
+* :mod:`.graph`: the relationship graph and portals; :mod:`.related`: following it (related records).
 
 :class:`fmscript.data.protocol.DataLayer` is what the rest of fmscript may use of it.
 """
@@ -19,7 +20,9 @@ from pathlib import Path
 
 from ..errors import E_EXECUTE_SQL, DataError
 from .fielddefs import FieldDefinitions
+from .graph import Graph
 from .queries import Queries, register_functions
+from .related import Related
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
 from .sqlerrors import busy_error, sqlite_error
 from .store import Store
@@ -32,7 +35,7 @@ __all__ = ["Database", "Context", "Window", "FieldInfo", "TableInfo", "qident", 
            "METADATA_SQL", "SCHEMA_VERSION", "INTERNAL_PREFIX"]
 
 
-class Database(Windows, Store, Transactions, FieldDefinitions, Queries, StoredQueries, Schema):
+class Database(Related, Graph, Windows, Store, Transactions, FieldDefinitions, Queries, StoredQueries, Schema):
     """One FileMaker file: a SQLite database (``path`` None: in memory)."""
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
@@ -62,6 +65,8 @@ class Database(Windows, Store, Transactions, FieldDefinitions, Queries, StoredQu
         self.original_layout: str | None = None  # the layout before the first Go to Layout
         self._read_conn: sqlite3.Connection | None = None
         self._init_store()
+        self._init_graph()
+        self._init_related()
 
     # -- file ---------------------------------------------------------------------------------------------
     def path(self) -> str | None:

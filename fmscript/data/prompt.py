@@ -48,6 +48,14 @@ def _resolve(frame, table_occurrence: str, completion_field: str | None):
     return db, ti, ctx, comp
 
 
+def _record_ids(db, ctx) -> tuple[list[int], bool]:
+    """The records to send: the related records of the current record when the occurrence is related to the
+    current layout's (the spec: "each related record when a related table is specified"), else the
+    occurrence's found set.  The flag says whether they are related records."""
+    related = db.related_records(ctx.occurrence)
+    return (list(ctx.found), False) if related is None else (related, True)
+
+
 def record_messages(values: dict, ti, completion) -> tuple[str, str]:
     """(user content, assistant content) of one record's raw values."""
     lines = []
@@ -61,12 +69,14 @@ def record_messages(values: dict, ti, completion) -> tuple[str, str]:
 
 def table_training_rows(frame, table_occurrence: str, completion_field: str) -> list[dict]:
     """Fine-Tune Model [ Training Data: Table ; occurrence ; Completion Field: … ]: one chat example per
-    record of the occurrence's current found set, in found-set order, without a system message."""
+    record of the occurrence's current found set, in found-set order (for an occurrence related to the current
+    layout's: per related record of the current record, in the relationship's order), without a system
+    message."""
     db, ti, ctx, comp = _resolve(frame, table_occurrence, completion_field)
     if comp is None:
         raise DataError("the Table option needs a completion field", code=E_FIELD_MISSING)
     rows = []
-    for rid in list(ctx.found):
+    for rid in _record_ids(db, ctx)[0]:
         user, answer = record_messages(db.record_values(ti, rid), ti, comp)
         rows.append({"messages": [{"role": "user", "content": user},
                                   {"role": "assistant", "content": answer}]})
@@ -80,7 +90,8 @@ def rows_to_jsonl(rows: list[dict]) -> str:
 
 def save_records_as_jsonl(frame, table_occurrence: str, *, fine_tuning: bool = False,
                           completion_field: str | None = None, system=None, user=None, assistant=None) -> list[dict]:
-    """The objects Save Records as JSONL writes for the occurrence's found set.
+    """The objects Save Records as JSONL writes for the occurrence's found set (or, for an occurrence related
+    to the current layout's, for the current record's related records).
 
     * ``fine_tuning`` True: ``system``/``user``/``assistant`` are calculations (``f → value``) evaluated
       with each record current; an empty system prompt is left out.
@@ -92,23 +103,32 @@ def save_records_as_jsonl(frame, table_occurrence: str, *, fine_tuning: bool = F
 
     db, ti, ctx, comp = _resolve(frame, table_occurrence, completion_field)
     rows = []
+    ids, related = _record_ids(db, ctx)
+
+    def message(frame) -> dict:
+        msgs = []
+        s = to_text(system(frame)) if system is not None else ""
+        if s:
+            msgs.append({"role": "system", "content": s})
+        msgs.append({"role": "user", "content": to_text(user(frame)) if user is not None else ""})
+        msgs.append({"role": "assistant", "content": to_text(assistant(frame)) if assistant is not None else ""})
+        return {"messages": msgs}
+
+    if fine_tuning and related:
+        for rid in ids:  # each related record stands for its occurrence while the prompts are evaluated
+            with db.related_row(ctx.occurrence, rid):
+                rows.append(message(frame))
+        return rows
     if fine_tuning:
         saved = ctx.index
         try:
             for i in range(len(ctx.found)):
                 ctx.index = i
-                msgs = []
-                s = to_text(system(frame)) if system is not None else ""
-                if s:
-                    msgs.append({"role": "system", "content": s})
-                msgs.append({"role": "user", "content": to_text(user(frame)) if user is not None else ""})
-                msgs.append({"role": "assistant",
-                             "content": to_text(assistant(frame)) if assistant is not None else ""})
-                rows.append({"messages": msgs})
+                rows.append(message(frame))
         finally:
             ctx.index = saved
         return rows
-    for rid in list(ctx.found):
+    for rid in ids:
         values = db.record_values(ti, rid)
         if comp is None:
             rows.append({fi.name: export_value(values.get(fi.name), fi.type) for fi in ti.record_fields})

@@ -3,10 +3,12 @@
 FileMaker's collations.  The criteria language itself is :mod:`fmscript.data.finds`."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from ..errors import E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER, DataError
 from . import finds as F
+from .fastfind import numeric_columns, sql_criterion
 from .schema import FieldInfo, TableInfo, qident
 from .window import Context
 
@@ -35,9 +37,15 @@ class Queries:
         """Record ids matching every criterion of one request (a parameterised query)."""
         ti = self.tables()[ctx.table.casefold()]
         where, params, dup_fields = [], [], []
+        numeric = numeric_columns(self.conn, ti.name)
         for fi, text in criteria:
             t = text.strip()
             if not t:
+                continue
+            fast = sql_criterion(fi.name, t) if fi.type == "number" and fi.name.casefold() in numeric else None
+            if fast is not None and not fi.is_global:  # SQLite tests it itself (fmscript/data/fastfind.py)
+                where.append(fast[0])
+                params += fast[1]
                 continue
             if fi.is_global:
                 ok = F.matches(self.global_value(ti.name, fi.name), fi.type, t)
@@ -65,14 +73,20 @@ class Queries:
             raise DataError("the find requests are empty: give at least one criterion",
                             code=E_FIND_CRITERIA_EMPTY)
         for req in usable:
-            crit = []
-            for (_, key), (name, text) in req.criteria.items():
+            crit, related = [], []
+            for (occ, key), (name, text) in req.criteria.items():
+                if occ is not None:  # a related field's criterion (fmscript/data/related.py)
+                    if text.strip():
+                        related.append((occ, name, text))
+                    continue
                 fi = ti.field(name)
                 if fi is None:
                     raise DataError(f"the field “{name}” is missing from “{ti.name}”",
                                     code=E_FIELD_MISSING)
                 crit.append((fi, text))
             ids = self.request_ids(ctx, crit)
+            for occ, name, text in related:
+                ids &= self.related_match_ids(ctx.occurrence, occ, name, text)
             if req.omit:
                 if result is None:
                     result = set(self.all_ids(ti.name))
@@ -92,6 +106,15 @@ class Queries:
         for omit, crit in parsed:
             req = F.Request(omit=omit)
             for occ, name, value in crit:
+                rkey = self.criterion_key(occ, ctx.occurrence) if occ else None
+                if rkey:  # a related field: records with a related record that matches
+                    rti = self.table_of(occ)
+                    rfi = rti.field(name)
+                    if rfi is None:
+                        raise DataError(f"the stored find uses the field “{occ}::{name}”, which “{rti.name}” does "
+                                        "not have", code=E_FIELD_MISSING)
+                    req.criteria[(rkey, rfi.name.casefold())] = (rfi.name, value)
+                    continue
                 if occ and self.table_of(occ) is not ti:
                     raise DataError(f"the stored find uses “{occ}::{name}”, but the layout shows “{ctx.occurrence}”"
                                     "", code=E_FIELD_MISSING)
@@ -125,12 +148,20 @@ class Queries:
             ctx.sort = spec
             return
         order = []
+        numeric = numeric_columns(self.conn, ctx.table)
         for fi, asc in spec:
-            coll = {"number": " COLLATE fmnum", "text": " COLLATE fmtext"}.get(fi.type, "")
+            # Numbers in a column of numeric affinity sort by value natively; text-stored numbers need fmnum.
+            coll = {"number": "" if fi.name.casefold() in numeric else " COLLATE fmnum",
+                    "text": " COLLATE fmtext"}.get(fi.type, "")
             order.append(f"{qident(fi.name)}{coll} {'ASC' if asc else 'DESC'}"
                          + ("" if asc else " NULLS LAST") if not fi.is_global else "1")
-        sql = f"SELECT rowid FROM {qident(ctx.table)} ORDER BY {', '.join(order)}, rowid"
         members = set(ctx.found)
-        ctx.found = [r for (r,) in self.conn.execute(sql) if r in members]
+        if len(members) * 2 < self.total_count(ctx.table):  # sort only the found set, not the whole table
+            sql = (f"SELECT rowid FROM {qident(ctx.table)} WHERE rowid IN (SELECT value FROM json_each(?)) "
+                   f"ORDER BY {', '.join(order)}, rowid")
+            ctx.found = [r for (r,) in self.conn.execute(sql, (json.dumps(ctx.found),))]
+        else:
+            sql = f"SELECT rowid FROM {qident(ctx.table)} ORDER BY {', '.join(order)}, rowid"
+            ctx.found = [r for (r,) in self.conn.execute(sql) if r in members]
         ctx.sort = spec
         ctx.index = 0  # FileMaker shows the first record of the sorted set

@@ -14,6 +14,7 @@ from ..calc.values import to_text
 from ..errors import (E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_RECORD_MISSING, E_VALID_VALUE_REQUIRED,
                       E_VALUE_NOT_UNIQUE, DataError)
 from . import finds as F
+from .related import UNRELATED
 from .schema import FieldInfo, TableInfo, field_missing_message, qident
 from .sqlerrors import busy_error, sqlite_error
 from .validation import validate_records
@@ -107,13 +108,14 @@ class Store:
             if opts is not None and opts.computed_on_read and self.window.mode != "find":
                 return self.computed_value(occ, ti, fi, opts, self.context(occ).current())
         w = self.window
-        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+        if w.mode == "find" and (key := self.criterion_key(occ)) is not False:
             req = w.requests[w.request_index] if w.requests else None
-            return req.criteria.get((None, fi.name.casefold()), ("", ""))[1] if req else ""
+            return req.criteria.get((key, fi.name.casefold()), ("", ""))[1] if req else ""
         if fi.is_global:
             return from_storage(self.global_value(ti.name, fi.name, rep), fi.type)
-        ctx = self.context(occ)
-        rid = ctx.current()
+        if rep == 1 and (raw := self.related_value(occ, fi.name)) is not UNRELATED:  # fmscript.data.related
+            return from_storage(raw, fi.type)
+        rid = self.record_for(occ)  # the current record, or the related one
         if rid is None:
             return ""
         if rep > 1:
@@ -140,10 +142,10 @@ class Store:
         occ, ti, fi = self.resolve_field(table, name)
         self.attach(f.session)
         w = self.window
-        if w.mode == "find" and occ.casefold() == (w.occurrence or "").casefold():
+        if w.mode == "find" and (key := self.criterion_key(occ)) is not False:  # a related field: a related criterion
             if not w.requests:
                 w.requests.append(F.Request())
-            w.requests[w.request_index].criteria[(None, fi.name.casefold())] = (fi.name, to_text(value))
+            w.requests[w.request_index].criteria[(key, fi.name.casefold())] = (fi.name, to_text(value))
             return
         if fi.is_global:
             self._globals_map()[(ti.name.casefold(), fi.name.casefold(), rep)] = to_storage(value, fi.type)
@@ -155,11 +157,11 @@ class Store:
         if opts is not None and opts.kind != "normal":
             raise DataError(f"{ti.name}::{fi.name} is a {opts.kind} field: its value cannot be set",
                             code=E_FIELD_CANNOT_BE_MODIFIED)
-        ctx = self.context(occ)
-        rid = ctx.current()
+        rid = self.record_for(occ, create=True)  # a related record is created when the relationship allows
         if rid is None:
-            raise DataError(f"there is no current record in “{ctx.occurrence}” to set "
-                            f"{ctx.occurrence}::{fi.name} in", code=E_RECORD_MISSING)
+            name = self.occurrence_name(occ) or occ
+            raise DataError(f"there is no current record in “{name}” to set {name}::{fi.name} in",
+                            code=E_RECORD_MISSING)
         self.write(ti, rid, fi, to_storage(value, fi.type), rep)
 
     def write(self, ti: TableInfo, rid: int, fi: FieldInfo, stored, rep: int = 1) -> None:

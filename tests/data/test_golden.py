@@ -9,9 +9,10 @@ import pytest
 from fmscript.interpreter import Interpreter
 
 from .dbfixtures import build_people, build_support_qa
+from .relfixtures import build_sales
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BUILDERS = {"people": build_people, "support_qa": build_support_qa}
+BUILDERS = {"people": build_people, "support_qa": build_support_qa, "sales": build_sales}
 
 
 @pytest.mark.parametrize("script", sorted(FIXTURES.glob("*.fmscript")), ids=lambda p: p.stem)

@@ -54,7 +54,7 @@ GET_NAMES: dict[str, Callable] = {}  # English Get name (casefolded) → impl(fr
 GET_DOCS: dict[str, str] = {}
 
 _FAMILIES = ("core", "text", "number", "logic", "json_fns", "datetime_fns", "get", "extra", "records", "ai_fns",
-             "ai_more_fns", "fields_fns", "embedding_fns")
+             "ai_more_fns", "fields_fns", "embedding_fns", "related_fns")
 _loaded = False
 
 

@@ -70,6 +70,10 @@ def all_repetitions(comp, node):
 
     def read(f):
         data = f.session.data
+        if table:  # a related field: its values in every related record (FileMaker's Sum ( Rel::Field ))
+            related = data.related_values(f, table, name)
+            if related is not None:
+                return related
         n = repetition_count(data, table, name)
         if n <= 1:
             return plain(f)
@@ -77,14 +81,24 @@ def all_repetitions(comp, node):
     return read
 
 
-def aggregate(signature: str):
+def aggregate(signature: str, sql: str | None = None):
     """Register a function whose field arguments stand for all their repetitions (Sum, List, Last…).
 
-    The decorated function takes the values as usual; a repeating field arrives as a tuple."""
+    The decorated function takes the values as usual; a repeating field arrives as a tuple, a related field
+    as the tuple of its values in the related records.  ``sql`` ("sum", "count"): one related field alone
+    may be computed by the data layer's query instead, where that gives the same answer."""
 
     def deco(fn):
         def compile_aggregate(comp, n):
             closures = [all_repetitions(comp, a) for a in n.args]
+            if sql and len(n.args) == 1 and isinstance(n.args[0], A.Field) and n.args[0].table \
+                    and n.args[0].rep is None:
+                table, name, c0 = n.args[0].table, n.args[0].name, closures[0]
+
+                def run_related(f):
+                    v = f.session.data.related_aggregate(f, table, name, sql)
+                    return fn(c0(f)) if v is None else v
+                return run_related
             if len(closures) == 1:
                 c0 = closures[0]
                 return lambda f: fn(c0(f))
@@ -240,7 +254,9 @@ def get_layout_object_attribute(f, name, attr, *_rest):
 
 @function("GetNthRecord ( fieldName ; recordNumber )", mode="compile", args=(2, 2))
 def get_nth_record(comp, n):
-    """The field's contents in the nth record of the found set (``?`` when there is no such record)."""
+    """The field's contents in the nth record of the found set (of the related records for a related field).
+
+    ``?`` when there is no such record."""
     arg, num = n.args
     cnum = comp.compile(num)
     table = arg.table if isinstance(arg, A.Field) else None
@@ -251,6 +267,11 @@ def get_nth_record(comp, n):
     def read(f):
         data = f.session.data
         n = rep_number(cnum(f))
+        related = data.related_values(f, table, fname) if table else None
+        if related is not None:  # a related field: the nth related record
+            if not 1 <= n <= len(related):
+                raise CalcError(f"there is no related record {n} in “{table}”", code=E_RECORD_MISSING)
+            return related[n - 1]
         ctx = data.context(table) if table else data.context()
         found = ctx.found or []
         if not 1 <= n <= len(found):

@@ -280,7 +280,7 @@ def _numbers(args) -> list[Decimal]:
     return out
 
 
-@aggregate("Sum ( field {; field...} )")
+@aggregate("Sum ( field {; field...} )", sql="sum")
 def sum_(*args):
     """The total of the non-empty values."""
     return _total(_numbers(args))
@@ -295,7 +295,7 @@ def average(*args):
     return _round_inexact(CONTEXT.divide(_total(nums), Decimal(len(nums))))
 
 
-@aggregate("Count ( field {; field...} )")
+@aggregate("Count ( field {; field...} )", sql="count")
 def count(*args):
     """How many of the values are not empty."""
     n = 0

@@ -8,8 +8,8 @@ from ...calc.values import to_num0, to_text
 from ...errors import E_LAYOUT_MISSING, E_RECORD_MISSING, StepError
 from .. import ast as S
 from . import step
-from .data_access import (DIALOG, calc_options, committed, data_errors, database, restore_option, silent_error,
-                          stored_requests)
+from .data_access import (DIALOG, calc_options, committed, data_errors, database, name_of, restore_option,
+                          silent_error, stored_requests)
 
 @step("Go to Layout", labels=("Animation",), guard=data_errors)
 def go_to_layout(st: S.Step, c):
@@ -127,4 +127,69 @@ def enter_find_mode(st: S.Step, c):
         db.window.mode = "find"
         db.window.requests = reqs or [Request()]
         db.window.request_index = 0
+    return run
+
+
+@step("Go to Related Record", labels=("Show only related records", "Match current record only",
+                                      "Match all records in current found set", "From table", "Using layout",
+                                      "New window"), guard=data_errors,
+      note="New window is accepted and ignored (one headless window); without Using layout the current layout "
+           "is used when it shows the related table, else the first layout of the related occurrence.")
+def go_to_related_record(st: S.Step, c):
+    """Goes to the records related to the current record (or to the whole found set) on a layout of their table.
+
+    With no related records nothing changes and Get ( LastError ) is 101, as in FileMaker."""
+    words = st.words()
+    show_only = "Show only related records" in words
+    all_found = "Match all records in current found set" in words
+    table_opt = st.get("From table")
+    if table_opt is None or table_opt.value is None:
+        raise c.error("Go to Related Record needs the related table: Go to Related Record [ From table: \"Occurrence\" ]")
+    table = name_of(c, table_opt)
+    lay_opt = st.get("Using layout")
+    if lay_opt is None or lay_opt.value is None:
+        layout = None
+    elif isinstance(lay_opt.value, S.LayoutRef):
+        lname = lay_opt.value.name
+        layout = lambda f: lname  # noqa: E731
+    else:
+        layout = c.text(lay_opt)
+
+    def run(f):
+        db = database(f)
+        lname = to_text(layout(f)) if layout is not None else None
+        if db.go_to_related(to_text(table(f)), lname or None, show_only, all_found) == 0:
+            return silent_error(f, E_RECORD_MISSING, f"there are no related records in “{to_text(table(f))}”")
+        return None
+    return run
+
+
+@step("Go to Portal Row", labels=("Select", "Exit after last", "By Calculation") + DIALOG, guard=data_errors,
+      note="The portal is the active one, else the layout's first (portals are defined with fmscript db portal); "
+           "Select is accepted and ignored.")
+def go_to_portal_row(st: S.Step, c):
+    """Makes a row of the layout's portal active: First, Last, Previous, Next or By Calculation: n.
+
+    Last is the empty row at the end when the relationship allows creating related records: Set Field into a
+    field of the portal's occurrence there creates one."""
+    words = st.words()
+    exit_opt = st.get("Exit after last")
+    exit_after = ("Exit after last" in words) or (exit_opt is not None and c.on_off(exit_opt, True))
+    how = next((w for w in ("First", "Last", "Previous", "Next") if w in words), None)
+    by_calc = None
+    if how is None:
+        opt = st.get("By Calculation") or (calc_options(st)[0] if calc_options(st) else None)
+        if opt is None:
+            raise c.error("Go to Portal Row needs First, Last, Previous, Next or By Calculation: n")
+        by_calc = c.number(opt)
+    cell = c.loop_exit_cell() if exit_after and how in ("Next", "Previous") else None
+
+    def run(f):
+        db = database(f)
+        n = int(by_calc(f)) if by_calc is not None else None
+        if db.go_to_portal_row(how or "", n):
+            return None
+        if cell is not None:
+            return cell[0]
+        return silent_error(f, E_RECORD_MISSING, "the portal has no such row")
     return run

@@ -174,3 +174,12 @@ def export_records(st: S.Step, c):
         ti = db.tables()[ctx.table.casefold()]
         transfer.write_text(path, transfer.export_text(db, ti, list(ctx.found), transfer.format_of(path)))
     return run
+
+
+@step("Delete Portal Row", labels=DIALOG, guard=data_errors)
+def delete_portal_row(st: S.Step, c):
+    """Deletes the related record of the active portal row, at once (no portal row active: error 101)."""
+    def run(f):
+        if not database(f).delete_portal_row():
+            raise StepError("no portal row is active: Go to Portal Row first", code=E_RECORD_MISSING)
+    return run
