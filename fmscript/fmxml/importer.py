@@ -1,0 +1,519 @@
+"""``fmscript import-xml``: FileMaker's Save a Copy as XML (``<FMSaveAsXML version="2.x">``) → a SQLite file and
+a folder of ``.fmscript`` files.
+
+The export is read as a stream (lxml's iterparse; each catalogue item is dropped once read), so a large export
+imports in bounded memory.  The database is written to a temporary file and the scripts to a temporary folder, both
+renamed into place only when the whole import succeeded.
+
+What lands where: base tables and their fields become tables (types, global storage, repetitions through the data
+layer's ``fmscript_fields``); every field's definition as FileMaker wrote it (auto-enter, validation, calculation,
+summary) is kept in ``fmscript_import_fields``; occurrences and layouts go to ``fmscript_occurrences`` and
+``fmscript_layouts``; relationships, value lists, custom functions, privilege sets and accounts are kept as rows of
+``fmscript_import_*`` tables (the data layer does not use them yet).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lxml import etree
+
+from ..data.database import Database
+from ..errors import E_XML_PARSE, DataError, FMScriptError, UsageError
+from . import saxml
+from .steps import steps_to_text
+
+IMPORT_SQL = """
+CREATE TABLE IF NOT EXISTS fmscript_import_fields (table_name TEXT NOT NULL, field_name TEXT NOT NULL,
+    field_id TEXT, kind TEXT NOT NULL, data_type TEXT NOT NULL, global INTEGER NOT NULL, repetitions INTEGER NOT NULL,
+    comment TEXT, calculation TEXT, auto_enter TEXT, validation TEXT, summary TEXT,
+    PRIMARY KEY (table_name, field_name));
+CREATE TABLE IF NOT EXISTS fmscript_import_occurrences (occurrence TEXT PRIMARY KEY, table_name TEXT,
+    data_source TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_layouts (layout TEXT PRIMARY KEY, occurrence TEXT, folder TEXT,
+    portals TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_relationships (id TEXT PRIMARY KEY, left_occurrence TEXT,
+    right_occurrence TEXT, predicates TEXT NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_value_lists (name TEXT PRIMARY KEY, id TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_custom_functions (name TEXT PRIMARY KEY, id TEXT, parameters TEXT,
+    calculation TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_privilege_sets (name TEXT PRIMARY KEY, id TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_accounts (name TEXT PRIMARY KEY, privilege_set TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_scripts (path TEXT PRIMARY KEY, name TEXT NOT NULL, id TEXT,
+    steps INTEGER NOT NULL, not_converted INTEGER NOT NULL);
+"""
+
+#: FileMaker's data types → the data layer's field types (a container is kept as text: fmscript has no
+#: container storage; the real type stays in ``fmscript_import_fields``).
+DATA_TYPES = {"text": "text", "number": "number", "date": "date", "time": "time", "timestamp": "timestamp",
+              "binary": "text", "container": "text"}
+
+#: Catalogues of ``Structure/AddAction`` that are read, and those known and deliberately skipped.
+READ = {"BaseTableCatalog", "TableOccurrenceCatalog", "FieldsForTables", "LayoutCatalog", "RelationshipCatalog",
+        "ValueListCatalog", "OptionsForValueLists", "CustomFunctionsCatalog", "CalcsForCustomFunctions",
+        "ScriptCatalog", "StepsForScripts", "PrivilegeSetsCatalog", "AccountsCatalog"}
+SKIPPED = {"BaseDirectoryCatalog", "ExternalDataSourceCatalog", "ThemeCatalog", "ExtendedPrivilegesCatalog",
+           "CustomMenuCatalog", "CustomMenuSetCatalog", "FileAccessCatalog", "LibraryCatalog", "Library",
+           "PasteIndexList", "UUID", "TagList"}
+TOP = {"Structure", "Metadata", "DDR_INFO"}
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def lines(self) -> list[str]:
+        order = ["tables", "fields", "occurrences", "layouts", "relationships", "value lists", "custom functions",
+                 "privilege sets", "accounts", "scripts", "steps", "steps from DDR_INFO", "steps not converted"]
+        return [f"{k}: {self.counts.get(k, 0)}" for k in order] + [f"warnings: {len(self.warnings)}"]
+
+
+def _text(el) -> str | None:
+    return saxml.calc_text(el)
+
+
+def _js(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _plain(el) -> ET.Element:
+    """An lxml element as the standard library's (what :mod:`.steps` and :mod:`.saxml` read)."""
+    return ET.fromstring(etree.tostring(el))
+
+
+SAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
+
+
+def safe_name(name: str) -> str:
+    s = SAFE.sub("_", name).strip().strip(".") or "_"
+    return s[:120]
+
+
+class Importer:
+    def __init__(self, source: str | Path, db_path: str | Path, scripts_dir: str | Path | None = None,
+                 warn: Callable[[str], None] | None = None):
+        self.source, self.db_path = Path(source), Path(db_path)
+        self.scripts_dir = Path(scripts_dir) if scripts_dir is not None else None
+        self.warn_cb = warn
+        self.summary = Summary()
+        self.tables: dict[str, str] = {}          # base table id → name
+        self.created: set[str] = set()
+        self.script_paths: dict[str, Path] = {}   # script id → relative path of its file
+        self.script_names: dict[str, str] = {}
+        self.used_paths: set[str] = set()
+        self.pending: list[tuple[str, str, list, list]] = []  # scripts waiting for DDR_INFO's step texts
+        self.wanted: set[str] = set()
+        self.step_texts: dict[str, str] = {}
+        self.layout_position = 0
+
+    # -- reporting --------------------------------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        self.summary.warnings.append(message)
+        if self.warn_cb:
+            self.warn_cb(message)
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def run(self) -> Summary:
+        if not self.source.is_file():
+            raise UsageError(f"cannot read {self.source}: no such file")
+        if self.scripts_dir is not None and self.scripts_dir.exists() and (
+                not self.scripts_dir.is_dir() or any(self.scripts_dir.iterdir())):
+            raise UsageError(f"{self.scripts_dir} already exists and is not an empty folder; "
+                             "choose another --scripts folder")
+        out_dir = self.db_path.resolve().parent
+        if not out_dir.is_dir():
+            raise UsageError(f"cannot write {self.db_path}: the folder {out_dir} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.db_path.name}.", suffix=".part", dir=out_dir)
+        os.close(fd)
+        os.unlink(tmp)  # SQLite creates it (mode follows the umask; tightened below)
+        self.tmp_db = Path(tmp)
+        self.tmp_scripts: Path | None = None
+        if self.scripts_dir is not None:
+            parent = self.scripts_dir.resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+            self.tmp_scripts = Path(tempfile.mkdtemp(prefix=f".{self.scripts_dir.name}.", suffix=".part",
+                                                     dir=parent))
+        self.db = None
+        try:
+            self.db = Database(self.tmp_db)
+            os.chmod(self.tmp_db, 0o600)
+            self.db.ensure_metadata()
+            for stmt in IMPORT_SQL.split(";"):
+                if stmt.strip():
+                    self.db.conn.execute(stmt)
+            self.db.conn.execute("BEGIN")
+            self._parse()
+            self._finish_tables()
+            self._finish_scripts()
+            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_meta VALUES ('imported_from', ?)",
+                                 (self.source.name,))
+            self.db.conn.execute("COMMIT")
+            self.db.close()
+            self.db = None
+            for extra in ("-wal", "-shm"):
+                Path(str(self.tmp_db) + extra).unlink(missing_ok=True)
+            if self.tmp_scripts is not None:
+                if self.scripts_dir.exists():
+                    self.scripts_dir.rmdir()
+                self.tmp_scripts.replace(self.scripts_dir)
+            self.tmp_db.replace(self.db_path)
+        except BaseException:
+            if self.db is not None:
+                try:
+                    self.db.conn.close()
+                except sqlite3.Error:
+                    pass
+            for extra in ("", "-wal", "-shm", "-journal"):
+                Path(str(self.tmp_db) + extra).unlink(missing_ok=True)
+            if self.tmp_scripts is not None and self.tmp_scripts.exists():
+                shutil.rmtree(self.tmp_scripts, ignore_errors=True)
+            raise
+        return self.summary
+
+    def _parse(self) -> None:
+        stack: list[str] = []
+        groups: list[str] = []     # ScriptCatalog's open Group (folder) names
+        layout_groups: list[str] = []
+        script_steps: list = []
+        try:
+            context = etree.iterparse(str(self.source), events=("start", "end"), huge_tree=True,
+                                      remove_comments=True, resolve_entities=False, no_network=True)
+            for event, el in context:
+                tag = el.tag if isinstance(el.tag, str) else ""
+                if event == "start":
+                    depth = len(stack)
+                    stack.append(tag)
+                    if depth == 0:
+                        if tag != "FMSaveAsXML":
+                            raise FMScriptError(f"{self.source}:{el.sourceline}: this is not a Save-as-XML export "
+                                                f"(the root is <{tag}>, not <FMSaveAsXML>)", code=E_XML_PARSE)
+                    elif depth == 1 and tag not in TOP:
+                        self.warn(f"{self.source}:{el.sourceline}: <{tag}> is not known; skipped")
+                    elif depth == 2 and stack[1] == "Structure" and tag != "AddAction":
+                        self.warn(f"{self.source}:{el.sourceline}: <Structure><{tag}> is not read (fmscript "
+                                  "reads a whole file's AddAction); skipped")
+                    elif depth == 3 and stack[1:3] == ["Structure", "AddAction"] and tag not in READ | SKIPPED:
+                        self.warn(f"{self.source}:{el.sourceline}: <{tag}> is not known; skipped")
+                    elif tag == "Group" and len(stack) >= 5 and stack[3] in ("ScriptCatalog", "LayoutCatalog"):
+                        (groups if stack[3] == "ScriptCatalog" else layout_groups).append(el.get("name", ""))
+                    continue
+                # end
+                stack.pop()
+                depth = len(stack)  # the depth of el
+                if depth < 3:
+                    if depth >= 1:
+                        el.clear()
+                    continue
+                path = stack
+                catalog = path[3] if len(path) > 3 else tag
+                in_structure = len(path) > 2 and path[1] == "Structure" and path[2] == "AddAction"
+                if in_structure and depth >= 4 and catalog in READ:
+                    self._item(catalog, tag, el, path, groups, layout_groups, script_steps)
+                elif path[1:2] == ["DDR_INFO"] and el.get("datatype") == "StepText":
+                    self._step_text(el)
+                if tag == "Group" and depth >= 4 and catalog in ("ScriptCatalog", "LayoutCatalog"):
+                    (groups if catalog == "ScriptCatalog" else layout_groups).pop()
+                # drop what was read: an item of a catalogue, a step, a layout
+                if depth == 4 or tag in ("Step", "Layout", "Script") and depth > 4:
+                    el.clear()
+                    parent = el.getparent()
+                    if parent is not None:
+                        parent.remove(el)
+        except etree.XMLSyntaxError as e:
+            line, col = e.position if e.position else (e.lineno or 0, 0)
+            raise FMScriptError(f"{self.source}:{line}:{col}: the XML cannot be read: {e.msg.split(', line')[0]}",
+                                code=E_XML_PARSE) from None
+
+    # -- catalogue items --------------------------------------------------------------------------------
+    def _item(self, catalog, tag, el, path, groups, layout_groups, script_steps) -> None:
+        depth = len(path)
+        if catalog == "BaseTableCatalog" and tag == "BaseTable":
+            self.tables[el.get("id", "")] = el.get("name", "")
+        elif catalog == "FieldsForTables" and tag == "FieldCatalog" and depth == 4:
+            self._fields(el)
+        elif catalog == "TableOccurrenceCatalog" and tag == "TableOccurrence":
+            self._occurrence(el)
+        elif catalog == "LayoutCatalog" and tag == "Layout":
+            self._layout(el, layout_groups)
+        elif catalog == "RelationshipCatalog" and tag == "Relationship":
+            self._relationship(el)
+        elif catalog in ("ValueListCatalog", "OptionsForValueLists") and tag == "ValueList" and depth == 4:
+            self._value_list(el)
+        elif catalog == "CustomFunctionsCatalog" and tag == "CustomFunction":
+            self._custom_function(el)
+        elif catalog == "CalcsForCustomFunctions" and depth == 4:
+            ref = el.find(".//CustomFunctionReference")
+            if ref is not None:
+                self.db.conn.execute("UPDATE fmscript_import_custom_functions SET calculation = ? WHERE name = ?",
+                                     (_text(el.find("Calculation")), ref.get("name", "")))
+        elif catalog == "PrivilegeSetsCatalog" and tag == "PrivilegeSet":
+            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_privilege_sets VALUES (?, ?)",
+                                 (el.get("name", ""), el.get("id")))
+            self.summary.add("privilege sets")
+        elif catalog == "AccountsCatalog" and tag == "Account":
+            ps = el.find(".//PrivilegeSetReference")
+            detail = {k: v for k, v in el.attrib.items() if k not in ("name",) and "password" not in k.lower()}
+            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_accounts VALUES (?, ?, ?)",
+                                 (el.get("name", ""), ps.get("name") if ps is not None else None, _js(detail)))
+            self.summary.add("accounts")
+        elif catalog == "ScriptCatalog" and tag == "Script":
+            self._catalog_script(el, groups)
+        elif catalog == "StepsForScripts":
+            if tag == "Step" and depth == 6:
+                script_steps.append(self._step(el))  # converted now; the element is dropped
+                return
+            if tag == "Script" and depth == 4:
+                self._script(el, script_steps)
+                script_steps.clear()
+
+    def _fields(self, el) -> None:
+        ref = el.find("BaseTableReference")
+        table = ref.get("name", "") if ref is not None else ""
+        if not table:
+            self.warn(f"{self.source}:{el.sourceline}: <FieldCatalog> without a <BaseTableReference>; skipped")
+            return
+        fields = []
+        for f in el.iter("Field"):
+            if f.getparent() is None or f.getparent().tag != "ObjectList":
+                continue
+            name = f.get("name", "")
+            kind = f.get("fieldtype", "Normal")
+            dtype = f.get("datatype", "Text")
+            storage = f.find("Storage")
+            is_global = storage is not None and storage.get("global", "False") == "True"
+            try:
+                reps = int(storage.get("maxRepetitions", "1")) if storage is not None else 1
+            except ValueError:
+                reps = 1
+            ftype = DATA_TYPES.get(dtype.lower())
+            if ftype is None:
+                self.warn(f"{self.source}:{f.sourceline}: field “{table}::{name}” has the data type “{dtype}”, "
+                          "which fmscript does not know; kept as text")
+                ftype = "text"
+            calc = f.find("Calculation")
+            parts = {k: f.find(k) for k in ("AutoEnter", "Validation", "SummaryInfo", "Summary")}
+            summary = parts["SummaryInfo"] if parts["SummaryInfo"] is not None else parts["Summary"]
+            fields.append((name, ftype, is_global, max(reps, 1)))
+            self.db.conn.execute(
+                "INSERT OR REPLACE INTO fmscript_import_fields VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (table, name, f.get("id"), kind, dtype, int(is_global), max(reps, 1), f.get("comment"),
+                 _text(calc) if calc is not None else None, self._definition(parts["AutoEnter"]),
+                 self._definition(parts["Validation"]), self._definition(summary)))
+            self.summary.add("fields")
+        self._create_table(table, fields)
+
+    @staticmethod
+    def _definition(el) -> str | None:
+        """A field option as FileMaker wrote it (its XML), so that nothing of it is lost until the data layer
+        reads field definitions."""
+        if el is None:
+            return None
+        return etree.tostring(el, encoding="unicode", with_tail=False)
+
+    def _create_table(self, table: str, fields) -> None:
+        if table.casefold() in self.created:
+            self.warn(f"{self.source}: the fields of “{table}” are listed twice; the second list is skipped")
+            return
+        seen, unique = set(), []
+        for f in fields:
+            if f[0].casefold() not in seen:
+                seen.add(f[0].casefold())
+                unique.append(f)
+        self.db.conn.execute("COMMIT")
+        try:
+            self.db.create_table(table, [(n, t, g) for n, t, g, _ in unique])
+            for n, t, g, reps in unique:
+                if reps > 1:
+                    self.db.add_field(table, n, t, g, reps)
+        except DataError as e:
+            self.warn(f"{self.source}: table “{table}” not created: {e.message}")
+        finally:
+            self.db.conn.execute("BEGIN")
+        self.created.add(table.casefold())
+        self.summary.add("tables")
+
+    def _finish_tables(self) -> None:
+        for name in self.tables.values():
+            if name and name.casefold() not in self.created:
+                self._create_table(name, [])
+
+    def _occurrence(self, el) -> None:
+        name = el.get("name", "")
+        ref = el.find(".//BaseTableReference")
+        table = ref.get("name") if ref is not None else None
+        src = el.find(".//DataSourceReference")
+        source = src.get("name") if src is not None and src.get("id", "0") not in ("0", "") else None
+        external = source is not None or el.get("type", "Local") not in ("Local", "")
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_occurrences VALUES (?, ?, ?, ?)",
+                             (name, table, source, _js({k: v for k, v in el.attrib.items() if k != "name"})))
+        if table and not external and name.casefold() != table.casefold():
+            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_occurrences VALUES (?, ?)", (name, table))
+        self.summary.add("occurrences")
+
+    def _layout(self, el, folders) -> None:
+        if el.get("isFolder") == "True" or el.get("isSeparatorItem") == "True":
+            return
+        name = el.get("name", "")
+        occ = el.find("TableOccurrenceReference")
+        if occ is None:
+            occ = next((r for r in el.iter("TableOccurrenceReference")
+                        if r.getparent() is not None and r.getparent().tag in ("Layout", "Table")), None)
+        portals = []
+        for obj in el.iter("LayoutObject"):
+            if obj.get("type") == "Portal":
+                ref = obj.find(".//TableOccurrenceReference")
+                portals.append(ref.get("name") if ref is not None else None)
+        occurrence = occ.get("name", "") if occ is not None else ""
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_layouts VALUES (?, ?, ?, ?)",
+                             (name, occurrence, "/".join(folders), _js(portals)))
+        if occurrence:
+            self.layout_position += 1
+            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_layouts VALUES (?, ?, ?)",
+                                 (name, occurrence, self.layout_position))
+        self.summary.add("layouts")
+
+    def _relationship(self, el) -> None:
+        def side(tag):
+            s = el.find(tag)
+            r = s.find(".//TableOccurrenceReference") if s is not None else None
+            return (r.get("name") if r is not None else None), (dict(s.attrib) if s is not None else {})
+
+        left, lopts = side("LeftTable")
+        right, ropts = side("RightTable")
+        preds = []
+        for jp in el.iter("JoinPredicate"):
+            lf, rf = jp.find("LeftField/FieldReference"), jp.find("RightField/FieldReference")
+            preds.append({"type": jp.get("type"), "left": lf.get("name") if lf is not None else None,
+                          "right": rf.get("name") if rf is not None else None})
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_relationships VALUES (?, ?, ?, ?, ?)",
+                             (el.get("id", str(self.summary.counts.get("relationships", 0))), left, right,
+                              _js(preds), _js({"left": lopts, "right": ropts})))
+        self.summary.add("relationships")
+
+    def _value_list(self, el) -> None:
+        name = el.get("name", "")
+        detail = {}
+        src = el.find(".//Source")
+        if src is not None and src.get("value"):
+            detail["source"] = src.get("value")
+        custom = el.find(".//CustomValues")
+        if custom is not None:
+            text = custom.findtext(".//Text") or ""
+            detail["values"] = [v for v in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if v]
+        fields = [f.get("name") for f in el.iter("FieldReference")]
+        if fields:
+            detail["fields"] = fields
+        row = self.db.conn.execute("SELECT detail FROM fmscript_import_value_lists WHERE name = ?", (name,)).fetchone()
+        if row:
+            detail = {**json.loads(row[0] or "{}"), **detail}
+        else:
+            self.summary.add("value lists")
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_value_lists VALUES (?, ?, ?)",
+                             (name, el.get("id"), _js(detail)))
+
+    def _custom_function(self, el) -> None:
+        params = [p.get("name") for p in el.iter("Parameter") if p.get("name") is not None]
+        if not params:
+            plist = el.findtext("Parameters") or el.get("parameters") or ""
+            params = [p.strip() for p in plist.split(";") if p.strip()]
+        calc = el.find("Calculation")
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_custom_functions VALUES (?, ?, ?, ?)",
+                             (el.get("name", ""), el.get("id"), _js(params),
+                              _text(calc) if calc is not None else None))
+        self.summary.add("custom functions")
+
+    # -- scripts ----------------------------------------------------------------------------------------
+    def _catalog_script(self, el, folders) -> None:
+        if el.get("isFolder") == "True" or el.get("isSeparatorItem") == "True":
+            return
+        name = el.get("name", "")
+        rel = Path(*[safe_name(g) for g in folders]) / safe_name(name)
+        key = str(rel).casefold()
+        n = 2
+        while key in self.used_paths:
+            rel = rel.with_name(f"{safe_name(name)} ({n})")
+            key, n = str(rel).casefold(), n + 1
+        self.used_paths.add(key)
+        self.script_paths[el.get("id", "")] = rel
+        self.script_names[el.get("id", "")] = name
+
+    @staticmethod
+    def _step(el):
+        plain = _plain(el)
+        snip, unknown = saxml.to_snippet_step(plain)
+        if saxml.needs_text(plain, snip, unknown):
+            return snip, (saxml.ddr_key(plain), plain.get("hash"))
+        return snip, None
+
+    def _script(self, el, steps) -> None:
+        ref = el.find("ScriptReference")
+        sid = ref.get("id", "") if ref is not None else ""
+        name = ref.get("name", "") if ref is not None else ""
+        converted = [snip for snip, _ in steps]
+        waiting = [(i, keys[0], keys[1]) for i, (_, keys) in enumerate(steps) if keys is not None]
+        for _, key, hash_ in waiting:
+            self.wanted.update(k for k in (key, hash_) if k)
+        if sid not in self.script_paths:
+            self._catalog_script(ET.Element("Script", id=sid, name=name), [])
+        self.summary.add("scripts")
+        self.summary.add("steps", len(converted))
+        if waiting:
+            self.pending.append((sid, name, converted, waiting))
+        else:
+            self._write_script(sid, name, converted)
+
+    def _step_text(self, el) -> None:
+        keys = {el.tag, el.get("hash")} - {None, "_"}
+        for k in keys & self.wanted:
+            self.step_texts[k] = el.text or ""
+
+    def _finish_scripts(self) -> None:
+        for sid, name, converted, waiting in self.pending:
+            for index, key, hash_ in waiting:
+                text = self.step_texts.get(key or "") or self.step_texts.get(hash_ or "")
+                if text is not None:
+                    with_text = saxml.with_step_text(converted[index], text)
+                    if with_text is not None:
+                        converted[index] = with_text
+                        self.summary.add("steps from DDR_INFO")
+            self._write_script(sid, name, converted)
+        self.pending.clear()
+
+    def _write_script(self, sid: str, name: str, steps) -> None:
+        problems: list[str] = []
+        body = steps_to_text(steps, problems)
+        rel = self.script_paths[sid]
+        not_converted = body.count("# fmscript could not convert <")
+        self.summary.add("steps not converted", not_converted)
+        for p in problems:
+            self.warn(f"script “{name}”: {p}")
+        self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_scripts VALUES (?, ?, ?, ?, ?)",
+                             (str(rel) + ".fmscript", name, sid, len(steps), not_converted))
+        if self.tmp_scripts is None:
+            return
+        target = self.tmp_scripts / (str(rel) + ".fmscript")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if safe_name(name) != name:
+            # the file's name cannot hold the script's: say it inside
+            quoted = name.replace('"', '""')
+            body = f'Script "{quoted}"\n' + "".join(f"  {ln}\n" if ln else "\n" for ln in body.splitlines()) \
+                + "End Script\n"
+        target.write_text(body, encoding="utf-8")
+        os.chmod(target, 0o600)
+
+
+def import_xml(source, db_path, scripts_dir=None, warn=None) -> Summary:
+    """Import a Save-as-XML export; see :class:`Importer`."""
+    return Importer(source, db_path, scripts_dir, warn).run()
