@@ -253,8 +253,8 @@ class Importer:
             self._value_list(el)
         elif catalog == "CustomFunctionsCatalog" and tag == "CustomFunction":
             self._custom_function(el)
-        elif catalog == "CalcsForCustomFunctions" and depth == 4:
-            ref = el.find(".//CustomFunctionReference")
+        elif catalog == "CalcsForCustomFunctions" and el.find("CustomFunctionReference") is not None:
+            ref = el.find("CustomFunctionReference")
             if ref is not None:
                 self.db.conn.execute("UPDATE fmscript_import_custom_functions SET calculation = ? WHERE name = ?",
                                      (_text(el.find("Calculation")), ref.get("name", "")))
@@ -504,7 +504,10 @@ class Importer:
         if self.tmp_scripts is None:
             return
         target = self.tmp_scripts / (str(rel) + ".fmscript")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.tmp_scripts
+        for part in rel.parts[:-1]:
+            folder = folder / part
+            folder.mkdir(mode=0o700, exist_ok=True)  # owner-only, as every folder fmscript writes
         if safe_name(name) != name:
             # the file's name cannot hold the script's: say it inside
             quoted = name.replace('"', '""')
