@@ -26,8 +26,9 @@ from typing import Callable
 
 from lxml import etree
 
-from ..data.database import Database
-from ..errors import E_XML_PARSE, DataError, FMScriptError, UsageError
+from ..data.database import INTERNAL_PREFIX, Database, qident
+from ..data.values import DECLARED
+from ..errors import E_XML_PARSE, FMScriptError, UsageError
 from . import saxml
 from .steps import steps_to_text
 
@@ -64,6 +65,9 @@ SKIPPED = {"BaseDirectoryCatalog", "ExternalDataSourceCatalog", "ThemeCatalog", 
            "CustomMenuCatalog", "CustomMenuSetCatalog", "FileAccessCatalog", "LibraryCatalog", "Library",
            "PasteIndexList", "UUID", "TagList"}
 TOP = {"Structure", "Metadata", "DDR_INFO"}
+#: The elements read as one item each (anything else inside a catalogue is read as part of one).
+ITEMS = {"BaseTable", "FieldCatalog", "TableOccurrence", "Layout", "Relationship", "ValueList", "CustomFunction",
+         "PrivilegeSet", "Account", "Script", "Step"}
 
 
 @dataclass
@@ -88,11 +92,6 @@ def _js(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def _plain(el) -> ET.Element:
-    """An lxml element as the standard library's (what :mod:`.steps` and :mod:`.saxml` read)."""
-    return ET.fromstring(etree.tostring(el))
-
-
 SAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
 
 
@@ -110,6 +109,7 @@ class Importer:
         self.summary = Summary()
         self.tables: dict[str, str] = {}          # base table id → name
         self.created: set[str] = set()
+        self.sql_names: set[str] = set()
         self.script_paths: dict[str, Path] = {}   # script id → relative path of its file
         self.script_names: dict[str, str] = {}
         self.used_paths: set[str] = set()
@@ -219,7 +219,8 @@ class Importer:
                 path = stack
                 catalog = path[3] if len(path) > 3 else tag
                 in_structure = len(path) > 2 and path[1] == "Structure" and path[2] == "AddAction"
-                if in_structure and depth >= 4 and catalog in READ:
+                if in_structure and depth >= 4 and catalog in READ and (
+                        tag in ITEMS or catalog == "CalcsForCustomFunctions"):
                     self._item(catalog, tag, el, path, groups, layout_groups, script_steps)
                 elif path[1:2] == ["DDR_INFO"] and el.get("datatype") == "StepText":
                     self._step_text(el)
@@ -331,16 +332,16 @@ class Importer:
             if f[0].casefold() not in seen:
                 seen.add(f[0].casefold())
                 unique.append(f)
-        self.db.conn.execute("COMMIT")
-        try:
-            self.db.create_table(table, [(n, t, g) for n, t, g, _ in unique])
-            for n, t, g, reps in unique:
-                if reps > 1:
-                    self.db.add_field(table, n, t, g, reps)
-        except DataError as e:
-            self.warn(f"{self.source}: table “{table}” not created: {e.message}")
-        finally:
-            self.db.conn.execute("BEGIN")
+        if table.startswith(INTERNAL_PREFIX) or table.startswith("sqlite_") or table.casefold() in self.sql_names:
+            self.warn(f"{self.source}: table “{table}” not created: the name is taken or reserved for fmscript")
+            return
+        # The DDL of Schema.create_table, without re-reading the whole schema for each table (that is quadratic
+        # in the number of tables of a large solution).
+        cols = ", ".join(f"{qident(n)} {DECLARED[t]}" for n, t, _, _ in unique) or "fmscript_empty TEXT"
+        self.db.conn.execute(f"CREATE TABLE {qident(table)} ({cols})")
+        self.db.conn.executemany("INSERT OR REPLACE INTO fmscript_fields VALUES (?, ?, ?, ?, ?)",
+                                 [(table, n, t, int(g), reps) for n, t, g, reps in unique])
+        self.sql_names.add(table.casefold())
         self.created.add(table.casefold())
         self.summary.add("tables")
 
@@ -451,10 +452,9 @@ class Importer:
 
     @staticmethod
     def _step(el):
-        plain = _plain(el)
-        snip, unknown = saxml.to_snippet_step(plain)
-        if saxml.needs_text(plain, snip, unknown):
-            return snip, (saxml.ddr_key(plain), plain.get("hash"))
+        snip, unknown = saxml.to_snippet_step(el)  # lxml's element reads as the standard library's
+        if saxml.needs_text(el, snip, unknown):
+            return snip, (saxml.ddr_key(el), el.get("hash"))
         return snip, None
 
     def _script(self, el, steps) -> None:
