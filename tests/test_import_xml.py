@@ -16,6 +16,7 @@ import pytest
 from fmscript import Interpreter
 from fmscript.data.database import Database
 from fmscript.errors import E_XML_PARSE, FMScriptError, UsageError
+from fmscript.fmxml import snippet
 from fmscript.fmxml.importer import import_xml
 
 FIXTURE = Path(__file__).parent / "fixtures" / "filemaker_xml" / "handbuilt-saxml.xml"
@@ -84,7 +85,10 @@ def test_scripts_are_files_in_their_folders_in_filemakers_text(imported):
     assert files == ["Startup.fmscript", "Sync/Export Customers.fmscript", "Sync/Helpers/Log_ Message.fmscript"]
     assert (scripts / "Startup.fmscript").read_text() == STARTUP
     # a name a file cannot hold is kept inside it
-    assert (scripts / "Sync/Helpers/Log_ Message.fmscript").read_text().startswith('Script "Log: Message"\n')
+    assert (scripts / "Sync/Helpers/Log_ Message.fmscript").read_text() == (
+        'Script "Log: Message"\n  Set Field [ Customers::g_Token ; Get ( ScriptParameter ) ]\n'
+        '  Set Variable [ $$LOG ; Value: List ( $$LOG ; Get ( ScriptParameter ) ) ]\n'
+        '  Exit Script [ Text Result: $$LOG ]\nEnd Script\n')
     # the steps without a row came from FileMaker's own text in DDR_INFO
     export = (scripts / "Sync/Export Customers.fmscript").read_text()
     assert "Close Data File [ File ID: $fileID ]" in export
@@ -98,6 +102,19 @@ def test_scripts_are_files_in_their_folders_in_filemakers_text(imported):
     # owner-only, as everything fmscript writes
     assert (tmp / "app.sqlite").stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in [scripts, *scripts.rglob("*")])
+
+
+def test_saved_as_xml_steps_convert_by_the_snippet_rows(imported):
+    """A step read from Save as XML gives the text the snippet row gives: text → snippet → text is unchanged."""
+    tmp, _, _ = imported
+    for path in (tmp / "scripts").rglob("*.fmscript"):
+        text = path.read_text()
+        xml, problems = snippet.from_text(text)
+        back, more = snippet.to_text(xml)
+        assert [ln.strip() for ln in back.splitlines()] == [ln.strip() for ln in text.splitlines()
+                                                             if not ln.startswith(("Script ", "End Script"))]
+        if "could not convert" not in text:
+            assert problems == [] and more == []
 
 
 def test_every_imported_script_passes_check(imported):
