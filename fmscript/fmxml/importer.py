@@ -30,7 +30,7 @@ from ..data.database import INTERNAL_PREFIX, Database, qident
 from ..data.values import DECLARED
 from ..errors import E_XML_PARSE, FMScriptError, UsageError
 from . import saxml
-from .steps import steps_to_text
+from .steps import OWN, step_to_text, steps_to_text
 
 IMPORT_SQL = """
 CREATE TABLE IF NOT EXISTS fmscript_import_fields (table_name TEXT NOT NULL, field_name TEXT NOT NULL,
@@ -92,6 +92,9 @@ def _js(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
+MARK = "\x00"  # a step's place in a script file until DDR_INFO is read (no script text holds NUL)
+MARKED = re.compile("\x00(\\d+)\x00")
+
 SAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
 
 
@@ -113,7 +116,8 @@ class Importer:
         self.script_paths: dict[str, Path] = {}   # script id → relative path of its file
         self.script_names: dict[str, str] = {}
         self.used_paths: set[str] = set()
-        self.pending: list[tuple[str, str, list, list]] = []  # scripts waiting for DDR_INFO's step texts
+        self.pending: list[tuple[Path, str, str, list[str]]] = []  # scripts waiting for DDR_INFO's step texts
+        self.waiting: list[tuple[dict, str, str | None, str | None, str | None]] = []
         self.wanted: set[str] = set()
         self.step_texts: dict[str, str] = {}
         self.layout_position = 0
@@ -461,37 +465,74 @@ class Importer:
         ref = el.find("ScriptReference")
         sid = ref.get("id", "") if ref is not None else ""
         name = ref.get("name", "") if ref is not None else ""
-        converted = [snip for snip, _ in steps]
-        waiting = [(i, keys[0], keys[1]) for i, (_, keys) in enumerate(steps) if keys is not None]
-        for _, key, hash_ in waiting:
-            self.wanted.update(k for k in (key, hash_) if k)
         if sid not in self.script_paths:
             self._catalog_script(ET.Element("Script", id=sid, name=name), [])
+        converted, tokens = [], []
+        for snip, keys in steps:
+            if keys is None:
+                converted.append(snip)
+                continue
+            # DDR_INFO comes at the end of the export: the step is written as a marker now and replaced then.
+            # What waits is its attributes, its fallback line and two keys, never the step's XML.
+            token = str(len(self.waiting))
+            fallback, problem = step_to_text(snip)
+            self.waiting.append((dict(snip.attrib), fallback, problem, keys[0], keys[1]))
+            self.wanted.update(k for k in keys if k)
+            marker = ET.Element("Step", dict(snip.attrib))
+            ET.SubElement(marker, OWN).text = f"{MARK}{token}{MARK}"
+            converted.append(marker)
+            tokens.append(token)
         self.summary.add("scripts")
         self.summary.add("steps", len(converted))
-        if waiting:
-            self.pending.append((sid, name, converted, waiting))
-        else:
-            self._write_script(sid, name, converted)
+        rel = self._write_script(sid, name, converted)
+        if tokens:
+            self.pending.append((rel, sid, name, tokens))
 
     def _step_text(self, el) -> None:
         keys = {el.tag, el.get("hash")} - {None, "_"}
         for k in keys & self.wanted:
             self.step_texts[k] = el.text or ""
 
-    def _finish_scripts(self) -> None:
-        for sid, name, converted, waiting in self.pending:
-            for index, key, hash_ in waiting:
-                text = self.step_texts.get(key or "") or self.step_texts.get(hash_ or "")
-                if text is not None:
-                    with_text = saxml.with_step_text(converted[index], text)
-                    if with_text is not None:
-                        converted[index] = with_text
-                        self.summary.add("steps from DDR_INFO")
-            self._write_script(sid, name, converted)
-        self.pending.clear()
+    def _resolved(self, token: str, name: str) -> str:
+        """The line of a step that waited for DDR_INFO: FileMaker's text when the export has it, else the
+        comment naming the element (reported)."""
+        attrib, fallback, problem, key, hash_ = self.waiting[int(token)]
+        text = self.step_texts.get(key or "")
+        if text is None:
+            text = self.step_texts.get(hash_ or "")
+        if text is not None:
+            with_text = saxml.with_step_text(ET.Element("Step", attrib), text)
+            if with_text is not None:
+                self.summary.add("steps from DDR_INFO")
+                return step_to_text(with_text)[0]
+        if problem:
+            self.warn(f"script “{name}”: {problem}")
+        if fallback.lstrip().startswith("# fmscript could not convert <"):
+            self.summary.add("steps not converted")
+        return fallback
 
-    def _write_script(self, sid: str, name: str, steps) -> None:
+    def _finish_scripts(self) -> None:
+        for rel, sid, name, tokens in self.pending:
+            lines = {t: self._resolved(t, name) for t in tokens}
+            missing = sum(1 for ln in lines.values() if ln.lstrip().startswith("# fmscript could not convert <"))
+            if missing:
+                self.db.conn.execute("UPDATE fmscript_import_scripts SET not_converted = not_converted + ? "
+                                     "WHERE path = ?", (missing, str(rel) + ".fmscript"))
+            if self.tmp_scripts is None:
+                continue
+            target = self.tmp_scripts / (str(rel) + ".fmscript")
+            out = []
+            for line in target.read_text(encoding="utf-8").split("\n"):
+                m = MARKED.search(line)
+                if m:
+                    indent = line[:len(line) - len(line.lstrip())]
+                    line = "\n".join(indent + ln for ln in lines[m.group(1)].split("\n"))
+                out.append(line)
+            target.write_text("\n".join(out), encoding="utf-8")
+        self.pending.clear()
+        self.waiting.clear()
+
+    def _write_script(self, sid: str, name: str, steps) -> Path:
         problems: list[str] = []
         body = steps_to_text(steps, problems)
         rel = self.script_paths[sid]
@@ -502,7 +543,7 @@ class Importer:
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_scripts VALUES (?, ?, ?, ?, ?)",
                              (str(rel) + ".fmscript", name, sid, len(steps), not_converted))
         if self.tmp_scripts is None:
-            return
+            return rel
         target = self.tmp_scripts / (str(rel) + ".fmscript")
         folder = self.tmp_scripts
         for part in rel.parts[:-1]:
@@ -515,6 +556,7 @@ class Importer:
                 + "End Script\n"
         target.write_text(body, encoding="utf-8")
         os.chmod(target, 0o600)
+        return rel
 
 
 def import_xml(source, db_path, scripts_dir=None, warn=None) -> Summary:
