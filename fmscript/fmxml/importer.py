@@ -230,8 +230,10 @@ class Importer:
                     self._step_text(el)
                 if tag == "Group" and depth >= 4 and catalog in ("ScriptCatalog", "LayoutCatalog"):
                     (groups if catalog == "ScriptCatalog" else layout_groups).pop()
-                # drop what was read: an item of a catalogue, a step, a layout
-                if depth == 4 or tag in ("Step", "Layout", "Script") and depth > 4:
+                # drop what was read: an item of a catalogue, a script's step, a layout or script in a folder
+                # (a step inside a step's options, or a button's step on a layout, goes with its holder)
+                if depth == 4 or (catalog == "StepsForScripts" and tag == "Step" and depth == 6) or (
+                        (catalog, tag) in (("LayoutCatalog", "Layout"), ("ScriptCatalog", "Script"))):
                     el.clear()
                     parent = el.getparent()
                     if parent is not None:
