@@ -251,3 +251,14 @@ def test_cli_imports_and_prints_a_summary_and_malformed_input_is_718(tmp_path):
                           timeout=120)
     assert done.returncode != 0 and "error [718]" in done.stderr and "bad.xml:1:" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "d.sqlite").exists()
+
+
+def test_without_a_scripts_folder_the_scripts_are_listed_in_the_database(tmp_path):
+    import_xml(FIXTURE, tmp_path / "only.sqlite")
+    with sqlite3.connect(tmp_path / "only.sqlite") as conn:
+        rows = conn.execute("SELECT path, name, steps, not_converted FROM fmscript_import_scripts ORDER BY path"
+                            ).fetchall()
+    conn.close()
+    assert rows == [("Startup.fmscript", "Startup", 9, 1), ("Sync/Export Customers.fmscript", "Export Customers", 16, 0),
+                    ("Sync/Helpers/Log_ Message.fmscript", "Log: Message", 3, 0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["only.sqlite"]
