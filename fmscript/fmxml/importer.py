@@ -70,10 +70,14 @@ ITEMS = {"BaseTable", "FieldCatalog", "TableOccurrence", "Layout", "Relationship
          "PrivilegeSet", "Account", "Script", "Step"}
 
 
+KEPT_WARNINGS = 1000  # a summary keeps this many warnings (all are counted, and all go to the callback)
+
+
 @dataclass
 class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -81,7 +85,7 @@ class Summary:
     def lines(self) -> list[str]:
         order = ["tables", "fields", "occurrences", "layouts", "relationships", "value lists", "custom functions",
                  "privilege sets", "accounts", "scripts", "steps", "steps from DDR_INFO", "steps not converted"]
-        return [f"{k}: {self.counts.get(k, 0)}" for k in order] + [f"warnings: {len(self.warnings)}"]
+        return [f"{k}: {self.counts.get(k, 0)}" for k in order] + [f"warnings: {self.warning_count}"]
 
 
 def _text(el) -> str | None:
@@ -117,14 +121,16 @@ class Importer:
         self.script_names: dict[str, str] = {}
         self.used_paths: set[str] = set()
         self.pending: list[tuple[Path, str, str, list[str]]] = []  # scripts waiting for DDR_INFO's step texts
-        self.waiting: list[tuple[dict, str, str | None, str | None, str | None]] = []
+        self.waiting: list[tuple[tuple, str, str | None, str | None, str | None]] = []
         self.wanted: set[str] = set()
         self.step_texts: dict[str, str] = {}
         self.layout_position = 0
 
     # -- reporting --------------------------------------------------------------------------------------
     def warn(self, message: str) -> None:
-        self.summary.warnings.append(message)
+        self.summary.warning_count += 1
+        if len(self.summary.warnings) < KEPT_WARNINGS:
+            self.summary.warnings.append(message)
         if self.warn_cb:
             self.warn_cb(message)
 
@@ -478,7 +484,8 @@ class Importer:
             # What waits is its attributes, its fallback line and two keys, never the step's XML.
             token = str(len(self.waiting))
             fallback, problem = step_to_text(snip)
-            self.waiting.append((dict(snip.attrib), fallback, problem, keys[0], keys[1]))
+            self.waiting.append(((snip.get("enable"), snip.get("id"), snip.get("name")), fallback, problem,
+                                 keys[0], keys[1]))
             self.wanted.update(k for k in keys if k)
             marker = ET.Element("Step", dict(snip.attrib))
             ET.SubElement(marker, OWN).text = f"{MARK}{token}{MARK}"
@@ -503,7 +510,9 @@ class Importer:
         if text is None:
             text = self.step_texts.get(hash_ or "")
         if text is not None:
-            with_text = saxml.with_step_text(ET.Element("Step", attrib), text)
+            enable, sid, sname = attrib
+            with_text = saxml.with_step_text(ET.Element("Step", enable=enable or "True", id=sid or "0",
+                                                        name=sname or ""), text)
             if with_text is not None:
                 self.summary.add("steps from DDR_INFO")
                 return step_to_text(with_text)[0]
