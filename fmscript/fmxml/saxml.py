@@ -168,7 +168,10 @@ def needs_text(step: ET.Element, snippet_step: ET.Element, unknown: list[str]) -
         return False
     params = step.find("ParameterValues")
     has_params = params is not None and any(p.get("type") not in UI_ONLY_PARAMETERS for p in params)
-    return bool(unknown) or (name not in SPECS and has_params)
+    if name not in SPECS:
+        return has_params
+    read = set().union(*(p.tags for p in SPECS[name])) if SPECS[name] else set()
+    return bool(unknown) or any(c.tag not in read for c in snippet_step)
 
 
 def with_step_text(snippet_step: ET.Element, text: str) -> ET.Element | None:
