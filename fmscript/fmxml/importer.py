@@ -211,7 +211,9 @@ class Importer:
                                                 f"(the root is <{tag}>, not <FMSaveAsXML>)", code=E_XML_PARSE)
                     elif depth == 1 and tag not in TOP:
                         self.warn(f"{self.source}:{el.sourceline}: <{tag}> is not known; skipped")
-                    elif depth == 2 and stack[1] == "Structure" and tag != "AddAction":
+                    elif depth == 3 and stack[1:3] == ["Structure", "ModifyAction"] and tag != "FieldsForTables":
+                        self.warn(f"{self.source}:{el.sourceline}: <ModifyAction><{tag}> is not read; skipped")
+                    elif depth == 2 and stack[1] == "Structure" and tag not in ("AddAction", "ModifyAction"):
                         self.warn(f"{self.source}:{el.sourceline}: <Structure><{tag}> is not read (fmscript "
                                   "reads a whole file's AddAction); skipped")
                     elif depth == 3 and stack[1:3] == ["Structure", "AddAction"] and tag not in READ | SKIPPED:
@@ -232,6 +234,9 @@ class Importer:
                 if in_structure and depth >= 4 and catalog in READ and (
                         tag in ITEMS or catalog == "CalcsForCustomFunctions"):
                     self._item(catalog, tag, el, path, groups, layout_groups, script_steps)
+                elif (depth == 4 and tag == "FieldCatalog" and path[1:4] == ["Structure", "ModifyAction",
+                                                                              "FieldsForTables"]):
+                    self._modified_fields(el)
                 elif path[1:2] == ["DDR_INFO"] and el.get("datatype") == "StepText":
                     self._step_text(el)
                 if tag == "Group" and depth >= 4 and catalog in ("ScriptCatalog", "LayoutCatalog"):
@@ -278,8 +283,9 @@ class Importer:
         elif catalog == "AccountsCatalog" and tag == "Account":
             ps = el.find(".//PrivilegeSetReference")
             detail = {k: v for k, v in el.attrib.items() if k not in ("name",) and "password" not in k.lower()}
+            name = el.get("name") or el.findtext(".//AccountName") or ""  # FileMaker 22: Authentication/AccountName
             self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_accounts VALUES (?, ?, ?)",
-                                 (el.get("name", ""), ps.get("name") if ps is not None else None, _js(detail)))
+                                 (name, ps.get("name") if ps is not None else None, _js(detail)))
             self.summary.add("accounts")
         elif catalog == "ScriptCatalog" and tag == "Script":
             self._catalog_script(el, groups)
@@ -326,6 +332,17 @@ class Importer:
                  self._definition(parts["Validation"]), self._definition(summary)))
             self.summary.add("fields")
         self._create_table(table, fields)
+
+    def _modified_fields(self, el) -> None:
+        """FileMaker writes a calculation that refers to fields defined after it a second time, in
+        ``<ModifyAction>``: it replaces the one kept."""
+        ref = el.find("BaseTableReference")
+        table = ref.get("name", "") if ref is not None else ""
+        for f in el.iter("FieldReference"):
+            calc = f.find("Calculation")
+            if calc is not None and table:
+                self.db.conn.execute("UPDATE fmscript_import_fields SET calculation = ? WHERE table_name = ? AND "
+                                     "field_name = ?", (_text(calc), table, f.get("name", "")))
 
     @staticmethod
     def _definition(el) -> str | None:
@@ -416,7 +433,9 @@ class Importer:
         self.summary.add("relationships")
 
     def _value_list(self, el) -> None:
-        name = el.get("name", "")
+        ref = el.find("ValueListReference")  # OptionsForValueLists names its list by reference
+        name = el.get("name") or (ref.get("name", "") if ref is not None else "")
+        vid = el.get("id") or (ref.get("id") if ref is not None else None)
         detail = {}
         src = el.find(".//Source")
         if src is not None and src.get("value"):
@@ -425,7 +444,7 @@ class Importer:
         if custom is not None:
             text = custom.findtext(".//Text") or ""
             detail["values"] = [v for v in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if v]
-        fields = [f.get("name") for f in el.iter("FieldReference")]
+        fields = [f.get("name") for f in el.iter("FieldReference") if f.get("name")]
         if fields:
             detail["fields"] = fields
         row = self.db.conn.execute("SELECT detail FROM fmscript_import_value_lists WHERE name = ?", (name,)).fetchone()
@@ -434,7 +453,7 @@ class Importer:
         else:
             self.summary.add("value lists")
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_value_lists VALUES (?, ?, ?)",
-                             (name, el.get("id"), _js(detail)))
+                             (name, vid, _js(detail)))
 
     def _custom_function(self, el) -> None:
         params = [p.get("name") for p in el.iter("Parameter") if p.get("name") is not None]

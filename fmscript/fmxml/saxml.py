@@ -137,18 +137,19 @@ def to_snippet_step(step: ET.Element) -> tuple[ET.Element, list[str]]:
         else:
             # ``<Parameter type="X"><X value=…/></Parameter>`` or ``<X><Calculation>…`` is the snippet's ``<X>``
             # (Show Custom Dialog's Title and Message, Perform Script's Parameter, Loop's FlushType).
-            inner = p.find(kind)
+            inner = p.find(kind) if kind.isidentifier() else None
             t = calc_text(p)
             if kind == "Parameter":
                 if t is not None:
                     _calc(out, t)
             elif inner is not None and inner.get("value") is not None and t is None:
                 ET.SubElement(out, kind, value=inner.get("value"))
-            elif t is not None:
+            elif t is not None and kind.isidentifier():
                 _calc(out, t, kind)
             else:
-                unknown.append(kind)
-                ET.SubElement(out, kind)
+                tag = kind if kind.isidentifier() else "Parameter"
+                unknown.append(tag)
+                ET.SubElement(out, tag)
     return out, unknown
 
 
@@ -180,9 +181,39 @@ def with_step_text(snippet_step: ET.Element, text: str) -> ET.Element | None:
     t = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if t.startswith("// "):
         t = t[3:]
-    open_at, close_at = t.find("["), t.rfind("]")
-    if open_at < 0 or close_at < open_at:
+    if t.find("[") < 0:
         return None
+    groups = [g.strip() for g in bracket_groups(t)]
     out = ET.Element("Step", dict(snippet_step.attrib))
-    ET.SubElement(out, OWN).text = t[open_at + 1:close_at]
+    options = " ; ".join(g for g in groups if g)
+    if options:
+        ET.SubElement(out, OWN).text = f" {options} "
     return out
+
+
+def bracket_groups(text: str) -> list[str]:
+    """What is inside each top-level ``[ … ]`` of a step's text: FileMaker writes some steps' options in several
+    groups, one a line (``Check Selection [  ]`` / ``[ Select ]``); quotes and comments may hold brackets."""
+    groups, depth, start, i, n = [], 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 1
+        elif text.startswith("//", i) and depth > 0:
+            end = text.find("\n", i)
+            i = n if end < 0 else end - 1
+        elif c == "[":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif c == "]" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                groups.append(text[start:i])
+        i += 1
+    return groups
