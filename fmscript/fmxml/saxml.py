@@ -176,13 +176,14 @@ def needs_text(step: ET.Element, snippet_step: ET.Element, unknown: list[str]) -
 
 
 def with_step_text(snippet_step: ET.Element, text: str) -> ET.Element | None:
-    """The step carrying FileMaker's own text of its options (``Insert from URL [ … ]``) in fmscript's element, or
-    None when the text is not the step's (another name, no brackets)."""
+    """The step carrying FileMaker's own text of its options (``Insert from URL [ … ]``) in fmscript's element
+    (none when FileMaker shows none), or None when there is no text."""
     t = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if t.startswith("// "):
         t = t[3:]
-    if t.find("[") < 0:
+    if not t:
         return None
+    # no brackets: FileMaker shows every option at its default (``Refresh Window``)
     groups = [g.strip() for g in bracket_groups(t)]
     out = ET.Element("Step", dict(snippet_step.attrib))
     options = " ; ".join(g for g in groups if g)
