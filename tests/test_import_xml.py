@@ -262,3 +262,19 @@ def test_without_a_scripts_folder_the_scripts_are_listed_in_the_database(tmp_pat
     assert rows == [("Startup.fmscript", "Startup", 9, 1), ("Sync/Export Customers.fmscript", "Export Customers", 16, 0),
                     ("Sync/Helpers/Log_ Message.fmscript", "Log: Message", 3, 0)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["only.sqlite"]
+
+
+def test_filemakers_step_texts_in_several_groups_or_none_become_one_step():
+    """As a FileMaker 22 export writes them in DDR_INFO (seen in a real export, not committed: no licence)."""
+    import xml.etree.ElementTree as ET
+
+    from fmscript.fmxml.saxml import with_step_text
+    from fmscript.fmxml.steps import step_to_text
+
+    step = ET.Element("Step", enable="True", id="18", name="Check Selection")
+    assert step_to_text(with_step_text(step, "Check Selection [  ]\r[ Select ]"))[0] == "Check Selection [ Select ]"
+    bare = ET.Element("Step", enable="True", id="80", name="Refresh Window")
+    assert step_to_text(with_step_text(bare, "Refresh Window"))[0] == "Refresh Window"
+    url = ET.Element("Step", enable="False", id="160", name="Insert from URL")
+    text = 'Insert from URL [ Target: $r ; "http://h/[x]" ; cURL options: "-H \\"a]\\"" ]'
+    assert step_to_text(with_step_text(url, text))[0] == "// " + text
