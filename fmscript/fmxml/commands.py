@@ -1,4 +1,4 @@
-"""``fmscript snippet to-text|from-text`` (and, when present, ``fmscript import-xml``)."""
+"""``fmscript snippet to-text|from-text`` and ``fmscript import-xml``."""
 from __future__ import annotations
 
 import sys
@@ -43,9 +43,29 @@ def cmd_snippet(args) -> int:
     return 0
 
 
+def cmd_import_xml(args) -> int:
+    from .importer import import_xml
+
+    def warn(message: str) -> None:
+        sys.stderr.write(f"warning: {message}\n")
+
+    summary = import_xml(args.file, args.output, args.scripts, warn)
+    sys.stderr.write(f"imported {args.file} into {args.output}"
+                     + (f" and {args.scripts}/" if args.scripts else "") + "\n")
+    for line in summary.lines():
+        sys.stderr.write(f"  {line}\n")
+    return 0
+
+
 def add_commands(sub) -> None:
     s = sub.add_parser("snippet", help="convert between FileMaker's clipboard XML (fmxmlsnippet) and script text")
     s.add_argument("direction", choices=["to-text", "from-text"])
     s.add_argument("file", metavar="FILE", help="the snippet (.xml) or script (.fmscript); - for stdin")
     s.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     s.set_defaults(func=cmd_snippet)
+
+    x = sub.add_parser("import-xml", help="import FileMaker's Save a Copy as XML: a SQLite file and the scripts")
+    x.add_argument("file", metavar="SOLUTION.xml", help="the export (UTF-16 or UTF-8)")
+    x.add_argument("-o", "--output", metavar="DB", required=True, help="the SQLite file to write (replaced whole)")
+    x.add_argument("--scripts", metavar="DIR", help="write every script as DIR/<folders>/<name>.fmscript")
+    x.set_defaults(func=cmd_import_xml)

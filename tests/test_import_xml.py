@@ -1,0 +1,280 @@
+"""fmscript import-xml: a Save-as-XML export (hand-built to FileMaker's grammar, see the fixture README) → a SQLite
+file and a folder of scripts that check passes, one of which reads records, posts them to a loopback REST API with
+Insert from URL and writes the answer to a data file; bad input gives error 718 and leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from fmscript import Interpreter
+from fmscript.data.database import Database
+from fmscript.errors import E_XML_PARSE, FMScriptError, UsageError
+from fmscript.fmxml import snippet
+from fmscript.fmxml.importer import import_xml
+
+FIXTURE = Path(__file__).parent / "fixtures" / "filemaker_xml" / "handbuilt-saxml.xml"
+
+STARTUP = """# Runs when the file opens
+Set Error Capture [ On ]
+Go to Layout [ “Customers” ]
+If [ Get ( FoundCount ) = 0 ]
+    Show Custom Dialog [ "Welcome" ; "No customers yet" ]
+Else
+    Perform Script [ Specified: From list ; “Log: Message” ; Parameter: "Started with " & Get ( FoundCount ) & " customers" ]
+End If
+# fmscript could not convert <Step id="35" name="Import Records"> (ImportOptions)
+"""
+
+
+@pytest.fixture
+def imported(tmp_path):
+    warnings: list[str] = []
+    summary = import_xml(FIXTURE, tmp_path / "app.sqlite", tmp_path / "scripts", warnings.append)
+    return tmp_path, summary, warnings
+
+
+def test_schema_occurrences_layouts_and_kept_definitions(imported):
+    tmp, summary, _ = imported
+    db = Database(tmp / "app.sqlite")
+    try:
+        customers, invoices = db.tables()["customers"], db.tables()["invoices"]
+        assert [f.name for f in customers.fields] == ["PrimaryKey", "Name", "Email", "g_Token"]
+        assert customers.field("g_Token").is_global and not customers.field("Name").is_global
+        assert invoices.field("Amount").type == "number" and invoices.field("InvoiceDate").type == "date"
+        assert invoices.field("Notes").repetitions == 3
+        assert db.table_of("Invoices_Customers").name == "Customers"
+        assert db.layouts()["invoice detail"] == ("Invoice Detail", "Invoices")
+        rows = dict(((t, f), (kind, calc, auto, val, summ)) for t, f, kind, calc, auto, val, summ in db.conn.execute(
+            "SELECT table_name, field_name, kind, calculation, auto_enter, validation, summary "
+            "FROM fmscript_import_fields"))
+        assert rows[("Invoices", "AmountWithTax")][:2] == ("Calculated", "Amount * 1.2")
+        assert "Get ( UUID )" in rows[("Customers", "PrimaryKey")][2]
+        assert 'notEmpty="True"' in rows[("Customers", "Name")][3]
+        assert 'operation="Total"' in rows[("Invoices", "TotalAmount")][4]
+        assert db.conn.execute("SELECT data_type FROM fmscript_import_fields WHERE field_name = 'Scan'"
+                               ).fetchone() == ("Binary",)
+        rel = db.conn.execute("SELECT left_occurrence, right_occurrence, predicates FROM "
+                              "fmscript_import_relationships").fetchall()
+        assert [(a, b, json.loads(p)) for a, b, p in rel] == [
+            ("Invoices", "Invoices_Customers", [{"type": "Equal", "left": "CustomerID", "right": "PrimaryKey"}])]
+        assert json.loads(db.conn.execute("SELECT detail FROM fmscript_import_value_lists").fetchone()[0]) == {
+            "source": "Custom", "values": ["Open", "Paid", "Void"]}
+        assert db.conn.execute("SELECT name, parameters, calculation FROM fmscript_import_custom_functions"
+                               ).fetchall() == [("Double", '["x"]', "x * 2")]
+        assert db.conn.execute("SELECT name, privilege_set FROM fmscript_import_accounts ORDER BY name"
+                               ).fetchall() == [("Admin", "[Full Access]"), ("clerk", "Sales")]
+        assert json.loads(db.conn.execute("SELECT portals FROM fmscript_import_layouts WHERE layout = "
+                                          "'Invoice Detail'").fetchone()[0]) == ["Invoices_Customers"]
+    finally:
+        db.close()
+    assert summary.counts["scripts"] == 3 and summary.counts["steps from DDR_INFO"] == 5
+    assert summary.counts["steps not converted"] == 1
+
+
+def test_scripts_are_files_in_their_folders_in_filemakers_text(imported):
+    tmp, _, warnings = imported
+    scripts = tmp / "scripts"
+    files = sorted(str(p.relative_to(scripts)) for p in scripts.rglob("*.fmscript"))
+    assert files == ["Startup.fmscript", "Sync/Export Customers.fmscript", "Sync/Helpers/Log_ Message.fmscript"]
+    assert (scripts / "Startup.fmscript").read_text() == STARTUP
+    # a name a file cannot hold is kept inside it
+    assert (scripts / "Sync/Helpers/Log_ Message.fmscript").read_text() == (
+        'Script "Log: Message"\n  Set Field [ Customers::g_Token ; Get ( ScriptParameter ) ]\n'
+        '  Set Variable [ $$LOG ; Value: List ( $$LOG ; Get ( ScriptParameter ) ) ]\n'
+        '  Exit Script [ Text Result: $$LOG ]\nEnd Script\n')
+    # the steps without a row came from FileMaker's own text in DDR_INFO
+    export = (scripts / "Sync/Export Customers.fmscript").read_text()
+    assert "Close Data File [ File ID: $fileID ]" in export
+    assert 'Insert from URL [ Select ; With dialog: Off ; Target: $response ; $url & "/customers" ;' in export
+    assert "    Go to Record/Request/Page [ Next ; Exit after last: On ]" in export
+    # what could not be converted is reported, and so is the catalogue fmscript does not know
+    assert any("Import Records" in w and "ImportOptions" in w for w in warnings)
+    text = FIXTURE.read_text(encoding="utf-8")
+    line = text[:text.index("<FancyFutureCatalog")].count("\n") + 1
+    assert any(f"handbuilt-saxml.xml:{line}: <FancyFutureCatalog> is not known" in w for w in warnings)
+    # owner-only, as everything fmscript writes
+    assert (tmp / "app.sqlite").stat().st_mode & 0o077 == 0
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [scripts, *scripts.rglob("*")])
+
+
+def test_saved_as_xml_steps_convert_by_the_snippet_rows(imported):
+    """A step read from Save as XML gives the text the snippet row gives: text → snippet → text is unchanged."""
+    tmp, _, _ = imported
+    for path in (tmp / "scripts").rglob("*.fmscript"):
+        text = path.read_text()
+        xml, problems = snippet.from_text(text)
+        back, more = snippet.to_text(xml)
+        assert [ln.strip() for ln in back.splitlines()] == [ln.strip() for ln in text.splitlines()
+                                                             if not ln.startswith(("Script ", "End Script"))]
+        if "could not convert" not in text:
+            assert problems == [] and more == []
+
+
+def test_every_imported_script_passes_check(imported):
+    tmp, _, _ = imported
+    fm = Interpreter(file=tmp / "app.sqlite", on_dialog=lambda t, m: None)
+    try:
+        for path in (tmp / "scripts").rglob("*.fmscript"):
+            _, found = fm.check_text(path.read_text(), str(path), path.stem, run_time=False)
+            assert [e.render() for e in found if e.kind != "warning"] == [], path
+    finally:
+        fm.close()
+
+
+class Api(BaseHTTPRequestHandler):
+    received: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Api.received.append((self.path, self.headers["Content-Type"], body))
+        out = json.dumps({"received": len(body)}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+@pytest.fixture
+def api():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    Api.received = []
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_imported_script_reads_records_posts_them_and_writes_a_data_file(imported, api, monkeypatch):
+    tmp, _, _ = imported
+    monkeypatch.setenv("FMSCRIPT_DOCUMENTS", str(tmp / "docs"))
+    with sqlite3.connect(tmp / "app.sqlite") as conn:
+        conn.executemany('INSERT INTO Customers (PrimaryKey, Name, Email) VALUES (?, ?, ?)',
+                         [("1", "Ada", "ada@example.org"), ("2", "Grace", "grace@example.org")])
+    conn.close()
+    fm = Interpreter(file=tmp / "app.sqlite", on_dialog=lambda t, m: None)
+    try:
+        result = fm.run_file(tmp / "scripts" / "Sync" / "Export Customers.fmscript", param=api)
+    finally:
+        fm.close()
+    assert result == "2 customers sent"
+    assert Api.received == [("/customers", "application/json",
+                             [{"name": "Ada", "email": "ada@example.org"},
+                              {"name": "Grace", "email": "grace@example.org"}])]
+    written = (tmp / "docs" / "export" / "customers-result.json").read_text()
+    assert json.loads(written) == {"received": 2} and written.endswith("\n")
+
+
+def test_a_utf16_export_imports_the_same(tmp_path, imported):
+    first, _, _ = imported
+    text = FIXTURE.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"', 1)
+    src = tmp_path / "utf16.xml"
+    src.write_bytes(text.encode("utf-16"))  # with a BOM, as FileMaker writes it
+    import_xml(src, tmp_path / "u.sqlite", tmp_path / "u")
+    for p in (first / "scripts").rglob("*.fmscript"):
+        assert (tmp_path / "u" / p.relative_to(first / "scripts")).read_text() == p.read_text()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "bad.xml")
+
+
+def test_malformed_xml_is_error_718_with_line_and_column_and_nothing_is_written(tmp_path):
+    text = FIXTURE.read_text(encoding="utf-8")
+    cut = text.index("<Script>", text.index("<StepsForScripts"))  # well into the file: tables already written
+    bad = tmp_path / "bad.xml"
+    bad.write_text(text[:cut] + "<Script><ScriptReference id='1'></Script>" + text[cut:], encoding="utf-8")
+    line = text[:cut].count("\n") + 1
+    with pytest.raises(FMScriptError) as e:
+        import_xml(bad, tmp_path / "app.sqlite", tmp_path / "scripts")
+    assert e.value.code == E_XML_PARSE
+    assert f"bad.xml:{line}:" in e.value.message and "mismatch" in e.value.message
+    assert _leftovers(tmp_path) == []  # no database, no scripts folder, no temporary file
+
+
+def test_a_failed_import_keeps_the_previous_database(tmp_path):
+    (tmp_path / "app.sqlite").write_bytes(b"previous")
+    bad = tmp_path / "bad.xml"
+    bad.write_text(FIXTURE.read_text(encoding="utf-8")[:5000], encoding="utf-8")  # cut short
+    with pytest.raises(FMScriptError) as e:
+        import_xml(bad, tmp_path / "app.sqlite")
+    assert e.value.code == E_XML_PARSE
+    assert (tmp_path / "app.sqlite").read_bytes() == b"previous" and _leftovers(tmp_path) == ["app.sqlite"]
+
+
+def test_not_an_export_and_a_full_scripts_folder_are_refused_before_work_starts(tmp_path):
+    snippet = Path(__file__).parent / "fixtures" / "filemaker_xml" / "keep-matching-records-script.xml"
+    with pytest.raises(FMScriptError) as e:
+        import_xml(snippet, tmp_path / "a.sqlite")
+    assert e.value.code == E_XML_PARSE and "<fmxmlsnippet>" in e.value.message
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "mine.fmscript").write_text("Beep\n")
+    with pytest.raises(UsageError):
+        import_xml(FIXTURE, tmp_path / "a.sqlite", tmp_path / "scripts")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scripts"]
+
+
+def test_elements_of_a_newer_filemaker_warn_and_the_import_goes_on(tmp_path):
+    text = FIXTURE.read_text(encoding="utf-8")
+    text = text.replace("<Structure membercount=\"1\">", "<Telemetry/><Structure membercount=\"1\">", 1)
+    text = text.replace('<Step hash="E4" index="3" id="23" name="Show All Records" enable="True"></Step>',
+                        '<Step hash="E4" index="3" id="23" name="Show All Records" enable="True"><ParameterValues>'
+                        '<Parameter type="Hologram"><Hologram value="3D"/></Parameter></ParameterValues></Step>')
+    src = tmp_path / "newer.xml"
+    src.write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    summary = import_xml(src, tmp_path / "n.sqlite", tmp_path / "n", warnings.append)
+    assert any("<Telemetry> is not known" in w for w in warnings)
+    assert any("Show All Records" in w and "Hologram" in w for w in warnings)
+    assert summary.counts["tables"] == 2 and summary.counts["scripts"] == 3
+
+
+def test_cli_imports_and_prints_a_summary_and_malformed_input_is_718(tmp_path):
+    cmd = [sys.executable, "-P", "-m", "fmscript", "import-xml", str(FIXTURE), "-o", str(tmp_path / "c.sqlite"),
+           "--scripts", str(tmp_path / "c")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and "scripts: 3" in done.stderr and "warning:" in done.stderr
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<FMSaveAsXML><Structure></FMSaveAsXML>", encoding="utf-8")
+    done = subprocess.run(cmd[:5] + [str(bad), "-o", str(tmp_path / "d.sqlite")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "error [718]" in done.stderr and "bad.xml:1:" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "d.sqlite").exists()
+
+
+def test_without_a_scripts_folder_the_scripts_are_listed_in_the_database(tmp_path):
+    import_xml(FIXTURE, tmp_path / "only.sqlite")
+    with sqlite3.connect(tmp_path / "only.sqlite") as conn:
+        rows = conn.execute("SELECT path, name, steps, not_converted FROM fmscript_import_scripts ORDER BY path"
+                            ).fetchall()
+    conn.close()
+    assert rows == [("Startup.fmscript", "Startup", 9, 1), ("Sync/Export Customers.fmscript", "Export Customers", 16, 0),
+                    ("Sync/Helpers/Log_ Message.fmscript", "Log: Message", 3, 0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["only.sqlite"]
+
+
+def test_filemakers_step_texts_in_several_groups_or_none_become_one_step():
+    """As a FileMaker 22 export writes them in DDR_INFO (seen in a real export, not committed: no licence)."""
+    import xml.etree.ElementTree as ET
+
+    from fmscript.fmxml.saxml import with_step_text
+    from fmscript.fmxml.steps import step_to_text
+
+    step = ET.Element("Step", enable="True", id="18", name="Check Selection")
+    assert step_to_text(with_step_text(step, "Check Selection [  ]\r[ Select ]"))[0] == "Check Selection [ Select ]"
+    bare = ET.Element("Step", enable="True", id="80", name="Refresh Window")
+    assert step_to_text(with_step_text(bare, "Refresh Window"))[0] == "Refresh Window"
+    url = ET.Element("Step", enable="False", id="160", name="Insert from URL")
+    text = 'Insert from URL [ Target: $r ; "http://h/[x]" ; cURL options: "-H \\"a]\\"" ]'
+    assert step_to_text(with_step_text(url, text))[0] == "// " + text
