@@ -98,7 +98,9 @@ def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_
     if seed is not None:
         mx.random.seed(int(seed))
     try:
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        from fmscript.ai.families import chat_messages, render
+
+        prompt = render(tokenizer, chat_messages(tokenizer, messages), add_generation_prompt=True)
     except Exception as e:
         raise FMScriptError(f"The model {model_name!r} could not format the messages: {e}",
                             code=E_AI_REQUEST_FAILED) from None

@@ -114,18 +114,24 @@ def _write_safetensors(path: Path, tensors: dict) -> None:
             f.write(b)
 
 
-def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
-                       seed: int = 0) -> Path:
-    """Write a complete model folder at ``dest`` (atomically: a temporary folder renamed into place)."""
-    if size not in SIZES:
-        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.",
-                            code=E_INVALID_PARAMETER)
+def read_corpus(corpus_path: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """(path, text) of the tokenizer corpus: the user's file or the shipped one; missing or empty is an error."""
     cpath = Path(corpus_path) if corpus_path else DEFAULT_CORPUS
     if not cpath.is_file():
         raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} does not exist.", code=E_FILE_MISSING)
     text = cpath.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} is empty.", code=E_INVALID_PARAMETER)
+    return cpath, text
+
+
+def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
+                       seed: int = 0) -> Path:
+    """Write a complete model folder at ``dest`` (atomically: a temporary folder renamed into place)."""
+    if size not in SIZES:
+        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.",
+                            code=E_INVALID_PARAMETER)
+    cpath, text = read_corpus(corpus_path)
 
     args = dict(SIZES[size])
     tok = _train_tokenizer(text, args["vocab_size"])
@@ -171,8 +177,11 @@ def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.Pat
 
 
 def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
-                home: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = True) -> Path:
-    """Build a model under ``models/<name>`` of the fmscript home (or of ``home``) and return its folder."""
+                home: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = True,
+                arch: str = "llama") -> Path:
+    """Build a model under ``models/<name>`` of the fmscript home (or of ``home``) and return its folder.
+
+    ``arch``: ``llama`` (fmscript's own) or a family of :mod:`fmscript.ai.families` (``gemma``, ``qwen3``, …)."""
     from fmscript.ai.modelstore import check_model_name, models_root
 
     check_model_name(name)
@@ -180,6 +189,10 @@ def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | 
     if dest.exists() and not overwrite:
         return dest
     with private():  # a model folder of the home: owner-only
+        if arch != "llama":
+            from fmscript.ai.families import build_family_folder
+
+            return build_family_folder(dest, arch, size=size, corpus_path=corpus_path, seed=seed)
         return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
 
 

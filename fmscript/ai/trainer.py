@@ -43,12 +43,14 @@ class TrainResult:
 
 def tokenize_examples(tokenizer, examples: list[dict], mask_prompt: bool, max_seq_length: int):
     """Chat examples → ``(token ids, offset)``; loss counts tokens from ``offset`` on (the last assistant reply)."""
+    from fmscript.ai.families import chat_messages, render
+
     rows = []
     for ex in examples:
-        msgs = [{"role": m["role"], "content": m["content"]} for m in ex["messages"]]
-        tokens = list(tokenizer.apply_chat_template(msgs, tokenize=True))
+        msgs = chat_messages(tokenizer, [{"role": m["role"], "content": m["content"]} for m in ex["messages"]])
+        tokens = list(render(tokenizer, msgs))
         if mask_prompt:
-            prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=True, add_generation_prompt=True)
+            prompt = render(tokenizer, msgs[:-1], add_generation_prompt=True)
             offset = len(prompt)
         else:
             offset = 1
