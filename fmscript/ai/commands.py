@@ -37,6 +37,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--corpus", metavar="FILE", help="text to train the tokenizer on (default: the shipped corpus)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace a model of that name")
+    p.add_argument("--arch", default="llama", choices=_arch_names(),
+                   help="model family: fmscript's own llama (default) or a family's architecture and chat template")
     p.set_defaults(handler=cmd_models_create_tiny)
 
     j = subparsers.add_parser("jobs", help="list, show, cancel or wait for fine-tuning jobs")
@@ -58,6 +60,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("id")
     p.add_argument("--timeout", type=float, default=None, help="seconds")
     p.set_defaults(handler=cmd_jobs_wait)
+
+
+def _arch_names() -> list[str]:
+    from fmscript.ai.families import arch_names
+
+    return arch_names()
 
 
 def _err(e: FMScriptError | str) -> None:
@@ -139,8 +147,9 @@ def cmd_models_create_tiny(args) -> int:
     if dest.exists() and not args.force:
         raise UsageError(f"a model named {args.name} already exists in {dest}; give --force to replace it")
     t = time.perf_counter()
-    path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed)
-    print(f"Created {args.size} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
+    arch = getattr(args, "arch", "llama")
+    path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed, arch=arch)
+    print(f"Created {args.size} {arch} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
     return EXIT_OK
 
 
