@@ -171,6 +171,14 @@ def write_pointer(folder: Path, *, base_model: str, base_path, job_id: str, fine
     return path
 
 
+def read_config(folder: Path) -> dict:
+    """A model folder's ``config.json`` (empty when missing or unreadable)."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def read_pointer(folder: Path) -> dict:
     try:
         return json.loads((Path(folder) / POINTER_FILE).read_text())
