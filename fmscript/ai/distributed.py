@@ -26,6 +26,7 @@ from pathlib import Path
 from fmscript.errors import E_INVALID_PARAMETER, FMScriptError
 
 RESULT_FILE = "distributed-result.json"
+STOP_FILE = "stop"  # written by the worker into the run folder: rank 0 checkpoints and every rank stops
 
 
 def training_group():
@@ -107,17 +108,17 @@ def _run_job(job_id: str, stage: str) -> int:
     examples = load_examples(store.get_file(job["training_file"])["path"])
     base = modelstore.resolve_model(job["model"], fetch=True)
     worker_pid = int(os.environ.get("FMSCRIPT_DIST_WORKER", "0") or 0)
+    run_dir = fmhome.runs_dir(job_id, ensure=True)
 
     def report(message, data=None, level="info"):
         if store.add_event(job_id, message, level, data, only_running=True) and data and "step" in data:
             store.update_progress(job_id, data["step"], data.get("trained_tokens") or 0)
 
     def should_stop():
-        if worker_pid and not process_alive(worker_pid):
+        if (worker_pid and not process_alive(worker_pid)) or (run_dir / STOP_FILE).exists():
             return "shutdown"
         return None if store.status_of(job_id) == "running" else "cancelled"
 
-    run_dir = fmhome.runs_dir(job_id, ensure=True)
     trainer = LoRATrainer(base.base_path, params, examples, run_dir=run_dir, report=report, should_stop=should_stop)
     result = trainer.run(resume=True, stage_dir=stage)
     if trainer.rank == 0:

@@ -63,3 +63,32 @@ def test_processes_parameter_and_server_setting(monkeypatch):
     assert distributed.processes_for(parse_params({"processes": 2})) == 2
     with pytest.raises(Exception, match="processes"):
         parse_params({"processes": 0})
+
+
+@pytest.mark.slow
+def test_a_distributed_job_resumes_after_its_worker_is_killed(home, qa_file):
+    import os
+    import signal
+
+    from fmscript.ai import worker
+    from fmscript.ai.jobs import JobStore
+    from fmscript.ai.local import LocalEngine
+
+    from .engine_support import QA, wait_until
+
+    engine = LocalEngine()
+    res = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 30, "learning_rate": "3e-3",
+                                                          "batch_size": 4, "steps_per_report": 2, "save_every": 4,
+                                                          "processes": 2, "fine_tuned_model_name": "dist"})["result"]
+    store = JobStore()
+    job = wait_until(lambda: (lambda j: j if (j["step"] or 0) >= 8 and (
+        home / "runs" / res["id"] / "checkpoint" / "state.json").is_file() else None)(store.get_job(res["id"])),
+        timeout=240, what="the distributed job to checkpoint")
+    os.kill(job["pid"], signal.SIGKILL)
+    wait_until(lambda: not worker.worker_running(), what="the killed worker's lock to go")
+    final = engine.wait(res["id"], timeout=300)["result"]
+    assert final["status"] == "succeeded", store.get_job(res["id"])["error"]
+    messages = [e["message"] for e in store.events(res["id"])]
+    assert any(m.startswith("Resumed from the checkpoint at step") for m in messages)
+    assert [d["step"] for d in store.metrics(res["id"])][-1] == 30
+    assert engine.chat("fm-mlx-dist", [{"role": "user", "content": QA[0][0]}])  # the tuned model is installed
