@@ -204,4 +204,7 @@ def parse_params(value) -> FineTuneParams:
             p.fine_tuned_model_name = check_tuned_root_name(v if isinstance(v, str) else str(v))
         else:
             p.unknown[raw_key] = v
+    if p.processes and p.processes > p.batch_size:
+        raise ParameterError(f"The fine-tune parameter 'processes' ({p.processes}) may not exceed batch_size "
+                             f"({p.batch_size}): each process trains on its share of every batch's rows.")
     return p

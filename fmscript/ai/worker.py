@@ -251,6 +251,10 @@ class Worker:
 
             processes = processes_for(params)
             if processes > 1:
+                if processes > params.batch_size:
+                    raise FMScriptError(f"The job's batch_size ({params.batch_size}) is smaller than the number "
+                                        f"of training processes ({processes}, FMSCRIPT_TRAIN_PROCESSES): give "
+                                        "batch_size at least that large, or processes 1.")
                 result = self.run_distributed(jid, processes, stage)
             else:
                 trainer = LoRATrainer(base.base_path, params, examples, run_dir=fmhome.runs_dir(jid, ensure=True),

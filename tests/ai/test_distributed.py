@@ -60,9 +60,11 @@ def test_processes_parameter_and_server_setting(monkeypatch):
     assert distributed.processes_for(parse_params({})) == 1
     monkeypatch.setenv("FMSCRIPT_TRAIN_PROCESSES", "3")
     assert distributed.processes_for(parse_params({})) == 3
-    assert distributed.processes_for(parse_params({"processes": 2})) == 2
+    assert distributed.processes_for(parse_params({"processes": 2, "batch_size": 2})) == 2
     with pytest.raises(Exception, match="processes"):
         parse_params({"processes": 0})
+    with pytest.raises(Exception, match="may not exceed batch_size"):
+        parse_params({"processes": 4, "batch_size": 2})
 
 
 @pytest.mark.slow
