@@ -40,7 +40,23 @@ def add_commands(subparsers) -> None:
     p.add_argument("--corpus", metavar="FILE", help="text to train the tokenizer on (default: the shipped corpus)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace a model of that name")
+    p.add_argument("--arch", default="llama", choices=_arch_names(),
+                   help="model family: fmscript's own llama (default) or a family's architecture and chat template")
     p.set_defaults(handler=cmd_models_create_tiny)
+    p = msub.add_parser("quantize", help="a 4- or 8-bit copy of a base model (QLoRA trains adapters on it)")
+    p.add_argument("name")
+    p.add_argument("--bits", type=int, choices=[4, 8], default=4)
+    p.add_argument("--group-size", type=int, choices=[32, 64, 128], default=64)
+    p.add_argument("--out", metavar="NAME", help="name of the new model (default: NAME-<bits>bit)")
+    p.add_argument("--force", action="store_true", help="replace a model of that name")
+    p.set_defaults(handler=cmd_models_quantize)
+    p = msub.add_parser("fuse", help="merge a tuned model's adapter into its base: a standalone Hugging Face folder")
+    p.add_argument("name")
+    p.add_argument("--out", metavar="NAME", help="name of the new model (default: NAME-fused)")
+    p.add_argument("--dequantize", action="store_true", help="write full-precision weights from a quantized base")
+    p.add_argument("--gguf", action="store_true", help="also write model.gguf (llama and mistral models)")
+    p.add_argument("--force", action="store_true", help="replace a model of that name")
+    p.set_defaults(handler=cmd_models_fuse)
 
     j = subparsers.add_parser("jobs", help="list, show, cancel or wait for fine-tuning jobs")
     jsub = j.add_subparsers(dest="jobs_command", metavar="COMMAND")
@@ -61,6 +77,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("id")
     p.add_argument("--timeout", type=float, default=None, help="seconds")
     p.set_defaults(handler=cmd_jobs_wait)
+
+
+def _arch_names() -> list[str]:
+    from fmscript.ai.families import arch_names
+
+    return arch_names()
 
 
 def _err(e: FMScriptError | str) -> None:
@@ -153,8 +175,30 @@ def cmd_models_create_tiny(args) -> int:
         except FMScriptError as e:
             print(f"Skipped the BERT-style model: {e.message}", file=sys.stderr)
         return EXIT_OK
-    path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed)
-    print(f"Created {args.size} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
+    arch = getattr(args, "arch", "llama")
+    path = create_tiny(args.name, size=args.size, corpus_path=args.corpus, seed=args.seed, arch=arch)
+    print(f"Created {args.size} {arch} model {args.name} in {path} ({time.perf_counter() - t:.1f} s).")
+    return EXIT_OK
+
+
+@_guard
+def cmd_models_quantize(args) -> int:
+    from fmscript.ai.quantize import quantize
+
+    t = time.perf_counter()
+    path = quantize(args.name, bits=args.bits, group_size=args.group_size, out=args.out, overwrite=args.force)
+    print(f"Quantized {args.name} to {args.bits} bits in {path} ({time.perf_counter() - t:.1f} s).")
+    return EXIT_OK
+
+
+@_guard
+def cmd_models_fuse(args) -> int:
+    from fmscript.ai.fuse import fuse
+
+    t = time.perf_counter()
+    path = fuse(args.name, out=args.out, dequantize=args.dequantize, gguf=args.gguf, overwrite=args.force)
+    print(f"Fused {args.name} into {path} ({time.perf_counter() - t:.1f} s)"
+          + (f"; GGUF: {path / 'model.gguf'}." if args.gguf else "."))
     return EXIT_OK
 
 

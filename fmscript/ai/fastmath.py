@@ -78,6 +78,10 @@ def softmax(x, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+#: Copy the (B, H, T, D) head views of q, k, v once before attention (bench/README.md has the A/B figures).
+CONTIGUOUS_HEADS = True
+
+
 def make_sdpa(original):
     """mlx-lm's ``scaled_dot_product_attention`` with the softmax on :func:`exp`, for training without a cache
     (no KV cache, no sinks, same number of query and key heads); anything else goes to ``original``."""
@@ -86,6 +90,8 @@ def make_sdpa(original):
         if cache is not None or sinks is not None or queries.shape[1] != keys.shape[1] or \
                 not (mask is None or isinstance(mask, str) and mask == "causal"):
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
+        if CONTIGUOUS_HEADS:  # one copy per head layout instead of one inside every matmul that reads a view
+            queries, keys, values = mx.contiguous(queries), mx.contiguous(keys), mx.contiguous(values)
         scores = (queries * scale) @ keys.swapaxes(-1, -2)
         if mask == "causal":
             T, S = scores.shape[-2], scores.shape[-1]

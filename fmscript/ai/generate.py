@@ -119,11 +119,10 @@ def context_length(model, tokenizer) -> int | None:
 
 def prompt_tokens(model_name: str, model, tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list:
     """The prompt's tokens through the model's chat template; error 14 when they do not fit its context."""
+    from fmscript.ai.families import chat_messages, render
+
     try:
-        if tools:
-            prompt = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
-        else:
-            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        prompt = render(tokenizer, chat_messages(tokenizer, messages, tools), add_generation_prompt=True, tools=tools)
     except Exception as e:
         raise FMScriptError(f"The model {model_name!r} could not format the messages"
                             + (" with tools" if tools else "") + f": {e}", code=E_AI_REQUEST_FAILED) from None

@@ -79,10 +79,10 @@ class LocalEngine(Provider):
         """Validate without side effects; returns (resolved base, FineTuneParams, TrainingSummary, warnings)."""
         p = parse_params(params)
         summary = validate_file(training_path)
-        base = self.check_model(base_model, p)
+        base = self.check_model(base_model, p, longest=summary.longest)
         return base, p, summary, p.warnings()
 
-    def check_model(self, base_model: str, params=None):
+    def check_model(self, base_model: str, params=None, longest: int | None = None):
         """The base model exists here (or on the hub), is not itself a tuned model, and fits in memory."""
         p = params if hasattr(params, "to_json") else parse_params(params)
         base = modelstore.resolve_model(base_model)
@@ -90,7 +90,7 @@ class LocalEngine(Provider):
             raise FMScriptError(f"{base_model!r} is a tuned model; fine-tune its base model "
                                 f"({base.base_name!r}) instead.", code=modelstore.E_INVALID_PARAMETER)
         if base.base_path is not None:
-            modelstore.check_training_memory(base.base_path, p.batch_size, base_model)
+            modelstore.check_training_memory(base.base_path, p.batch_size, base_model, params=p, longest=longest)
         return base
 
     def fine_tune(self, base_model: str, training_path: str | os.PathLike, params=None,

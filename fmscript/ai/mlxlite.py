@@ -21,7 +21,7 @@ from pathlib import Path
 _REMAP = {"mistral": "llama", "iquestcoder": "llama", "xverse": "llama"}
 
 
-def _mlx_lm_models():
+def light_mlx_lm():
     """Make ``mlx_lm.models.*`` importable without running ``mlx_lm/__init__.py`` (which imports transformers)."""
     if "mlx_lm" not in sys.modules:
         spec = importlib.util.find_spec("mlx_lm")
@@ -35,6 +35,12 @@ def _mlx_lm_models():
         sys.modules["mlx_lm"] = pkg
 
 
+def arch_module(model_type: str):
+    """mlx-lm's model module for a Hugging Face ``model_type`` (``mistral`` is mlx-lm's llama), imported light."""
+    light_mlx_lm()
+    return importlib.import_module(f"mlx_lm.models.{_REMAP.get(model_type, model_type)}")
+
+
 def load_model(path: str | Path):
     """(model, config) for a Hugging Face folder; mlx-lm's full loader for anything unusual."""
     import mlx.core as mx
@@ -46,9 +52,7 @@ def load_model(path: str | Path):
     arch = None
     if not unusual:
         try:
-            _mlx_lm_models()
-            model_type = _REMAP.get(config["model_type"], config["model_type"])
-            arch = importlib.import_module(f"mlx_lm.models.{model_type}")
+            arch = arch_module(config["model_type"])
         except (ImportError, KeyError):
             arch = None
     if arch is None:
@@ -153,7 +157,7 @@ def _light_subpackage(name: str) -> None:
 def mlx_lm_lora_linear():
     """mlx-lm's own ``LoRALinear`` class, loaded without ``mlx_lm/__init__.py`` or ``mlx_lm/tuner/__init__.py``
     (both import transformers, and so torch)."""
-    _mlx_lm_models()
+    light_mlx_lm()
     if getattr(sys.modules["mlx_lm"], "__fmscript_light__", False):
         _light_subpackage("mlx_lm.tuner")
     from mlx_lm.tuner.lora import LoRALinear

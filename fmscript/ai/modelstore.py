@@ -171,6 +171,14 @@ def write_pointer(folder: Path, *, base_model: str, base_path, job_id: str, fine
     return path
 
 
+def read_config(folder: Path) -> dict:
+    """A model folder's ``config.json`` (empty when missing or unreadable)."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def read_pointer(folder: Path) -> dict:
     try:
         return json.loads((Path(folder) / POINTER_FILE).read_text())
@@ -392,31 +400,13 @@ def weights_bytes(path: Path) -> int:
 
 
 def available_memory() -> int:
-    """Memory this process may still use, in bytes (``FMSCRIPT_MEMORY_LIMIT`` overrides, e.g. for tests)."""
-    env = os.environ.get("FMSCRIPT_MEMORY_LIMIT")
-    if env:
-        return _parse_bytes(env)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if sys.platform == "darwin":
-        try:
-            import subprocess
+    """Memory this process may still use, in bytes (psutil and the cgroup; ``FMSCRIPT_MEMORY_LIMIT`` overrides)."""
+    from fmscript.ai.memory import available
 
-            return int(subprocess.check_output(["sysctl", "-n", "hw.memsize"]).strip())
-        except Exception:
-            pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
+    return available()[0]
 
 
-def _parse_bytes(text: str) -> int:
+def parse_bytes(text: str) -> int:
     t = text.strip().upper().rstrip("B")
     mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     if t and t[-1] in mult:
@@ -425,28 +415,22 @@ def _parse_bytes(text: str) -> int:
 
 
 def estimate_training_memory(path: Path, batch_size: int = 1, seq_len: int = 512) -> int:
-    """A deliberately rough upper estimate of LoRA training memory: weights, activations, logits, overhead."""
-    wb = weights_bytes(path)
-    try:
-        cfg = json.loads((Path(path) / "config.json").read_text())
-        cfg = {**cfg.get("text_config", {}), **cfg}
-        h, L, v = int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]), int(cfg.get("vocab_size", 32000))
-        inter = int(cfg.get("intermediate_size", 4 * h))
-    except (OSError, ValueError, KeyError, TypeError):
-        h, L, v, inter = 4096, 32, 32000, 11008
-    tokens = batch_size * seq_len
-    activations = tokens * L * (12 * h + 3 * inter) * 4  # kept for the backward pass, fp32
-    logits = tokens * v * 4 * 3  # logits, softmax, gradient
-    return int(wb * 1.15 + activations + logits + (256 << 20))
+    """Bytes LoRA training of ``path`` needs (see :mod:`fmscript.ai.memory`)."""
+    from fmscript.ai.memory import estimate
+
+    return estimate(Path(path), batch_size, seq_len).total
 
 
-def check_training_memory(path: Path, batch_size: int = 1, name: str | None = None) -> int:
-    """Refuse, before a job exists, a model whose training would not fit in memory. Returns the estimate."""
-    need = estimate_training_memory(path, batch_size)
-    have = available_memory()
-    if need > have:
-        raise NotEnoughMemory(
-            f"The model {name or str(path)!r} needs about {need / (1 << 30):.1f} GiB to fine-tune "
-            f"but only {have / (1 << 30):.1f} GiB of memory is available: choose a smaller base model "
-            "or a smaller batch_size.")
-    return need
+def check_training_memory(path: Path, batch_size: int = 1, name: str | None = None, *, params=None,
+                          longest: int | None = None) -> int:
+    """Refuse, before a job exists, a model whose training would not fit in memory. Returns the estimate.
+
+    ``params`` (FineTuneParams) gives batch size, max_seq_length, lora_layers and rank; ``longest`` bounds the
+    sequence length by the longest example (its UTF-8 bytes: a byte-level tokenizer never makes more tokens)."""
+    from fmscript.ai.memory import check
+
+    seq = int(getattr(params, "max_seq_length", 2048) or 2048)
+    if longest:
+        seq = min(seq, int(longest))
+    return check(Path(path), name, batch_size=getattr(params, "batch_size", batch_size), seq_len=seq,
+                 lora_layers=getattr(params, "lora_layers", 4), rank=getattr(params, "rank", 8)).total

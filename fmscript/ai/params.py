@@ -49,6 +49,7 @@ class FineTuneParams:
     save_every: int = 100
     fast_math: bool = True  # CPU only: vectorised exp in SiLU and the loss (fastmath.py); same losses to ~1e-6
     epochs: int | None = None  # OpenAI's n_epochs: steps = ceil(epochs * examples / batch_size)
+    processes: int | None = None  # data-parallel training processes (distributed.py); None: the server's setting
     unknown: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -73,7 +74,8 @@ class FineTuneParams:
 _INT_KEYS = {"max_steps": (1, 10_000_000), "lora_layers": (1, 10_000), "batch_size": (1, 4096),
              "rank": (1, 4096), "seed": (0, 2**32 - 1), "warmup_steps": (0, 10_000_000),
              "max_seq_length": (2, 1_000_000), "steps_per_report": (1, 10_000_000),
-             "steps_per_eval": (1, 10_000_000), "save_every": (1, 10_000_000), "epochs": (1, 100_000)}
+             "steps_per_eval": (1, 10_000_000), "save_every": (1, 10_000_000), "epochs": (1, 100_000),
+             "processes": (1, 1024)}
 _FLOAT_KEYS = {"learning_rate": (0.0, 10.0, False), "scale": (0.0, 1e6, False), "alpha": (0.0, 1e6, False),
                "dropout": (0.0, 1.0, True), "validation_fraction": (0.0, 0.9, True),
                "weight_decay": (0.0, 10.0, True)}
@@ -202,4 +204,7 @@ def parse_params(value) -> FineTuneParams:
             p.fine_tuned_model_name = check_tuned_root_name(v if isinstance(v, str) else str(v))
         else:
             p.unknown[raw_key] = v
+    if p.processes and p.processes > p.batch_size:
+        raise ParameterError(f"The fine-tune parameter 'processes' ({p.processes}) may not exceed batch_size "
+                             f"({p.batch_size}): each process trains on its share of every batch's rows.")
     return p

@@ -140,18 +140,24 @@ def _write_safetensors(path: Path, tensors: dict) -> None:
             f.write(b)
 
 
-def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
-                       seed: int = 0) -> Path:
-    """Write a complete model folder at ``dest`` (atomically: a temporary folder renamed into place)."""
-    if size not in SIZES:
-        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.",
-                            code=E_INVALID_PARAMETER)
+def read_corpus(corpus_path: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """(path, text) of the tokenizer corpus: the user's file or the shipped one; missing or empty is an error."""
     cpath = Path(corpus_path) if corpus_path else DEFAULT_CORPUS
     if not cpath.is_file():
         raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} does not exist.", code=E_FILE_MISSING)
     text = cpath.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         raise FMScriptError(f"The tokenizer corpus {str(cpath)!r} is empty.", code=E_INVALID_PARAMETER)
+    return cpath, text
+
+
+def build_model_folder(dest: Path, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
+                       seed: int = 0) -> Path:
+    """Write a complete model folder at ``dest`` (atomically: a temporary folder renamed into place)."""
+    if size not in SIZES:
+        raise FMScriptError(f"Unknown model size {size!r}: use one of {', '.join(SIZES)}.",
+                            code=E_INVALID_PARAMETER)
+    cpath, text = read_corpus(corpus_path)
 
     args = dict(SIZES[size])
     tok = _train_tokenizer(text, args["vocab_size"])
@@ -252,10 +258,12 @@ def build_embedding_folder(dest: Path, family: str = "decoder", corpus_path: str
 
 def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | None = None,
                 home: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = True,
-                kind: str = "chat") -> Path:
+                kind: str = "chat", arch: str = "llama") -> Path:
     """Build a model under ``models/<name>`` of the fmscript home (or of ``home``) and return its folder.
 
-    ``kind`` is ``chat``, or ``embedding`` (a decoder embedding model) or ``bert`` (a BERT-style encoder)."""
+    ``kind`` is ``chat``, or ``embedding`` (a decoder embedding model) or ``bert`` (a BERT-style encoder);
+    ``arch`` (chat models): ``llama`` (fmscript's own) or a family of :mod:`fmscript.ai.families` (``gemma``,
+    ``qwen3``, …)."""
     from fmscript.ai.modelstore import check_model_name, models_root
 
     check_model_name(name)
@@ -263,9 +271,13 @@ def create_tiny(name: str, size: str = "tiny", corpus_path: str | os.PathLike | 
     if dest.exists() and not overwrite:
         return dest
     with private():  # a model folder of the home: owner-only
-        if kind == "chat":
-            return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
-        return build_embedding_folder(dest, "decoder" if kind == "embedding" else kind, corpus_path, seed)
+        if kind != "chat":
+            return build_embedding_folder(dest, "decoder" if kind == "embedding" else kind, corpus_path, seed)
+        if arch != "llama":
+            from fmscript.ai.families import build_family_folder
+
+            return build_family_folder(dest, arch, size=size, corpus_path=corpus_path, seed=seed)
+        return build_model_folder(dest, size=size, corpus_path=corpus_path, seed=seed)
 
 
 def ensure_builtin(name: str) -> Path | None:

@@ -44,13 +44,15 @@ class TrainResult:
 
 def tokenize_examples(tokenizer, examples: list[dict], mask_prompt: bool, max_seq_length: int):
     """Chat examples → ``(token ids, offset)``; loss counts tokens from ``offset`` on (the last assistant reply)."""
+    from fmscript.ai.families import chat_messages, render
+
     rows = []
     for ex in examples:
-        msgs = check_messages(ex["messages"])
-        tools = {"tools": ex["tools"]} if ex.get("tools") else {}  # tool-calling examples: the model's template
-        tokens = list(tokenizer.apply_chat_template(msgs, tokenize=True, **tools))
+        tools = ex.get("tools") or None  # tool-calling examples: the model's own template renders them
+        msgs = chat_messages(tokenizer, check_messages(ex["messages"]), tools)
+        tokens = list(render(tokenizer, msgs, tools=tools))
         if mask_prompt:
-            prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=True, add_generation_prompt=True, **tools)
+            prompt = render(tokenizer, msgs[:-1], add_generation_prompt=True, tools=tools)
             offset = len(prompt)
         else:
             offset = 1
@@ -122,8 +124,15 @@ def make_batch(rows, pad_id: int = 0, multiple: int | None = None):
     return inputs, targets, mask, real
 
 
+#: How rank 0 tells the other processes why training stops (a sum over processes of which only rank 0 is non-zero).
+_STOP_CODES = {"cancelled": 1, "shutdown": 2}
+
+
 class LoRATrainer:
     """One fine-tuning run: load the base, add LoRA layers, train, checkpoint, write the adapter."""
+
+    group = None  # mlx's distributed group when data-parallel (distributed.py), else None
+    rank, world = 0, 1
 
     def __init__(self, base_path: str | os.PathLike, params: FineTuneParams, examples: list[dict],
                  run_dir: str | os.PathLike | None = None, report=None, should_stop=None, compile: bool = True):
@@ -144,6 +153,12 @@ class LoRATrainer:
 
         p = self.p
         mx.random.seed(p.seed)
+        from fmscript.ai.distributed import training_group
+
+        self.group = training_group()
+        self.rank, self.world = (self.group.rank(), self.group.size()) if self.group is not None else (0, 1)
+        if self.rank != 0:
+            self.report = lambda message, data=None, level="info": None
         model, config = load_model(self.base_path)
         self.config = config
         tokenizer = load_tokenizer(self.base_path, eos_token_ids=config.get("eos_token_id"))
@@ -193,6 +208,24 @@ class LoRATrainer:
             optimizer.update(model, grads)
             return loss, ntok
 
+        group = self.group
+        if group is not None:
+            # Data parallel: each process has its share of the batch's rows; its loss is divided by the whole
+            # batch's token count, so the summed gradients are exactly those of the whole batch on one process.
+            from fmscript.ai.distributed import all_sum_tree
+
+            def shard_loss(model, inputs, targets, mask, denom):
+                logits = model(inputs).astype(mx.float32)
+                return (cross_entropy(logits, targets) * mask).sum() / denom, mask.sum()
+
+            shard_grad = nn.value_and_grad(model, shard_loss)
+
+            def step(inputs, targets, mask, denom):  # noqa: F811 (the distributed step replaces the plain one)
+                (loss, ntok), grads = shard_grad(model, inputs, targets, mask, denom)
+                grads = all_sum_tree(grads, group)
+                optimizer.update(model, grads)
+                return mx.distributed.all_sum(loss, group=group), ntok
+
         def evaluate(inputs, targets, mask):
             loss, ntok = loss_fn(model, inputs, targets, mask)
             return loss * ntok, ntok
@@ -212,7 +245,7 @@ class LoRATrainer:
 
     def save_checkpoint(self, step: int, trained_tokens: int) -> None:
         """``runs/<job>/ckpt-<step>/`` written in a temporary folder, then ``checkpoint`` re-pointed at it."""
-        if not self.run_dir:
+        if not self.run_dir or self.rank != 0:  # one writer; the others resume from the same folder
             return
         import mlx.core as mx
         from mlx.utils import tree_flatten
@@ -303,8 +336,14 @@ class LoRATrainer:
         stop_check_t = 0.0
         while step < total:
             rows = [self.rows[i] for i in batch_indices(self.train_idx, p.batch_size, step, p.seed)]
-            inp, tgt, msk, real = make_batch(rows, self.pad_id)
-            loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
+            if self.group is None:
+                inp, tgt, msk, real = make_batch(rows, self.pad_id)
+                loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
+            else:
+                real = sum(len(t) for t, _ in rows)
+                denom = float(sum(len(t) - max(off, 1) for t, off in rows))  # every row's loss tokens
+                inp, tgt, msk, _ = make_batch(rows[self.rank::self.world], self.pad_id)
+                loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk), mx.array(denom))
             mx.eval(loss, self._state)
             step += 1
             trained_tokens += real
@@ -319,7 +358,7 @@ class LoRATrainer:
                 data = {"step": step, "total_steps": total, "train_loss": round(last_train, 6),
                         "tokens_per_sec": round(win_tokens / max(now - win_t, 1e-9), 1),
                         "elapsed": round(now - t0, 3), "trained_tokens": trained_tokens}
-                if eval_now and self.val_idx:
+                if eval_now and self.val_idx and self.rank == 0:
                     t_eval = time.perf_counter()
                     last_val = self.validation_loss()
                     data["val_loss"] = round(last_val, 6)
@@ -334,7 +373,18 @@ class LoRATrainer:
                 self.save_checkpoint(step, trained_tokens)
                 eval_seconds += time.perf_counter() - t_save
             now = time.perf_counter()
-            if now - stop_check_t > 0.25:
+            if self.group is not None:  # rank 0 decides; every process learns it at the same step
+                code = 0
+                if self.rank == 0 and now - stop_check_t > 0.25:
+                    stop_check_t = now
+                    code = _STOP_CODES.get(self.should_stop(), 0)
+                code = int(mx.distributed.all_sum(mx.array(code), group=self.group).item())
+                stopped = {v: k for k, v in _STOP_CODES.items()}.get(code)
+                if stopped:
+                    if stopped == "shutdown" and self.run_dir:
+                        self.save_checkpoint(step, trained_tokens)
+                    break
+            elif now - stop_check_t > 0.25:
                 stop_check_t = now
                 stopped = self.should_stop()
                 if stopped:
@@ -346,7 +396,7 @@ class LoRATrainer:
         result = TrainResult(step, trained_tokens, last_train, last_val, stopped, None, metrics,
                              tokens_per_sec=ran_tokens / seconds if seconds > 0 and ran_tokens else None,
                              seconds=seconds)
-        if stopped is None and stage_dir is not None:
+        if stopped is None and stage_dir is not None and self.rank == 0:
             result.adapter_dir = self.write_adapter(stage_dir)
         return result
 

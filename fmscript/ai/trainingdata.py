@@ -35,6 +35,7 @@ class TrainingSummary:
     path: Path
     examples: int
     bytes: int
+    longest: int = 0  # UTF-8 bytes of the longest example's messages plus role markers: a bound on its tokens
 
 
 def validate_example(obj, line: int = 0, path: str | None = None) -> dict:
@@ -119,10 +120,13 @@ def iter_examples(path: str | os.PathLike):
 
 def validate_file(path: str | os.PathLike) -> TrainingSummary:
     """Validate a whole JSONL file. An empty file (no examples) is an error."""
-    count = sum(1 for _ in iter_examples(path))
+    count = longest = 0
+    for _, ex in iter_examples(path):
+        count += 1
+        longest = max(longest, sum(len(m["content"].encode()) + 16 for m in ex["messages"]) + 8)
     if count == 0:
         raise TrainingDataError("the file holds no training examples (it is empty).", 0, str(path))
-    return TrainingSummary(Path(path), count, os.path.getsize(path))
+    return TrainingSummary(Path(path), count, os.path.getsize(path), longest)
 
 
 def load_examples(path: str | os.PathLike) -> list[dict]:

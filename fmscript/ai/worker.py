@@ -194,6 +194,28 @@ class Worker:
     def _on_signal(self, signum, frame):
         self.shutdown = True
 
+    def run_distributed(self, jid: str, processes: int, stage: Path):
+        """Train with ``processes`` data-parallel processes (distributed.py, started by mlx.launch) and wait.
+
+        Rank 0 checks the job's status and this worker's pid itself; a stop of this worker (SIGTERM, parent gone)
+        reaches it through the ``stop`` file in the run folder, and it checkpoints before every rank exits."""
+        from fmscript.ai.distributed import STOP_FILE, launch_command
+
+        run_dir = fmhome.runs_dir(jid, ensure=True)
+        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        env = dict(os.environ, FMSCRIPT_DIST_WORKER=str(self.pid))
+        if not os.environ.get("FMSCRIPT_TRAIN_HOSTFILE"):  # one machine: its cores shared out, not oversubscribed
+            for var in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+                env.setdefault(var, str(max(1, (os.cpu_count() or 1) // processes)))
+        proc = subprocess.Popen(launch_command(processes, ["--job", jid, "--stage", str(stage)]), env=env,
+                                stdin=subprocess.DEVNULL, cwd=str(fmhome.home()))
+        while proc.poll() is None:
+            if (self.shutdown or self._parent_gone()) and not (run_dir / STOP_FILE).exists():
+                (run_dir / STOP_FILE).write_text("shutdown\n")
+            time.sleep(0.2)
+        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        return _distributed_result(run_dir, proc.returncode)
+
     # ------------------------------------------------------------------------------------------ one job
     def run_job(self, job: dict) -> None:
         from fmscript.ai import blas, modelstore
@@ -225,9 +247,19 @@ class Worker:
                 if data and "step" in data:
                     store.update_progress(jid, data["step"], data.get("trained_tokens") or 0)
 
-            trainer = LoRATrainer(base.base_path, params, examples, run_dir=fmhome.runs_dir(jid, ensure=True),
-                                  report=report, should_stop=lambda: self.should_stop(jid))
-            result = trainer.run(resume=True, stage_dir=stage)
+            from fmscript.ai.distributed import processes_for
+
+            processes = processes_for(params)
+            if processes > 1:
+                if processes > params.batch_size:
+                    raise FMScriptError(f"The job's batch_size ({params.batch_size}) is smaller than the number "
+                                        f"of training processes ({processes}, FMSCRIPT_TRAIN_PROCESSES): give "
+                                        "batch_size at least that large, or processes 1.")
+                result = self.run_distributed(jid, processes, stage)
+            else:
+                trainer = LoRATrainer(base.base_path, params, examples, run_dir=fmhome.runs_dir(jid, ensure=True),
+                                      report=report, should_stop=lambda: self.should_stop(jid))
+                result = trainer.run(resume=True, stage_dir=stage)
             if result.stopped == "cancelled":
                 shutil.rmtree(fmhome.runs_dir(jid), ignore_errors=True)
                 return
@@ -261,6 +293,24 @@ class Worker:
             sys.stderr.flush()
             shutil.rmtree(stage, ignore_errors=True)
             store.finish(jid, "failed", error=f"{type(e).__name__}: {e}".strip()[:500])
+
+
+def _distributed_result(run_dir: Path, rc: int):
+    """The rank-0 result file of a distributed run as a TrainResult (an error when the processes failed)."""
+    import json
+
+    from fmscript.ai.distributed import RESULT_FILE
+    from fmscript.ai.trainer import TrainResult
+    from fmscript.errors import FMScriptError
+
+    f = run_dir / RESULT_FILE
+    if rc != 0 or not f.is_file():
+        raise FMScriptError(f"The distributed training processes stopped with exit status {rc} before "
+                            f"finishing; {LOG_NAME} in the fmscript home has their output.")
+    d = json.loads(f.read_text())
+    f.unlink()
+    return TrainResult(d["steps"], d["trained_tokens"], d["train_loss"], d["val_loss"], d["stopped"],
+                       tokens_per_sec=d.get("tokens_per_sec"), seconds=d.get("seconds") or 0.0)
 
 
 def main() -> int:

@@ -181,7 +181,7 @@ def create_job(request: Request, body: JobCreate):
             raise APIError(400, f"The model {body.model!r} is a fine-tuned model; fine-tune its base model "
                                 f"({base.base_name!r}) instead.", param="model", code="model_not_available")
         if base.base_path is not None:
-            modelstore.check_training_memory(base.base_path, params.batch_size, body.model)
+            modelstore.check_training_memory(base.base_path, params.batch_size, body.model, params=params)
     except modelstore.ModelNotFound as e:
         raise APIError(400, e.message, param="model", code="model_not_available") from None
     except FMScriptError as e:
