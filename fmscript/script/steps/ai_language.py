@@ -462,17 +462,18 @@ def configure_machine_learning_model(st: S.Step, c):
 def _no_vision(step_name: str):
     def compile_caption(st: S.Step, c):
         def run(f):
-            raise StepError(f"{step_name} needs images and a vision model; fmscript has no container fields, its "
-                            "Local engine runs text models only (mlx-lm) and its providers send text",
+            raise StepError(f"{step_name} needs a vision model; fmscript's Local engine runs text models only "
+                            "(mlx-lm) and its OpenAI and Custom providers send text",
                             code=E_REQUEST_NOT_SUPPORTED)
         return run
     compile_caption.__doc__ = f"{step_name}: needs a vision model, which fmscript does not have (error 21)."
     return compile_caption
 
 
-_CAPTION_NOTE = ("Not supported: fmscript has no container fields to hold an image, its Local engine runs mlx-lm's "
-                 "text models only (mlx-vlm would need a vision model's weights, which an offline home lacks), and "
-                 "the OpenAI and Custom providers send text; the step gives error 21 and writes nothing.")
+_CAPTION_NOTE = ("Not supported: fmscript's Local engine runs mlx-lm's text models only (mlx-vlm would need a vision "
+                 "model's weights, which an offline home lacks), and the OpenAI and Custom providers send text; the "
+                 "step gives error 21 and writes nothing (container fields hold the images, but nothing can read "
+                 "them).")
 step("Insert Image Caption", labels=("Account Name", "Model", "Input", "Target"), note=_CAPTION_NOTE)(
     _no_vision("Insert Image Caption"))
 step("Insert Image Captions in Found Set", labels=("Account Name", "Model", "Source Field", "Target Field"),
