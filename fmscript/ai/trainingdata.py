@@ -118,12 +118,22 @@ def iter_examples(path: str | os.PathLike):
             yield n, validate_example(obj, n, p)
 
 
+def _message_bytes(m: dict) -> int:
+    """A message's size for the memory estimate: its text, and the tool calls an assistant message may hold
+    instead (their content is null)."""
+    n = len((m.get("content") or "").encode())
+    if m.get("tool_calls"):
+        n += len(json.dumps(m["tool_calls"]).encode())
+    return n
+
+
 def validate_file(path: str | os.PathLike) -> TrainingSummary:
     """Validate a whole JSONL file. An empty file (no examples) is an error."""
     count = longest = 0
     for _, ex in iter_examples(path):
         count += 1
-        longest = max(longest, sum(len(m["content"].encode()) + 16 for m in ex["messages"]) + 8)
+        tools = len(json.dumps(ex["tools"]).encode()) if ex.get("tools") else 0
+        longest = max(longest, sum(_message_bytes(m) + 16 for m in ex["messages"]) + tools + 8)
     if count == 0:
         raise TrainingDataError("the file holds no training examples (it is empty).", 0, str(path))
     return TrainingSummary(Path(path), count, os.path.getsize(path), longest)

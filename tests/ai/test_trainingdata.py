@@ -79,3 +79,19 @@ def test_none_found_lists_paths_with_error_100(tmp_path):
         resolve_training_file(f"file:{tmp_path}/x.jsonl\r/C:/data/y.jsonl", tmp_path)
     assert ei.value.code == 100
     assert f"{tmp_path}/x.jsonl" in ei.value.message and "/C:/data/y.jsonl" in ei.value.message
+
+
+def test_tool_dialogues_validate_and_their_size_counts_the_calls(tmp_path):
+    """An assistant turn that calls a tool has no content (null): the file is valid, and the memory estimate's
+    longest example counts the calls and the tool definitions (it crashed on the null once)."""
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    ex = {"messages": [{"role": "user", "content": "Weather in Rome?"},
+                       {"role": "assistant", "content": None, "tool_calls": [call]},
+                       {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+                       {"role": "assistant", "content": "Sunny."}], "tools": tools}
+    p = tmp_path / "tools.jsonl"
+    p.write_text(json.dumps(ex) + "\n", encoding="utf-8")
+    s = validate_file(p)
+    assert s.count == 1
+    assert s.longest > len(json.dumps(call)) + len(json.dumps(tools))
