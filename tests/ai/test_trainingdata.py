@@ -93,5 +93,5 @@ def test_tool_dialogues_validate_and_their_size_counts_the_calls(tmp_path):
     p = tmp_path / "tools.jsonl"
     p.write_text(json.dumps(ex) + "\n", encoding="utf-8")
     s = validate_file(p)
-    assert s.count == 1
+    assert s.examples == 1
     assert s.longest > len(json.dumps(call)) + len(json.dumps(tools))
