@@ -11,10 +11,17 @@ import datetime as _dt
 import re
 from decimal import Decimal, InvalidOperation, localcontext, Context, ROUND_HALF_EVEN
 
+from ..errors import E_CALC_SYNTAX, CalcError
+
 # FileMaker computes with up to 400 significant digits and shows results rounded to 16 decimal places
 # for inexact operations (SetPrecision widens that).  The context below is used for every operation.
 CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
 DEFAULT_PRECISION = 16
+
+# Seconds a Time may count (as many as a number may: 10^400), and the end of the last day a Timestamp may
+# fall on (12/31/9999, Python's last date; FileMaker's own calendar ends on 12/31/4000).
+TIME_RANGE = Decimal("1e400")
+TIMESTAMP_END = Decimal(_dt.date.max.toordinal()) * 86400
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -29,6 +36,8 @@ class Time:
     __slots__ = ("seconds",)
 
     def __init__(self, seconds: Decimal):
+        if not -TIME_RANGE < seconds < TIME_RANGE:
+            raise CalcError("the time is out of range", code=E_CALC_SYNTAX)
         self.seconds = seconds
 
     def __eq__(self, other):
@@ -47,6 +56,8 @@ class Timestamp:
     __slots__ = ("seconds",)
 
     def __init__(self, seconds: Decimal):
+        if not 0 <= seconds < TIMESTAMP_END:
+            raise CalcError("the timestamp is out of range (1/1/0001 to 12/31/9999)", code=E_CALC_SYNTAX)
         self.seconds = seconds
 
     def __eq__(self, other):

@@ -10,7 +10,8 @@ import time
 from ...calc import ast as C
 from ...errors import E_CALC_SYNTAX, E_RECURSION, E_SCRIPT_MISSING, ScriptHalted, StepError
 from .. import ast as S
-from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
+from ...limits import MAX_CALL_DEPTH
+from ..run import KEEP_ERROR, ExitScript, execute
 from ..runtime import Frame
 from . import step
 
