@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+from .. import limits
 from ..errors import E_EXECUTE_SQL, DataError
 from .queries import Queries, register_functions
 from .schema import INTERNAL_PREFIX, METADATA_SQL, SCHEMA_VERSION, FieldInfo, Schema, TableInfo, qident
@@ -85,10 +87,21 @@ class Database(Windows, Store, Queries, StoredQueries, Schema):
                        getattr(sqlite3, "SQLITE_RECURSIVE", 33))
             return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
 
+        limit = limits.SQL_TIME_LIMIT
+        deadline = time.monotonic() + limit
         self.conn.set_authorizer(authorizer)
+        # SQLite calls this every few thousand instructions; a true answer interrupts the query (an endless
+        # recursive CTE, a cross join of big tables).
+        self.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
             return self.conn.execute(sql, [sql_parameter(p) for p in params]).fetchall()
+        except sqlite3.OperationalError as e:
+            if time.monotonic() > deadline:
+                raise DataError(f"ExecuteSQL: the query ran longer than {limit:g} seconds and was stopped",
+                                code=E_EXECUTE_SQL) from None
+            raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         except (sqlite3.Error, ValueError, OverflowError) as e:
             raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         finally:
+            self.conn.set_progress_handler(None, 0)
             self.conn.set_authorizer(None)

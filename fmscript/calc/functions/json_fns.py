@@ -85,11 +85,27 @@ def _loads(text: str):
     if isinstance(text, JSONText):
         return text.parsed
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+        doc = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as e:
         raise _BadJSON(f"* Line {e.lineno}, Column {e.colno}\n  {_json_message(e)}") from None
     except RecursionError:
         raise _BadJSON("* Line 1, Column 1\n  Exceeded stackLimit in readValue().") from None
+    return _whole_characters(doc) if _SURROGATE_ESCAPE.search(text) else doc
+
+
+# "\ud800" in JSON decodes to half a character, which UTF-8 (stdout, files, SQLite) cannot write.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _whole_characters(v):
+    """The document with each string's surrogate pairs joined and lone halves made U+FFFD."""
+    if isinstance(v, str):
+        return v.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(v, list):
+        return [_whole_characters(x) for x in v]
+    if isinstance(v, dict):
+        return {_whole_characters(k): _whole_characters(x) for k, x in v.items()}
+    return v
 
 
 def _num_text(d: Decimal) -> str:
