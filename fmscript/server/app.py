@@ -184,6 +184,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
                                             f"({type(e).__name__}).", code="server_error"))
 
     from . import chat, files, fine_tuning, models
+    from .limits import BodyLimitMiddleware
 
     app.include_router(files.router)
     app.include_router(fine_tuning.router)
@@ -215,5 +216,6 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         return app.openapi_schema
 
     app.openapi = openapi
+    app.add_middleware(BodyLimitMiddleware, upload_limit=files.max_upload)  # inside the key check
     app.add_middleware(BearerKeyMiddleware, api_key=api_key)
     return app

@@ -21,6 +21,8 @@ from fmscript.errors import FMScriptError
 
 from . import schemas as S
 from .errors import APIError, error_body, from_fmscript
+from .genlock import complete_unless_gone
+from .limits import MaxTokens, Seed, context_bound, model_context
 from .models import require_served
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=S.COMMON_ERRORS)
@@ -36,13 +38,13 @@ class ChatRequest(BaseModel):
     messages: list[dict[str, Any]]
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     n: int | None = None
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     tools: list[dict[str, Any]] | None = None
 
 
@@ -179,6 +181,7 @@ async def chat_completions(request: Request, body: ChatRequest):
     except FMScriptError as e:
         raise from_fmscript(e, param="model") from None
     run = _Run(body, messages)
+    run.max_tokens = context_bound(run.max_tokens, model_context(body.model))
     lock: anyio.Lock = request.app.state.generation_lock
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -186,7 +189,7 @@ async def chat_completions(request: Request, body: ChatRequest):
     if not body.stream:
         async with lock:
             try:
-                text = await anyio.to_thread.run_sync(run.complete)
+                text = await complete_unless_gone(request, run)
             except FMScriptError as e:
                 raise from_fmscript(e, param="messages") from None
         return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
