@@ -30,7 +30,7 @@ def test_a_number_literal_past_the_range_is_refused_where_it_is(literal):
 
 
 @pytest.mark.parametrize("calc", ["GetAsTimestamp ( 1e20 )", 'Timestamp ( "" ; 190156789012345 )',
-                                  "GetAsTime ( 99e99999 )", "Get ( CurrentTimestamp ) + 1e400",
+                                  "GetAsTime ( 99e997 )", "GetAsTime ( \"99e99999\" )", "Get ( CurrentTimestamp ) + 1e400",
                                   "Get ( CurrentTimestamp ) - 1e20"])
 def test_dates_and_times_out_of_range_are_a_question_mark(calc):
     value, detail = shown(calc)

@@ -51,7 +51,7 @@ def parse_calc(text: str, source: Source | None = None, offset: int = 0) -> A.No
     except VisitError as e:  # a transformer method failed: report as a syntax error
         raise ParseError(f"invalid calculation ({e.orig_exc})", span=src.span(offset)) from None
     except NumberOutOfRange as e:
-        raise ParseError("this number is out of range (the largest is about 10^999999)",
+        raise ParseError("this number is out of range (the largest is about 10^999)",
                          span=src.span(offset + e.pos)) from None
     too_deep = deeper_than(tree, MAX_CALC_DEPTH)
     if too_deep is not None:

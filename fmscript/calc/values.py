@@ -15,7 +15,10 @@ from ..errors import E_CALC_SYNTAX, CalcError
 
 # FileMaker computes with up to 400 significant digits and shows results rounded to 16 decimal places
 # for inexact operations (SetPrecision widens that).  The context below is used for every operation.
-CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+# Its exponents stop at 10^±999 (FileMaker documents 10^±400; a little room keeps 400-digit results exact):
+# a number past that is out of range, so no number's text or integer value is ever more than 1,000 digits
+# (a million-digit number took minutes to turn into an int, docs/limits.md).
+CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 DEFAULT_PRECISION = 16
 
 # Seconds a Time may count (as many as a number may: 10^400), and the end of the last day a Timestamp may

@@ -30,6 +30,8 @@ def _check_set_variable(st: S.Step):
 def set_variable(st: S.Step, c):
     """Sets a $local or $$global variable (optionally one repetition) to a calculation's value."""
     parts = st.unlabelled()
+    if not parts:  # validate reported it; a file checked after a parse error still compiles its steps
+        raise c.error("Set Variable needs a variable first: Set Variable [ $name ; Value: calculation ]")
     setter = c.target(parts[0], "a variable")
     # “Value:” may be left out, as FileMaker's older text copies do.
     value = c.calc(st.get("Value") or (parts[1] if len(parts) > 1 else None))
