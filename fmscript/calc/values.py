@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from decimal import Decimal, InvalidOperation, localcontext, Context, ROUND_HALF_EVEN
+from decimal import Decimal, InvalidOperation, Overflow, localcontext, Context, ROUND_HALF_EVEN
 
 from ..errors import E_CALC_SYNTAX, CalcError
 
@@ -132,6 +132,8 @@ def text_to_number(s: str) -> Decimal | None:
                 return CONTEXT.add(d, ZERO)  # -0 → 0; the 400-digit context keeps every digit
     except InvalidOperation:
         pass
+    except Overflow:  # "1e5000", or 50,000 digits: past the context's exponents
+        raise CalcError("the number is out of range", code=E_CALC_SYNTAX) from None
     digits = []
     seen_point = False
     negative = False
@@ -173,7 +175,10 @@ def text_to_number(s: str) -> Decimal | None:
         d = Decimal(text + exp_part)
     except InvalidOperation:
         d = Decimal(text)
-    return CONTEXT.minus(d) if negative else d
+    try:
+        return CONTEXT.minus(d) if negative else CONTEXT.plus(d)
+    except Overflow:
+        raise CalcError("the number is out of range", code=E_CALC_SYNTAX) from None
 
 
 def to_number(v) -> Decimal | None:
