@@ -58,7 +58,8 @@ OPERATORS = ["+", "-", "*", "/", "^", "&", "=", "≠", "<", ">", "≤", "≥", "
 
 def calculations(max_leaves: int = 25):
     """Calculations shaped like the grammar's rules: operators, not/minus, parentheses, calls of every built-in
-    with an allowed number of arguments, Let with a binding list, [ … ] lists."""
+    with an allowed number of arguments, Let with a binding list, [ … ] lists.  A generated While runs at most
+    10 times: nested ones multiply (three deep at 100 each is a million iterations, honest work, not a runaway)."""
     def extend(inner):
         def call(t):
             (name, lo, hi), args = t
@@ -76,7 +77,7 @@ def calculations(max_leaves: int = 25):
             st.sampled_from(FUNCTIONS).flatmap(with_arity).map(call),
             st.tuples(inner, inner).map(lambda t: f"Let ( [ x = {t[0]} ; y = x & {t[1]} ] ; y )"),
             st.lists(inner, min_size=1, max_size=3).map(lambda xs: f"Substitute ( {xs[0]} ; [ \"a\" ; {xs[-1]} ] )"),
-            st.tuples(inner, inner).map(lambda t: f"While ( [ i = 0 ; o = \"\" ] ; i < Min ( 100 ; {t[0]} ) ; "
+            st.tuples(inner, inner).map(lambda t: f"While ( [ i = 0 ; o = \"\" ] ; i < Min ( 10 ; {t[0]} ) ; "
                                                   f"[ i = i + 1 ; o = o & {t[1]} ] ; o )"),
         )
     return st.recursive(ATOMS, extend, max_leaves=max_leaves)
