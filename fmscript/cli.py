@@ -1,8 +1,8 @@
 """``fmscript`` command line: run, check, repl, serve, jobs, models, db, conformance.
 
 Exit codes (conventions.md): 0 ok; 1 script failed, job failed or check found problems; 2 usage or I/O
-error; 70 internal error; 124 ``run --timeout`` ran out; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).  stdout carries only what
-scripts show; everything else goes to stderr.
+error; 70 internal error; 124 ``run --timeout`` ran out; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+stdout carries only what scripts show; everything else goes to stderr.
 """
 from __future__ import annotations
 

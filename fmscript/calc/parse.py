@@ -55,8 +55,8 @@ def parse_calc(text: str, source: Source | None = None, offset: int = 0) -> A.No
                          span=src.span(offset + e.pos)) from None
     too_deep = deeper_than(tree, MAX_CALC_DEPTH)
     if too_deep is not None:
-        raise ParseError(f"the calculation is nested more than {MAX_CALC_DEPTH:,} levels deep (functions, "
-                         "parentheses and operators each count one level)", span=src.span(offset + too_deep.pos))
+        raise ParseError(f"the calculation is nested more than {MAX_CALC_DEPTH:,} levels deep (each function "
+                         "call, If, Let and operator of a chain counts one level)", span=src.span(offset + too_deep.pos))
     ensure_stack()  # compiling and evaluating recurse once per level
     if offset:
         tree = _shift(tree, offset)
