@@ -151,3 +151,25 @@ def test_an_abandoned_answer_is_stopped_and_the_next_chat_is_answered(server):
     wait_until(lambda: "a chat answer was stopped: its client went away" in server.log(), timeout=120,
                what="the abandoned answer to stop")
     assert chat(server).status_code == 200
+
+
+def test_slow_clients_do_not_hold_up_others(server):
+    # Ten clients that send half a request line and then nothing, and one that trickles its body: every other
+    # request is answered meanwhile (uvicorn reads each connection without blocking the others).
+    idle = []
+    try:
+        for _ in range(10):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+            idle.append(s)
+        trickle = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        idle.append(trickle)
+        head = "".join(f"{k}: {v}\r\n" for k, v in server.headers.items())
+        trickle.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Content-Type: application/json\r\n"
+                        "Content-Length: 100000\r\n\r\n{\"model\": ".encode())
+        assert server.health()["status"] == "ok"
+        assert chat(server).status_code == 200
+        assert http("GET", f"{server.base_url}/models", headers=server.headers).status_code == 200
+    finally:
+        for s in idle:
+            s.close()
