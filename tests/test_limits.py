@@ -193,3 +193,13 @@ def test_run_timeout_must_be_positive(capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", "--timeout", "0", "x.fmscript"])
     assert e.value.code == 2 and "above 0" in capsys.readouterr().err
+
+
+def test_combination_of_a_huge_set_is_out_of_range_at_once():
+    # Found by the long fuzzing profile: lgamma's difference cancelled to noise, so a billion factors were multiplied.
+    fm = Interpreter()
+    assert fm.evaluate("Combination ( " + "55296" * 10 + " ; 1111111111 )") == "?"
+    assert "out of range" in fm.session.last_error_detail
+    assert fm.evaluate("Factorial ( 500 )") == "?"
+    assert fm.evaluate("Combination ( 52 ; 5 )") == 2598960 and fm.evaluate("Combination ( 10 ; 0 )") == 1
+    assert fm.evaluate("Length ( Factorial ( 400 ) )") == 869
