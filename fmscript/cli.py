@@ -1,8 +1,8 @@
 """``fmscript`` command line: run, check, repl, serve, jobs, models, db, conformance.
 
 Exit codes (conventions.md): 0 ok; 1 script failed, job failed or check found problems; 2 usage or I/O
-error; 70 internal error; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).  stdout carries only what
-scripts show; everything else goes to stderr.
+error; 70 internal error; 124 ``run --timeout`` ran out; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+stdout carries only what scripts show; everything else goes to stderr.
 """
 from __future__ import annotations
 
@@ -42,6 +42,16 @@ def _read_script(path: str) -> tuple[str, str, str]:
 
 
 def cmd_run(args) -> int:
+    if args.timeout is None:
+        return _run(args)
+    _stop_after(args.timeout)
+    try:
+        return _run(args)
+    finally:
+        _clear_timer()
+
+
+def _run(args) -> int:
     from .interpreter import Interpreter
 
     text, path, default = _read_script(args.script)
@@ -122,6 +132,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--param", metavar="TEXT", help="the script parameter (Get ( ScriptParameter ))")
     r.add_argument("--trace", action="store_true", help="print each step and the variables it changed (stderr)")
     r.add_argument("--detach", action="store_true", help="do not wait for the fine-tuning jobs the script started")
+    r.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                   help=f"stop the run (exit {EXIT_TIMEOUT}) when it has taken this long, waiting for jobs included")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="parse and resolve a script file without running it")
@@ -172,6 +184,7 @@ def _calculation_session(db):
 
 
 EXIT_INTERNAL = 70  # a bug in fmscript, not in the script (sysexits' EX_SOFTWARE)
+EXIT_TIMEOUT = 124  # run --timeout ran out (what timeout(1) returns)
 EXIT_TERMINATED = 143  # SIGTERM (128 + 15), as a shell reports a process that signal ended
 
 
@@ -194,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         sys.stderr.write("fmscript: terminated\n")
         return EXIT_TERMINATED
+    except TimedOut as e:
+        sys.stderr.write(f"fmscript: the run took longer than --timeout {e.args[0]:g} seconds and was stopped\n")
+        return EXIT_TIMEOUT
     except UsageError as e:
         _report(e)
         return 2
@@ -232,6 +248,42 @@ def _terminate_cleanly():
     except ValueError:  # not the main thread (an embedding program calls main): leave signals alone
         return lambda: None
     return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+class TimedOut(BaseException):
+    """``run --timeout`` ran out: unwinds like SIGTERM (the open record is reverted, temporary files removed)."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"--timeout takes a number of seconds above 0, not “{text}”")
+    return value
+
+
+def _stop_after(seconds: float) -> None:
+    """Raise :class:`TimedOut` in the main thread once ``seconds`` of wall-clock time have passed (a timer
+    signal, so a long calculation or a wait for a job is interrupted too); ``main`` clears it at the end."""
+    import signal
+
+    def on_alarm(signum, frame):
+        raise TimedOut(seconds)
+
+    try:
+        signal.signal(signal.SIGALRM, on_alarm)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGALRM (Windows): no budget
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _clear_timer() -> None:
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _broken_pipe() -> int:

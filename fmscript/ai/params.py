@@ -139,7 +139,9 @@ def _bool(key: str, v) -> bool:
     raise ParameterError(f"The fine-tune parameter {key!r} must be true or false; got {v!r}.")
 
 
-_BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")
+#: The longest fine_tuned_model_name in bytes: with "fm-mlx-" and ".link-…@fm-ftjob-<ms>" it fits 255.
+MAX_NAME_BYTES = 192
 
 
 def check_tuned_root_name(name) -> str:
@@ -153,8 +155,12 @@ def check_tuned_root_name(name) -> str:
         raise ParameterError(f"fine_tuned_model_name {name!r} may not hold '/', '\\' or control characters.")
     if ".." in n or n.startswith("."):
         raise ParameterError(f"fine_tuned_model_name {name!r} may not hold '..' or start with '.'.")
-    if len(n) > 200:
-        raise ParameterError("fine_tuned_model_name is longer than 200 characters.")
+    size = len(n.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        # Counted as the file system counts a name (bytes of UTF-8): the adapter's folder and its staging
+        # names (".link-<name>@<job id>") must fit NAME_MAX, 255 bytes.
+        raise ParameterError(f"fine_tuned_model_name is {size} bytes long in UTF-8; at most {MAX_NAME_BYTES} "
+                             "bytes are allowed.")
     if any(c in n for c in ':*?"<>|@'):
         raise ParameterError(f"fine_tuned_model_name {name!r} may not hold any of : * ? \" < > | @.")
     return n

@@ -115,6 +115,10 @@ def iter_examples(path: str | os.PathLike):
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
                 raise TrainingDataError(f"not valid JSON ({e.msg} at column {e.colno}).", n, p) from None
+            except RecursionError:
+                raise TrainingDataError("the JSON is nested too deeply.", n, p) from None
+            except ValueError as e:  # an integer of more than 4,300 digits
+                raise TrainingDataError(f"not usable JSON ({e}).", n, p) from None
             yield n, validate_example(obj, n, p)
 
 

@@ -12,8 +12,9 @@ import difflib
 from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from collections.abc import Callable
 
-from ..errors import (E_CALC_FIELD_MISSING, E_CALC_NAME_MISSING, E_CALC_SYNTAX, E_DIVIDE_BY_ZERO, DataError,
-                      ParseError)
+from ..errors import (E_CALC_FIELD_MISSING, E_CALC_NAME_MISSING, E_CALC_SYNTAX, E_DIVIDE_BY_ZERO,
+                      E_NOT_ENOUGH_MEMORY, DataError, ParseError)
+from ..limits import MAX_TEXT_LENGTH
 from ..source import Source
 from . import ast as A
 from .functions import LIMIT_ERRORS, CalcError, FunctionDef, as_calc_error, lookup, registry
@@ -138,7 +139,12 @@ class CalcCompiler:
         if op == "&":
             def cat(f):
                 x, y = a(f), b(f)
-                return (x if type(x) is str else to_text(x)) + (y if type(y) is str else to_text(y))
+                x = x if type(x) is str else to_text(x)
+                y = y if type(y) is str else to_text(y)
+                if len(x) + len(y) > MAX_TEXT_LENGTH:
+                    raise CalcError(f"the text would be longer than {MAX_TEXT_LENGTH:,} characters",
+                                    code=E_NOT_ENOUGH_MEMORY)
+                return x + y
             return cat
         if op == "=":
             return lambda f: ONE if equals(a(f), b(f)) else ZERO

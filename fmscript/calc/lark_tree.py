@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, Overflow
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,12 +40,25 @@ def _unescape(body: str) -> str:
     return _STRING_PARTS.sub(part, body)
 
 
+class NumberOutOfRange(Exception):
+    """A number literal past the calculation's range (``1e9999999``), at offset ``pos``."""
+
+    def __init__(self, pos: int):
+        super().__init__(pos)
+        self.pos = pos
+
+
 @v_args(inline=True)
 class ToAst(Transformer):
     """Builds AST nodes straight from the LALR parser's reductions (no intermediate tree)."""
 
     def number(self, t):
-        return A.Num(Decimal(t), pos=t.start_pos)
+        try:
+            value = Decimal(t)
+            CONTEXT.plus(value)  # what the compiler does with it: Overflow past the exponent range
+        except (InvalidOperation, Overflow):
+            raise NumberOutOfRange(t.start_pos) from None
+        return A.Num(value, pos=t.start_pos)
 
     def string(self, t):
         return A.Str(_unescape(t[1:-1]), pos=t.start_pos)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ParseError
+from ..limits import MAX_CALC_DEPTH, ensure_stack
 from ..source import Source
 from . import ast as A
 
@@ -42,13 +43,21 @@ def parse_calc(text: str, source: Source | None = None, offset: int = 0) -> A.No
         raise ParseError("the calculation is empty", span=src.span(offset))
     from lark.exceptions import UnexpectedInput, VisitError
 
-    from .lark_tree import parser
+    from .lark_tree import NumberOutOfRange, parser
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
         raise _error(e, text, src, offset) from None
     except VisitError as e:  # a transformer method failed: report as a syntax error
         raise ParseError(f"invalid calculation ({e.orig_exc})", span=src.span(offset)) from None
+    except NumberOutOfRange as e:
+        raise ParseError("this number is out of range (the largest is about 10^999)",
+                         span=src.span(offset + e.pos)) from None
+    too_deep = deeper_than(tree, MAX_CALC_DEPTH)
+    if too_deep is not None:
+        raise ParseError(f"the calculation is nested more than {MAX_CALC_DEPTH:,} levels deep (each function "
+                         "call, If, Let and operator of a chain counts one level)", span=src.span(offset + too_deep.pos))
+    ensure_stack()  # compiling and evaluating recurse once per level
     if offset:
         tree = _shift(tree, offset)
     return tree
@@ -82,6 +91,20 @@ def _error(e, text: str, src: Source, offset: int) -> ParseError:
         return ParseError(f"unexpected “{tok}”; expected {_expected_words(e.expected)}",
                           span=src.span(offset + tok.start_pos, offset + (tok.end_pos or tok.start_pos + 1)))
     return ParseError(str(e), span=src.span(offset + pos))
+
+
+def deeper_than(tree: A.Node, limit: int) -> A.Node | None:
+    """The first node found deeper than ``limit`` levels, or None; iterative, so any depth can be measured."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        for name in node._fields:
+            v = getattr(node, name)
+            items = v if isinstance(v, tuple) else (v,)
+            stack.extend((c, depth + 1) for c in items if isinstance(c, A.Node))
+    return None
 
 
 def _shift(node, offset: int):

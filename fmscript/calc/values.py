@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from decimal import Decimal, InvalidOperation, localcontext, Context, ROUND_HALF_EVEN
+from decimal import Decimal, InvalidOperation, Overflow, localcontext, Context, ROUND_HALF_EVEN
+
+from ..errors import E_CALC_SYNTAX, CalcError
 
 # FileMaker computes with up to 400 significant digits and shows results rounded to 16 decimal places
 # for inexact operations (SetPrecision widens that).  The context below is used for every operation.
-CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+# Its exponents stop at 10^±999 (FileMaker documents 10^±400; a little room keeps 400-digit results exact):
+# a number past that is out of range, so no number's text or integer value is ever more than 1,000 digits
+# (a million-digit number took minutes to turn into an int, docs/limits.md).
+CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 DEFAULT_PRECISION = 16
+
+# Seconds a Time may count (as many as a number may: 10^400), and the end of the last day a Timestamp may
+# fall on (12/31/9999, Python's last date; FileMaker's own calendar ends on 12/31/4000).
+TIME_RANGE = Decimal("1e400")
+TIMESTAMP_END = Decimal(_dt.date.max.toordinal()) * 86400
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -52,6 +62,8 @@ class Time:
     __slots__ = ("seconds",)
 
     def __init__(self, seconds: Decimal):
+        if not -TIME_RANGE < seconds < TIME_RANGE:
+            raise CalcError("the time is out of range", code=E_CALC_SYNTAX)
         self.seconds = seconds
 
     def __eq__(self, other):
@@ -70,6 +82,8 @@ class Timestamp:
     __slots__ = ("seconds",)
 
     def __init__(self, seconds: Decimal):
+        if not 0 <= seconds < TIMESTAMP_END:
+            raise CalcError("the timestamp is out of range (1/1/0001 to 12/31/9999)", code=E_CALC_SYNTAX)
         self.seconds = seconds
 
     def __eq__(self, other):
@@ -141,6 +155,8 @@ def text_to_number(s: str) -> Decimal | None:
                 return CONTEXT.add(d, ZERO)  # -0 → 0; the 400-digit context keeps every digit
     except InvalidOperation:
         pass
+    except Overflow:  # "1e5000", or 50,000 digits: past the context's exponents
+        raise CalcError("the number is out of range", code=E_CALC_SYNTAX) from None
     digits = []
     seen_point = False
     negative = False
@@ -182,7 +198,10 @@ def text_to_number(s: str) -> Decimal | None:
         d = Decimal(text + exp_part)
     except InvalidOperation:
         d = Decimal(text)
-    return CONTEXT.minus(d) if negative else d
+    try:
+        return CONTEXT.minus(d) if negative else CONTEXT.plus(d)
+    except Overflow:
+        raise CalcError("the number is out of range", code=E_CALC_SYNTAX) from None
 
 
 def to_number(v) -> Decimal | None:

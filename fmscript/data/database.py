@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+from .. import limits
 from ..errors import E_EXECUTE_SQL, DataError
 from .fielddefs import FieldDefinitions
 from .graph import Graph
@@ -108,12 +110,23 @@ class Database(Related, Graph, Windows, Store, Transactions, FieldDefinitions, Q
                        getattr(sqlite3, "SQLITE_RECURSIVE", 33))
             return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
 
+        limit = limits.SQL_TIME_LIMIT
+        deadline = time.monotonic() + limit
         conn.set_authorizer(authorizer)
+        # SQLite calls this every few thousand instructions; a true answer interrupts the query (an endless
+        # recursive CTE, a cross join of big tables).
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
             return conn.execute(sql, [sql_parameter(p) for p in params]).fetchall()
+        except sqlite3.OperationalError as e:
+            if time.monotonic() > deadline:
+                raise DataError(f"ExecuteSQL: the query ran longer than {limit:g} seconds and was stopped",
+                                code=E_EXECUTE_SQL) from None
+            raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         except (sqlite3.Error, ValueError, OverflowError) as e:
             raise DataError(f"ExecuteSQL: {e}", code=E_EXECUTE_SQL) from None
         finally:
+            conn.set_progress_handler(None, 0)
             conn.set_authorizer(None)
 
     def _reader(self) -> sqlite3.Connection:

@@ -120,17 +120,21 @@ def resolve_output(text: str, base_dir: str | os.PathLike | None = None, variabl
     paths = entries(text, variables)
     if not paths:
         raise DataError("the output path is empty", code=E_CANNOT_CREATE_FILE)
+    refused: OSError | None = None  # what the system said of a path it refuses (a name too long, say)
     for e in paths:
         if os.name != "nt" and _WIN_DRIVE.match(to_native(e)):
             continue  # a Windows drive path on another system: never a folder to create here
         p = candidates(e, base_dir, reading=False)[0]
-        if p.parent.is_dir():
-            return p
-        if create_folders:
-            try:
+        try:
+            if p.parent.is_dir():
+                return p
+            if create_folders:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 return p
-            except OSError:
-                continue
+        except OSError as err:
+            refused = refused or err
+    if refused is not None:
+        raise DataError(f"cannot create {to_native(paths[0])}: {refused.strerror or refused}",
+                        code=E_CANNOT_CREATE_FILE)
     raise DataError(f"cannot create {to_native(paths[0])}: its folder does not exist (turn on Create folders)",
                     code=E_CANNOT_CREATE_FILE)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import contextlib
 import os
 from pathlib import Path
 
@@ -31,12 +32,14 @@ def output_path(frame, text: str, create_folders: bool) -> Path:
 
 def write_text(path: Path, text: str) -> None:
     """Write atomically: a half-written export never replaces a good file."""
-    tmp = path.with_name(path.name + ".part")
+    # A short temporary name: a name over the system's limit fails at the rename, and the part is removed.
+    tmp = path.with_name(f".fmscript-{os.getpid()}.part")
     try:
         tmp.write_text(text, encoding="utf-8", newline="")
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise DataError(f"cannot write {path}: {e.strerror or e}", code=E_CANNOT_CREATE_FILE) from None
 
 

@@ -7,9 +7,9 @@ error stops the run.  The compiler (:mod:`fmscript.script.compile`) only produce
 from __future__ import annotations
 
 from ..errors import FMScriptError
+from ..limits import ensure_stack
 
 KEEP_ERROR = -1
-MAX_CALL_DEPTH = 1000
 
 
 class ExitScript(Exception):
@@ -22,6 +22,7 @@ class ExitScript(Exception):
 def execute(cs, frame) -> object:
     """Run a compiled script (:class:`~fmscript.script.compile.CompiledScript`) in a frame; returns its
     Exit Script result."""
+    ensure_stack()  # a script performing itself MAX_CALL_DEPTH deep needs more than Python's default frames
     code = cs.code
     n = len(code)
     pc = 0

@@ -192,6 +192,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
                                             f"({type(e).__name__}).", code="server_error"))
 
     from . import chat, embeddings, files, fine_tuning, models
+    from .limits import BodyLimitMiddleware
 
     app.include_router(files.router)
     app.include_router(fine_tuning.router)
@@ -228,6 +229,7 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
     from . import console
 
     console.install(app, api_key)  # the Admin Console at /console (docs/console.md)
+    app.add_middleware(BodyLimitMiddleware, upload_limit=files.max_upload)  # inside the key check
     app.add_middleware(BearerKeyMiddleware, api_key=api_key, keystore=app.state.keystore,
                        exempt=console.is_console_path)
     return app

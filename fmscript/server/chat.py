@@ -27,6 +27,8 @@ from fmscript.errors import E_OUT_OF_RANGE, FMScriptError
 
 from . import schemas as S
 from .errors import APIError, error_body, from_fmscript
+from .genlock import complete_unless_gone
+from .limits import MaxTokens, Seed, context_bound, model_context
 from .models import require_served
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=S.COMMON_ERRORS)
@@ -42,13 +44,13 @@ class ChatRequest(BaseModel):
     messages: list[dict[str, Any]]
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     n: int | None = None
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
 
@@ -238,6 +240,7 @@ async def chat_completions(request: Request, body: ChatRequest):
         raise from_fmscript(e, param="messages", code="context_length_exceeded" if e.code == E_OUT_OF_RANGE
                             else None) from None
     run = _Run(body, messages, tools)
+    run.max_tokens = context_bound(run.max_tokens, model_context(body.model))
     lock: anyio.Lock = request.app.state.generation_lock
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -245,7 +248,7 @@ async def chat_completions(request: Request, body: ChatRequest):
     if not body.stream:
         async with lock:
             try:
-                text = await anyio.to_thread.run_sync(run.complete)
+                text = await complete_unless_gone(request, run)
             except FMScriptError as e:
                 raise from_fmscript(e, param="messages") from None
         message = {"role": "assistant", "content": text, "refusal": None}

@@ -31,7 +31,8 @@ def file_object(f: dict) -> dict:
             "expires_at": None}
 
 
-def _max_upload() -> int:
+def max_upload() -> int:
+    """The upload limit in force (bytes)."""
     try:
         return int(os.environ.get("FMSCRIPT_SERVER_MAX_UPLOAD", MAX_UPLOAD))
     except ValueError:
@@ -56,7 +57,7 @@ def upload_file(request: Request, file: UploadFile = File(...), purpose: str = F
     fdir = fmhome.files_dir(ensure=True)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=fdir)
     try:
-        limit = _max_upload()
+        limit = max_upload()
         with os.fdopen(fd, "wb") as out:
             copied = 0
             while chunk := file.file.read(1 << 20):

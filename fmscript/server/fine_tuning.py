@@ -22,6 +22,7 @@ from fmscript.errors import FMScriptError
 
 from . import schemas as S
 from .errors import APIError, from_fmscript
+from .limits import Seed, check_hyperparameters
 from .models import require_served
 
 router = APIRouter(prefix="/v1/fine_tuning", tags=["fine-tuning"], responses=S.COMMON_ERRORS)
@@ -48,7 +49,7 @@ class JobCreate(BaseModel):
     training_file: str
     hyperparameters: dict[str, Any] | None = None
     suffix: str | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     validation_file: str | None = None
     method: Method | None = None
     metadata: dict[str, str] | None = None
@@ -129,6 +130,7 @@ def engine_params(body: JobCreate) -> dict:
         if body.method.supervised and body.method.supervised.hyperparameters:
             hp.update(body.method.supervised.hyperparameters)
     hp.update(body.hyperparameters or {})
+    check_hyperparameters(hp)
     out: dict = {}
     multiplier = None
     for k, v in hp.items():

@@ -12,6 +12,8 @@ import re
 from decimal import Decimal
 
 from ..values import ONE, ZERO, format_number, to_bool, to_num0, to_text, text_to_number
+from ...errors import E_NOT_ENOUGH_MEMORY
+from ...limits import MAX_JSON_INDEX
 from . import CalcError, function
 
 JSON_RAW, JSON_STRING, JSON_NUMBER, JSON_OBJECT, JSON_ARRAY, JSON_BOOLEAN, JSON_NULL = range(7)
@@ -83,11 +85,27 @@ def _loads(text: str):
     if isinstance(text, JSONText):
         return text.parsed
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+        doc = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as e:
         raise _BadJSON(f"* Line {e.lineno}, Column {e.colno}\n  {_json_message(e)}") from None
     except RecursionError:
         raise _BadJSON("* Line 1, Column 1\n  Exceeded stackLimit in readValue().") from None
+    return _whole_characters(doc) if _SURROGATE_ESCAPE.search(text) else doc
+
+
+# "\ud800" in JSON decodes to half a character, which UTF-8 (stdout, files, SQLite) cannot write.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _whole_characters(v):
+    """The document with each string's surrogate pairs joined and lone halves made U+FFFD."""
+    if isinstance(v, str):
+        return v.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(v, list):
+        return [_whole_characters(x) for x in v]
+    if isinstance(v, dict):
+        return {_whole_characters(k): _whole_characters(x) for k, x in v.items()}
+    return v
 
 
 def _num_text(d: Decimal) -> str:
@@ -138,6 +156,13 @@ def _pretty(v, indent: int = 0) -> str:
 _SEG = re.compile(r"""\[\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(\+)|(:)|(-?\d+))\s*\]|\.|([^.\[]+)""")
 
 
+def _index(digits: str) -> int:
+    # Python refuses to read an int of more than 4,300 digits; no array has an index that long.
+    if len(digits) > 4000:
+        raise _BadPath()
+    return int(digits)
+
+
 def parse_path(path: str) -> list:
     """``a.b[2]`` → ['a', 'b', 2]; ``['a.b']`` → ['a.b']; ``[+]`` append; ``[:]`` last element."""
     out: list = []
@@ -156,7 +181,7 @@ def parse_path(path: str) -> list:
         elif colon:
             out.append(("last", None))
         elif idx is not None:
-            out.append(("index", int(idx)))
+            out.append(("index", _index(idx)))
         elif name is not None:
             out.append(("key", name))
     return out
@@ -168,7 +193,7 @@ def _step_get(node, seg):
         if kind == "key":
             if not re.fullmatch(r"-?\d+", key):
                 raise _BadPath()
-            kind, key = "index", int(key)
+            kind, key = "index", _index(key)
         if kind == "last":
             if not node:
                 raise _BadPath()
@@ -235,7 +260,7 @@ def _set(node, segs, value):
         if kind == "key":
             if not re.fullmatch(r"-?\d+", key):
                 raise _BadPath()
-            kind, key = "index", int(key)
+            kind, key = "index", _index(key)
         new = list(node)
         if kind == "append":
             new.append(_set(None, rest, value))
@@ -247,8 +272,10 @@ def _set(node, segs, value):
         else:
             if key < 0:
                 raise _BadPath()
-            while len(new) <= key:
-                new.append(None)
+            if key > MAX_JSON_INDEX:
+                raise CalcError(f"a JSON array index may be at most {MAX_JSON_INDEX:,}", code=E_NOT_ENOUGH_MEMORY)
+            if len(new) <= key:
+                new.extend([None] * (key + 1 - len(new)))
             new[key] = _set(new[key], rest, value)
         return new
     if isinstance(node, dict):

@@ -10,9 +10,9 @@ from .. import ast as A
 from ..compile import assign, binding_names, restoring_let, rep_number, var_key
 from ..values import ONE, ZERO, to_bool, to_int, to_text
 from ...errors import E_CALC_SYNTAX, E_FIELD_MISSING, E_RECORD_MISSING, DataError
+from ...limits import DEFAULT_ITERATION_LIMIT  # FileMaker's limit for While and recursive custom functions
 from . import LIMIT_ERRORS, CalcError, function
 
-DEFAULT_ITERATION_LIMIT = 50_000  # FileMaker's limit for While and recursive custom functions
 _LIMIT_KEY = "calc.iteration_limit"
 _MISSING = object()
 

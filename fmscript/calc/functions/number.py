@@ -228,13 +228,12 @@ def combination(n, k):
     if kk > n:
         return ZERO
     ni, ki = int(n), int(kk)
-    try:
-        digits = (math.lgamma(ni + 1) - math.lgamma(ki + 1) - math.lgamma(ni - ki + 1)) / math.log(10)
-    except OverflowError:  # a set too large for a double
-        digits = math.inf
-    if digits > 40000:
+    k = min(ki, ni - ki)
+    # C(n, k) ≥ (n/k)^k: a lower bound that needs no lgamma (whose difference cancels to noise for a huge set,
+    # which let Combination ( 5e49 ; 1111111111 ) try to multiply a billion factors: found by fuzzing).
+    if k and k * math.log10(ni / k) > _MAX_DIGITS:
         raise CalcError("the number is out of range")
-    return Decimal(math.comb(ni, ki))
+    return _in_range(math.comb(ni, ki))
 
 
 @function("Factorial ( number {; numberOfFactors} )")
@@ -247,12 +246,22 @@ def factorial(n, count=None):
     if k > 10000:
         raise CalcError("the number is out of range")
     if count is None or to_number(count) is None:
-        return Decimal(math.factorial(k))
+        return _in_range(math.factorial(k))
     c = max(_int_arg(count), 0)
     result = 1
     for i in range(k, max(k - c, 0), -1):
         result *= i
-    return Decimal(result)
+    return _in_range(result)
+
+
+# An integer result with more digits than a number may have (CONTEXT's exponents stop at 10^999).
+_MAX_DIGITS = 1000
+
+
+def _in_range(i: int) -> Decimal:
+    if i.bit_length() > _MAX_DIGITS * 3.33:  # log2(10) bits per digit: surely past 10^1000
+        raise CalcError("the number is out of range")
+    return CONTEXT.plus(Decimal(i))
 
 
 # -- aggregates -------------------------------------------------------------------------------------------

@@ -10,7 +10,17 @@ import re
 from decimal import Decimal
 
 from ..values import ZERO, is_empty, text_to_number, to_int, to_number, to_text
+from ...errors import E_NOT_ENOUGH_MEMORY
+from ...limits import MAX_TEXT_LENGTH
 from . import CalcError, function
+
+CHAR_NUMBER_END = Decimal("1e400")
+
+
+def text_limit_error() -> CalcError:
+    """What building text past :data:`~fmscript.limits.MAX_TEXT_LENGTH` gives."""
+    return CalcError(f"the text would be longer than {MAX_TEXT_LENGTH:,} characters", code=E_NOT_ENOUGH_MEMORY)
+
 
 _VALUE_SPLIT = re.compile(r"\r\n|\r|\n")
 # A word: letters and digits, joined by an apostrophe, a point or a comma between them ("don't", "3.14").
@@ -76,6 +86,9 @@ def substitute(v, *pairs):
             raise CalcError("each Substitute list is [ searchString ; replaceString ]")
         search, repl = to_text(pair[0]), to_text(pair[1])
         if search:
+            if len(repl) > len(search) and len(text) + text.count(search) * (len(repl) - len(search)) \
+                    > MAX_TEXT_LENGTH:
+                raise text_limit_error()
             text = text.replace(search, repl)
     return text
 
@@ -307,9 +320,11 @@ def char(n):
     num = to_number(n)
     if num is None:
         return ""
-    k = int(num)
-    if k <= 0:
+    if num <= 0:
         return ""
+    if num >= CHAR_NUMBER_END:
+        raise CalcError("Char takes at most 80 characters' code points (400 digits)")
+    k = int(num)
     out = []
     while k:
         k, cp = divmod(k, 100000)
@@ -318,7 +333,9 @@ def char(n):
                 out.append(chr(cp))
             except (ValueError, OverflowError):
                 pass
-    return "".join(out)
+    # Two surrogate halves make one character; a lone half is no character and becomes U+FFFD, so no text
+    # holds what UTF-8 cannot write (stdout, files and SQLite would refuse it).
+    return "".join(out).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @function("Code ( text )")

@@ -15,7 +15,8 @@ from ...errors import (E_CALC_SYNTAX, E_FIELD_ACCESS_DENIED, E_FIELD_CANNOT_BE_M
                        E_VALUE_NOT_EXISTING, E_VALUE_NOT_IN_LIST, E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE,
                        FMScriptError, ScriptHalted, StepError)
 from .. import ast as S
-from ..run import KEEP_ERROR, MAX_CALL_DEPTH, ExitScript, execute
+from ...limits import MAX_CALL_DEPTH
+from ..run import KEEP_ERROR, ExitScript, execute
 from ..runtime import Frame
 from . import step
 
@@ -34,6 +35,8 @@ def _check_set_variable(st: S.Step):
 def set_variable(st: S.Step, c):
     """Sets a $local or $$global variable (optionally one repetition) to a calculation's value."""
     parts = st.unlabelled()
+    if not parts:  # validate reported it; a file checked after a parse error still compiles its steps
+        raise c.error("Set Variable needs a variable first: Set Variable [ $name ; Value: calculation ]")
     setter = c.target(parts[0], "a variable")
     # “Value:” may be left out, as FileMaker's older text copies do.
     value = c.calc(st.get("Value") or (parts[1] if len(parts) > 1 else None))
