@@ -186,7 +186,8 @@ def _tool_runner(f):
     (JSON) as its parameter, as FileMaker does; its Exit Script result goes back to the model. A missing script
     or a failing one gives the model a structured error instead (and stderr a warning)."""
     from ...ai.tools import tool_error
-    from ..run import MAX_CALL_DEPTH, execute
+    from ...limits import MAX_CALL_DEPTH
+    from ..run import execute
     from ..runtime import Frame
 
     def call_tool(name: str, args: dict) -> str:

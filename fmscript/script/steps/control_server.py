@@ -15,7 +15,8 @@ from pathlib import Path
 from ...calc.values import to_text
 from ...errors import E_COMMAND_UNAVAILABLE, E_RECURSION, E_SCRIPT_MISSING, FMScriptError, ScriptHalted, StepError
 from .. import ast as S
-from ..run import KEEP_ERROR, MAX_CALL_DEPTH, execute
+from ...limits import MAX_CALL_DEPTH
+from ..run import KEEP_ERROR, execute
 from ..runtime import Frame, Session
 from . import step
 
