@@ -203,3 +203,13 @@ def test_combination_of_a_huge_set_is_out_of_range_at_once():
     assert fm.evaluate("Factorial ( 500 )") == "?"
     assert fm.evaluate("Combination ( 52 ; 5 )") == 2598960 and fm.evaluate("Combination ( 10 ; 0 )") == 1
     assert fm.evaluate("Length ( Factorial ( 400 ) )") == 869
+
+
+def test_combination_of_a_set_past_a_floats_range_is_no_internal_error():
+    # Found by the long fuzzing profile after the merge: setSize / numberOfChoices overflowed a float.
+    fm = Interpreter()
+    huge = "1" + "0" * 500
+    assert fm.evaluate(f"Combination ( {huge} ; 1 ) = {huge}") == 1
+    assert fm.evaluate(f"Combination ( {huge} ; 0 )") == 1
+    assert fm.evaluate("Combination ( 1" + "0" * 400 + " ; 3 )") == "?"
+    assert "out of range" in fm.session.last_error_detail

@@ -231,7 +231,7 @@ def combination(n, k):
     k = min(ki, ni - ki)
     # C(n, k) ≥ (n/k)^k: a lower bound that needs no lgamma (whose difference cancels to noise for a huge set,
     # which let Combination ( 5e49 ; 1111111111 ) try to multiply a billion factors: found by fuzzing).
-    if k and k * math.log10(ni / k) > _MAX_DIGITS:
+    if k and k * (math.log10(ni) - math.log10(k)) > _MAX_DIGITS:  # log10 of the ints: ni / k overflows a float
         raise CalcError("the number is out of range")
     return _in_range(math.comb(ni, ki))
 
