@@ -3,6 +3,7 @@ error, a Python RecursionError or a runaway.  docs/limits.md lists each limit.""
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -213,3 +214,11 @@ def test_combination_of_a_set_past_a_floats_range_is_no_internal_error():
     assert fm.evaluate(f"Combination ( {huge} ; 0 )") == 1
     assert fm.evaluate("Combination ( 1" + "0" * 400 + " ; 3 )") == "?"
     assert "out of range" in fm.session.last_error_detail
+
+
+def test_npv_at_an_interest_rate_of_minus_one_is_a_division_by_zero():
+    # Found by the long fuzzing profile on merged main: 0 / 0 raised decimal's InvalidOperation.
+    fm = Interpreter()
+    assert fm.evaluate("NPV ( 0 ; -1 )") == "?"
+    assert "division by zero" in fm.session.last_error_detail
+    assert fm.evaluate("Round ( NPV ( \"1¶2\" ; 0.1 ) ; 4 )") == Decimal("2.5620")

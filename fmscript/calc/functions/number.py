@@ -450,6 +450,8 @@ def npv(payment, rate):
     items = payment if isinstance(payment, tuple) else V.to_text(payment).replace("\n", "\r").split("\r")
     nums = _numbers(items)
     base = CONTEXT.add(ONE, r)
+    if base == 0 and nums:  # an interest rate of -1 divides every payment by zero (0 / 0 found by fuzzing)
+        raise CalcError("division by zero: NPV's interest rate is -1", code=E_DIVIDE_BY_ZERO)
     total = ZERO
     factor = ONE
     for x in nums:
