@@ -19,11 +19,12 @@ from .. import ast as S
 from . import step
 
 
-def _json_text(obj) -> str:
+def json_text(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _json_object(text: str, what: str) -> dict:
+def json_object(text: str, what: str) -> dict:
+    """A step option's JSON object (empty text: {}); anything else is error 1630 naming the place."""
     if not text.strip():
         return {}
     try:
@@ -36,7 +37,7 @@ def _json_object(text: str, what: str) -> dict:
     return value
 
 
-def _run_ai(fn):
+def run_ai(fn):
     """Turns failures of the AI libraries into FileMaker-style step errors (never a traceback)."""
     try:
         return fn()
@@ -120,7 +121,7 @@ def fine_tune_model(st: S.Step, c):
     def run(f):
         from ...ai.accounts import account
         a = account(f.session, acct(f))
-        p = _json_object(params(f), "Fine-Tune Parameters")
+        p = json_object(params(f), "Fine-Tune Parameters")
         if kind == "File":
             from ...data.paths import frame_variables, resolve_input
             path = resolve_input(source(f), f.session.base_dir, frame_variables(f), "training file")
@@ -137,14 +138,14 @@ def fine_tune_model(st: S.Step, c):
             path = f.session.temporary_path() / file_name
             path.write_text(rows_to_jsonl(rows), encoding="utf-8")
         warn = (lambda w: sys.stderr.write(f"fmscript: warning: {w}\n"))
-        result = _run_ai(lambda: a.provider.fine_tune(base(f), str(path), params=p, training_file_name=file_name,
+        result = run_ai(lambda: a.provider.fine_tune(base(f), str(path), params=p, training_file_name=file_name,
                                                       on_warning=warn))
         job = result.get("result", result)
         if isinstance(job, dict) and job.get("id"):
             from ...ai.waiting import record_started
             record_started(f.session, a, job["id"])
         if target is not None:
-            target(f, _json_text(result))
+            target(f, json_text(result))
     return run
 
 
@@ -198,7 +199,7 @@ def _tool_runner(f):
                               code=E_SCRIPT_MISSING)
         if session.call_depth >= MAX_CALL_DEPTH:
             return tool_error("script_error", "Scripts call each other too deep.", code=E_RECURSION)
-        sub = Frame(session, target.name, _json_text(args), f.error_capture)
+        sub = Frame(session, target.name, json_text(args), f.error_capture)
         session.call_depth += 1
         try:
             result = execute(target, sub)
@@ -265,7 +266,7 @@ def generate_response(st: S.Step, c):
             messages.append({"role": "user", "content": user})
         if not any(m["role"] == "user" for m in messages):
             raise StepError("Generate Response from Model needs a User Prompt", code=E_INVALID_PARAMETER)
-        p = _json_object(params(f), "Parameters")
+        p = json_object(params(f), "Parameters")
         if temp is not None and temp(f) != "":
             try:
                 p["temperature"] = float(temp(f))
@@ -300,7 +301,7 @@ def generate_response(st: S.Step, c):
             return chat_turn(provider, model_name, convo, p, tools=tool_list, on_text=text_sink)
 
         try:
-            result = _run_ai(lambda: run_agent(ask, messages, tools, agentic, _tool_runner(f),
+            result = run_ai(lambda: run_agent(ask, messages, tools, agentic, _tool_runner(f),
                                                on_text if stream else None))
         except FMScriptError:
             if streamed:
@@ -308,12 +309,12 @@ def generate_response(st: S.Step, c):
             raise
         response(f, "" if result.tool_calls else result.text)
         if calls_target is not None:
-            calls_target(f, _json_text(result.tool_calls) if result.tool_calls else "")
+            calls_target(f, json_text(result.tool_calls) if result.tool_calls else "")
         if save is not None:
             saved = [m for m in messages + result.new_messages if m["role"] != "system"]
             if keep is not None:
                 saved = saved[-keep:] if keep else []
-            save(f, _json_text(saved))
+            save(f, json_text(saved))
     return run
 
 
@@ -372,8 +373,8 @@ def wait_for_fine_tune_job(st: S.Step, c):
         secs = float(t) if t.strip() else None
         from ...ai.waiting import session_progress, wait_for_job
         show, hook = session_progress(f.session)
-        result = _run_ai(lambda: wait_for_job(a.provider, jid, timeout=secs, show=show, on_event=hook))
+        result = run_ai(lambda: wait_for_job(a.provider, jid, timeout=secs, show=show, on_event=hook))
         if target is not None:
-            target(f, _json_text(result))
+            target(f, json_text(result))
     return run
 

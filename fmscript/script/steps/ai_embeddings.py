@@ -7,42 +7,15 @@ its JSON-array text, a container field as binary data.
 """
 from __future__ import annotations
 
-import json
-
 from ...calc import ast as C
 from ...calc.values import Container, to_text
-from ...errors import (E_AI_INVALID_REQUEST, E_AI_REQUEST_FAILED, E_FIELD_MISSING, E_INVALID_PARAMETER,
-                       E_JSON_INVALID, E_NO_RECORDS_MATCH, E_REQUEST_NOT_SUPPORTED, FMScriptError, StepError)
+from ...errors import (E_AI_INVALID_REQUEST, E_FIELD_MISSING, E_INVALID_PARAMETER, E_NO_RECORDS_MATCH,
+                       E_REQUEST_NOT_SUPPORTED, FMScriptError, StepError)
 from .. import ast as S
 from . import step
+from .ai import json_object, json_text, run_ai
 from .data_access import committed, data_errors, database
 
-
-def _json_text(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_object(text: str, what: str) -> dict:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise StepError(f"{what} must be a JSON object: {e.msg} at line {e.lineno}, column {e.colno}",
-                        code=E_JSON_INVALID) from None
-    if not isinstance(value, dict):
-        raise StepError(f"{what} must be a JSON object, not {type(value).__name__}", code=E_JSON_INVALID)
-    return value
-
-
-def _run_ai(fn):
-    """Failures of the AI libraries as FileMaker-style step errors (never a traceback)."""
-    try:
-        return fn()
-    except FMScriptError:
-        raise
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise StepError(f"{e.__class__.__name__}: {e}", code=E_AI_REQUEST_FAILED) from None
 
 #: Insert Embedding in Found Set's Parameters: FileMaker's keys, defaults and ranges (Claris's help page).
 FOUND_SET_PARAMETERS = {
@@ -97,7 +70,7 @@ def embed_one(f, account_name: str, model: str, text: str, params: dict | None =
     from ...ai.accounts import account
 
     a = account(f.session, account_name)
-    vectors = _run_ai(lambda: a.provider.embed(model, [text], params or {}))
+    vectors = run_ai(lambda: a.provider.embed(model, [text], params or {}))
     return vectors[0]
 
 
@@ -124,13 +97,13 @@ def insert_embedding(st: S.Step, c):
         text = input_text(inp(f))
         if not text:
             raise StepError("Insert Embedding has no Input to embed", code=E_INVALID_PARAMETER)
-        vec = embed_one(f, acct(f), model(f), text, _json_object(params(f), "Parameters"))
+        vec = embed_one(f, acct(f), model(f), text, json_object(params(f), "Parameters"))
         setter(f, stored_form(vec, ftype))
     return run
 
 
 def _found_set_params(text: str) -> dict:
-    p = _json_object(text, "Parameters")
+    p = json_object(text, "Parameters")
     out = {}
     for key, (default, lo, hi) in FOUND_SET_PARAMETERS.items():
         v = p.get(key, default)
@@ -200,7 +173,7 @@ def insert_embedding_in_found_set(st: S.Step, c):
         for start in range(0, len(todo), step_n):
             batch = todo[start:start + step_n]
             try:
-                got = _run_ai(lambda: a.provider.embed(m, [t for _, _, t in batch], call_params))
+                got = run_ai(lambda: a.provider.embed(m, [t for _, _, t in batch], call_params))
             except FMScriptError:
                 if not keep_going:
                     raise  # nothing written yet
@@ -310,7 +283,7 @@ def perform_semantic_find(st: S.Step, c):
     def run(f):
         from ...ai import embeddings as E
 
-        p = _json_object(params(f), "Parameters")
+        p = json_object(params(f), "Parameters")
         n = 10 if count is None else int(count(f))
         if n < 0:
             raise StepError("Return count must be 0 or more", code=E_INVALID_PARAMETER)
@@ -350,7 +323,7 @@ def perform_semantic_find(st: S.Step, c):
             ids, matrix = [i for i, k in zip(ids, keep.tolist()) if k], matrix[keep]
         hits = E.rank(q, ids, matrix, n, condition, thr)
         if save is not None:
-            save(f, _json_text([{"recordId": str(rid), "cosineSimilarity": round(sim, 7)} for rid, sim in hits]))
+            save(f, json_text([{"recordId": str(rid), "cosineSimilarity": round(sim, 7)} for rid, sim in hits]))
         found = [rid for rid, _ in hits]
         if p.get("sort") is False:
             found.sort()
@@ -425,7 +398,7 @@ def perform_rag_action(st: S.Step, c):
         sid = space(f)
         if not sid:
             raise StepError("Perform RAG Action needs a Space ID", code=E_INVALID_PARAMETER)
-        p = _json_object(params(f), "Parameters")
+        p = json_object(params(f), "Parameters")
         store = ra.store()
         ai_name = ai_acct(f)
         provider = account(f.session, ai_name).provider if ai_name else None
@@ -441,7 +414,7 @@ def perform_rag_action(st: S.Step, c):
             ids = p.get("id")
             if not isinstance(ids, list) or not ids:
                 raise StepError("Remove Data needs Parameters {\"id\": [document ids]}", code=E_INVALID_PARAMETER)
-            result = _run_ai(lambda: store.remove(sid, ids))
+            result = run_ai(lambda: store.remove(sid, ids))
         elif action == "Add Data":
             if data_kind.startswith("From Text"):
                 body, name = text(f), "text"
@@ -460,7 +433,7 @@ def perform_rag_action(st: S.Step, c):
                                 code=E_INVALID_PARAMETER)
             if not body.strip():
                 raise StepError("there is no text to add to the RAG space", code=E_INVALID_PARAMETER)
-            result = _run_ai(lambda: store.add(sid, body, name, embedder, emodel,
+            result = run_ai(lambda: store.add(sid, body, name, embedder, emodel,
                                                chunk_size=int(p.get("chunk_size", rag.CHUNK_SIZE)),
                                                overlap=int(p.get("chunk_overlap", rag.CHUNK_OVERLAP))))
         else:
@@ -470,11 +443,11 @@ def perform_rag_action(st: S.Step, c):
             if provider is None:
                 raise StepError("Send Prompt needs an AI Account Name (Configure AI Account) to answer with",
                                 code=E_INVALID_PARAMETER)
-            chunks = _run_ai(lambda: store.search(sid, q, embedder, int(p.pop("top_k", rag.TOP_K))))
+            chunks = run_ai(lambda: store.search(sid, q, embedder, int(p.pop("top_k", rag.TOP_K))))
             messages = rag.prompt_messages(q, chunks, p.pop("context_prompt", ""))
             gen_params = {k: v for k, v in p.items() if k not in ("chunk_size", "chunk_overlap")}
-            answer = _run_ai(lambda: provider.chat(model(f), messages, gen_params))
+            answer = run_ai(lambda: provider.chat(model(f), messages, gen_params))
             result = answer
         if response is not None:
-            response(f, result if isinstance(result, str) else _json_text(result))
+            response(f, result if isinstance(result, str) else json_text(result))
     return run
