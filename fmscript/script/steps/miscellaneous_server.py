@@ -1,5 +1,5 @@
 """Miscellaneous steps that scripts run on a server rely on: Get Folder Path (headless), Send Mail over SMTP,
-Set Session Identifier, Execute FileMaker Data API.
+Set Session Identifier (Execute FileMaker Data API is in ``miscellaneous_data_api``).
 """
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import os
 from pathlib import Path
 
 from ...data import paths
-from ...errors import (E_CANNOT_CREATE_FILE, E_COMMAND_UNAVAILABLE, E_FIELD_MISSING, E_FILE_MISSING,
-                       E_INVALID_PARAMETER, E_LAYOUT_MISSING, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT, E_NO_RECORDS_MATCH,
-                       E_RECORD_MISSING, E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL,
-                       E_TABLE_MISSING, FMScriptError, StepError)
+from ...errors import (E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT,
+                       E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
 from .. import ast as S
 from . import step
 from .data_access import calc_options
@@ -185,144 +183,4 @@ def set_session_identifier(st: S.Step, c):
 
     def run(f):
         f.session.extensions["session_identifier"] = value(f)
-    return run
-
-
-# ------------------------------------------------------------------------------------------------ Data API
-
-def _json_value(raw, ftype: str):
-    """A field's value as the Data API returns it: numbers as JSON numbers, everything else as text."""
-    from decimal import Decimal
-
-    from ...calc.values import to_text
-    from ...data.values import from_storage
-
-    v = from_storage(raw, ftype)
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() and abs(v) < 2 ** 53 else float(v)
-    return to_text(v) if v is not None else ""
-
-
-def data_api(db, request: dict) -> dict:
-    """The answer to one Execute FileMaker Data API request against the current file (read and metaData)."""
-    from ...data import finds as F
-    from ...data.window import Context
-
-    def fail(code: int, message: str) -> dict:
-        return {"messages": [{"code": str(code), "message": message}], "response": {}}
-
-    action = str(request.get("action", "read"))
-    if action == "metaData":
-        if "tables" in request:
-            ti = db.table_of(str(request["tables"]))
-            if ti is None:
-                return fail(E_TABLE_MISSING, "Table is missing")
-            return {"messages": [{"code": "0", "message": "OK"}], "response": {"fieldMetaData": [
-                {"name": fi.name, "type": "normal", "displayType": "editText", "result": fi.type,
-                 "global": fi.is_global, "maxRepeat": fi.repetitions} for fi in ti.fields]}}
-        if "layouts" in request:
-            lay = db.layouts().get(str(request["layouts"]).casefold())
-            if lay is None:
-                return fail(E_LAYOUT_MISSING, "Layout is missing")
-            ti = db.table_of(lay[1])
-            return {"messages": [{"code": "0", "message": "OK"}], "response": {"fieldMetaData": [
-                {"name": fi.name, "result": fi.type, "global": fi.is_global} for fi in ti.fields], "portalMetaData": {}}}
-        return {"messages": [{"code": "0", "message": "OK"}],
-                "response": {"tables": [{"name": o[0]} for o in db.occurrences().values()]}}
-    if action != "read":
-        return fail(E_COMMAND_UNAVAILABLE, f"the action “{action}” is not carried out by fmscript (read, metaData)")
-    if "layouts" not in request:
-        return fail(E_INVALID_PARAMETER, "the request needs a layout: \"layouts\": \"Name\"")
-    lay = db.layouts().get(str(request["layouts"]).casefold())
-    if lay is None:
-        return fail(E_LAYOUT_MISSING, "Layout is missing")
-    occurrence = lay[1]
-    ti = db.table_of(occurrence)
-    ctx = Context(occurrence, ti.name)
-    if "recordId" in request and "query" in request:
-        return fail(E_INVALID_PARAMETER, "give either query or recordId, not both")
-    if "recordId" in request:
-        rid = int(str(request["recordId"]))
-        ids = [rid] if rid in set(db.all_ids(ti.name)) else []
-        if not ids:
-            return fail(E_RECORD_MISSING, "Record is missing")
-    elif "query" in request:
-        query = request["query"]
-        if not isinstance(query, list) or not all(isinstance(q, dict) for q in query):
-            return fail(E_INVALID_PARAMETER, "query must be an array of objects")
-        requests = []
-        for q in query:
-            req = F.Request(omit=str(q.get("omit", "false")).lower() == "true")
-            for name, crit in q.items():
-                if name == "omit":
-                    continue
-                fi = ti.field(name.split("::")[-1])
-                if fi is None:
-                    return fail(E_FIELD_MISSING, "Field is missing")
-                req.criteria[(None, fi.name.casefold())] = (fi.name, str(crit))
-            requests.append(req)
-        try:
-            ids = db.run_requests(ctx, requests)
-        except FMScriptError as e:
-            return fail(e.code, e.message)
-        if not ids:
-            return fail(E_NO_RECORDS_MATCH, "No records match the request")
-    else:
-        ids = db.all_ids(ti.name)
-    ctx.found = list(ids)
-    if request.get("sort"):
-        spec = []
-        for s in request["sort"]:
-            fi = ti.field(str(s.get("fieldName", "")))
-            if fi is None:
-                return fail(E_FIELD_MISSING, "Field is missing")
-            spec.append((fi, str(s.get("sortOrder", "ascend")).lower() not in ("descend", "descending")))
-        db.sort(ctx, spec)
-    try:
-        offset = max(int(request.get("offset", 1)), 1)
-        limit = int(request.get("limit", 100))
-    except (TypeError, ValueError):
-        return fail(E_INVALID_PARAMETER, "offset and limit must be numbers")
-    page = ctx.found[offset - 1: offset - 1 + max(limit, 0)]
-    data = []
-    for rid in page:
-        raw = db.record_values(ti, rid)
-        data.append({"fieldData": {fi.name: _json_value(raw.get(fi.name), fi.type) for fi in ti.fields},
-                     "portalData": {}, "recordId": str(rid), "modId": "0"})
-    return {"messages": [{"code": "0", "message": "OK"}],
-            "response": {"dataInfo": {"database": Path(db.path() or "Untitled").stem, "layout": lay[0],
-                                      "table": occurrence, "totalRecordCount": db.total_count(ti.name),
-                                      "foundCount": len(ctx.found), "returnedCount": len(data)},
-                         "data": data}}
-
-
-@step("Execute FileMaker Data API", labels=("Select", "Target"),
-      note="The read and metaData actions; create, update, delete and duplicate answer code 3 in the result.")
-def execute_data_api(st: S.Step, c):
-    """Answers a Data API request (JSON) about the current file with the Data API's JSON, in a field or variable."""
-    target_opt = st.get("Target")
-    if target_opt is None or target_opt.value is None:
-        raise c.error("Execute FileMaker Data API needs a Target: [ Select ; Target: $result ; \"{…}\" ]")
-    target = c.target(target_opt)
-    opts = calc_options(st)
-    if not opts:
-        raise c.error("Execute FileMaker Data API needs a request: a JSON object such as {\"layouts\": \"Name\"}")
-    request = c.text(opts[0])
-
-    def run(f):
-        import json
-
-        from .data_access import database
-        try:
-            req = json.loads(request(f))
-            if not isinstance(req, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            answer = {"messages": [{"code": str(E_INVALID_PARAMETER),
-                                    "message": f"the request is not a JSON object: {e}"}], "response": {}}
-        else:
-            db = database(f)
-            db.commit()  # the Data API reads what is committed
-            answer = data_api(db, req)
-        target(f, json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
     return run
