@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fmscript import Interpreter
-from fmscript.errors import (E_COMMAND_UNAVAILABLE, E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_FILE_MISSING,
+from fmscript.errors import (E_COMMAND_UNAVAILABLE, E_SCRIPT_MISSING, E_FIELD_CANNOT_BE_MODIFIED, E_FIELD_MISSING, E_FILE_MISSING,
                              E_INVALID_PARAMETER, E_LAYOUT_MISSING, E_NO_RECORDS_MATCH, E_RECORD_MISSING,
                              E_VALID_VALUE_REQUIRED, E_VALUE_FAILED_CALC, E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE,
                              meaning)
@@ -244,3 +244,97 @@ def test_data_api_rest_style_paging_keys(fm):
     assert [d["fieldData"]["Name"] for d in got["response"]["data"]] == ["b", "c"]
     assert api(fm, {"layouts": "People", "limit": 0})["messages"][0]["code"] == str(E_INVALID_PARAMETER)
     assert api(fm, {"layouts": "People", "offset": "x"})["messages"][0]["code"] == str(E_INVALID_PARAMETER)
+
+
+# -- Perform Script on Server with Callback --------------------------------------------------------------
+
+CALLBACKS = """
+Script "Caller"
+  Set Variable [ $local ; Value: "caller's" ]
+  Set Variable [ $$log ; Value: "start" ]
+  Perform Script on Server with Callback [ Specified: From list ; "Work" ; Parameter: "p" & 1 ; Callback script specified: From list ; "Done" ; Parameter: Get ( ScriptResult ) & "|" & $local & "|" & $$log ; State: Continue ]
+  Set Variable [ $$log ; Value: $$log & ",caller ends" ]
+  Exit Script [ "caller result" ]
+End Script
+
+Script "Work"
+  Go to Layout [ "People" ]
+  New Record/Request
+  Set Field [ People::Name ; "made by " & Get ( ScriptParameter ) ]
+  Exit Script [ "server " & Get ( ScriptParameter ) & " " & $$log ]
+End Script
+
+Script "Done"
+  Set Variable [ $$log ; Value: $$log & ",callback " & Get ( ScriptParameter ) & "," & Get ( ScriptResult ) ]
+  Go to Layout [ "People" ]
+  Show All Records
+  Set Variable [ $$seen ; Value: Get ( FoundCount ) ]
+End Script
+
+Script "ByName"
+  Perform Script On Server with Callback [ Specified: By name ; "Wo" & "rk" ; Parameter: "n" ; Callback script specified: By name ; "Do" & "ne" ; Parameter: Get ( ScriptResult ) ; State: Halt ]
+End Script
+
+Script "NoCallback"
+  Perform Script On Server with Callback [ Specified: From list ; "Work" ; Parameter: "x" ]
+End Script
+
+Script "MissingCallback"
+  Set Error Capture [ On ]
+  Perform Script On Server with Callback [ Specified: From list ; "Work" ; Parameter: "x" ; Callback script specified: From list ; "Nope" ]
+  Exit Script [ Get ( LastError ) ]
+End Script
+
+Script "Nested"
+  Perform Script On Server with Callback [ Specified: From list ; "CallsBack" ; Callback script specified: From list ; "Done" ]
+End Script
+
+Script "CallsBack"
+  Set Error Capture [ On ]
+  Perform Script On Server with Callback [ Specified: From list ; "Work" ; Callback script specified: From list ; "Done" ]
+  Exit Script [ Get ( LastError ) ]
+End Script
+"""
+
+
+@pytest.fixture
+def cb(fm):
+    fm.load_text(CALLBACKS)
+    return fm
+
+
+def test_the_callback_runs_in_the_callers_session_after_the_caller_ends(cb):
+    assert cb.run_script("Caller") == "caller result"  # the caller's own result is not the callback's
+    # the server's $$ variables are its own; the callback's Parameter sees the server's result and $$ variables,
+    # but not the caller's $ variables; inside the callback Get ( ScriptResult ) is empty
+    assert cb.get_global("log") == "start,caller ends,callback server p1 ||start,caller ends,"
+    assert names(cb) == ["made by p1"]
+    assert cb.get_global("seen") == 1  # the callback sees what the server committed
+
+
+def test_script_names_by_calculation_and_no_callback(cb):
+    cb.run_script("ByName")
+    assert names(cb) == ["made by n"] and "callback server n" in cb.get_global("log")
+    cb.run_script("NoCallback")  # runs like Perform Script on Server without waiting
+    assert names(cb) == ["made by n", "made by x"]
+
+
+def test_callback_errors(cb):
+    assert cb.run_script("MissingCallback") == str(E_SCRIPT_MISSING)
+    assert names(cb) == []  # nothing was started
+    cb.run_script("Nested")  # the server script cannot itself start one: FileMaker Server does not support it
+    assert names(cb) == []
+
+
+def test_an_in_memory_file_has_no_server_for_a_callback():
+    fm = Interpreter(on_dialog=lambda t, m: None)
+    fm.load_text('Script "S"\nExit Script [ 1 ]\nEnd Script\nScript "C"\nSet Error Capture [ On ]\n'
+                 'Perform Script on Server with Callback [ Specified: From list ; "S" ; Callback script specified: '
+                 'From list ; "S" ]\nExit Script [ Get ( LastError ) ]\nEnd Script')
+    assert fm.run_script("C") == str(E_COMMAND_UNAVAILABLE)
+
+
+def test_the_zh_hans_text_form(cb):
+    cb.run_text('在服务器上执行脚本附带回调 [ 指定: 从列表 ; "Work" ; 参数: "zh" ; 指定回调脚本: 从列表 ; "Done" ; '
+                '参数: Get ( 脚本结果 ) ; 状态: 继续 ]')
+    assert names(cb) == ["made by zh"] and "callback server zh" in cb.get_global("log")
