@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ...data import paths
 from ...errors import (E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT,
-                       E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
+                       E_NO_RECORDS_MATCH, E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
 from .. import ast as S
 from . import step
-from .data_access import calc_options
+from .data_access import calc_options, committed
 from .files_data import os_error
 
 
@@ -119,38 +119,44 @@ def _smtp_text(e) -> str:
     return str(e)
 
 
+MULTIPLE = "Multiple emails (one for each record in found set)"
+COLLECT = "Collect addresses across found set"
+
+
 @step("Send Mail", labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file") + ("With dialog",),
       note="Send via SMTP Server takes its server from FMSCRIPT_SMTP_HOST / _PORT / _SECURITY (none, starttls, ssl) / "
            "_USER / _PASSWORD / _FROM / _REPLY_TO, since FileMaker's text form does not show the SMTP Options; "
-           "Send via E-mail Client gives error 119 (there is no mail client on a command line). One message is "
-           "sent (not one per record).")
+           "Send via E-mail Client gives error 119 (there is no mail client on a command line). The dialog's "
+           "choices are written as words: Multiple emails (one for each record in found set), and Collect "
+           "addresses across found set after the To, Cc or Bcc it applies to.")
 def send_mail(st: S.Step, c):
-    """Sends one email through an SMTP server: To, Cc, Bcc, Subject, Message and attached files."""
+    """Sends email through an SMTP server: one message, or one for each record in the found set."""
     words = st.words()
-    via_client = "Send via E-mail Client" in words or "E-mail Client" in words
+    via_client = "Send via E-mail Client" in words
+    multiple = MULTIPLE in words
     to, cc, bcc = (c.text(st.get(k)) if st.get(k) is not None else None for k in ("To", "Cc", "Bcc"))
+    collect = set()  # the address options a "Collect addresses across found set" follows
+    last = None
+    for o in st.options:
+        if o.label in ("To", "Cc", "Bcc"):
+            last = o.label
+        elif o.label is None and isinstance(o.value, S.Word) and o.value.name == COLLECT:
+            if last is None:
+                raise c.error(f"{COLLECT} follows the To, Cc or Bcc whose addresses it collects")
+            collect.add(last)
     subject = c.text(st.get("Subject")) if st.get("Subject") is not None else (lambda f: "")
     message = c.text(st.get("Message")) if st.get("Message") is not None else (lambda f: "")
     attach = [c.text(st.get("Attach file"))] if st.get("Attach file") is not None else []
+    address_fns = (("To", to), ("Cc", cc), ("Bcc", bcc))
 
-    def run(f):
+    def compose(f, settings: dict, lists: dict):
         from email.message import EmailMessage
         from email.utils import formatdate, make_msgid
         import mimetypes
 
-        if via_client:
-            raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
-                            "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
-        settings = smtp_settings()
-        if not settings["host"]:
-            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
-                            code=E_INVALID_PARAMETER)
-        lists = {k: addresses(fn(f)) if fn else [] for k, fn in (("To", to), ("Cc", cc), ("Bcc", bcc))}
         recipients = lists["To"] + lists["Cc"] + lists["Bcc"]
         if not recipients:
             raise StepError("Send Mail has no recipient: give To, Cc or Bcc", code=E_INVALID_PARAMETER)
-        if not settings["from"]:
-            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
         msg = EmailMessage()
         msg["From"] = settings["from"]
         for k in ("To", "Cc"):
@@ -167,8 +173,49 @@ def send_mail(st: S.Step, c):
                 p = paths.resolve_input(line, f.session.base_dir, paths.frame_variables(f), "file to attach")
                 ctype, _ = mimetypes.guess_type(p.name)
                 main, sub = (ctype or "application/octet-stream").split("/", 1)
-                msg.add_attachment(p.read_bytes(), maintype=main, subtype=sub, filename=p.name)
-        send_smtp(settings, msg, recipients)
+                try:
+                    data = p.read_bytes()
+                except OSError as e:
+                    raise os_error(e, p, E_FILE_MISSING) from None
+                msg.add_attachment(data, maintype=main, subtype=sub, filename=p.name)
+        return msg, recipients
+
+    def run(f):
+        if via_client:
+            raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
+                            "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
+        settings = smtp_settings()
+        if not settings["host"]:
+            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
+                            code=E_INVALID_PARAMETER)
+        if not settings["from"]:
+            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
+        if not multiple and not collect:
+            lists = {k: addresses(fn(f)) if fn else [] for k, fn in address_fns}
+            send_smtp(settings, *compose(f, settings, lists))
+            return None
+        db, ctx = committed(f)
+        saved = ctx.index
+        try:
+            if not multiple:  # one message; the collected options take every record's addresses
+                lists = {k: addresses(fn(f)) if fn and k not in collect else [] for k, fn in address_fns}
+                for i in range(len(ctx.found)):
+                    ctx.index = i
+                    for k in collect:
+                        lists[k] += [a for a in addresses(dict(address_fns)[k](f)) if a not in lists[k]]
+                ctx.index = saved
+                send_smtp(settings, *compose(f, settings, lists))
+                return None
+            if not ctx.found:
+                raise StepError("there are no records in the found set to send a message for",
+                                code=E_NO_RECORDS_MATCH)
+            for i in range(len(ctx.found)):  # FileMaker stops at the first message that fails
+                ctx.index = i
+                lists = {k: addresses(fn(f)) if fn else [] for k, fn in address_fns}
+                send_smtp(settings, *compose(f, settings, lists))
+        finally:
+            ctx.index = min(saved, max(len(ctx.found) - 1, 0))
+        return None
     return run
 
 
