@@ -338,3 +338,22 @@ def test_the_zh_hans_text_form(cb):
     cb.run_text('在服务器上执行脚本附带回调 [ 指定: 从列表 ; "Work" ; 参数: "zh" ; 指定回调脚本: 从列表 ; "Done" ; '
                 '参数: Get ( 脚本结果 ) ; 状态: 继续 ]')
     assert names(cb) == ["made by zh"] and "callback server zh" in cb.get_global("log")
+
+
+def test_data_api_fielddata_writes_a_related_field_through_the_graph(tmp_path):
+    from .relfixtures import build_sales
+    fm = Interpreter(file=build_sales(tmp_path / "sales.sqlite"), on_dialog=lambda t, m: None)
+    try:
+        got = api(fm, {"action": "create", "layouts": "Invoices",
+                       "fieldData": {"ID": 20, "CustomerID": 3, "LineItems::Product": "Gear"}})
+        assert got["messages"][0]["code"] == "0"
+        assert [r for r in committed(fm, 'SELECT "InvoiceID", "Product" FROM "LineItems"') if r[0] in (20, "20")] == [("20", "Gear")]
+        assert api(fm, {"layouts": "Invoices", "query": [{"Status": "nope"}]})["messages"][0]["code"] == "401"
+        bad = api(fm, {"action": "create", "layouts": "Invoices", "fieldData": "x"})
+        assert bad["messages"][0]["code"] == str(E_INVALID_PARAMETER)
+        fm.set_global("req", "not json")
+        out = json.loads(fm.run_text('Execute FileMaker Data API [ Select ; Target: $r ; $$req ]\n'
+                                     'Exit Script [ $r & "" ]'))
+        assert out["messages"][0]["code"] == str(E_INVALID_PARAMETER)
+    finally:
+        fm.close()
