@@ -128,6 +128,17 @@ def test_every_imported_script_passes_check(imported):
         fm.close()
 
 
+ADD_CUSTOMERS = """Go to Layout [ “Customers” ]
+New Record/Request
+Set Field [ Customers::Name ; "Ada" ]
+Set Field [ Customers::Email ; "ada@example.org" ]
+New Record/Request
+Set Field [ Customers::Name ; "Grace" ]
+Set Field [ Customers::Email ; "grace@example.org" ]
+Commit Records/Requests [ With dialog: Off ]
+"""
+
+
 class Api(BaseHTTPRequestHandler):
     received: list = []
 
@@ -158,12 +169,9 @@ def api():
 def test_imported_script_reads_records_posts_them_and_writes_a_data_file(imported, api, monkeypatch):
     tmp, _, _ = imported
     monkeypatch.setenv("FMSCRIPT_DOCUMENTS", str(tmp / "docs"))
-    with sqlite3.connect(tmp / "app.sqlite") as conn:
-        conn.executemany('INSERT INTO Customers (PrimaryKey, Name, Email) VALUES (?, ?, ?)',
-                         [("1", "Ada", "ada@example.org"), ("2", "Grace", "grace@example.org")])
-    conn.close()
     fm = Interpreter(file=tmp / "app.sqlite", on_dialog=lambda t, m: None)
     try:
+        fm.run_text(ADD_CUSTOMERS)
         result = fm.run_file(tmp / "scripts" / "Sync" / "Export Customers.fmscript", param=api)
     finally:
         fm.close()
