@@ -78,6 +78,70 @@ def test_schema_occurrences_layouts_and_kept_definitions(imported):
     assert summary.counts["steps not converted"] == 1
 
 
+def test_the_schema_becomes_the_data_layers_graph_field_options_value_lists_and_portals(imported):
+    tmp, summary, warnings = imported
+    fm = Interpreter(file=tmp / "app.sqlite", on_dialog=lambda t, m: None)
+    try:
+        fm.run_text('Go to Layout [ “Customers” ]\nExit Script [ Text Result: 1 ]')  # opens the file
+        db = fm.database
+        [rel] = db.relationships()
+        assert (rel.left, rel.right, [(c.left, c.op, c.right) for c in rel.criteria]) == (
+            "Invoices", "Invoices_Customers", [("CustomerID", "=", "PrimaryKey")])
+        assert [(p.layout, p.name, p.occurrence) for p in db.portals()] == [
+            ("Invoice Detail", "CustomerPortal", "Invoices_Customers")]
+        assert db.value_list_items("Status") == ["Open", "Paid", "Void"]
+        assert db.field_options("Invoices", "AmountWithTax").calc == "Amount * 1.2"
+        assert db.field_options("Invoices", "TotalAmount").summary == {"function": "total", "of": "Amount"}
+        assert db.field_options("Customers", "PrimaryKey").auto == {"calc": "Get ( UUID )", "replace": False}
+        assert db.field_options("Customers", "Name").validate == {"not_empty": True, "when": "always"}
+        # and they work: auto-enter, a stored calculation, a summary, a related field over the imported graph
+        result = fm.run_text("""Go to Layout [ “Customers” ]
+New Record/Request
+Set Field [ Customers::Name ; "Ada" ]
+Set Variable [ $id ; Value: Customers::PrimaryKey ]
+Go to Layout [ “Invoice Detail” ]
+New Record/Request
+Set Field [ Invoices::CustomerID ; $id ]
+Set Field [ Invoices::Amount ; 10 ]
+New Record/Request
+Set Field [ Invoices::CustomerID ; $id ]
+Set Field [ Invoices::Amount ; 5 ]
+Commit Records/Requests [ With dialog: Off ]
+Exit Script [ Text Result: Length ( $id ) & "|" & Invoices::AmountWithTax & "|" & Invoices::TotalAmount & "|" & Invoices_Customers::Name ]
+""")
+        assert result == "36|6|15|Ada"
+        # validation: a customer without a name is refused (FileMaker's error 509)
+        fm.run_text("""Set Error Capture [ On ]
+Go to Layout [ “Customers” ]
+New Record/Request
+Commit Records/Requests [ With dialog: Off ]
+Set Variable [ $$ERR ; Value: Get ( LastError ) ]
+Revert Record/Request [ With dialog: Off ]
+""")
+        assert fm.get_global("ERR") == 509
+    finally:
+        fm.close()
+    assert summary.counts["relationships in the graph"] == 1 and summary.counts["field options"] == 4
+    assert summary.counts["portals"] == 1 and summary.counts["value lists defined"] == 1
+
+
+def test_what_the_data_layer_cannot_hold_is_reported_and_listed(tmp_path):
+    text = FIXTURE.read_text(encoding="utf-8").replace('operation="Total"', 'operation="StandardDeviation"')
+    text = text.replace('<JoinPredicate type="Equal">', '<JoinPredicate type="Telepathy">')
+    src = tmp_path / "odd.xml"
+    src.write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    import_xml(src, tmp_path / "o.sqlite", tmp_path / "o", warnings.append)
+    with sqlite3.connect(tmp_path / "o.sqlite") as conn:
+        rows = conn.execute("SELECT kind, name FROM fmscript_import_unmapped ORDER BY kind").fetchall()
+        kept = conn.execute("SELECT count(*) FROM fmscript_import_relationships").fetchone()[0]
+    conn.close()
+    assert ("field", "Invoices::TotalAmount") in rows and ("relationship", "Invoices — Invoices_Customers") in rows
+    assert ("portal", "Invoice Detail: CustomerPortal") in rows  # its relationship is missing now
+    assert kept == 1  # FileMaker's definition is still there
+    assert any("StandardDeviation" in w for w in warnings) and any("Telepathy" in w for w in warnings)
+
+
 def test_scripts_are_files_in_their_folders_in_filemakers_text(imported):
     tmp, _, warnings = imported
     scripts = tmp / "scripts"
@@ -111,8 +175,8 @@ def test_saved_as_xml_steps_convert_by_the_snippet_rows(imported):
         text = path.read_text()
         xml, problems = snippet.from_text(text)
         back, more = snippet.to_text(xml)
-        assert [ln.strip() for ln in back.splitlines()] == [ln.strip() for ln in text.splitlines()
-                                                             if not ln.startswith(("Script ", "End Script"))]
+        assert [ln.strip() for ln in back.splitlines() if ln.strip()] == [
+            ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("Script ", "End Script"))]
         if "could not convert" not in text:
             assert problems == [] and more == []
 
@@ -175,7 +239,7 @@ def test_imported_script_reads_records_posts_them_and_writes_a_data_file(importe
         result = fm.run_file(tmp / "scripts" / "Sync" / "Export Customers.fmscript", param=api)
     finally:
         fm.close()
-    assert result == "2 customers sent"
+    assert result == "2 customers sent; twice that is 4"  # the file's custom function Double, in the script
     assert Api.received == [("/customers", "application/json",
                              [{"name": "Ada", "email": "ada@example.org"},
                               {"name": "Grace", "email": "grace@example.org"}])]
