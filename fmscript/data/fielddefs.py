@@ -370,11 +370,20 @@ class FieldDefinitions:
         other = self.table_of(table)
         return (ti, rid) if other is not None and other.name == ti.name else None
 
-    def computed_value(self, occ: str, ti: TableInfo, fi: FieldInfo, opts: FieldOptions, rid: int | None):
-        """The value of an unstored calculation or a summary field, as read."""
+    def computed_value(self, occ: str, ti: TableInfo, fi: FieldInfo, opts: FieldOptions, rid: int | None,
+                       related: bool = False):
+        """The value of an unstored calculation or a summary field, as read.  With ``related`` the record is
+        the one ``occ`` means in the current context (the first related record, a portal row; none for an
+        unrelated occurrence), and a summary of a related occurrence summarises the related records."""
+        base = self.current_occurrence() if related else None
+        own = base is None or occ.casefold() == base.casefold()
         if opts.kind == "summary":
-            ctx = self.context(occ)
-            return self.summarise(ti, opts, list(ctx.found))
+            if own:
+                return self.summarise(ti, opts, list(self.context(occ).found))
+            ids = self.related_records(occ)
+            return self.summarise(ti, opts, ids) if ids is not None else ""
+        if related:
+            rid = self.record_for(occ)
         if rid is None:
             return ""
         return self.evaluate_for_record(ti, rid, opts.calc)
