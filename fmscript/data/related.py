@@ -332,6 +332,8 @@ class Related:
             raise DataError(f"a related record in “{hop.dst}” cannot be created: {e}",
                             code=E_VALID_VALUE_REQUIRED) from None
         self._new_records.append((ti.name, cur.lastrowid))
+        if self._field_options != {}:
+            self.after_create(ti.name, cur.lastrowid)  # serials, stamps, lookups of the new related record
         return cur.lastrowid
 
     @contextmanager
@@ -437,22 +439,30 @@ class Related:
             return ""
         ids = self.related_ids(hops, rid, limit=1)
         if not ids:
-            h = hops[-1]
-            if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
+            nxt = self.next_match(hops, rid, higher)
+            if nxt is None:
                 return ""
-            c = h.criteria[0]
-            v = self._source_values(h.src, rid).get(c.left.casefold())
-            if v is None:
-                return ""
-            col = qident(c.right) + self._coll(ti.name, c.right)
-            op, order = (">", "ASC") if higher else ("<", "DESC")
-            r = self.conn.execute(f"SELECT rowid FROM {qident(ti.name)} WHERE {col} {op} ? ORDER BY {col} {order}, "
-                                  "rowid LIMIT 1", (v,)).fetchone()
-            if r is None:
-                return ""
-            ids = [r[0]]
+            ids = [nxt]
         row = self.row(ti.name, ids[0]) or {}
         return from_storage(row.get(fi.name.casefold()), fi.type)
+
+    def next_match(self, hops: list[Hop], rid: int, higher: bool) -> int | None:
+        """The record whose match field is the next lower (or higher) than record ``rid``'s, for LookupNext and
+        a lookup's "copy next lower / higher value": a one-hop relationship with one "=" criterion; ties
+        go to the first created."""
+        h = hops[-1]
+        if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
+            return None
+        c = h.criteria[0]
+        v = self._source_values(h.src, rid).get(c.left.casefold())
+        if v is None or v == "":
+            return None
+        ti = self.table_of(h.dst)
+        col = qident(c.right) + self._coll(ti.name, c.right)
+        op, order = (">", "ASC") if higher else ("<", "DESC")
+        r = self.conn.execute(f"SELECT rowid FROM {qident(ti.name)} WHERE {col} {op} ? ORDER BY {col} {order}, "
+                              "rowid LIMIT 1", (v,)).fetchone()
+        return r[0] if r else None
 
     # -- finds on related fields ------------------------------------------------------------------------
     def criterion_key(self, occ: str, base: str | None = None):
