@@ -248,7 +248,7 @@ def test_created_related_record_goes_away_with_revert(sales):
 
 def test_set_field_without_creation_is_record_missing(sales):
     sales('Go to Layout [ "LineItems" ]\nGo to Record/Request/Page [ Last ]\nSet Field [ Products::Stock ; 1 ]\n')
-    assert sales.db.conn.execute("SELECT Stock FROM Products WHERE Name = 'Gear'").fetchone() == ("2",)
+    assert sales.db.conn.execute("SELECT Stock FROM Products WHERE Name = 'Gear'").fetchone() == ("1",)
     with pytest.raises(FMScriptError) as e:
         sales('Go to Layout [ "LineItems" ]\nNew Record/Request\nSet Field [ LineItems::Product ; "Bolt" ]\n'
               'Set Field [ Products::Stock ; 1 ]\n')
