@@ -493,7 +493,10 @@ class Related:
                             f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         fast = sql_criterion(fi.name, criterion) if fi.type == "number" and \
             fi.name.casefold() in numeric_columns(self.conn, ti.name) else None
-        if fast is not None:
+        if self.computed_field(ti, fi):  # an unstored calculation: the related records where it matches
+            matched = self.computed_match_ids(ti, fi, criterion.strip())
+            cond, params = f"{last}.rowid IN (SELECT value FROM json_each(?))", [json.dumps(sorted(matched))]
+        elif fast is not None:
             cond, params = fast[0].replace(qident(fi.name), f"{last}.{qident(fi.name)}"), fast[1]
         else:
             cond, params = f"fm_match({last}.{qident(fi.name)}, ?, ?)", [fi.type, criterion.strip()]

@@ -143,6 +143,8 @@ class Store:
         self.attach(f.session)
         w = self.window
         if w.mode == "find" and (key := self.criterion_key(occ)) is not False:  # a related field: a related criterion
+            if self._field_options != {}:
+                self.computed_field(ti, fi)  # a summary field takes no criterion (201)
             if not w.requests:
                 w.requests.append(F.Request())
             w.requests[w.request_index].criteria[(key, fi.name.casefold())] = (fi.name, to_text(value))
