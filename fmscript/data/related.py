@@ -2,7 +2,7 @@
 
 * ``Occurrence::Field`` reads the first related record of that occurrence (in the relationship's sort order,
   else in creation order), through as many hops as the path has; an occurrence that is not related to the
-  current layout's keeps reading its own current record (fmscript's behaviour before relationships).
+  current layout's has no record (FileMaker shows nothing: the value is empty, Set Field there fails).
 * Set Field into a related field writes the first related record, creating it (and, hop by hop, the records
   between) when the relationship allows creation on that side.
 * Aggregates (``Sum ( Invoices::Total )``), ``GetNthRecord``, ``Lookup``/``LookupNext``, portals, Go to
@@ -25,7 +25,8 @@ from .schema import qident
 from .values import from_storage
 from .window import Context
 
-#: ``record_for`` answer for an occurrence that is not related to the context: read its own current record.
+#: ``related_value``'s answer when :meth:`Related.record_for` decides the record (the layout's own occurrence,
+#: a portal row, a loop over related records); also the "nothing saved" mark of :meth:`Related.related_row`.
 UNRELATED = object()
 
 
@@ -256,8 +257,8 @@ class Related:
 
     def record_for(self, occ: str, create: bool = False):
         """The record of ``occ`` that a field read (or, with ``create``, a write) in the current context means:
-        a record id, ``None`` when there is none, or the occurrence's own current record when ``occ`` is not
-        related to the current layout's occurrence."""
+        a record id, or ``None`` when there is none (also when ``occ`` is not related to the current layout's
+        occurrence, as in FileMaker)."""
         key = occ.casefold()
         base = self.current_occurrence()
         over = self._active_overrides() if (self._overrides or self.portal_row) else {}
@@ -292,8 +293,9 @@ class Related:
 
     def related_value(self, occ: str, fname: str):
         """The stored value of ``occ::fname`` in the first related record, read by one query of that column
-        only (``None``: no related record), or :data:`UNRELATED` where :meth:`record_for` decides (the layout's
-        own or an unrelated occurrence, a portal row or a loop over related records)."""
+        only (``None``: no related record, or an occurrence not related to the layout's), or :data:`UNRELATED`
+        where :meth:`record_for` decides (the layout's own occurrence, a portal row or a loop over related
+        records)."""
         if self._overrides or self.portal_row is not None:
             return UNRELATED
         base = self.current_occurrence()
