@@ -659,8 +659,8 @@ class Related:
 
     def go_to_portal_row(self, how: str, n: int | None = None, portal: str | None = None) -> bool:
         """Go to Portal Row: ``how`` is First, Last, Previous, Next or a row number ``n``.  Last goes to the empty
-        row when the relationship allows creation (Set Field there creates a related record).  ``False``: no
-        such row (the caller sets error 101)."""
+        row when the relationship allows creation (Set Field there creates a related record); Next stops at the
+        last related record.  ``False``: no such row (the caller sets error 101)."""
         p = self.portal_for(portal)
         self.commit()
         rows = self.portal_records(p)
@@ -669,7 +669,10 @@ class Related:
         count = len(rows) + (1 if creation else 0)
         cur = self.portal_row.row if self.portal_row is not None and self.portal_row.portal == p else 0
         target = {"First": 1, "Last": count, "Previous": cur - 1, "Next": cur + 1}.get(how, n or 0)
-        if not 1 <= target <= count:
+        # Next and Previous move among the related records only: a loop of Go to Portal Row [ Next ; Exit
+        # after last ] ends after the last record's row, never entering the empty creation row (Claris: "exits
+        # ... when it reaches the last portal row").
+        if not 1 <= target <= (len(rows) if how == "Next" else count):
             return False
         base = self.context().current()
         self.portal_row = PortalRow(p, self.window.layout or "", base, target, rows)

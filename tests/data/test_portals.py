@@ -48,6 +48,22 @@ def test_go_to_portal_row_past_the_end_sets_101_and_exit_after_last_ends_a_loop(
     assert out == ["101 1"]
 
 
+def test_next_with_exit_after_last_stops_at_the_last_record_not_the_creation_row(sales):
+    # The relationship allows creating line items, so the portal has an empty row after its records; Next
+    # moves among the records only (Claris: Exit after last "exits the script when it reaches the last portal
+    # row"), so a loop that sets a field in each row never creates a record.  Last still reaches the empty row.
+    out = sales('Go to Layout [ "Invoices" ]\nGo to Portal Row [ Select ; First ]\nSet Variable [ $r ; "" ]\n'
+                'Loop\n  Set Variable [ $r ; $r & Get ( PortalRowNumber ) & LineItems::Product & "," ]\n'
+                '  Set Field [ LineItems::Qty ; LineItems::Qty + 1 ]\n'
+                '  Go to Portal Row [ Select ; Next ; Exit after last ]\nEnd Loop\n' + show('$r')
+                + 'Set Error Capture [ On ]\nGo to Portal Row [ Select ; Next ]\n'
+                + show('Get ( LastError ) & " " & Get ( PortalRowNumber )')
+                + 'Go to Portal Row [ Select ; Last ]\nGo to Portal Row [ Select ; Previous ]\n'
+                + show('Get ( PortalRowNumber ) & LineItems::Product'))
+    assert out == ["1Anvil,2Rope,", "101 2", "2Rope"]
+    assert sales.db.total_count("LineItems") == 4
+
+
 def test_a_loop_over_portal_rows(sales):
     out = sales('Go to Layout [ "Invoices" ]\nGo to Portal Row [ Select ; First ]\nSet Variable [ $t ; 0 ]\n'
                 'Loop\n  Set Variable [ $t ; $t + LineItems::Qty * LineItems::Price ]\n'
@@ -121,14 +137,14 @@ def test_portal_filter_and_sort_give_the_rows_and_their_numbers(sales_db, tmp_pa
               + show('Get ( LastError ) & " " & Get ( PortalRowNumber )'))
     # Invoice 10: Rope (Qty 1) is filtered out, the rest by Qty descending; aggregates still see every related
     # record (4), as in FileMaker.  Invoice 11 (ID 11: Qty ≥ 3) has no row but the creation row, row 1.
-    # Row 4 is the empty row that creates a line (the relationship allows creation).
-    assert out == ["1Gear,2Bolt,3Anvil,4,", "2Bolt 4", "0 1"]
+    # Next never enters the empty row that creates a line: the loop ends after the last record's row.
+    assert out == ["1Gear,2Bolt,3Anvil,", "2Bolt 4", "0 1"]
 
 
 def test_the_unfiltered_portal_keeps_the_relationship_s_order(sales_db, tmp_path):
     sorted_portal(sales_db)
     out = Runner(sales_db, base_dir=tmp_path)('Go to Layout [ "Invoices" ]\n' + rows_of("Lines"))
-    assert out == ["1Anvil,2Rope,3Gear,4Bolt,5,"]
+    assert out == ["1Anvil,2Rope,3Gear,4Bolt,"]
 
 
 def test_refresh_portal_works_the_rows_out_again(sales_db, tmp_path):

@@ -171,7 +171,8 @@ def go_to_portal_row(st: S.Step, c):
     """Makes a row of the layout's portal active: First, Last, Previous, Next or By Calculation: n.
 
     Last is the empty row at the end when the relationship allows creating related records: Set Field into a
-    field of the portal's occurrence there creates one."""
+    field of the portal's occurrence there creates one.  Next and Previous move among the related records only,
+    so a loop with Exit after last ends after the last record's row."""
     words = st.words()
     exit_opt = st.get("Exit after last")
     exit_after = ("Exit after last" in words) or (exit_opt is not None and c.on_off(exit_opt, True))
