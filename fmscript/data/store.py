@@ -22,6 +22,11 @@ from .values import from_storage, to_storage
 from .window import Context
 
 
+#: Per-record modification counts (absent: 0), made on the first commit that changes a record.
+MODCOUNT_SQL = ("CREATE TABLE IF NOT EXISTS fmscript_modcounts (table_name TEXT NOT NULL, record_id INTEGER NOT NULL, "
+                "count INTEGER NOT NULL, PRIMARY KEY (table_name, record_id)) WITHOUT ROWID")
+
+
 class Store:
     """Reads, writes and transactions.  A mixin of :class:`~fmscript.data.database.Database`."""
 
@@ -218,6 +223,8 @@ class Store:
         if self._dirty and self._field_options != {}:
             self.before_commit(list(self._dirty))
             validate_records(self, list(self._dirty), data_entry)
+        if self._dirty:
+            self._count_modifications()
         self._dirty.clear()
         if self.transaction_depth:
             self.record_committed_in_transaction()
@@ -236,6 +243,42 @@ class Store:
             if self._globals_dirty:
                 self._flush_globals()
             self.flush_serials()
+
+    # -- Get ( RecordModificationCount ) ------------------------------------------------------------------
+    def _count_modifications(self) -> None:
+        """Each record this commit changes counts one more modification; the commit that creates a record
+        leaves it at 0 (FileMaker: "Returns 0 if the record has not been modified since it was created").
+        The counts live in ``fmscript_modcounts`` in the same transaction, so a revert takes them back too."""
+        new = set(self._new_records)
+        changed = sorted({k for k in self._dirty if k not in new})
+        if not changed:
+            return
+        self.conn.execute(MODCOUNT_SQL)
+        self.conn.executemany("INSERT INTO fmscript_modcounts VALUES (?, ?, 1) ON CONFLICT (table_name, record_id) "
+                              "DO UPDATE SET count = count + 1", changed)
+
+    def _has_modcounts(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='fmscript_modcounts'"
+                                 ).fetchone() is not None
+
+    def record_modification_count(self, table: str, rid: int) -> int:
+        """How many commits have changed the record since it was created (``Get ( RecordModificationCount )``,
+        the Data API's ``modId``); changes not yet committed do not count."""
+        if not self._has_modcounts():
+            return 0
+        r = self.conn.execute("SELECT count FROM fmscript_modcounts WHERE table_name = ? AND record_id = ?",
+                              (table, rid)).fetchone()
+        return r[0] if r else 0
+
+    def _forget_modcounts(self, table: str, ids: list[int] | None) -> None:
+        """Deleted records take their counts with them (a later record may reuse the rowid)."""
+        if not self._has_modcounts():
+            return
+        if ids is None:
+            self.conn.execute("DELETE FROM fmscript_modcounts WHERE table_name = ?", (table,))
+        else:
+            self.conn.execute(f"DELETE FROM fmscript_modcounts WHERE table_name = ? AND record_id IN "
+                              f"({','.join('?' * len(ids))})", [table, *ids])
 
     def revert(self) -> None:
         """Throw away uncommitted edits; records created since the last commit disappear.  Inside Open
@@ -389,6 +432,7 @@ class Store:
                 if self.has_metadata():
                     self.conn.execute(f"DELETE FROM fmscript_repetitions WHERE table_name = ? AND record_id IN "
                                       f"({marks})", [table, *chunk])
+                self._forget_modcounts(table, chunk)
             self._end_unit()
         except sqlite3.OperationalError as e:
             if self.conn.in_transaction and not self.transaction_depth:
@@ -411,6 +455,7 @@ class Store:
             self.conn.execute(f"DELETE FROM {qident(table)}")
             if self.has_metadata():
                 self.conn.execute("DELETE FROM fmscript_repetitions WHERE table_name = ?", (table,))
+            self._forget_modcounts(table, None)
             self._end_unit()
         except sqlite3.OperationalError as e:
             if self.conn.in_transaction and not self.transaction_depth:

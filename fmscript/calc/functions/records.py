@@ -96,6 +96,15 @@ def record_open_state(f):
     return Decimal(_db(f).record_open_state())
 
 
+@get("RecordModificationCount")
+def record_modification_count(f):
+    """How many times changes to the current record have been committed (0 for a record never changed since it
+    was created; changes not yet committed do not count)."""
+    ctx = _ctx(f)
+    rid = ctx.current() if ctx else None
+    return Decimal(_db(f).record_modification_count(ctx.table, rid)) if rid is not None else ""
+
+
 @get("SortState")
 def sort_state(f):
     """0 unsorted, 1 sorted."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -52,12 +51,9 @@ def _json_value(raw, ftype: str):
 
 
 def mod_id(db, ti, rid: int) -> str:
-    """The record's ``modId``: a number that changes whenever one of its stored values changes (fmscript keeps
-    no modification count, so this is a digest of the values, not FileMaker's count; it serves the same
-    purpose: an update that names a stale modId is refused with 306)."""
-    raw = db.record_values(ti, rid)
-    text = "\x1f".join(f"{k}={v!r}" for k, v in raw.items())
-    return str(zlib.crc32(text.encode("utf-8", "surrogatepass")))
+    """The record's ``modId``: FileMaker's modification count (``Get ( RecordModificationCount )``), so an update
+    that names a stale modId is refused with 306."""
+    return str(db.record_modification_count(ti.name, rid))
 
 
 def _int(request: dict, *keys: str, default: int) -> int:
@@ -298,8 +294,7 @@ def data_api(db, f, request: dict) -> dict:
 
 
 @step("Execute FileMaker Data API", labels=("Select", "Target"),
-      note="modId is a digest of the record's values (it changes with every change, as FileMaker's count does, "
-           "but is not a count); portalData is not read or written.")
+      note="modId is the record's modification count, as in FileMaker; portalData is not read or written.")
 def execute_data_api(st: S.Step, c):
     """Answers a Data API request (JSON) about the current file with the Data API's JSON, in a field or variable."""
     target_opt = st.get("Target")
