@@ -31,6 +31,7 @@ E_TABLE_MISSING = 106  # Table is missing
 E_INDEX_MISSING = 107  # Index is missing
 E_VALUE_LIST_MISSING = 108  # Value list is missing
 E_PRIVILEGE_SET_MISSING = 109  # Privilege set is missing
+E_LAYOUT_OBJECT_MISSING = 116  # Layout object is missing
 E_NO_MAIL_CLIENT = 119  # Supported email client not found
 E_RECORD_ACCESS_DENIED = 200  # Record access is denied
 E_FIELD_CANNOT_BE_MODIFIED = 201  # Field cannot be modified

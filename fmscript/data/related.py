@@ -17,8 +17,8 @@ from decimal import Decimal
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import (E_RECORD_ACCESS_DENIED, E_RECORD_MISSING, E_RELATIONSHIP_MISSING, E_VALID_VALUE_REQUIRED,
-                      DataError)
+from ..errors import (E_LAYOUT_OBJECT_MISSING, E_RECORD_ACCESS_DENIED, E_RECORD_MISSING, E_RELATIONSHIP_MISSING,
+                      E_VALID_VALUE_REQUIRED, DataError)
 from . import finds as F
 from .graph import MIRROR, SQL_OP, Hop, Portal
 from .schema import qident
@@ -51,6 +51,7 @@ class Related:
     def _init_related(self) -> None:
         self.portal_row: PortalRow | None = None
         self._overrides: dict[str, int | None] = {}
+        self._active_object: tuple[str, int | None, str] | None = None  # (layout, record, object name)
 
     # -- SQL ----------------------------------------------------------------------------------------------
     def _coll(self, table: str, fname: str) -> str:
@@ -652,6 +653,10 @@ class Related:
                             code=E_RELATIONSHIP_MISSING)
         if self._current_portal_row() is not None:
             return self.portal_row.portal
+        active = self.active_object_name()
+        for p in ps if active else ():
+            if p.name.casefold() == active.casefold():
+                return p  # Go to Object made it the active portal
         if not ps:
             raise DataError(f"the layout “{self.window.layout}” has no portal (add one with fmscript db portal)",
                             code=E_RELATIONSHIP_MISSING)
@@ -677,6 +682,36 @@ class Related:
         base = self.context().current()
         self.portal_row = PortalRow(p, self.window.layout or "", base, target, rows)
         return True
+
+    # -- Go to Object -------------------------------------------------------------------------------------
+    def go_to_object(self, name: str) -> None:
+        """Go to Object: make the named object of the current layout active.  The layout objects fmscript knows
+        are its portals (named by ``fmscript db portal --name``): the one gone to is the portal that Go to
+        Portal Row, Delete Portal Row and Refresh Portal then act on.  Another name is FileMaker's error 116."""
+        layout = self.window.layout or ""
+        portal = next((p for p in self.portals(layout) if p.name.casefold() == name.casefold()), None)
+        if portal is None:
+            names = [p.name for p in self.portals(layout)]
+            raise DataError(f"the layout “{layout}” has no object named “{name}”"
+                            + (f" (its objects: {', '.join(names)})" if names else
+                               " (the layout objects fmscript knows are portals: fmscript db portal … --name NAME)"),
+                            code=E_LAYOUT_OBJECT_MISSING)
+        pr = self._current_portal_row()
+        if pr is not None and pr.portal != portal:
+            self.portal_row = None  # the other portal's row is no longer active
+        self._active_object = (layout.casefold(), self.context().current(), portal.name)
+
+    def active_object_name(self) -> str:
+        """``Get ( ActiveLayoutObjectName )``: the object Go to Object made active, else the portal of the
+        active portal row, else empty; going to another layout or record leaves it, as it leaves a portal row."""
+        pr = self._current_portal_row()
+        ao = self._active_object
+        if ao is not None:
+            layout, rid, name = ao
+            if layout == (self.window.layout or "").casefold() and rid == self.context().current():
+                return name
+            self._active_object = None
+        return pr.portal.name if pr is not None else ""
 
     def _current_portal_row(self) -> PortalRow | None:
         """The active portal row, dropped first when the window has moved to another layout or record."""

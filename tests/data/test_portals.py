@@ -307,3 +307,44 @@ def test_save_records_as_jsonl_of_a_related_table(sales):
     plain = [json.loads(x) for x in (base / "plain.jsonl").read_text().splitlines()]
     assert plain == [{"InvoiceID": 10, "Product": "Anvil", "Qty": 2, "Price": 10.5},
                      {"InvoiceID": 10, "Product": "Rope", "Qty": 1, "Price": 3}]
+
+
+# -- Go to Object: choosing one of two portals ----------------------------------------------------------------
+
+def two_portals(sales_db):
+    """The Customers layout gets two portals over the same relationship: "Recent" (the relationship's order,
+    newest first) and "Open" (filtered to open invoices, oldest first)."""
+    from fmscript.data import open_database
+    db = open_database(sales_db)
+    db.add_portal("Customers", "Invoices", "Recent")
+    db.add_portal("Customers", "Invoices", "Open", filter='Invoices::Status = "open"', sort="Invoices::Date")
+    db.close()
+
+
+def test_go_to_object_chooses_the_portal_that_go_to_portal_row_works_on(sales_db, tmp_path):
+    two_portals(sales_db)
+    run = Runner(sales_db, base_dir=tmp_path)
+    out = run('Go to Layout [ "Customers" ]\n' + show('"[" & Get ( ActiveLayoutObjectName ) & "]"')
+              + 'Go to Portal Row [ Select ; First ]\n'  # no active portal: the layout's first, "Recent"
+              + show('Get ( ActiveLayoutObjectName ) & " " & Invoices::ID')
+              + 'Go to Object [ Object Name: "Open" ]\n'
+              + show('Get ( ActiveLayoutObjectName ) & " " & Get ( PortalRowNumber )')
+              + 'Go to Portal Row [ Select ; Last ]\nGo to Portal Row [ Select ; Previous ]\n'
+              + show('Get ( ActiveLayoutObjectName ) & " " & Get ( PortalRowNumber ) & " " & Invoices::ID')
+              + 'Go to Object [ Object Name: "Re" & "cent" ; Repetition: 1 ]\nGo to Portal Row [ Select ; Last ]\n'
+              + show('Get ( ActiveLayoutObjectName ) & " " & Get ( PortalRowNumber ) & " " & Invoices::ID')
+              + 'Go to Record/Request/Page [ Next ]\n' + show('"[" & Get ( ActiveLayoutObjectName ) & "]"'))
+    # Acme's invoices: 11 (open, 3/1) and 10 (paid, 1/5).  "Open" shows 11 only, then its creation row (2);
+    # "Recent" shows 11, 10 and its creation row (3).  Another record leaves the object.
+    assert out == ["[]", "Recent 11", "Open 0", "Open 1 11", "Recent 3 ", "[]"]
+
+
+def test_go_to_object_naming_no_object_is_error_116(sales_db, tmp_path):
+    two_portals(sales_db)
+    run = Runner(sales_db, base_dir=tmp_path)
+    out = run('Go to Layout [ "Customers" ]\nSet Error Capture [ On ]\nGo to Object [ Object Name: "Opn" ]\n'
+              + show('Get ( LastError ) & " [" & Get ( ActiveLayoutObjectName ) & "]"'))
+    assert out == ["116 []"]
+    with pytest.raises(FMScriptError) as e:
+        run('Go to Layout [ "Customers" ]\nGo to Object [ Object Name: "Opn" ]\n')
+    assert e.value.code == 116 and "Recent, Open" in e.value.message

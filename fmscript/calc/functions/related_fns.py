@@ -71,3 +71,10 @@ def portal_row_number(f):
 def active_portal_row_number(f):
     """The number of the active portal row (0 when no portal row is active)."""
     return Decimal(f.session.data.portal_row_number())
+
+
+@get("ActiveLayoutObjectName")
+def active_layout_object_name(f):
+    """The name of the active layout object: the one Go to Object went to, else the portal of the active portal
+    row (empty when none)."""
+    return f.session.data.active_object_name()

@@ -164,6 +164,24 @@ def go_to_related_record(st: S.Step, c):
     return run
 
 
+@step("Go to Object", labels=("Object Name", "Repetition"), calc_labels=("Object Name", "Repetition"),
+      guard=data_errors,
+      note="The layout objects fmscript knows are portals, named with fmscript db portal --name; Repetition is "
+           "ignored (it applies to fields).")
+def go_to_object(st: S.Step, c):
+    """Makes a named object of the current layout active: a portal, which Go to Portal Row then works on.
+
+    An object the layout does not have is FileMaker's error 116 (Layout object is missing)."""
+    opt = st.get("Object Name") or (st.unlabelled()[0] if st.unlabelled() else None)
+    if opt is None or opt.value is None:
+        raise c.error("Go to Object needs an object name: Go to Object [ Object Name: \"Lines\" ]")
+    name = c.text(opt)
+
+    def run(f):
+        database(f).go_to_object(to_text(name(f)))
+    return run
+
+
 @step("Go to Portal Row", labels=("Select", "Exit after last", "By Calculation") + DIALOG, guard=data_errors,
       note="The portal is the active one, else the layout's first (portals are defined with fmscript db portal); "
            "Select is accepted and ignored.")
