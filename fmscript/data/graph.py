@@ -5,7 +5,7 @@ Kept in the file's ``fmscript_`` tables (:data:`GRAPH_SQL`, versioned by ``graph
 ``fmscript_meta`` and created or migrated on first use), so that one file carries its graph.  As in
 FileMaker the graph has no cycles: between two occurrences there is at most one path, which is what a
 related field follows (:mod:`.related`).  Match fields on both sides get a SQLite index, so that following a
-relationship is an indexed query.
+relationship is an indexed query (a global match field has none: the relationship works from its side).
 """
 from __future__ import annotations
 
@@ -253,8 +253,10 @@ class Graph:
         """Add a relationship: each criterion ``"A::x = B::y"`` (or a parsed tuple), all between the same two
         occurrences.  ``allow_creation`` / ``delete_related`` name the sides whose records may be created /
         are deleted through it; ``sort`` maps a side to its sort order text.  Refuses what FileMaker refuses:
-        a missing occurrence (106) or field (102), a global field on a side that is matched against (107),
-        match fields of different types (1708), and a second path between two occurrences (1708)."""
+        a missing occurrence (106) or field (102), global match fields on both sides (107), a container or
+        summary match field (1708), and a second path between two occurrences (1708).  Fields of different
+        types match by their index values; a global match field works on the side the relationship is
+        followed from."""
         parsed = [parse_criterion(c) if isinstance(c, str) else c for c in criteria]
         if not parsed:
             raise DataError("a relationship needs at least one match criterion", code=E_INVALID_PARAMETER)
@@ -274,10 +276,11 @@ class Graph:
                 clo, clf, op, cro, crf = cro, crf, MIRROR[op], clo, clf
             lfi = self._match_field(clo, clf, op)
             rfi = self._match_field(cro, crf, op)
-            if op != "×" and lfi.type != rfi.type:
-                raise DataError(f"the match fields {clo}::{lfi.name} ({lfi.type}) and {cro}::{rfi.name} "
-                                f"({rfi.type}) have different types; relate fields of the same type",
-                                code=E_INVALID_PARAMETER)
+            if op != "×" and lfi.is_global and rfi.is_global:
+                # A global field has no index: the relationship would work from neither side.
+                raise DataError(f"the match fields {clo}::{lfi.name} and {cro}::{rfi.name} are both global fields, "
+                                "which have no index: a relationship can look values up only in a field that is "
+                                "not global", code=E_INDEX_MISSING)
             crit.append(Criterion(lfi.name, op, rfi.name))
         lo, ro = occs[lo.casefold()][0], occs[ro.casefold()][0]
         if lo.casefold() == ro.casefold():
@@ -317,7 +320,8 @@ class Graph:
             rid = cur.lastrowid
             for i, c in enumerate(crit):
                 self.conn.execute("INSERT INTO fmscript_criteria VALUES (?, ?, ?, ?, ?)", (rid, i, c.left, c.op, c.right))
-            for occ, fname in [(lo, c.left) for c in crit] + [(ro, c.right) for c in crit]:
+            for occ, fname in [(lo, c.left) for c in crit if c.op != "×"] + [(ro, c.right) for c in crit
+                                                                              if c.op != "×"]:
                 self._index_match_field(occ, fname)
             self.conn.execute("COMMIT")
         except sqlite3.Error as e:
@@ -332,11 +336,16 @@ class Graph:
         if fi is None:
             raise DataError(f"the match field “{occ}::{fname}” is missing (table “{ti.name}” has no such field)"
                             + did_you_mean(fname, [f.name for f in ti.fields]), code=E_FIELD_MISSING)
-        if fi.is_global and op != "×":
-            # FileMaker: a global field cannot be indexed, so it cannot be matched against on the related side;
-            # fmscript follows relationships both ways, so neither side may be global.
-            raise DataError(f"the match field “{occ}::{fi.name}” is a global field, which has no index",
-                            code=E_INDEX_MISSING)
+        if op == "×":
+            return fi
+        # Claris: match fields are text, number, date, time, timestamp or calculation fields; fields of different
+        # types match by their index values.  A global field (no index) may be one, on the side the relationship
+        # is followed from.
+        opts = self.field_options(ti.name, fi.name) if getattr(self, "_field_options", {}) != {} else None
+        if fi.type == "container" or (opts is not None and opts.kind == "summary"):
+            raise DataError(f"“{occ}::{fi.name}” is a {'summary' if fi.type != 'container' else 'container'} field, "
+                            "which cannot be a match field (match fields are text, number, date, time, "
+                            "timestamp or calculation fields)", code=E_INVALID_PARAMETER)
         return fi
 
     def _check_sort(self, occ: str, text: str) -> None:
@@ -355,6 +364,8 @@ class Graph:
         """An index on a match field (text fields case-insensitively, as FileMaker's default index)."""
         ti = self.table_of(occ)
         fi = ti.field(fname)
+        if fi.is_global:
+            return  # a global field has no index (its value is not in the table)
         coll = " COLLATE fmtext" if fi.type == "text" else ""
         name = f"fmscript_ix_{ti.name}_{fi.name}"
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {qident(name)} ON {qident(ti.name)} ({qident(fi.name)}{coll})")

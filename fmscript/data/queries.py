@@ -10,7 +10,7 @@ from ..errors import E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER
 from . import finds as F
 from .fastfind import numeric_columns, sql_criterion
 from .schema import FieldInfo, TableInfo, qident
-from .values import to_storage
+from .values import sql_index_key, to_storage
 from .window import Context
 
 
@@ -26,6 +26,7 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """The SQL functions finds use (``fm_match``, ``fm_dupkey``) on a new connection."""
     conn.create_function("fm_match", 3, fm_match, deterministic=True)
     conn.create_function("fm_dupkey", 2, F.duplicate_key, deterministic=True)
+    conn.create_function("fm_key", 3, sql_index_key, deterministic=True)  # relationship keys across types
 
 
 class Queries:

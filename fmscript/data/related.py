@@ -21,9 +21,14 @@ from ..errors import (E_LAYOUT_OBJECT_MISSING, E_RECORD_ACCESS_DENIED, E_RECORD_
                       E_VALID_VALUE_REQUIRED, DataError)
 from . import finds as F
 from .graph import MIRROR, SQL_OP, Hop, Portal
-from .schema import qident
-from .values import from_storage
+from .schema import FieldInfo, qident
+from .values import from_storage, index_key
 from .window import Context
+
+def _sql_text(x: str) -> str:
+    """A name from the schema as an SQL string literal (for ``fm_global_keys``; never a value)."""
+    return "'" + x.replace("'", "''") + "'"
+
 
 #: ``related_value``'s answer when :meth:`Related.record_for` decides the record (the layout's own occurrence,
 #: a portal row, a loop over related records); also the "nothing saved" mark of :meth:`Related.related_row`.
@@ -52,11 +57,63 @@ class Related:
         self.portal_row: PortalRow | None = None
         self._overrides: dict[str, int | None] = {}
         self._active_object: tuple[str, int | None, str] | None = None  # (layout, record, object name)
+        # A global match field's keys, read when a joined query runs (the value may not be committed yet).
+        self.conn.create_function("fm_global_keys", 5, self._global_keys_json)
 
     # -- SQL ----------------------------------------------------------------------------------------------
     def _coll(self, table: str, fname: str) -> str:
         fi = self.tables()[table.casefold()].field(fname)
         return " COLLATE fmtext" if fi is not None and fi.type == "text" else ""
+
+    def match_keys(self, raw, src: FieldInfo, dst: FieldInfo, op: str) -> list:
+        """The index values a source record's match field value ``raw`` looks up in the destination field's
+        index: converted to the destination's type when the types differ (FileMaker matches by index values:
+        the text "007" finds the number 7), each line of a multi-line text for "=" (a multi-key field); an
+        empty list matches nothing."""
+        if raw is None or raw == "":
+            return []
+        if op == "=" and src.type == "text" and isinstance(raw, str) and ("\r" in raw or "\n" in raw):
+            lines = raw.replace("\r\n", "\r").replace("\n", "\r").split("\r")
+            keys = [index_key(k, src.type, dst.type) for k in lines if k != ""]
+        else:
+            keys = [index_key(raw, src.type, dst.type)]
+        return [k for k in keys if k is not None and k != ""]
+
+    def _global_keys_json(self, table: str, field: str, src: str, dst: str, op: str) -> str:
+        """SQL ``fm_global_keys(table, field, src_type, dst_type, op)``: a global match field's keys (JSON)."""
+        fs, fd = FieldInfo(field, src), FieldInfo(field, dst)
+        return json.dumps(self.match_keys(self.global_value(table, field), fs, fd, op))
+
+    def _hop_fields(self, hop: Hop, c) -> tuple[FieldInfo, FieldInfo]:
+        return self.table_of(hop.src).field(c.left), self.table_of(hop.dst).field(c.right)
+
+    def broken(self, hops: list[Hop]) -> bool:
+        """A path that reaches a global match field on the side it goes to: FileMaker cannot look a value up
+        in a global field (it has no index), so the relationship does not work from that side."""
+        key = ("broken", tuple(map(id, hops)))
+        b = self._paths.get(key)
+        if b is None:
+            b = self._paths[key] = any(self._hop_fields(h, c)[1].is_global for h in hops for c in h.criteria
+                                       if c.op != "×")
+        return b
+
+    def _crit_sql(self, hop: Hop, c, src: str, dst: str) -> str:
+        """A joined criterion ``dst.right op src.left``: the source's value converted to the destination's
+        index form when the types differ (``fm_key``), a global source's keys read when the query runs; the
+        destination's column stays bare, so SQLite answers from its index."""
+        sfi, dfi = self._hop_fields(hop, c)
+        col = f"{dst}.{qident(dfi.name)}{' COLLATE fmtext' if dfi.type == 'text' else ''}"
+        stable = self.table_of(hop.src).name
+        if sfi.is_global:
+            args = ", ".join(_sql_text(x) for x in (stable, sfi.name, sfi.type, dfi.type, c.op))
+            keys = f"(SELECT value FROM json_each(fm_global_keys({args})))"
+            if c.op == "=":
+                return f"{col} IN {keys}"
+            return f"{col} {SQL_OP[MIRROR[c.op]]} {keys}"
+        expr = f"{src}.{qident(sfi.name)}"
+        if sfi.type != dfi.type:
+            expr = f"fm_key({expr}, '{sfi.type}', '{dfi.type}')"
+        return f"{col} {SQL_OP[MIRROR[c.op]]} {expr}"
 
     def _order(self, hop: Hop, alias: str) -> str:
         """ORDER BY of the destination: the relationship's sort order for that side, then creation order."""
@@ -85,37 +142,28 @@ class Related:
             if i == 0:
                 sql += f" FROM {qident(tb)} {b}"
                 continue
-            conds = []
-            for c in h.criteria:
-                if c.op == "×":
-                    continue
-                conds.append(f"{b}.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} "
-                             f"{a}.{qident(c.left)}")
+            conds = [self._crit_sql(h, c, a, b) for c in h.criteria if c.op != "×"]
             sql += f" JOIN {qident(tb)} {b} ON " + (" AND ".join(conds) or "1")
         return sql, f"t{first_alias + len(hops) - 1}"
 
     def _first_hop_where(self, hop: Hop, values: dict) -> tuple[list[str], list] | None:
         """Conditions on the first destination (alias ``t1``) from the source record's raw ``values``
-        (``None``: an empty match field, which matches nothing).  A return-separated value matches each of its
-        lines (a multi-key field)."""
-        tb = self.table_of(hop.dst).name
+        (``None``: an empty match field, or one with no index value in the destination's type, which matches
+        nothing).  A return-separated value matches each of its lines (a multi-key field)."""
         where, params = [], []
         for c in hop.criteria:
             if c.op == "×":
                 continue
-            v = values.get(c.left.casefold())
-            if v is None or v == "":
+            sfi, dfi = self._hop_fields(hop, c)
+            keys = self.match_keys(values.get(c.left.casefold()), sfi, dfi, c.op)
+            if not keys:
                 return None
-            col = f"t1.{qident(c.right)}{self._coll(tb, c.right)}"
-            if c.op == "=" and isinstance(v, str) and ("\r" in v or "\n" in v):
-                keys = [k for k in v.replace("\r\n", "\r").replace("\n", "\r").split("\r") if k != ""]
-                if not keys:
-                    return None
+            col = f"t1.{qident(dfi.name)}{' COLLATE fmtext' if dfi.type == 'text' else ''}"
+            if len(keys) > 1:
                 where.append(f"{col} IN ({','.join('?' * len(keys))})")
-                params += keys
             else:
                 where.append(f"{col} {SQL_OP[MIRROR[c.op]]} ?")
-                params.append(v)
+            params += keys
         return where, params
 
     def _source_values(self, occ: str, rid: int) -> dict:
@@ -153,13 +201,14 @@ class Related:
         plan = self._paths.get(key)
         if plan is None:
             src = self.table_of(hops[0].src)
-            crit = [c.left.casefold() for c in hops[0].criteria if c.op != "×"]
-            where = [f"t1.{qident(c.right)}{self._coll(self.table_of(hops[0].dst).name, c.right)} "
-                     f"{SQL_OP[MIRROR[c.op]]} ?" for c in hops[0].criteria if c.op != "×"]
+            h0 = hops[0]
+            crit = [(c.left.casefold(), *self._hop_fields(h0, c), c.op) for c in h0.criteria if c.op != "×"]
+            where = [f"t1.{qident(d.name)}{' COLLATE fmtext' if d.type == 'text' else ''} {SQL_OP[MIRROR[op]]} ?"
+                     for _, _, d, op in crit]
             # Keys that cannot be multi-key fields (not text, not global) are joined in SQL: one query from the
             # source record's rowid, which SQLite answers from the rowid and the match field's index.
             joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and not fi.is_global
-                         for c in hops[0].criteria)
+                         for c in h0.criteria)
             sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined, aggregate)
             plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
                     self.table_of(hops[-1].dst).name, [])  # [] : the result's column names, once known
@@ -174,8 +223,7 @@ class Related:
         if join_source:
             h = hops[0]
             tb = self.table_of(h.dst).name
-            conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
-                     for c in h.criteria if c.op != "×"]
+            conds = [self._crit_sql(h, c, "t0", "t1") for c in h.criteria if c.op != "×"]
             tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {qident(self.table_of(h.src).name)} t0 JOIN "
                                 f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         lim = f" LIMIT {int(limit)}" if limit else ""
@@ -196,6 +244,8 @@ class Related:
                       cursor: bool = False, plan: tuple | None = None, aggregate: bool = False):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
+        if self.broken(hops):  # a global match field on the far side: the relationship finds nothing
+            return None if cursor else []
         table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit, aggregate)
         if crit is None:
             cur = self.conn.execute(sql, (rid,))
@@ -205,9 +255,13 @@ class Related:
             row = dict(row)
             for g in globals_:
                 row[g.casefold()] = self.global_value(table, g)
-        params = [row.get(k) for k in crit]
+        params = [row.get(k) for k, _, _, _ in crit]
         if all(isinstance(v, (int, float)) or (isinstance(v, str) and v and "\r" not in v and "\n" not in v)
                for v in params):
+            params = [v if sfi.type == dfi.type else index_key(v, sfi.type, dfi.type)
+                      for v, (_, sfi, dfi, _) in zip(params, crit)]
+            if None in params:  # no index value in the other field's type: nothing matches
+                return None if cursor else []
             cur = self.conn.execute(sql, params)
             return cur if cursor else cur.fetchall()
         cond = self._first_hop_where(hops[0], row)  # an empty key, or a multi-key field
@@ -224,12 +278,13 @@ class Related:
     def related_ids_for_set(self, hops: list[Hop], ids: list[int]) -> list[int]:
         """The records related to any of ``ids`` (Go to Related Record [ Match all records in the found set ]):
         one query, whatever the size of the set."""
+        if self.broken(hops):
+            return []
         src = qident(self.table_of(hops[0].src).name)
         tail, last = self._join_tail(hops, 1)
         h = hops[0]
         tb = self.table_of(h.dst).name
-        conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
-                 for c in h.criteria if c.op != "×"]
+        conds = [self._crit_sql(h, c, "t0", "t1") for c in h.criteria if c.op != "×"]
         tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {src} t0 JOIN {qident(tb)} t1 ON "
                             + (" AND ".join(conds) or "1"), 1)
         tn = qident(self.table_of(hops[-1].dst).name)
@@ -320,12 +375,20 @@ class Related:
         values = self._source_values(hop.src, src_rid)
         cols, params = [], []
         for c in hop.criteria:
+            sfi, dfi = self._hop_fields(hop, c)
+            if dfi.is_global:
+                raise DataError(f"there is no related record in “{hop.dst}”: its match field {hop.dst}::{dfi.name} "
+                                f"is a global field, so the relationship does not work from “{hop.src}”",
+                                code=E_RECORD_MISSING)
             v = values.get(c.left.casefold())
-            if v is None or v == "":
+            key = index_key(v, sfi.type, dfi.type) if v is not None and v != "" else None
+            if key is None:
                 raise DataError(f"a related record in “{hop.dst}” cannot be created: the match field "
-                                f"{hop.src}::{c.left} is empty", code=E_VALID_VALUE_REQUIRED)
+                                f"{hop.src}::{c.left} is empty" + ("" if v is None or v == "" else
+                                                                   f" as a {dfi.type} ({hop.dst}::{dfi.name})"),
+                                code=E_VALID_VALUE_REQUIRED)
             cols.append(qident(c.right))
-            params.append(v)
+            params.append(key)
         ti = self.table_of(hop.dst)
         self.begin()
         try:
@@ -457,8 +520,12 @@ class Related:
         if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
             return None
         c = h.criteria[0]
+        sfi, dfi = self._hop_fields(h, c)
+        if dfi.is_global:
+            return None
         v = self._source_values(h.src, rid).get(c.left.casefold())
-        if v is None or v == "":
+        v = index_key(v, sfi.type, dfi.type) if v is not None and v != "" else None
+        if v is None:
             return None
         ti = self.table_of(h.dst)
         col = qident(c.right) + self._coll(ti.name, c.right)
@@ -487,11 +554,12 @@ class Related:
             raise DataError(f"the find uses “{occ}::{name}”, which is not a field related to “{base}”",
                             code=E_RELATIONSHIP_MISSING)
         from .fastfind import numeric_columns, sql_criterion
+        if self.broken(hops):
+            return set()
         tail, last = self._join_tail(hops, 1)
         h = hops[0]
         tb = self.table_of(h.dst).name
-        conds = [f"t1.{qident(c.right)}{self._coll(tb, c.right)} {SQL_OP[MIRROR[c.op]]} t0.{qident(c.left)}"
-                 for c in h.criteria if c.op != "×"]
+        conds = [self._crit_sql(h, c, "t0", "t1") for c in h.criteria if c.op != "×"]
         tail = tail.replace(f" FROM {qident(tb)} t1", f" FROM {qident(self.table_of(base).name)} t0 JOIN "
                             f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         fast = sql_criterion(fi.name, criterion) if fi.type == "number" and \

@@ -164,6 +164,37 @@ def from_storage(raw, ftype: str):
     return s
 
 
+def index_key(raw, src: str, dst: str):
+    """What a stored value of a ``src`` field matches in the index of a ``dst`` field (FileMaker matches a
+    relationship's fields "based on their indexing"): the value converted as FileMaker converts between types,
+    in ``dst``'s stored form; ``None`` when it has no index value there (text without a number for a number
+    field, text that is not a date for a date field), which matches nothing.  The same types: ``raw`` itself."""
+    if raw is None or raw == "":
+        return None
+    if src == dst:
+        return raw
+    v = from_storage(raw, src)
+    if dst == "number":
+        n = to_number(v)  # text "007" → 7, "abc12" → 12 (GetAsNumber), a date → its day number
+        return canonical_number(n) if n is not None else None
+    if dst == "text":
+        return to_text(v)  # 7.50 → "7.5", a date → "2/29/2024"
+    if dst in ("date", "time", "timestamp"):
+        if isinstance(v, str) and not v.strip():
+            return None
+        stored = to_storage(v, dst)
+        return stored if not isinstance(from_storage(stored, dst), str) else None
+    return None
+
+
+def sql_index_key(raw, src: str, dst: str):
+    """SQL ``fm_key(value, src, dst)``: :func:`index_key` for a joined relationship criterion."""
+    try:
+        return index_key(raw, src, dst)
+    except Exception:  # a value that cannot convert has no index value there: it matches nothing
+        return None
+
+
 def export_value(raw, ftype: str):
     """A column value for JSON/CSV output: numbers stay numbers, the rest is FileMaker's text."""
     v = from_storage(raw, ftype)
