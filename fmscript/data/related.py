@@ -209,7 +209,8 @@ class Related:
             # source record's rowid, which SQLite answers from the rowid and the match field's index.
             joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and not fi.is_global
                          for c in h0.criteria)
-            sql = self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined, aggregate)
+            sql = None if self.broken(hops) else \
+                self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined, aggregate)
             plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
                     self.table_of(hops[-1].dst).name, [])  # [] : the result's column names, once known
             self._paths[key] = plan
@@ -244,9 +245,9 @@ class Related:
                       cursor: bool = False, plan: tuple | None = None, aggregate: bool = False):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
-        if self.broken(hops):  # a global match field on the far side: the relationship finds nothing
-            return None if cursor else []
         table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit, aggregate)
+        if sql is None:  # a global match field on the far side: the relationship finds nothing
+            return None if cursor else []
         if crit is None:
             cur = self.conn.execute(sql, (rid,))
             return cur if cursor else cur.fetchall()

@@ -98,8 +98,7 @@ def record_open_state(f):
 
 @get("RecordModificationCount")
 def record_modification_count(f):
-    """How many times changes to the current record have been committed (0 for a record never changed since it
-    was created; changes not yet committed do not count)."""
+    """How many commits have changed the current record (0 when it is unchanged since its creation)."""
     ctx = _ctx(f)
     rid = ctx.current() if ctx else None
     return Decimal(_db(f).record_modification_count(ctx.table, rid)) if rid is not None else ""

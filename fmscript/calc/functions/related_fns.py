@@ -75,6 +75,5 @@ def active_portal_row_number(f):
 
 @get("ActiveLayoutObjectName")
 def active_layout_object_name(f):
-    """The name of the active layout object: the one Go to Object went to, else the portal of the active portal
-    row (empty when none)."""
+    """The name of the active layout object (Go to Object's portal, else the active portal row's), else empty."""
     return f.session.data.active_object_name()

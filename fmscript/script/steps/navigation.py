@@ -169,9 +169,8 @@ def go_to_related_record(st: S.Step, c):
       note="The layout objects fmscript knows are portals, named with fmscript db portal --name; Repetition is "
            "ignored (it applies to fields).")
 def go_to_object(st: S.Step, c):
-    """Makes a named object of the current layout active: a portal, which Go to Portal Row then works on.
-
-    An object the layout does not have is FileMaker's error 116 (Layout object is missing)."""
+    """Makes a named object of the current layout active (a portal, which Go to Portal Row then works on); an
+    object the layout does not have is error 116."""
     opt = st.get("Object Name") or (st.unlabelled()[0] if st.unlabelled() else None)
     if opt is None or opt.value is None:
         raise c.error("Go to Object needs an object name: Go to Object [ Object Name: \"Lines\" ]")
@@ -186,11 +185,11 @@ def go_to_object(st: S.Step, c):
       note="The portal is the active one, else the layout's first (portals are defined with fmscript db portal); "
            "Select is accepted and ignored.")
 def go_to_portal_row(st: S.Step, c):
-    """Makes a row of the layout's portal active: First, Last, Previous, Next or By Calculation: n.
+    """Makes a row of the layout's portal active: First, Last, Previous or Next (among its records: a loop with
+    Exit after last ends after the last one) or By Calculation: n.
 
     Last is the empty row at the end when the relationship allows creating related records: Set Field into a
-    field of the portal's occurrence there creates one.  Next and Previous move among the related records only,
-    so a loop with Exit after last ends after the last record's row."""
+    field of the portal's occurrence there creates one."""
     words = st.words()
     exit_opt = st.get("Exit after last")
     exit_after = ("Exit after last" in words) or (exit_opt is not None and c.on_off(exit_opt, True))
