@@ -16,6 +16,15 @@ from .steptable import StepTable
 
 COMMENT = "# (Comment)"
 UNKNOWN = "<unknown>"
+#: How FileMaker prints a reference to a deleted object: ``<unknown>``, ``<Table Missing>``, ``<Field Missing>``,
+#: ``<Layout Missing>``… (a field's repetition may follow: ``<Table Missing>[2]``).
+_MISSING = re.compile(r"^<(unknown|[A-Z][A-Za-z ]{0,40} Missing)>(\[[^\]]*\])?$")
+#: How FileMaker prints the choice "the current one" (resolved when the step runs).
+CURRENT = {"<current layout>": "Current Layout", "<current table>": "Current Table",
+           "<active object>": "Active Object"}
+#: A step of a plug-in FileMaker did not have when it printed the script (the plug-in's id and step number).
+_PLUGIN = re.compile(r"^<Unknown external script step from missing plug-in \(\s*(.*?)\s+(\d+)\s*\)>$")
+PLUGIN_STEP = "Plug-in Script Step"
 _LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
 _WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
 
@@ -95,6 +104,9 @@ def _suggest(name: str, impl: StepTable) -> str:
 
 
 def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | None:
+    plugin = _PLUGIN.match(raw.name) if raw.name.startswith("<") else None
+    if plugin is not None:
+        return _plugin_step(raw, src, plugin, impl, warnings)
     info = impl.step_info(raw.name) if raw.name else None
     if info is None:
         if raw.kind == "disabled":
@@ -116,10 +128,11 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
     step = S.Step(info.name, options, pos=raw.start, written=raw.name)
     for o in options:
         if isinstance(o.value, S.Missing):
-            warnings.append(CheckWarning(f"{UNKNOWN} is how FileMaker prints a layout, field or script that was "
-                                         f"deleted; {info.name} fails when it runs, with FileMaker's error for "
-                                         "the missing object",
-                                         span=src.span(o.value.offset, o.value.offset + len(UNKNOWN))))
+            what = o.value.text.split("]")[0]
+            warnings.append(CheckWarning(f"{what} is how FileMaker prints a reference to a layout, table, field or "
+                                         f"script that was deleted; {info.name} fails when it runs, with "
+                                         "FileMaker's error for the missing object",
+                                         span=src.span(o.value.offset, o.value.offset + len(o.value.text))))
     if stepdef is None:
         warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it fails: "
                                      "command is unavailable", code=E_COMMAND_UNAVAILABLE,
@@ -130,6 +143,21 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
         except FMScriptError as e:
             errors.append(e.with_span(src.span(e.span_offset if hasattr(e, "span_offset") else raw.start)))
     return step
+
+
+def _plugin_step(raw: RawLine, src: Source, m: re.Match, impl, warnings) -> S.Step:
+    """``<Unknown external script step from missing plug-in ( MBSP 2 )>``: parsed, reported by check, and
+    error 3 when it runs, as a step of a plug-in that is not installed."""
+    pos = raw.name_start
+    options = (S.Option("Plug-in", S.Calc(C.Str(m.group(1), pos=pos), f'"{m.group(1)}"', pos), pos),
+               S.Option("Step", S.Calc(C.Num(m.group(2), pos=pos), m.group(2), pos), pos))
+    disabled = raw.kind == "disabled"
+    if not disabled and impl.get(PLUGIN_STEP) is None:
+        warnings.append(CheckWarning(f"a step of the plug-in “{m.group(1)}”, which FileMaker did not have when "
+                                     "it printed this script and fmscript does not run; running it fails: "
+                                     "command is unavailable", code=E_COMMAND_UNAVAILABLE,
+                                     span=src.span(raw.name_start, raw.name_start + len(raw.name))))
+    return S.Step(PLUGIN_STEP, options, pos=raw.start, written=raw.name, disabled=disabled)
 
 
 def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable) -> S.Option:
@@ -169,9 +197,13 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
             # FileMaker printed this setting both ways; one AST for both.
             return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
         return S.Option(label, S.Word(word), seg.start, seg.label)
-    if value_text == UNKNOWN:
-        return S.Option(label, S.Missing(C.Str(UNKNOWN, pos=value_start), UNKNOWN, value_start), seg.start,
-                        seg.label)
+    if value_text.startswith("<"):
+        current = CURRENT.get(value_text.casefold())
+        if current is not None:
+            return S.Option(label, S.Word(current), seg.start, seg.label)
+        if _MISSING.match(value_text):
+            return S.Option(label, S.Missing(C.Str(value_text, pos=value_start), value_text, value_start),
+                            seg.start, seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:
         name = m.group(1) if m.group(1) is not None else m.group(2)
