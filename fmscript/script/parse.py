@@ -197,6 +197,10 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
             # FileMaker printed this setting both ways; one AST for both.
             return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
         return S.Option(label, S.Word(word), seg.start, seg.label)
+    if label is None and value_text.startswith(("[", "［")) and value_text.endswith(("]", "］")):
+        # A list FileMaker prints in brackets (Data Tables: From list ; [ Products, Orders ]): no calculation
+        # starts with “[”, so it is the list, read by the step.
+        return S.Option(None, S.Raw(value_text), seg.start)
     if value_text.startswith("<"):
         current = CURRENT.get(value_text.casefold())
         if current is not None:
