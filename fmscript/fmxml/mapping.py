@@ -209,7 +209,7 @@ def portal_options(portal) -> tuple[dict, list[str]]:
     """``add_portal``'s ``filter`` and ``sort`` from a layout's ``<Portal>`` (its ``<Calculation>`` and
     ``<SortSpecification>``), and what is not mapped.  "Allow deletion of portal records" is a bit of the
     portal's ``<Options>`` number, which Claris does not document: it is not read (Delete Portal Row on an
-    imported portal needs ``fmscript db portal … --allow-delete``)."""
+    imported portal needs ``fmscript db portal … --allow-deletion``)."""
     opts: dict = {}
     filt = calc_text(portal.find("Calculation")) if portal is not None else None
     if filt is not None and filt.strip():
