@@ -493,3 +493,41 @@ def test_an_import_stopped_while_mapping_leaves_the_previous_file_and_nothing_el
     with pytest.raises(KeyboardInterrupt):
         import_xml(src, tmp_path / "app.sqlite", tmp_path / "scripts", stop)
     assert (tmp_path / "app.sqlite").read_bytes() == b"previous" and _leftovers(tmp_path) == ["app.sqlite"]
+
+
+def test_export_and_import_records_as_filemakers_text_prints_them(tmp_path, monkeypatch):
+    """The options FileMaker's step text prints (File Name, Character Set, Field Mapping one entry a line, Yes/No
+    switches, an unquoted http:// source) parse; what fmscript's import cannot honour is refused by check with a
+    sentence, never run differently."""
+    monkeypatch.chdir(tmp_path)
+    db = Database(tmp_path / "p.sqlite")
+    db.create_table("People", [("Name", "text", False), ("Age", "number", False)])
+    db.close()
+    fm = Interpreter(file=tmp_path / "p.sqlite", on_dialog=lambda t, m: None)
+    try:
+        fm.run_text("""Import Records [ Source: “file:in.csv”; Method: Add; Character Set: “Unicode (UTF-8)”; Field Mapping: Source field 1 import to ;
+Source field 2 import to ; ; No dialog; Data contains column names ]
+Export Records [ File Name: “file:out.csv”; Automatically open; Create email; Create folders:No; Character Set: “Windows (ANSI)”; Field Order:  ; No dialog ]
+""".replace("in.csv", str(_csv(tmp_path))))
+        assert (tmp_path / "out.csv").read_bytes().decode("cp1252").splitlines()[1] == "Zoë,3"
+        with pytest.raises(UnicodeDecodeError):
+            (tmp_path / "out.csv").read_bytes().decode("utf-8")  # written in the character set asked for
+        refused = {
+            'Import Records [ Source: “file:in.csv”; Method: Update; Field Mapping: ; No dialog ]': "update or replace",
+            'Import Records [ Folder Name: folder;  File Type: Text files; Method: Add ]': "“Folder Name”",
+            'Import Records [ XML (from http): http://example.com/a.xml; Method: Add ]': "“XML (from http)”",
+            'Import Records [ Source: “file:in.csv”; Character Set: “Mac Roman” ]': "reads UTF-8",
+            'Import Records [ Source: “file:in.csv”; Field Mapping: Source field 1 import to T::Name ]': "by name",
+            'Export Records [ File Name: “file:o.csv”; Character Set: “EBCDIC” ]': "character set “EBCDIC”",
+        }
+        for text, words in refused.items():
+            _, found = fm.check_text(text + "\n", "r.fmscript", "r", run_time=False)
+            assert [e.code for e in found] == [1204] and words in found[0].message, (text, found)
+    finally:
+        fm.close()
+
+
+def _csv(tmp_path: Path) -> Path:
+    p = tmp_path / "people.csv"
+    p.write_text("Name,Age\nZoë,3\n", encoding="utf-8")
+    return p

@@ -25,6 +25,8 @@ CURRENT = {"<current layout>": "Current Layout", "<current table>": "Current Tab
 #: A step of a plug-in FileMaker did not have when it printed the script (the plug-in's id and step number).
 _PLUGIN = re.compile(r"^<Unknown external script step from missing plug-in \(\s*(.*?)\s+(\d+)\s*\)>$")
 PLUGIN_STEP = "Plug-in Script Step"
+#: Options whose value FileMaker prints as a list of entries separated by “;” (each entry is kept as text).
+LIST_LABELS = frozenset({"Field Mapping", "Field Order"})
 _LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
 _WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
 
@@ -120,7 +122,14 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
         return None
     stepdef = impl.get(info.name)
     local_errors: list[FMScriptError] = []
-    options = tuple(_parse_option(seg, src, stepdef, info.name, local_errors, impl) for seg in raw.segments)
+    options = []
+    in_list = False  # after “Field Mapping:” FileMaker prints one entry a line, separated by “;”
+    for seg in raw.segments:
+        opt = _parse_option(seg, src, stepdef, info.name, local_errors, impl, in_list)
+        if opt.label is not None:
+            in_list = opt.label in LIST_LABELS
+        options.append(opt)
+    options = tuple(options)
     if raw.kind == "disabled":
         # A disabled step (FileMaker prints it with “//”) is kept but never run; its text may be anything.
         return S.Step(info.name, options, pos=raw.start, written=raw.name, disabled=True)
@@ -160,7 +169,8 @@ def _plugin_step(raw: RawLine, src: Source, m: re.Match, impl, warnings) -> S.St
     return S.Step(PLUGIN_STEP, options, pos=raw.start, written=raw.name, disabled=disabled)
 
 
-def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable) -> S.Option:
+def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable,
+                  in_list: bool = False) -> S.Option:
     label = None
     value_text, value_start = seg.value, seg.value_start
     if seg.label is not None:
@@ -216,7 +226,7 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
         node = parse_calc(value_text, src, value_start)
         return S.Option(label, S.Calc(node, value_text, value_start), seg.start, seg.label)
     except ParseError as e:
-        consumed = stepdef is not None and (label is None or label in stepdef.calc_labels)
+        consumed = stepdef is not None and (label is None and not in_list or label in stepdef.calc_labels)
         if consumed:
             errors.append(e)
         return S.Option(label, S.Raw(value_text), seg.start, seg.label)
