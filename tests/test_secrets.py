@@ -126,6 +126,19 @@ def test_no_file_of_the_home_holds_a_key_or_is_readable_by_others(tmp_path, monk
     assert [p.name for p in tmp.iterdir() if p.name.startswith("fmscript-")] == []  # training rows removed
 
 
+def test_a_literal_smtp_password_of_send_mail_is_not_in_the_parse_cache(tmp_path, forget_secrets, user_umask):
+    from fmscript.script.cache import parse_cached
+    from fmscript.script.steps import builtin_steps
+
+    text = ('Send Mail [ Send via SMTP Server; To: "a@example.com"; SMTP Server: "127.0.0.1"; '
+            f'User Name: "ada"; Password: "{PLAIN_KEY}" ; No dialog ]\n')
+    parse_cached(text, "m.fmscript", steps=builtin_steps())
+    [file] = Path(os.environ["FMSCRIPT_HOME"]).glob("cache/scripts/*/*.pickle")
+    assert PLAIN_KEY.encode() not in file.read_bytes()
+    second = parse_cached(text, "m.fmscript", steps=builtin_steps())
+    assert second.scripts[0].steps[0].get("Password").value.node.value == PLAIN_KEY
+
+
 def test_a_second_run_loads_the_masked_cache_with_the_key_back(tmp_path, forget_secrets, user_umask):
     from fmscript.interpreter import Interpreter
     from fmscript.script.cache import parse_cached

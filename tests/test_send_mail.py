@@ -44,6 +44,7 @@ def smtp(monkeypatch):
     port = _free_port()
     ctl = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=_auth, auth_require_tls=False)
     ctl.start()
+    inbox.port = port
     monkeypatch.setenv("FMSCRIPT_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("FMSCRIPT_SMTP_PORT", str(port))
     monkeypatch.setenv("FMSCRIPT_SMTP_FROM", "fm@example.com")
@@ -177,3 +178,30 @@ def test_collect_needs_an_address_option_before_it(fm):
         fm.load_text('Script "S"\nSend Mail [ Send via SMTP Server ; Collect addresses across found set ; '
                      'To: "x@example.com" ]\nEnd Script')
     assert "2:" in e.value.render() and "Collect addresses" in e.value.message
+
+
+def test_the_smtp_options_as_filemaker_prints_them(fm, smtp, monkeypatch):
+    """FileMaker's own text of the step (Save a Copy as XML, Ooe's export) names the server, the sender and the
+    account in the step: they are used, and the password is never shown."""
+    for k in ("FMSCRIPT_SMTP_HOST", "FMSCRIPT_SMTP_PORT", "FMSCRIPT_SMTP_FROM"):
+        monkeypatch.delenv(k)  # the server is the step's, not the environment's
+    server_port = smtp.port
+    script = f"""Set Variable [ $password ; Value: $$PW ]
+Send Mail [ Send via SMTP Server; To: "ann@example.com"; CC: ""; BCC: ""; Subject: "Hi"; Message: "m"; Attachments: “$files”; Name: "Ada L"; Email Address: "ada@example.com"; Reply-To Address: "re@example.com"; SMTP Server: "127.0.0.1"; Port: {server_port}; Authentication Type: Plain Password; User Name: "ada"; Password: $password ; No dialog ]"""
+    fm.run_text(f'Set Variable [ $$PW ; Value: "s3cret" ]\n{script}')
+    [(sender, rcpts, raw)] = smtp.messages
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert sender == "ada@example.com" and rcpts == ["ann@example.com"]
+    assert msg["From"] == "Ada L <ada@example.com>" and msg["Reply-To"] == "re@example.com"
+    with pytest.raises(FMScriptError) as e:
+        fm.run_text(f'Set Variable [ $$PW ; Value: "wrong-pw" ]\n{script}')
+    assert e.value.code == E_SMTP_AUTH_FAILED and "wrong-pw" not in e.value.render() and "ada" in e.value.message
+    assert len(smtp.messages) == 1
+
+
+def test_oauth_is_error_3_and_sends_nothing(fm, smtp):
+    out = fm.run_text("""Set Error Capture [ On ]
+Send Mail [ Send via OAuth 2.0; To: "x@example.com"; Subject: "s"; Message: "m"; OAuth 2.0 Provider: Google; Name: "n"; Email Address: "a@example.com"; Service Account Email: "sa@example.com"; Admin User Email: "ad@example.com"; Private Key: $key ; No dialog ]
+Exit Script [ Get ( LastError ) ]""")
+    assert out == "3" and smtp.messages == []
+

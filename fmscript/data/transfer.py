@@ -30,12 +30,12 @@ def output_path(frame, text: str, create_folders: bool) -> Path:
     return paths.resolve_output(text, frame.session.base_dir, paths.frame_variables(frame), create_folders)
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Write atomically: a half-written export never replaces a good file."""
     # A short temporary name: a name over the system's limit fails at the rename, and the part is removed.
     tmp = path.with_name(f".fmscript-{os.getpid()}.part")
     try:
-        tmp.write_text(text, encoding="utf-8", newline="")
+        tmp.write_text(text, encoding=encoding, newline="")
         os.replace(tmp, path)
     except OSError as e:
         with contextlib.suppress(OSError):

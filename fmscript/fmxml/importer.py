@@ -132,7 +132,7 @@ class Importer:
         self.occurrence_rows: list[tuple[str, str]] = []            # (occurrence, base table), local ones
         self.relationship_rows: list[dict] = []
         self.field_rows: dict[tuple[str, str], list] = {}          # (table, field) → [options, lookup, problems]
-        self.portal_rows: list[tuple[str, str, str]] = []           # (layout, object name, occurrence)
+        self.portal_rows: list[tuple] = []  # (layout, object name, occurrence, (add_portal options, not mapped))
 
     # -- reporting --------------------------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -429,7 +429,8 @@ class Importer:
                     ref = obj.find(".//TableOccurrenceReference")
                 portals.append(ref.get("name") if ref is not None else None)
                 if ref is not None:
-                    self.portal_rows.append((el.get("name", ""), obj.get("name") or "", ref.get("name", "")))
+                    self.portal_rows.append((el.get("name", ""), obj.get("name") or "", ref.get("name", ""),
+                                             mapping.portal_options(obj.find("Portal"))))
         occurrence = occ.get("name", "") if occ is not None else ""
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_layouts VALUES (?, ?, ?, ?)",
                              (name, occurrence, "/".join(folders), _js(portals)))
@@ -588,13 +589,16 @@ class Importer:
                 continue
             self.summary.add("field options")
         self.field_rows.clear()
-        for layout, obj, occ in self.portal_rows:
+        for layout, obj, occ, (popts, problems) in self.portal_rows:
+            label = f"{layout}: {obj or occ}"
             try:
-                db.add_portal(layout, occ, obj or None)
-            except DataError as e:
-                self._unmapped("portal", f"{layout}: {obj or occ}", e.message)
+                db.add_portal(layout, occ, obj or None, **popts)
+            except (DataError, FMScriptError) as e:
+                self._unmapped("portal", label, e.message)
                 continue
             self.summary.add("portals")
+            for why in problems:
+                self._unmapped("portal", label, why)
         db.commit()
 
     def _functions_into_scripts(self) -> None:

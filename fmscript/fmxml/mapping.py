@@ -4,7 +4,8 @@ relationship graph and portals (:mod:`fmscript.data.graph`), value lists, and th
 
 Reading an element gives the options and the list of what fmscript cannot represent (each reported by the
 importer, which keeps FileMaker's XML of the field in ``fmscript_import_fields`` either way).  Lookups name a
-table occurrence; they become the data layer's lookup once the graph is known (:func:`lookup_options`).
+table occurrence; they become the data layer's lookup through the graph once the graph is known
+(:func:`lookup_options`); a portal's filter and sort become :meth:`add_portal`'s (:func:`portal_options`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ JOIN_OPS = {"Equal": "=", "NotEqual": "≠", "Less": "<", "LessThan": "<", "Less
             "GreaterThanOrEqual": "≥", "CartesianProduct": "×", "Cartesian": "×"}
 SUMMARIES = {"Total": "total", "Count": "count", "Average": "average", "Minimum": "minimum", "Maximum": "maximum",
              "List": "list"}
+#: FileMaker's "If no exact match" choices → the data layer's.
+NO_MATCH = {"DoNotCopy": "none", "CopyNextLower": "lower", "CopyNextHigher": "higher", "CopyConstant": "constant",
+            "UseConstant": "constant"}
 STAMP_TYPES = {"Date": "date", "Time": "time", "Timestamp": "timestamp", "AccountName": "account"}
 
 
@@ -111,10 +115,19 @@ def field_options(f) -> tuple[dict, dict | None, list[str]]:
                 problems.append("a lookup without its field")
             else:
                 lookup = {"copy": ref.get("name", ""), "occurrence": occ.get("name", ""),
-                          "context": ctx.get("name") if ctx is not None else None}
-                if lk.get("noMatchCopyOption", "DoNotCopy") != "DoNotCopy":
-                    problems.append(f"the lookup's “{lk.get('noMatchCopyOption')}” when nothing matches (fmscript "
-                                    "leaves the field as it is)")
+                          "context": ctx.get("name") if ctx is not None else None,
+                          "skip_empty": _true(lk, "dontCopyIfEmpty")}
+                how = lk.get("noMatchCopyOption", "DoNotCopy")
+                if how not in NO_MATCH:
+                    problems.append(f"the lookup's “{how}” when nothing matches (fmscript leaves the field as it is)")
+                else:
+                    lookup["no_match"] = NO_MATCH[how]
+                    if how in ("CopyConstant", "UseConstant"):
+                        constant = lk.get("constant")
+                        for tag in ("ConstantData", "CopyConstantValue", "Constant"):
+                            if constant is None and lk.find(tag) is not None:
+                                constant = lk.findtext(tag) or ""
+                        lookup["constant"] = constant or ""
         elif t in ("PreviousRecord", "LastVisited"):
             problems.append("auto-enter “value from last visited record”")
         elif t:
@@ -160,17 +173,17 @@ def field_options(f) -> tuple[dict, dict | None, list[str]]:
 
 
 def lookup_options(db, table: str, lookup: dict) -> dict | str:
-    """The data layer's lookup (match field, occurrence, its match field, field to copy) from FileMaker's (field to
-    copy from an occurrence, seen from a context occurrence of this table), or why it cannot be one: fmscript's
-    lookup follows one relationship of one ``=`` criterion."""
+    """The data layer's lookup through the graph (start occurrence, occurrence, field to copy, "if no exact
+    match", "don't copy contents if empty") from FileMaker's (field to copy from an occurrence, seen from a
+    context occurrence of this table), or why it cannot be one."""
     ctx = lookup.get("context") or table
-    path = db.graph_path(ctx, lookup["occurrence"])
-    if not path:
+    if not db.graph_path(ctx, lookup["occurrence"]):
         return f"the lookup from “{lookup['occurrence']}” (not related to “{ctx}”)"
-    if len(path) != 1 or len(path[0].criteria) != 1 or path[0].criteria[0].op != "=":
-        return f"the lookup from “{lookup['occurrence']}” (fmscript looks up over one relationship of one “=”)"
-    c = path[0].criteria[0]
-    return {"match": c.left, "occurrence": path[0].dst, "other_match": c.right, "copy": lookup["copy"]}
+    out = {"start": ctx, "occurrence": lookup["occurrence"], "copy": lookup["copy"],
+           "no_match": lookup.get("no_match", "none"), "skip_empty": bool(lookup.get("skip_empty", False))}
+    if out["no_match"] == "constant":
+        out["constant"] = lookup.get("constant", "")
+    return out
 
 
 def sort_text(side) -> tuple[str, list[str]]:
@@ -190,6 +203,21 @@ def sort_text(side) -> tuple[str, list[str]]:
             problems.append(f"the {kind} sort of {name} (sorted ascending)")
         parts.append(f"{name} {'descending' if kind == 'Descending' else 'ascending'}")
     return "; ".join(parts), problems
+
+
+def portal_options(portal) -> tuple[dict, list[str]]:
+    """``add_portal``'s ``filter`` and ``sort`` from a layout's ``<Portal>`` (its ``<Calculation>`` and
+    ``<SortSpecification>``), and what is not mapped.  "Allow deletion of portal records" is a bit of the
+    portal's ``<Options>`` number, which Claris does not document: it is not read (Delete Portal Row on an
+    imported portal needs ``fmscript db portal … --allow-deletion``)."""
+    opts: dict = {}
+    filt = calc_text(portal.find("Calculation")) if portal is not None else None
+    if filt is not None and filt.strip():
+        opts["filter"] = filt.replace("\r\n", "\n").replace("\r", "\n")
+    sort, problems = sort_text(portal)
+    if sort:
+        opts["sort"] = sort
+    return opts, problems
 
 
 # -- custom functions ---------------------------------------------------------------------------------------

@@ -16,6 +16,17 @@ from .steptable import StepTable
 
 COMMENT = "# (Comment)"
 UNKNOWN = "<unknown>"
+#: How FileMaker prints a reference to a deleted object: ``<unknown>``, ``<Table Missing>``, ``<Field Missing>``,
+#: ``<Layout Missing>``… (a field's repetition may follow: ``<Table Missing>[2]``).
+_MISSING = re.compile(r"^<(unknown|[A-Z][A-Za-z ]{0,40} Missing)>(\[[^\]]*\])?$")
+#: How FileMaker prints the choice "the current one" (resolved when the step runs).
+CURRENT = {"<current layout>": "Current Layout", "<current table>": "Current Table",
+           "<active object>": "Active Object"}
+#: A step of a plug-in FileMaker did not have when it printed the script (the plug-in's id and step number).
+_PLUGIN = re.compile(r"^<Unknown external script step from missing plug-in \(\s*(.*?)\s+(\d+)\s*\)>$")
+PLUGIN_STEP = "Plug-in Script Step"
+#: Options whose value FileMaker prints as a list of entries separated by “;” (each entry is kept as text).
+LIST_LABELS = frozenset({"Field Mapping", "Field Order"})
 _LAYOUT_REF = re.compile(r'^(?:"([^"]*)"|“([^”]*)”)\s*\(\s*([^()]*?)\s*\)$')
 _WORDISH = re.compile(r"^[^\W\d][\w .()/&'’\-–]*$")
 
@@ -95,6 +106,9 @@ def _suggest(name: str, impl: StepTable) -> str:
 
 
 def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | None:
+    plugin = _PLUGIN.match(raw.name) if raw.name.startswith("<") else None
+    if plugin is not None:
+        return _plugin_step(raw, src, plugin, impl, warnings)
     info = impl.step_info(raw.name) if raw.name else None
     if info is None:
         if raw.kind == "disabled":
@@ -108,7 +122,14 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
         return None
     stepdef = impl.get(info.name)
     local_errors: list[FMScriptError] = []
-    options = tuple(_parse_option(seg, src, stepdef, info.name, local_errors, impl) for seg in raw.segments)
+    options = []
+    in_list = False  # after “Field Mapping:” FileMaker prints one entry a line, separated by “;”
+    for seg in raw.segments:
+        opt = _parse_option(seg, src, stepdef, info.name, local_errors, impl, in_list)
+        if opt.label is not None:
+            in_list = opt.label in LIST_LABELS
+        options.append(opt)
+    options = tuple(options)
     if raw.kind == "disabled":
         # A disabled step (FileMaker prints it with “//”) is kept but never run; its text may be anything.
         return S.Step(info.name, options, pos=raw.start, written=raw.name, disabled=True)
@@ -116,10 +137,11 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
     step = S.Step(info.name, options, pos=raw.start, written=raw.name)
     for o in options:
         if isinstance(o.value, S.Missing):
-            warnings.append(CheckWarning(f"{UNKNOWN} is how FileMaker prints a layout, field or script that was "
-                                         f"deleted; {info.name} fails when it runs, with FileMaker's error for "
-                                         "the missing object",
-                                         span=src.span(o.value.offset, o.value.offset + len(UNKNOWN))))
+            what = o.value.text.split("]")[0]
+            warnings.append(CheckWarning(f"{what} is how FileMaker prints a reference to a layout, table, field or "
+                                         f"script that was deleted; {info.name} fails when it runs, with "
+                                         "FileMaker's error for the missing object",
+                                         span=src.span(o.value.offset, o.value.offset + len(o.value.text))))
     if stepdef is None:
         warnings.append(CheckWarning(f"“{info.name}” is not implemented by fmscript; running it fails: "
                                      "command is unavailable", code=E_COMMAND_UNAVAILABLE,
@@ -132,7 +154,23 @@ def _parse_step(raw: RawLine, src: Source, impl, errors, warnings) -> S.Step | N
     return step
 
 
-def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable) -> S.Option:
+def _plugin_step(raw: RawLine, src: Source, m: re.Match, impl, warnings) -> S.Step:
+    """``<Unknown external script step from missing plug-in ( MBSP 2 )>``: parsed, reported by check, and
+    error 3 when it runs, as a step of a plug-in that is not installed."""
+    pos = raw.name_start
+    options = (S.Option("Plug-in", S.Calc(C.Str(m.group(1), pos=pos), f'"{m.group(1)}"', pos), pos),
+               S.Option("Step", S.Calc(C.Num(m.group(2), pos=pos), m.group(2), pos), pos))
+    disabled = raw.kind == "disabled"
+    if not disabled and impl.get(PLUGIN_STEP) is None:
+        warnings.append(CheckWarning(f"a step of the plug-in “{m.group(1)}”, which FileMaker did not have when "
+                                     "it printed this script and fmscript does not run; running it fails: "
+                                     "command is unavailable", code=E_COMMAND_UNAVAILABLE,
+                                     span=src.span(raw.name_start, raw.name_start + len(raw.name))))
+    return S.Step(PLUGIN_STEP, options, pos=raw.start, written=raw.name, disabled=disabled)
+
+
+def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors, impl: StepTable,
+                  in_list: bool = False) -> S.Option:
     label = None
     value_text, value_start = seg.value, seg.value_start
     if seg.label is not None:
@@ -169,9 +207,17 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
             # FileMaker printed this setting both ways; one AST for both.
             return S.Option("With dialog", S.Word("Off"), seg.start, value_text)
         return S.Option(label, S.Word(word), seg.start, seg.label)
-    if value_text == UNKNOWN:
-        return S.Option(label, S.Missing(C.Str(UNKNOWN, pos=value_start), UNKNOWN, value_start), seg.start,
-                        seg.label)
+    if label is None and value_text.startswith(("[", "［")) and value_text.endswith(("]", "］")):
+        # A list FileMaker prints in brackets (Data Tables: From list ; [ Products, Orders ]): no calculation
+        # starts with “[”, so it is the list, read by the step.
+        return S.Option(None, S.Raw(value_text), seg.start)
+    if value_text.startswith("<"):
+        current = CURRENT.get(value_text.casefold())
+        if current is not None:
+            return S.Option(label, S.Word(current), seg.start, seg.label)
+        if _MISSING.match(value_text):
+            return S.Option(label, S.Missing(C.Str(value_text, pos=value_start), value_text, value_start),
+                            seg.start, seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:
         name = m.group(1) if m.group(1) is not None else m.group(2)
@@ -180,7 +226,7 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
         node = parse_calc(value_text, src, value_start)
         return S.Option(label, S.Calc(node, value_text, value_start), seg.start, seg.label)
     except ParseError as e:
-        consumed = stepdef is not None and (label is None or label in stepdef.calc_labels)
+        consumed = stepdef is not None and (label is None and not in_list or label in stepdef.calc_labels)
         if consumed:
             errors.append(e)
         return S.Option(label, S.Raw(value_text), seg.start, seg.label)

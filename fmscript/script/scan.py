@@ -157,7 +157,8 @@ def _scan_options(src: Source, open_pos: int) -> tuple[int, list[RawSegment], Pa
                 return n, segs, ParseError("this text constant has no closing quote", span=src.span(i))
             i = j
             continue
-        if ch == "/" and i + 1 < n and text[i + 1] == "/":
+        if ch == "/" and i + 1 < n and text[i + 1] == "/" and not (i > 0 and text[i - 1] == ":"):
+            # (“http://” in an option FileMaker prints unquoted, XML (from http): http://host/x.xml, is no comment)
             j = text.find("\n", i)
             i = n if j == -1 else j
             continue

@@ -10,9 +10,14 @@ from ..value_object import ValueObject
 from .steptable import StepTable
 
 
+#: The option of a step whose literal value is a secret (an API key, Send Mail's SMTP password).
+SECRET_OPTIONS = {"Configure AI Account": "API key", "Send Mail": "Password"}
+
+
 def script_secrets(sf) -> set[str]:
     """The secrets in a parsed script: those :func:`secrets_in` finds in its text, and the literal API key of
-    every Configure AI Account step (which is not registered until the step runs)."""
+    every Configure AI Account step (which is not registered until the step runs) and SMTP password of every
+    Send Mail step."""
     def literals(value, out: set[str]) -> None:
         if isinstance(value, C.Str):
             out.add(value.value)
@@ -26,7 +31,8 @@ def script_secrets(sf) -> set[str]:
     found = secrets_in(sf.source.text)
     for script in sf.scripts:
         for st in script.steps:
-            opt = st.get("API key") if getattr(st, "name", None) == "Configure AI Account" else None
+            label = SECRET_OPTIONS.get(getattr(st, "name", None))
+            opt = st.get(label) if label else None
             if opt is not None:
                 keys: set[str] = set()
                 literals(getattr(opt.value, "node", None), keys)

@@ -223,12 +223,15 @@ def test_data_tables_from_list_by_name_and_by_ddl(tmp_path):
                 'Data Tables: From list ; Products ; Action: Get DDL ; Response Target: $$list ]\n'
                 'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
                 'Data Tables: By DDL ; $ddl ; Action: Get DDL ; Response Target: $$ddl ]\n'
+                'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
+                'Data Tables: From list; [ Products ]; Action: Get DDL ; Response Target: $$printed ]\n'
                 'Set Error Capture [ On ]\n'
                 'Perform SQL Query by Natural Language [ Account Name: "ai" ; Model: "m" ; Prompt: "?" ; '
                 'Data Tables: By name ; "Products¶Nope" ; Action: Get DDL ; Response Target: $$bad ]\n'
                 'Set Variable [ $$bad_err ; Value: Get ( LastError ) ]')
     assert fm.get_global("$$list").startswith('CREATE TABLE "Products"')
     assert fm.get_global("$$ddl") == 'CREATE TABLE "X" ("a" int);'
+    assert fm.get_global("$$printed") == fm.get_global("$$list")  # the list as FileMaker prints it
     assert str(fm.get_global("$$bad_err")) == "106"
 
 

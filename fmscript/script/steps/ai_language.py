@@ -9,6 +9,7 @@ models in :mod:`fmscript.ai.regression`.  A model's SQL runs only through the da
 from __future__ import annotations
 
 import json
+import re
 import sys
 from decimal import Decimal, InvalidOperation
 
@@ -130,6 +131,14 @@ def _template(f, name, kind: str, acct):
 SQL_ACTIONS = ("Query", "Query for Data Only", "Get SQL", "Get First SQL Only", "Get DDL")
 
 
+def _listed(c, opt) -> list:
+    """The names of an option: one, or each of a list FileMaker prints in brackets (``[ Products, Orders ]``)."""
+    if isinstance(opt.value, S.Raw) and opt.value.text.startswith(("[", "［")):
+        names = [n.strip().strip('"“”') for n in re.split(r"[,;¶\n]", opt.value.text[1:-1])]
+        return [(lambda f, n=n: n) for n in names if n]
+    return [name_of(c, opt)]
+
+
 @step("Perform SQL Query by Natural Language",
       labels=("Account Name", "Model", "Prompt", "Options specified", "Action", "Data Tables", "Stream",
               "Parameters", "Prompt Template Name", "Response Target"),
@@ -159,7 +168,8 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     if tables_kind and tables_kind not in ("From list", "By name", "By DDL"):
         raise c.error("Data Tables must be From list, By name or By DDL", st.get("Data Tables").pos)
     # Names as written (a bare Products or "Products"), or calculations ($tables, a field holding the DDL).
-    table_values = [name_of(c, o) for o in st.after("Data Tables") if o.value is not None] if tables_kind else []
+    table_values = [v for o in st.after("Data Tables") if o.value is not None for v in _listed(c, o)] \
+        if tables_kind else []
     if tables_kind and not table_values:
         raise c.error(f"Data Tables: {tables_kind} needs the tables (or the DDL) after it")
     target = _target(st, c)

@@ -16,6 +16,7 @@ import queue
 import threading
 from pathlib import Path
 
+from ...calc import ast as C
 from ...calc.values import to_text
 from ...errors import (E_COMMAND_INVALID, E_COMMAND_UNAVAILABLE, E_RECURSION, E_SCRIPT_MISSING, FMScriptError,
                        ScriptHalted, StepError)
@@ -169,6 +170,12 @@ def perform_script_on_server(st: S.Step, c):
 STATES = ("Continue", "Halt", "Exit", "Resume", "Pause")
 
 
+def _quoted_word(value) -> str | None:
+    """FileMaker's text quotes a choice (State: “Continue”): the word inside the quotes."""
+    node = getattr(value, "node", None)
+    return node.value if isinstance(node, C.Str) else None
+
+
 @step("Perform Script On Server with Callback",
       labels=("Specified", "Parameter", "Callback script specified", "State"),
       note="The callback runs when the caller's top-level script has ended (the run waits for the server script); "
@@ -178,6 +185,9 @@ def perform_script_on_server_with_callback(st: S.Step, c):
     """Runs a script in a session of its own without waiting, then runs a callback script in this session."""
     split = next((i for i, o in enumerate(st.options) if o.label == "Callback script specified"), len(st.options))
     server_opts, callback_opts = st.options[:split], st.options[split + 1:]
+    if split < len(st.options) and not isinstance(st.options[split].value, (S.Word, type(None))):
+        # FileMaker's own text names the callback after its label: “Callback script: “Name””
+        callback_opts = (st.options[split].replace(label=None),) + callback_opts
 
     def part(opts):
         names = [o for o in opts if o.label is None and not isinstance(o.value, S.Word)]
@@ -190,7 +200,8 @@ def perform_script_on_server_with_callback(st: S.Step, c):
                       "“Name” ; Parameter: … ; Callback script specified: From list ; “Callback” ; …  ]")
     callback_name, callback_param = part(callback_opts)
     state = st.get("State")
-    if state is not None and not (isinstance(state.value, S.Word) and state.value.name in STATES):
+    if state is not None and not (isinstance(state.value, S.Word) and state.value.name in STATES
+                                  or _quoted_word(state.value) in STATES):
         raise c.error(f"State is one of {', '.join(STATES)}", code=E_COMMAND_INVALID)
 
     def run(f):

@@ -14,7 +14,8 @@ from .data_access import data_errors, database
 step("# (Comment)", control_flow=True)(None)
 
 
-@step("Show Custom Dialog", labels=("Title", "Message", "Buttons", "Input fields", "Default Button"),
+@step("Show Custom Dialog", labels=("Title", "Message", "Buttons", "Input fields", "Default Button", "Button 2",
+                                    "Button 3", "Input #1", "Input #2", "Input #3"),
       calc_labels=("Title", "Message"),
       note="Nothing is asked: the title and message go to stdout (embedders get a callback); "
            "`Get ( LastMessageChoice )` is 1 and input fields keep their values.")

@@ -7,15 +7,16 @@ import os
 from pathlib import Path
 
 from ...data import paths
-from ...errors import (E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT,
-                       E_NO_RECORDS_MATCH, E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
+from ...errors import (E_CANNOT_CREATE_FILE, E_COMMAND_UNAVAILABLE, E_FILE_MISSING, E_INVALID_PARAMETER,
+                       E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT, E_NO_RECORDS_MATCH, E_SMTP_AUTH_FAILED,
+                       E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
 from .. import ast as S
 from . import step
 from .data_access import calc_options, committed
 from .files_data import os_error
 
 
-@step("Get Folder Path", labels=("Allow Folder Creation",),
+@step("Get Folder Path", labels=("Allow Folder Creation", "Dialog Title", "Default Location"),
       note="Nobody picks a folder on a command line: the result is the Default location when the step gives one "
            "(made when Allow Folder Creation is on), else Get ( DocumentsPath ).")
 def get_folder_path(st: S.Step, c):
@@ -25,7 +26,7 @@ def get_folder_path(st: S.Step, c):
     if not opts:
         raise c.error("Get Folder Path needs a variable: Get Folder Path [ $path ]")
     target = c.target(opts[0], "a variable")
-    loc_opt = opts[2] if len(opts) > 2 else None
+    loc_opt = st.get("Default Location") or (opts[2] if len(opts) > 2 else None)
     location = c.text(loc_opt) if loc_opt is not None else None
 
     def run(f):
@@ -123,16 +124,30 @@ MULTIPLE = "Multiple emails (one for each record in found set)"
 COLLECT = "Collect addresses across found set"
 
 
-@step("Send Mail", labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file") + ("With dialog",),
-      note="Send via SMTP Server takes its server from FMSCRIPT_SMTP_HOST / _PORT / _SECURITY (none, starttls, ssl) / "
-           "_USER / _PASSWORD / _FROM / _REPLY_TO, since FileMaker's text form does not show the SMTP Options; "
-           "Send via E-mail Client gives error 119 (there is no mail client on a command line). The dialog's "
-           "choices are written as words: Multiple emails (one for each record in found set), and Collect "
-           "addresses across found set after the To, Cc or Bcc it applies to.")
+SMTP_LABELS = ("Name", "Email Address", "Reply-To Address", "SMTP Server", "Port", "Authentication Type",
+               "User Name", "Password", "Use TLS", "Use SSL")
+OAUTH_LABELS = ("OAuth 2.0 Provider", "Service Account Email", "Admin User Email", "Private Key")
+
+
+@step("Send Mail", labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file", "With dialog") + SMTP_LABELS
+      + OAUTH_LABELS, calc_labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file", "Name", "Email Address",
+                                   "Reply-To Address", "SMTP Server", "Port", "User Name", "Password")
+      + OAUTH_LABELS[1:],
+      note="Send via SMTP Server uses the SMTP options the step gives (Name, Email Address, Reply-To Address, SMTP "
+           "Server, Port, Use SSL or Use TLS, Authentication Type, User Name, Password, as FileMaker prints them); "
+           "those it leaves out come from FMSCRIPT_SMTP_HOST / _PORT / _SECURITY (none, starttls, ssl) / _USER / "
+           "_PASSWORD / _FROM / _REPLY_TO. Use TLS is STARTTLS. Send via E-mail Client gives error 119 (there is no "
+           "mail client on a command line) and Send via OAuth 2.0 error 3 (nobody can sign in to the provider). "
+           "The dialog's choices are written as words: Multiple emails (one for each record in found set), and "
+           "Collect addresses across found set after the To, Cc or Bcc it applies to.")
 def send_mail(st: S.Step, c):
-    """Sends email through an SMTP server: one message, or one for each record in the found set."""
+    """Sends email through an SMTP server: one message, or one for each record in the found set.
+
+    The password is a calculation like any other option, and is never shown: not in a message, not in a
+    trace, not in the parse cache (a literal one is one of the script's secrets)."""
     words = st.words()
     via_client = "Send via E-mail Client" in words
+    via_oauth = "Send via OAuth 2.0" in words or any(st.get(k) is not None for k in OAUTH_LABELS)
     multiple = MULTIPLE in words
     to, cc, bcc = (c.text(st.get(k)) if st.get(k) is not None else None for k in ("To", "Cc", "Bcc"))
     collect = set()  # the address options a "Collect addresses across found set" follows
@@ -144,6 +159,45 @@ def send_mail(st: S.Step, c):
             if last is None:
                 raise c.error(f"{COLLECT} follows the To, Cc or Bcc whose addresses it collects")
             collect.add(last)
+    given = {k: c.text(st.get(k)) for k in ("Name", "Email Address", "Reply-To Address", "SMTP Server", "Port",
+                                             "User Name", "Password") if st.get(k) is not None}
+    security = "ssl" if "Use SSL" in words or st.get("Use SSL") is not None else \
+        "starttls" if "Use TLS" in words or st.get("Use TLS") is not None else None
+    auth = st.get("Authentication Type")
+    no_auth = auth is not None and isinstance(auth.value, S.Word) and auth.value.name == "None"
+
+    def step_settings(f) -> dict:
+        """The environment's settings, overridden by the SMTP options the step gives."""
+        from email.utils import formataddr
+
+        settings = smtp_settings()
+        values = {k: fn(f).strip() if k != "Password" else fn(f) for k, fn in given.items()}
+        if "SMTP Server" in values:
+            settings["host"] = values["SMTP Server"]
+            settings["security"] = security or "none"
+        elif security is not None:
+            settings["security"] = security
+        if "Port" in values:
+            try:
+                settings["port"] = int(values["Port"])
+            except ValueError:
+                raise StepError(f"the SMTP port “{values['Port']}” is not a number", code=E_INVALID_PARAMETER) \
+                    from None
+        elif "SMTP Server" in values:
+            settings["port"] = 465 if settings["security"] == "ssl" else 25
+        if no_auth:
+            settings["user"], settings["password"] = "", ""
+        else:
+            settings["user"] = values.get("User Name", settings["user"])
+            settings["password"] = values.get("Password", settings["password"])
+        if values.get("Email Address"):
+            settings["from"] = values["Email Address"]
+        settings["from_header"] = formataddr((values["Name"], settings["from"])) if values.get("Name") \
+            else settings["from"]
+        if values.get("Reply-To Address"):
+            settings["reply_to"] = values["Reply-To Address"]
+        return settings
+
     subject = c.text(st.get("Subject")) if st.get("Subject") is not None else (lambda f: "")
     message = c.text(st.get("Message")) if st.get("Message") is not None else (lambda f: "")
     attach = [c.text(st.get("Attach file"))] if st.get("Attach file") is not None else []
@@ -158,7 +212,7 @@ def send_mail(st: S.Step, c):
         if not recipients:
             raise StepError("Send Mail has no recipient: give To, Cc or Bcc", code=E_INVALID_PARAMETER)
         msg = EmailMessage()
-        msg["From"] = settings["from"]
+        msg["From"] = settings.get("from_header") or settings["from"]
         for k in ("To", "Cc"):
             if lists[k]:
                 msg[k] = ", ".join(lists[k])
@@ -184,12 +238,16 @@ def send_mail(st: S.Step, c):
         if via_client:
             raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
                             "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
-        settings = smtp_settings()
+        if via_oauth:
+            raise StepError("Send via OAuth 2.0 needs someone to sign in to the mail provider, which a command line "
+                            "cannot do: use Send via SMTP Server", code=E_COMMAND_UNAVAILABLE)
+        settings = step_settings(f)
         if not settings["host"]:
-            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
-                            code=E_INVALID_PARAMETER)
+            raise StepError("Send via SMTP Server needs a server: give SMTP Server in the step, or set "
+                            "FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)", code=E_INVALID_PARAMETER)
         if not settings["from"]:
-            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
+            raise StepError("Send via SMTP Server needs a sender: give Email Address in the step, or set "
+                            "FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
         if not multiple and not collect:
             lists = {k: addresses(fn(f)) if fn else [] for k, fn in address_fns}
             send_smtp(settings, *compose(f, settings, lists))

@@ -125,11 +125,47 @@ def open_record(st: S.Step, c):
     return run
 
 
-@step("Import Records", labels=("Data source", "Source file", "Source", "Target", "Table") + DIALOG,
-      guard=data_errors,
-      note="CSV, TSV and JSONL files; fields are matched by name, a missing table is created.")
+#: Import Records' options FileMaker prints that fmscript's import cannot honour yet (it adds the rows of one
+#: CSV, TSV or JSONL file, fields matched by name).
+IMPORT_REFUSED = ("Folder Name", "File Type", "Worksheet", "XML (from http)", "XML (from file)",
+                  "XML (from calculation)", "XSL (from http)", "XSL (from file)", "XSL (from calculation)")
+XML_SOURCES = IMPORT_REFUSED[3:]
+
+
+@step("Import Records", labels=("Data source", "Source file", "Source", "Target", "Table", "Method",
+                                "Character Set", "Field Mapping", "Add remaining", "Data contains column names",
+                                "Fields Name Row", "Predefined", "Folder Name", "File Type", "Worksheet",
+                                "Include all enclosed folders", "Import only a reference") + XML_SOURCES + DIALOG,
+      calc_labels=("Data source", "Source file", "Source"), guard=data_errors,
+      note="CSV, TSV and JSONL files in UTF-8; fields are matched by name, a missing table is "
+           "created. FileMaker's Field Mapping list is read, and a mapping that imports a source field into a field "
+           "is refused (fmscript matches by name); Method: Update or Replace, folders, spreadsheets and XML "
+           "sources are refused with a message, never run differently from FileMaker.")
 def import_records(st: S.Step, c):
     """Adds the rows of a CSV, TSV or JSONL file to a table (fields matched by name), creating it if needed."""
+    for label in IMPORT_REFUSED:
+        if st.get(label) is not None:
+            raise c.error(f"fmscript's Import Records reads one CSV, TSV or JSONL file; it cannot import from "
+                          f"“{label}” yet", st.get(label).pos)
+    method = st.get("Method")
+    if method is not None and not (isinstance(method.value, S.Word) and method.value.name == "Add" or
+                                   isinstance(method.value, S.Calc) and isinstance(method.value.node, C.Name)
+                                   and method.value.node.name == "Add"):
+        raise c.error("fmscript's Import Records adds records (Method: Add); it cannot update or replace yet",
+                      method.pos)
+    charset = st.get("Character Set")
+    if charset is not None and charset.value is not None:
+        name = getattr(getattr(charset.value, "node", None), "value", getattr(charset.value, "text", ""))
+        if str(name).strip().strip('"“”').casefold() not in ("utf-8", "unicode (utf-8)"):
+            raise c.error(f"fmscript's Import Records reads UTF-8; it cannot read “{name}” yet", charset.pos)
+    mapping = st.get("Field Mapping")
+    mapped = ([mapping] if mapping is not None and mapping.value is not None else []) + \
+        (st.after("Field Mapping") if mapping is not None else [])
+    for o in mapped:
+        text = o.value.text if isinstance(o.value, (S.Raw, S.Calc)) else ""
+        if " import to " in f" {text} " and not text.rstrip().endswith("import to"):
+            raise c.error("fmscript matches imported fields by name; it cannot apply a Field Mapping that imports "
+                          "into a named field yet", o.pos)
     src_opt = st.get("Data source") or st.get("Source file") or st.get("Source")
     calc_opts = calc_options(st)
     if src_opt is None:
@@ -157,22 +193,63 @@ def import_records(st: S.Step, c):
     return run
 
 
-@step("Export Records", labels=("Create folders",) + DIALOG, guard=data_errors,
-      note="CSV, TSV or JSONL, chosen by the file's extension.")
+#: FileMaker's names of the character sets Export Records writes → Python's codecs.
+CHARACTER_SETS = {"unicode (utf-8)": "utf-8", "utf-8": "utf-8", "unicode (utf-16)": "utf-16",
+                  "unicode": "utf-16", "windows (ansi)": "cp1252", "ascii (dos)": "cp437", "macintosh": "mac_roman",
+                  "japanese (shift-jis)": "shift_jis", "simplified chinese (gb)": "gb2312",
+                  "traditional chinese (big-5)": "big5", "korean (euc-kr)": "euc_kr"}
+
+
+def yes_no(opt, c) -> bool:
+    """An On/Off option, also as FileMaker's text prints some (``Create folders:Yes``)."""
+    if opt is not None and isinstance(opt.value, S.Calc) and isinstance(opt.value.node, C.Name) \
+            and opt.value.node.name.casefold() in ("yes", "no"):
+        return opt.value.node.name.casefold() == "yes"
+    return c.on_off(opt, False)
+
+
+def character_set(st: S.Step, c) -> str:
+    """The codec of a step's ``Character Set: “Unicode (UTF-8)”`` (UTF-8 when it has none)."""
+    opt = st.get("Character Set")
+    if opt is None or opt.value is None:
+        return "utf-8"
+    name = opt.value.name if isinstance(opt.value, S.Word) else \
+        getattr(getattr(opt.value, "node", None), "value", getattr(opt.value, "text", ""))
+    codec = CHARACTER_SETS.get(str(name).strip().strip('"“”').casefold())
+    if codec is None:
+        raise c.error(f"fmscript does not know the character set “{name}”: use one of "
+                      "Unicode (UTF-8), Unicode (UTF-16), Windows (ANSI), ASCII (DOS), Macintosh, Japanese "
+                      "(Shift-JIS), Simplified Chinese (GB), Traditional Chinese (Big-5), Korean (EUC-KR)", opt.pos)
+    return codec
+
+
+@step("Export Records", labels=("File Name", "Create folders", "Automatically open", "Create email",
+                                "Character Set", "Field Order", "Format output using current layout") + DIALOG,
+      calc_labels=("File Name",), guard=data_errors,
+      note="CSV, TSV or JSONL, chosen by the file's extension, with every field of the found set's table in its "
+           "order (a Field Order that names fields is refused: fmscript cannot apply it yet). Automatically open, "
+           "Create email and Format output using current layout are accepted and ignored (headless).")
 def export_records(st: S.Step, c):
-    """Writes the found set's fields to a CSV, TSV or JSONL file (by its extension)."""
+    """Writes the found set's fields to a CSV, TSV or JSONL file (by its extension), in its character set."""
     opts = [o for o in calc_options(st) if not (isinstance(o.value, S.Calc) and isinstance(o.value.node, C.Name))]
+    if st.get("File Name") is not None and st.get("File Name").value is not None:
+        opts = [st.get("File Name")] + opts
     if not opts:
         raise c.error("Export Records needs an output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
+    order = st.get("Field Order")
+    if order is not None and (order.value is not None or st.after("Field Order")):
+        raise c.error("fmscript exports every field of the table in its order; it cannot apply a Field Order yet",
+                      order.pos)
     dest = c.text(opts[0])
-    create = c.on_off(st.get("Create folders"), False) or "Create folders" in st.words()
+    create = yes_no(st.get("Create folders"), c) or "Create folders" in st.words()
+    codec = character_set(st, c)
 
     def run(f):
         from ...data import transfer
         db, ctx = committed(f)
         path = transfer.output_path(f, dest(f), create)
         ti = db.tables()[ctx.table.casefold()]
-        transfer.write_text(path, transfer.export_text(db, ti, list(ctx.found), transfer.format_of(path)))
+        transfer.write_text(path, transfer.export_text(db, ti, list(ctx.found), transfer.format_of(path)), codec)
     return run
 
 
