@@ -126,11 +126,13 @@ def chunked_over_the_limit(server, path: str, head: str, first: bytes, limit: in
         auth = "".join(f"{k}: {v}\r\n" for k, v in server.headers.items())
         s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{auth}{head}Transfer-Encoding: chunked\r\n\r\n".encode())
         s.sendall(b"%x\r\n%s\r\n" % (len(first), first))
-        block = b"x" * (64 << 10)
         sent = len(first)
-        while sent <= limit + len(block):
-            s.sendall(b"%x\r\n%s\r\n" % (len(block), block))
-            sent += len(block)
+        while sent <= limit:
+            # Up to the limit exactly, then one byte past it, and no more: the server has read every byte sent
+            # when it answers, so its close is not a reset that would drop the answer.
+            n = min(64 << 10, limit - sent) or 1
+            s.sendall(b"%x\r\n%s\r\n" % (n, b"x" * n))
+            sent += n
         # No last chunk: a server that waited for the end of the body would never answer.
         return read_all(s)
     finally:
