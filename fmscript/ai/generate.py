@@ -154,7 +154,8 @@ class Piece:
 def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_tokens: int = 256,
            top_p: float = 1.0, seed: int | None = None, tools: list[dict] | None = None) -> Iterator[Piece]:
     """The one generation loop (steps and server): the answer piece by piece, one step at a time per process
-    (mlx's CPU stream is shared), so answers read side by side interleave step by step. ``messages`` are role/content dicts already checked by the caller."""
+    (mlx's CPU stream is shared), so answers read side by side interleave step by step. ``messages`` are
+    role/content dicts already checked by the caller."""
     try:
         max_tokens = int(max_tokens)
         temperature = float(temperature)
