@@ -15,6 +15,7 @@ to call one), ``{"type": "function", "function": {"name": …}}`` offers only th
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from typing import Any
@@ -262,9 +263,9 @@ async def chat_completions(request: Request, body: ChatRequest):
         # Each turn's pieces are sent after the lock is let go, so a slow reader holds up only its own answer.
         turns.answers += 1
         run.start()
+        done = False
         try:
             yield chunk({"role": "assistant", "content": ""})
-            done = False
             while not done:
                 texts, done = await turns.turn(run)
                 for text in texts:
@@ -281,12 +282,15 @@ async def chat_completions(request: Request, body: ChatRequest):
                 yield chunk({}, usage=run.usage, choices=False)
             yield "data: [DONE]\n\n"
         except FMScriptError as e:
+            done = True
             body_ = error_body(e.message, "server_error", None, "generation_failed")
             yield f"data: {json.dumps(body_)}\n\n"
         finally:
             turns.answers -= 1
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(run.close)
+            if not done:
+                sys.stderr.write("fmscript serve: a streamed chat answer was stopped: its client went away\n")
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -55,3 +55,21 @@ def test_a_short_answer_asked_during_a_long_whole_answer_finishes_first(server):
     order, _, _ = finished_in_order(server, stream_long=False)
     assert order == ["short", "long"]
     assert server.health()["generation"]["answers"] == 0
+
+
+def test_a_streamed_answer_whose_client_goes_is_stopped(server):
+    # max_tokens far past the context: bounded to it, and stopped long before it when the client closes.
+    line = "a streamed chat answer was stopped: its client went away"
+    def said() -> int:
+        return server.log_path.read_text(errors="replace").count(line)
+
+    seen = said()
+    c = server.client(timeout=300)
+    stream = c.chat.completions.create(stream=True, **{**LONG, "max_tokens": 1_000_000})
+    for ev in stream:
+        if ev.choices and ev.choices[0].delta.content:
+            break
+    stream.close()
+    wait_until(lambda: said() > seen, 120, "the streamed answer to stop")
+    wait_until(lambda: server.health()["generation"]["answers"] == 0, 30, "no answer under way")
+    assert c.chat.completions.create(**SHORT).choices[0].message.content

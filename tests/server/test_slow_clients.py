@@ -87,6 +87,8 @@ def test_a_body_sent_a_byte_at_a_time_gets_408(strict):
                                    "application/json\r\nContent-Length: 100000\r\n\r\n".encode(), b" ", 2000)
     assert sent < 2000
     timed_out(answer, "body")
+    assert "its request body did not arrive in time" in strict.log()
+    assert "Traceback" not in strict.log() and "internal error" not in strict.log()
 
 
 def test_a_kept_alive_connection_may_wait_between_requests(strict):
