@@ -11,6 +11,7 @@ form). A prompt longer than the model's context (``max_position_embeddings``) is
 """
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from fmscript.errors import E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_OUT_OF_R
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 2
 _LOCK = threading.RLock()
-_GEN_LOCK = threading.Lock()  # a plain Lock: a streamed answer may be read on another thread
+_GEN_LOCK = threading.Lock()  # one step at a time (mlx's stream is shared); a plain Lock: steps run on any thread
 
 
 def _load(resolved):
@@ -152,8 +153,9 @@ class Piece:
 
 def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_tokens: int = 256,
            top_p: float = 1.0, seed: int | None = None, tools: list[dict] | None = None) -> Iterator[Piece]:
-    """The one generation loop (steps and server): the answer piece by piece, one generation at a time per
-    process (mlx's CPU stream is shared). ``messages`` are role/content dicts already checked by the caller."""
+    """The one generation loop (steps and server): the answer piece by piece, one step at a time per process
+    (mlx's CPU stream is shared), so answers read side by side interleave step by step. ``messages`` are
+    role/content dicts already checked by the caller."""
     try:
         max_tokens = int(max_tokens)
         temperature = float(temperature)
@@ -166,15 +168,31 @@ def pieces(model_name: str, messages: list[dict], temperature: float = 0.0, max_
     from mlx_lm.generate import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
-    if seed is not None:
-        mx.random.seed(int(seed))
     prompt = prompt_tokens(model_name, model, tokenizer, messages, tools)
     sampler = make_sampler(temp=max(temperature, 0.0), top_p=top_p if 0 < top_p < 1 else 0.0)
-    with _GEN_LOCK:
-        for r in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler):
+    steps = stream_generate(model, tokenizer, prompt, max_tokens=max_tokens, sampler=sampler)
+    try:
+        for i in itertools.count():
+            # The lock is held for one step, not the whole answer, so the server can interleave answers; mlx's
+            # random state is per thread and a step may run on any thread, so a seed is applied at every step.
+            with _GEN_LOCK:
+                if seed is not None:
+                    mx.random.seed(step_seed(int(seed), i))
+                r = next(steps, None)
+            if r is None:
+                break
             yield Piece(r.text, r.prompt_tokens, r.generation_tokens, r.finish_reason)
             if r.finish_reason:
                 break
+    finally:
+        with _GEN_LOCK:
+            steps.close()
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The generator seed of one step of a seeded answer: the same answer for the same seed, whichever thread
+    runs each step and whatever other answers run between them."""
+    return (seed + step * 0x9E3779B97F4A7C15) % 2**64
 
 
 def stream(model_name: str, messages, temperature: float = 0.0, max_tokens: int = 256, top_p: float = 1.0,

@@ -150,7 +150,10 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         swagger_ui_parameters={"validatorUrl": None},  # the validator badge would ask validator.swagger.io
     )
     app.state.engine = engine
-    app.state.generation_lock = anyio.Lock()  # one generation at a time: mlx's CPU stream is shared
+    from .genlock import Turns
+
+    app.state.generation = Turns()  # answers take turns of a few tokens (genlock.py)
+    app.state.generation_lock = app.state.generation.lock  # held whole by embeddings and the console's try-out
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, e: APIError):
@@ -208,7 +211,8 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
         return {"status": "ok", "version": __version__,
                 "worker": {"running": worker.worker_running(), "pid": worker.worker_pid()},
                 "jobs": {"queued": len(store.list_jobs(limit=100000, status="queued")),
-                         "running": len(store.running_jobs())}}
+                         "running": len(store.running_jobs())},
+                "generation": {"answers": app.state.generation.answers}}
 
     def openapi():
         """FastAPI's document without its 422 answers: validation errors here are OpenAI's 400."""

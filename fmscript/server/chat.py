@@ -1,7 +1,8 @@
 """``POST /v1/chat/completions`` for base and tuned models, whole or streamed (server-sent events).
 
-Generation runs in this process with mlx-lm, one answer at a time (mlx's CPU stream is shared): requests wait
-their turn on an async lock without holding a thread, so uploads and job requests are answered meanwhile.
+Generation runs in this process with mlx-lm, one step at a time (mlx's CPU stream is shared); answers take turns of
+a few tokens each (round robin, :mod:`.genlock`), waiting on an async lock without holding a thread, so a short
+answer is not held behind a long one and uploads and job requests are answered meanwhile.
 Defaults differ from OpenAI's where the local engine's do: ``temperature`` 0 (greedy, so a tuned model answers
 as trained) and ``max_tokens`` 256.
 
@@ -14,6 +15,7 @@ to call one), ``{"type": "function", "function": {"name": …}}`` offers only th
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from typing import Any
@@ -27,7 +29,7 @@ from fmscript.errors import E_OUT_OF_RANGE, FMScriptError
 
 from . import schemas as S
 from .errors import APIError, error_body, from_fmscript
-from .genlock import complete_unless_gone
+from .genlock import Turns, complete_unless_gone
 from .limits import MaxTokens, Seed, context_bound, model_context
 from .models import require_served
 
@@ -203,17 +205,6 @@ class _Run:
         if self._it is not None:
             self._it.close()
 
-    def complete(self) -> str:
-        self.start()
-        try:
-            parts = []
-            while (t := self.next_text()) is not None:
-                parts.append(t)
-            parts.append(self.finish_tools())
-            return "".join(parts)
-        finally:
-            self.close()
-
     @property
     def usage(self) -> dict:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
@@ -235,22 +226,21 @@ async def chat_completions(request: Request, body: ChatRequest):
     except FMScriptError as e:
         raise from_fmscript(e, param="model") from None
     try:
-        await anyio.to_thread.run_sync(gen.check_prompt, body.model, messages, tools)  # 400 before it starts
+        prompt_tokens = await anyio.to_thread.run_sync(gen.check_prompt, body.model, messages, tools)  # 400 first
     except FMScriptError as e:
         raise from_fmscript(e, param="messages", code="context_length_exceeded" if e.code == E_OUT_OF_RANGE
                             else None) from None
     run = _Run(body, messages, tools)
-    run.max_tokens = context_bound(run.max_tokens, model_context(body.model))
-    lock: anyio.Lock = request.app.state.generation_lock
+    run.max_tokens = context_bound(run.max_tokens, model_context(body.model), prompt_tokens)
+    turns: Turns = request.app.state.generation
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
     if not body.stream:
-        async with lock:
-            try:
-                text = await complete_unless_gone(request, run)
-            except FMScriptError as e:
-                raise from_fmscript(e, param="messages") from None
+        try:
+            text = await complete_unless_gone(request, turns, run)
+        except FMScriptError as e:
+            raise from_fmscript(e, param="messages") from None
         message = {"role": "assistant", "content": text, "refusal": None}
         if run.tool_calls:
             message["content"] = text or None
@@ -270,32 +260,37 @@ async def chat_completions(request: Request, body: ChatRequest):
         return f"data: {json.dumps(d, ensure_ascii=False)}\n\n"
 
     async def events():
-        async with lock:
-            await anyio.to_thread.run_sync(run.start)
-            try:
-                yield chunk({"role": "assistant", "content": ""})
-                while True:
-                    text = await anyio.to_thread.run_sync(run.next_text)
-                    if text is None:
-                        break
+        # Each turn's pieces are sent after the lock is let go, so a slow reader holds up only its own answer.
+        turns.answers += 1
+        run.start()
+        done = False
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            while not done:
+                texts, done = await turns.turn(run)
+                for text in texts:
                     if text:
                         yield chunk({"content": text})
-                rest = run.finish_tools()
-                if rest:
-                    yield chunk({"content": rest})
-                for i, call in enumerate(run.tool_calls):
-                    yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {
-                        "name": call["function"]["name"], "arguments": call["function"]["arguments"]}}]})
-                yield chunk({}, finish=run.finish_reason)
-                if include_usage:
-                    yield chunk({}, usage=run.usage, choices=False)
-                yield "data: [DONE]\n\n"
-            except FMScriptError as e:
-                body_ = error_body(e.message, "server_error", None, "generation_failed")
-                yield f"data: {json.dumps(body_)}\n\n"
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(run.close)
+            rest = run.finish_tools()
+            if rest:
+                yield chunk({"content": rest})
+            for i, call in enumerate(run.tool_calls):
+                yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {
+                    "name": call["function"]["name"], "arguments": call["function"]["arguments"]}}]})
+            yield chunk({}, finish=run.finish_reason)
+            if include_usage:
+                yield chunk({}, usage=run.usage, choices=False)
+            yield "data: [DONE]\n\n"
+        except FMScriptError as e:
+            done = True
+            body_ = error_body(e.message, "server_error", None, "generation_failed")
+            yield f"data: {json.dumps(body_)}\n\n"
+        finally:
+            turns.answers -= 1
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(run.close)
+            if not done:
+                sys.stderr.write("fmscript serve: a streamed chat answer was stopped: its client went away\n")
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

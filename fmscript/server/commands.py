@@ -89,8 +89,10 @@ def cmd_serve(args) -> int:
         sys.stderr.write("fmscript serve: warning: no API key (FMSCRIPT_API_KEY): anyone who can reach this address "
                          "can train and use models here\n")
     sys.stderr.flush()
+    from .protocol import ReadDeadlineProtocol
+
     config = uvicorn.Config(app, log_level=args.log_level, access_log=args.log_level in ("info", "debug"),
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, http=ReadDeadlineProtocol)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0

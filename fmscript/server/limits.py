@@ -1,12 +1,14 @@
 """What the server accepts from a client, and what it refuses before doing any work (docs/limits.md).
 
 Each refusal is a 4xx in OpenAI's error object naming the parameter, never a 500: a body too large is refused
-from its ``Content-Length`` before it is read or spooled to disk, a seed or token count out of range by the
-request models' types, and a job's hyperparameters by their number and size.
+from its ``Content-Length`` before it is read or spooled to disk (one sent without a length as soon as its count
+passes the limit), a seed or token count out of range by the request models' types, a job's hyperparameters by
+their number and size, and a client that sends its request too slowly by the read deadlines of :mod:`.protocol`.
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 from pydantic import Field
@@ -28,6 +30,21 @@ MAX_JSON_BODY = 16 * 1024 * 1024
 #: Room for a multipart upload's headers and boundaries on top of the file's own limit.
 MULTIPART_SLACK = 64 * 1024
 
+#: Seconds a request's headers, and then its body, may take to arrive before the connection gets 408; each is
+#: extended by a second for every MIN_READ_RATE bytes received, the headers' to twice this at most (Apache's
+#: mod_reqtimeout defaults, header=20-40,MinRate=500 body=20,MinRate=500; ``FMSCRIPT_SERVER_READ_TIMEOUT``).
+READ_TIMEOUT = 20.0
+MIN_READ_RATE = 500
+
+
+def read_timeout() -> float:
+    """The read deadline in force (seconds)."""
+    try:
+        value = float(os.environ.get("FMSCRIPT_SERVER_READ_TIMEOUT", READ_TIMEOUT))
+    except ValueError:
+        return READ_TIMEOUT
+    return value if 0 < value <= 3600 else READ_TIMEOUT
+
 
 def check_hyperparameters(hp: dict) -> None:
     """400 for more keys or bytes than the limits, before any of them is read or written as an event."""
@@ -47,11 +64,18 @@ def context_bound(requested: int, context: int | None, prompt_tokens: int = 0) -
     return max(1, min(requested, context - prompt_tokens))
 
 
+class _BodyTooLarge(Exception):
+    """Raised into the app by the counting ``receive`` once a body passes its limit."""
+
+
 class BodyLimitMiddleware:
-    """413 in OpenAI's error object for a request whose ``Content-Length`` is over its limit, before the body is
-    read: an upload (``POST /v1/files``) over ``upload_limit()`` plus room for the multipart framing, any other
-    request over :data:`MAX_JSON_BODY`.  A body sent without a length is counted by the upload route as it
-    copies it."""
+    """413 in OpenAI's error object for a request body over its limit: an upload (``POST /v1/files``) over
+    ``upload_limit()`` plus room for the multipart framing, any other request over :data:`MAX_JSON_BODY`.
+
+    A ``Content-Length`` over the limit is refused before the body is read; a body sent without one (chunked) is
+    counted as the app reads it, and refused as soon as the count passes the limit: the app's read fails there
+    (Starlette closes the parts it spooled), whatever the app answers to that is dropped, and this 413 goes out
+    instead, closing the connection."""
 
     def __init__(self, app, upload_limit):
         self.app = app
@@ -71,16 +95,45 @@ class BodyLimitMiddleware:
         upload = scope.get("path", "").rstrip("/") == "/v1/files" and scope.get("method") == "POST"
         limit = self.upload_limit() + MULTIPART_SLACK if upload else MAX_JSON_BODY
         if length is not None and length > limit:
-            from fastapi.responses import JSONResponse
+            return await self._refuse(scope, receive, send, f"({length} bytes)", upload)
+        received, over, started = 0, False, False
 
-            what = f"the server's upload limit of {self.upload_limit()} bytes" if upload else \
-                f"the server's limit of {MAX_JSON_BODY} bytes for a request"
-            resp = JSONResponse(error_body(f"The request body ({length} bytes) is larger than {what}.",
-                                           "invalid_request_error", "file" if upload else None,
-                                           "file_too_large" if upload else "request_too_large"),
-                                status_code=413, headers={"Connection": "close"})
-            return await resp(scope, receive, send)
-        return await self.app(scope, receive, send)
+        async def counted_receive():
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise _BodyTooLarge()
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if over:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send, f"(more than {limit} bytes, sent without a length)", upload)
+
+    async def _refuse(self, scope, receive, send, size: str, upload: bool) -> None:
+        from fastapi.responses import JSONResponse
+
+        what = f"the server's upload limit of {self.upload_limit()} bytes" if upload else \
+            f"the server's limit of {MAX_JSON_BODY} bytes for a request"
+        resp = JSONResponse(error_body(f"The request body {size} is larger than {what}.",
+                                       "invalid_request_error", "file" if upload else None,
+                                       "file_too_large" if upload else "request_too_large"),
+                            status_code=413, headers={"Connection": "close"})
+        await resp(scope, receive, send)
 
 
 def model_context(model_name: str) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ErrorObject(BaseModel):
@@ -169,11 +169,16 @@ class QueueState(BaseModel):
     running: int
 
 
+class GenerationState(BaseModel):
+    answers: int = Field(description="chat answers under way, taking turns on the generation lock")
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     worker: WorkerState
     jobs: QueueState
+    generation: GenerationState
 
 
 def ok(model: type[BaseModel], *errors: int) -> dict:

@@ -1,6 +1,7 @@
 """Durable jobs: the server killed with -9 mid-training, then restarted. No worker trains on without its server,
 never two workers on one home, and every job ends in a true state: resumed from its checkpoint, failed with the
-reason, or run after the restart; no half-written adapter is ever listed."""
+reason, or run after the restart; no half-written adapter is ever listed. A worker killed while it publishes,
+inside the job store's transaction, leaves the store whole and the old model answering (issue 17)."""
 from __future__ import annotations
 
 import os
@@ -130,3 +131,80 @@ def test_server_killed_mid_training_and_restarted(tmp_path):
         census.stop()
     assert census.most == 1, f"{census.most} workers ran at once on one home: {census.seen}"
     assert len(census.pids) >= 3  # one per server life, each tied to its server
+
+
+# Loaded by every Python process of the server below (PYTHONPATH): while the marker file exists, a process that
+# swaps a tuned model's link (the last step of publishing, inside the job store's finishing transaction) notes its
+# pid and kills itself with -9 there.
+KILL_AT_SWAP = r'''
+import os, signal
+_marker = os.environ.get("FMSCRIPT_TEST_KILL_AT_SWAP")
+if _marker:
+    _replace = os.replace
+    def _kill_at_swap(src, dst, *a, **kw):
+        if os.path.basename(os.fspath(src)).startswith(".link-") and os.path.exists(_marker):
+            with open(_marker + ".killed", "a") as f:
+                f.write(f"{os.getpid()}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _replace(src, dst, *a, **kw)
+    os.replace = _kill_at_swap
+'''
+
+
+def test_worker_killed_while_publishing_inside_the_job_stores_commit(tmp_path):
+    """kill -9 of the worker at the link swap of a new adapter, with the job store's finishing transaction open:
+    jobs.sqlite stays whole (the job is not succeeded), the old model of the same name keeps answering, and the
+    job, resumed from its checkpoint, publishes the new one once the worker is let live."""
+    import sqlite3
+
+    from fmscript.ai import modelstore
+
+    home = tmp_path / "fmhome"
+    create_tiny(BASE, home=home)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_AT_SWAP)
+    marker = tmp_path / "kill-at-swap"
+    srv = ServerProcess(home, extra_env={"PYTHONPATH": os.pathsep.join(filter(None, [
+        str(hook), os.environ.get("PYTHONPATH")])), "FMSCRIPT_TEST_KILL_AT_SWAP": str(marker)}).start()
+    try:
+        c = srv.client(timeout=120)
+        store = JobStore(home / "jobs.sqlite")
+        f = c.files.create(file=("qa.jsonl", jsonl().encode()), purpose="fine-tune")
+        hp = {"max_steps": 6, "save_every": 3, "fine_tuned_model_name": "swapped"}
+        old = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters=hp).id
+        assert srv.wait_job(old)["status"] == "succeeded"
+        ask = {"model": "fm-mlx-swapped", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+        answer = c.chat.completions.create(**ask).choices[0].message.content
+
+        marker.touch()
+        new = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters=hp).id
+        killed = marker.with_name(marker.name + ".killed")
+        wait_until(killed.exists, 120, "the worker to be killed at the link swap")
+        killed_pid = int(killed.read_text().split()[0])
+        wait_until(lambda: not os.path.exists(f"/proc/{killed_pid}") or
+                   open(f"/proc/{killed_pid}/stat").read().split(")")[-1].split()[0] == "Z", 30, "the kill")
+        con = sqlite3.connect(home / "jobs.sqlite")
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            con.close()
+        assert store.get_job(new)["status"] in ("running", "queued")  # the finishing transaction never committed
+        assert "Job succeeded." not in _messages(store, new)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FMSCRIPT_HOME", str(home))
+            r = modelstore.resolve_model("fm-mlx-swapped")
+            assert modelstore.read_pointer(r.adapter_path)["job_id"] == old  # the old adapter, whole
+            assert [m["id"] for m in modelstore.list_models() if m["kind"] == "tuned"] == ["fm-mlx-swapped"]
+        assert c.chat.completions.create(**ask).choices[0].message.content == answer  # and it keeps answering
+
+        marker.unlink()  # the next worker lives: it resumes the job from its checkpoint and publishes
+        assert srv.wait_job(new, timeout=180)["status"] == "succeeded"
+        assert any("resumes from its checkpoint" in m for m in _messages(store, new))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FMSCRIPT_HOME", str(home))
+            r = modelstore.resolve_model("fm-mlx-swapped")
+            assert modelstore.read_pointer(r.adapter_path)["job_id"] == new
+        assert c.chat.completions.create(**ask).choices[0].message.content is not None
+    finally:
+        srv.stop()

@@ -75,3 +75,33 @@ def test_50_chats_and_10_jobs_at_once(drained, capsys):
               f"(max latency {max(a[3] for a in answers):.2f} s); all {JOBS} jobs succeeded after "
               f"{jobs_done:.1f} s")
     wait_until(lambda: server.health()["jobs"]["queued"] == 0, 10, "an empty queue")
+
+
+SUBMITTERS = 8
+
+
+def test_jobs_submitted_at_once_run_one_at_a_time(drained):
+    """Eight threads submit at the same moment, racing the keep-alive for the worker: the events, in the order the
+    store wrote them, show each job's run ("Worker … started the job." to its end) closed before the next begins."""
+    import threading
+
+    server = drained
+    c = server.client(timeout=120)
+    f = c.files.create(file=("qa.jsonl", jsonl().encode()), purpose="fine-tune")
+    go = threading.Barrier(SUBMITTERS)
+
+    def submit(i):
+        go.wait()
+        return c.fine_tuning.jobs.create(model=BASE, training_file=f.id, hyperparameters={
+            "max_steps": 2, "fine_tuned_model_name": f"race-{i}"}).id
+
+    with ThreadPoolExecutor(SUBMITTERS) as pool:
+        ids = list(pool.map(submit, range(SUBMITTERS)))
+    assert len(set(ids)) == SUBMITTERS
+    assert all(server.wait_job(j, timeout=180)["status"] == "succeeded" for j in ids)
+    store = JobStore(server.home / "jobs.sqlite")
+    marks = sorted((e["seq"], kind, j) for j in ids for e in store.events(j)
+                   for kind in [("start" if "started the job" in e["message"] else
+                                 "end" if e["message"] == "Job succeeded." else None)] if kind)
+    assert [k for _, k, _ in marks] == ["start", "end"] * SUBMITTERS, marks  # never two runs open at once
+    assert all(marks[i][2] == marks[i + 1][2] for i in range(0, len(marks), 2))  # each run closed by its own end
