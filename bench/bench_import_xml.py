@@ -1,7 +1,8 @@
 """`fmscript import-xml` on a large synthetic Save-as-XML export: time and peak memory (RSS) of the import.
 
-The export is generated into a temporary folder in FileMaker's shape (tables with fields, occurrences, layouts with
-objects, scripts in folders with typed step parameters, DDR_INFO step texts), to about --mb megabytes, written as
+The export is generated into a temporary folder in FileMaker's shape (tables with fields and their options,
+occurrences and relationships, value lists, a custom function the scripts call, layouts with objects and portals,
+scripts in folders with typed step parameters, DDR_INFO step texts), to about --mb megabytes, written as
 UTF-16 as FileMaker writes it (--utf8 for UTF-8).  The import runs in its own process, so its peak RSS is its own.
 
     python bench/bench_import_xml.py [--mb 200] [--utf8] [--plain] [--keep DIR]
@@ -24,7 +25,8 @@ from pathlib import Path
 STEPS = [
     '<Step hash="{h}" index="{i}" id="141" name="Set Variable" enable="True"><UUID>{h}</UUID><Options>0</Options>'
     '<ParameterValues membercount="1"><Parameter type="Variable"><value><Calculation datatype="1" position="1">'
-    '<Calculation><Text><![CDATA[$total + Table{t}::Field{f} * {i}]]></Text></Calculation></Calculation></value>'
+    '<Calculation><Text><![CDATA[$total + Twice ( Table{t}::Field{f} ) * {i}]]></Text></Calculation></Calculation>'
+    '</value>'
     '<Name value="$total"></Name></Parameter></ParameterValues></Step>',
     '<Step hash="{h}" index="{i}" id="68" name="If" enable="True"><ParameterValues membercount="2"><Parameter '
     'type="Boolean"><Boolean type="Collapsed" value="False"></Boolean></Parameter><Parameter type="Calculation">'
@@ -57,13 +59,44 @@ def generate(path: Path, mb: int, encoding: str, plain: bool = False) -> dict:
         for t in range(tables):
             w(f'<TableOccurrence id="{t}" name="Table{t}" type="Local"><BaseTableSourceReference>'
               f'<BaseTableReference id="{t + 129}" name="Table{t}"/></BaseTableSourceReference></TableOccurrence>\n')
-        w("</TableOccurrenceCatalog>\n<FieldsForTables>\n")
+        for t in range(1, tables):  # an occurrence of each table's predecessor, related to it: a tree
+            w(f'<TableOccurrence id="p{t}" name="Parent{t}" type="Local"><BaseTableSourceReference>'
+              f'<BaseTableReference id="{t + 128}" name="Table{t - 1}"/></BaseTableSourceReference></TableOccurrence>\n')
+        w("</TableOccurrenceCatalog>\n<CustomFunctionsCatalog><ObjectList>\n<CustomFunction id=\"1\" name=\"Twice\">"
+          "<ObjectList><Parameter name=\"x\"/></ObjectList></CustomFunction>\n</ObjectList></CustomFunctionsCatalog>\n")
+        w("<ValueListCatalog>" + "".join(f'<ValueList id="{t}" name="List{t}"/>' for t in range(tables))
+          + "</ValueListCatalog>\n<OptionsForValueLists>" + "".join(
+              f'<ValueList><ValueListReference id="{t}" name="List{t}"/><Source value="FromField"/><Field><PrimaryField>'
+              f'<FieldReference id="1" name="Field0"><TableOccurrenceReference name="Table{t}"/></FieldReference>'
+              '</PrimaryField></Field></ValueList>' for t in range(tables)) + "</OptionsForValueLists>\n")
+        w("<RelationshipCatalog>\n")
+        for t in range(1, tables):
+            w(f'<Relationship id="{t}"><LeftTable cascadeCreate="False" cascadeDelete="False"><TableOccurrenceReference '
+              f'name="Table{t}"/></LeftTable><RightTable cascadeCreate="False" cascadeDelete="True">'
+              f'<TableOccurrenceReference name="Parent{t}"/><SortSpecification value="True"><SortList><Sort '
+              f'type="Descending"><PrimaryField><FieldReference name="Field1"><TableOccurrenceReference '
+              f'name="Parent{t}"/></FieldReference></PrimaryField></Sort></SortList></SortSpecification></RightTable>'
+              '<JoinPredicateList><JoinPredicate type="Equal"><LeftField><FieldReference name="Field0"/></LeftField>'
+              '<RightField><FieldReference name="Field2"/></RightField></JoinPredicate><JoinPredicate '
+              'type="GreaterOrEqual"><LeftField><FieldReference name="Field1"/></LeftField><RightField>'
+              '<FieldReference name="Field3"/></RightField></JoinPredicate></JoinPredicateList></Relationship>\n')
+        w("</RelationshipCatalog>\n<CalcsForCustomFunctions><ObjectList><CustomFunctionCalc><CustomFunctionReference "
+          "id=\"1\" name=\"Twice\"/><Calculation><Text><![CDATA[x * 2]]></Text></Calculation></CustomFunctionCalc>"
+          "</ObjectList></CalcsForCustomFunctions>\n<FieldsForTables>\n")
         for t in range(tables):
             w(f'<FieldCatalog><BaseTableReference id="{t + 129}" name="Table{t}"/><ObjectList>\n')
             for f in range(fields):
-                w(f'<Field id="{f + 1}" name="Field{f}" fieldtype="Normal" datatype="{"Number" if f % 2 else "Text"}">'
-                  '<AutoEnter type="Calculated"><Calculation><Text><![CDATA[Get ( UUID )]]></Text></Calculation>'
-                  '</AutoEnter><Storage global="False" maxRepetitions="1"/></Field>\n')
+                kind = f % 6
+                opts = ('<AutoEnter type="Calculated"><Calculation><Text><![CDATA[Get ( UUID )]]></Text></Calculation>'
+                        '</AutoEnter>' if kind == 0 else
+                        '<AutoEnter type="SerialNumber"><SerialNumber increment="1" nextvalue="1" generate="OnCreation"/>'
+                        '</AutoEnter>' if kind == 1 else
+                        '<Validation type="Always" notEmpty="True" unique="True"><Range from="1" to="99"/></Validation>'
+                        if kind == 3 else "")
+                ftype = "Calculated" if kind == 5 else "Normal"
+                calc = "<Calculation><Text><![CDATA[Twice ( Field1 )]]></Text></Calculation>" if kind == 5 else ""
+                w(f'<Field id="{f + 1}" name="Field{f}" fieldtype="{ftype}" datatype="{"Number" if f % 2 else "Text"}">'
+                  f'{opts}{calc}<Storage global="False" maxRepetitions="1" storeCalculationResults="True"/></Field>\n')
             w("</ObjectList></FieldCatalog>\n")
         w("</FieldsForTables>\n<ScriptCatalog>\n")
         # scripts until the file is big enough: the catalogue first needs the count, so size a script first
@@ -79,6 +112,8 @@ def generate(path: Path, mb: int, encoding: str, plain: bool = False) -> dict:
             w(f'<Layout id="{lay}" name="Layout {lay}"><TableOccurrenceReference name="Table{lay % tables}"/>'
               '<PartsList><Part type="Body"><ObjectList>'
               + "".join(f'<LayoutObject type="Field" name="o{k}"><Bounds top="{k}"/></LayoutObject>' for k in range(50))
+              + (f'<LayoutObject type="Portal" name="p{lay}"><Portal><TableOccurrenceReference name="Parent{lay % tables}"/>'
+                 '</Portal></LayoutObject>' if lay % tables else "")
               + "</ObjectList></Part></PartsList></Layout>\n")
         w("</LayoutCatalog>\n<StepsForScripts>\n")
         for s in range(n_scripts):

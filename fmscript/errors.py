@@ -37,6 +37,7 @@ E_FIELD_CANNOT_BE_MODIFIED = 201  # Field cannot be modified
 E_FIELD_ACCESS_DENIED = 202  # Field access is denied
 E_FILE_IN_USE = 300  # File is locked or in use
 E_RECORD_IN_USE = 301  # Record is in use by another user
+E_MODID_MISMATCH = 306  # Record modification ID does not match
 E_FIND_CRITERIA_EMPTY = 400  # Find criteria are empty
 E_NO_RECORDS_MATCH = 401  # No records match the request
 E_INVALID_DATE = 500  # Date value does not meet validation entry options
@@ -77,6 +78,22 @@ E_AI_CANCELLED = 1712  # fmscript: an AI call that was cancelled
 E_AI_ACCOUNT_MISSING = 1714  # fmscript: no AI account of that name (FileMaker: external identity account)
 E_AI_INVALID_REQUEST = 882  # Invalid AI request (GetEmbedding: fmscript also a wrong kind of model or vector)
 E_EXECUTE_SQL = 8310  # ExecuteSQL cannot run the query (what Get ( LastError ) reports for a bad ExecuteSQL)
+
+
+_MEANINGS: dict[int, str] | None = None
+
+
+def meaning(code: int) -> str:
+    """FileMaker's wording for an error number, read from the comments of the table above (the one home of
+    both): the text the Data API puts in ``messages``."""
+    global _MEANINGS
+    if _MEANINGS is None:
+        import re
+        from pathlib import Path
+
+        found = re.findall(r"^E_\w+ = (-?\d+)  # (.*)$", Path(__file__).read_text(encoding="utf-8"), re.M)
+        _MEANINGS = {int(n): re.sub(r"[\s;(]*fmscript:.*$", "", text).strip() for n, text in found}
+    return _MEANINGS.get(code) or ("OK" if code == 0 else "Unknown error")
 
 
 class Span:

@@ -225,6 +225,21 @@ class Interpreter:
             # The top-level script ended: commit the open record when it succeeded, revert it when it failed
             # (FileMaker would keep it open for the user; a command line has nobody to ask).
             self.session.data.end_run(ok)
+            self._after_run(ok)
+
+    def _after_run(self, ok: bool) -> None:
+        """What steps scheduled for after the top-level script (``session.extensions["after_run"]``: callables
+        taking ``ok``, such as the callbacks of Perform Script on Server with Callback), in order; after the
+        first one that fails, the rest get ``ok=False``, and that error is raised."""
+        error = None
+        while hooks := self.session.extensions.pop("after_run", None):
+            for hook in hooks:
+                try:
+                    hook(ok and error is None)
+                except FMScriptError as e:
+                    error = error or e
+        if error is not None:
+            raise error
 
     # -- calculations and variables ---------------------------------------------------------------------
     def evaluate(self, calc: str, frame: Frame | None = None, path: str = "<calculation>"):

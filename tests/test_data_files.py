@@ -9,7 +9,7 @@ import pytest
 
 from fmscript import Interpreter
 from fmscript.calc.values import Container
-from fmscript.errors import (E_DATA_MISSING, E_FILE_IN_USE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MEMORY,
+from fmscript.errors import (E_CANNOT_CREATE_FILE, E_DATA_MISSING, E_FILE_IN_USE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MEMORY,
                              E_NAME_EXISTS, FMScriptError)
 
 
@@ -187,3 +187,37 @@ def test_zh_hans_names(fm, tmp_path):
 关闭数据文件 [ 文件 ID: $id ]
 获取文件大小 [ "z.txt" ; 目标: $n ]
 退出脚本 [ $x & $n ]""") == "你好6"
+
+
+# -- bad input: a file that is not open, a place the user may not write ------------------------------------
+
+def test_every_step_on_a_closed_file_is_error_100_naming_the_id(fm):
+    steps = ["Write to Data File [ File ID: $id ; Data source: \"x\" ]", "Read from Data File [ File ID: $id ; Target: $x ]",
+             "Get Data File Position [ File ID: $id ; Target: $p ]", "Set Data File Position [ File ID: $id ; New position: 0 ]",
+             "Close Data File [ File ID: $id ]"]
+    for s in steps:
+        assert _captured(fm, f"""Create Data File [ "c.txt" ]
+Open Data File [ "c.txt" ; Target: $id ]
+Close Data File [ File ID: $id ]
+{s}
+Exit Script [ Get ( LastError ) ]""") == str(E_FILE_MISSING), s
+    with pytest.raises(FMScriptError) as e:
+        fm.run_text('Create Data File [ "d.txt" ]\nOpen Data File [ "d.txt" ; Target: $id ]\nClose Data File [ File ID: $id ]\n'
+                    'Write to Data File [ File ID: $id ; Data source: "x" ]')
+    assert e.value.code == E_FILE_MISSING and "file ID" in e.value.message and ":4:" in e.value.render()
+
+
+def test_a_place_nobody_may_write_is_error_800_and_nothing_is_written(fm, tmp_path):
+    # /proc takes no new files, even from root (a read-only folder would not stop root); elsewhere the folder is missing
+    assert _captured(fm, 'Create Data File [ "/proc/fmscript-nope.txt" ]\nExit Script [ Get ( LastError ) ]') \
+        == str(E_CANNOT_CREATE_FILE)
+    assert not os.path.exists("/proc/fmscript-nope.txt")
+    (tmp_path / "plain").write_text("a file, not a folder")
+    for create in ("", " ; Create folders: On"):
+        assert _captured(fm, f'Create Data File [ "plain/x.txt"{create} ]\nExit Script [ Get ( LastError ) ]') \
+            == str(E_CANNOT_CREATE_FILE)
+    assert (tmp_path / "plain").read_text() == "a file, not a folder"
+    with pytest.raises(FMScriptError) as e:
+        fm.run_text('Create Data File [ "/proc/fmscript-nope.txt" ]')
+    assert e.value.code == E_CANNOT_CREATE_FILE and "/proc/fmscript-nope.txt" in e.value.message
+    assert "Traceback" not in e.value.render()

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from fmscript import Interpreter
-from fmscript.errors import (E_INVALID_PARAMETER, E_NO_MAIL_CLIENT, E_SMTP_AUTH_FAILED, E_SMTP_REFUSED,
+from fmscript.errors import (E_FILE_MISSING, E_INVALID_PARAMETER, E_NO_MAIL_CLIENT, E_SMTP_AUTH_FAILED, E_SMTP_REFUSED,
                              FMScriptError)
 
 from aiosmtpd.controller import Controller
@@ -110,3 +110,70 @@ def test_set_session_identifier(fm):
     assert fm.run_text('Exit Script [ Get ( SessionIdentifier ) ]') == ""
     assert fm.run_text('Set Session Identifier [ Value: "Sharon " & "Lloyd" ]\nExit Script [ Get ( SessionIdentifier ) ]') \
         == "Sharon Lloyd"
+
+
+# -- one email for each record, addresses collected across the found set, attachments per record ----------
+
+@pytest.fixture
+def people(fm, tmp_path):
+    fm.session.data.create_table("People", [("Name", "text", False), ("Email", "text", False), ("File", "text", False)])
+    for name, mail in [("Ann", "ann@example.com"), ("Bob", "bob@example.com"), ("Cy", "cy@example.com")]:
+        (tmp_path / f"{name}.txt").write_text(f"for {name}\n")
+        fm.run_text(f'Go to Layout [ "People" ]\nNew Record/Request\nSet Field [ People::Name ; "{name}" ]\n'
+                    f'Set Field [ People::Email ; "{mail}" ]\nSet Field [ People::File ; "{name}.txt" ]')
+    return fm
+
+
+def parsed(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_one_message_for_each_record_from_its_fields(people, smtp):
+    people.run_text('''Go to Layout [ "People" ]
+Show All Records
+Go to Record/Request/Page [ Last ]
+Omit Record
+Send Mail [ Send via SMTP Server ; With dialog: Off ; Multiple emails (one for each record in found set) ;
+  To: People::Email ; Cc: "boss@example.com" ; Subject: "Hello " & People::Name ;
+  Message: "Dear " & People::Name ; Attach file: People::File ]''')
+    got = [(rcpts, parsed(raw)) for _, rcpts, raw in smtp.messages]
+    assert [r for r, _ in got] == [["ann@example.com", "boss@example.com"], ["bob@example.com", "boss@example.com"]]
+    assert [m["Subject"] for _, m in got] == ["Hello Ann", "Hello Bob"]
+    for (_, m), name in zip(got, ("Ann", "Bob")):
+        body, att = [p for p in m.walk() if not p.is_multipart()]
+        assert body.get_content().strip() == f"Dear {name}"
+        assert att.get_filename() == f"{name}.txt" and att.get_content() == f"for {name}\n"
+
+
+def test_addresses_collected_across_the_found_set_make_one_message(people, smtp):
+    people.run_text('''Go to Layout [ "People" ]
+Show All Records
+Send Mail [ Send via SMTP Server ; To: "list@example.com" ; Bcc: People::Email ; Collect addresses across found set ;
+  Subject: "News" ; Message: "m" ]''')
+    [(_, rcpts, raw)] = smtp.messages
+    assert rcpts == ["list@example.com", "ann@example.com", "bob@example.com", "cy@example.com"]
+    assert parsed(raw)["To"] == "list@example.com" and parsed(raw)["Bcc"] is None
+
+
+def test_the_first_failing_message_stops_the_rest(people, smtp, tmp_path):
+    (tmp_path / "Bob.txt").unlink()  # the second record's attachment is missing
+    out = people.run_text('''Set Error Capture [ On ]
+Go to Layout [ "People" ]
+Show All Records
+Send Mail [ Send via SMTP Server ; Multiple emails ; To: People::Email ; Subject: People::Name ; Attach file: People::File ]
+Exit Script [ Get ( LastError ) ]''')
+    assert int(out) == E_FILE_MISSING
+    assert [parsed(raw)["Subject"] for _, _, raw in smtp.messages] == ["Ann"]  # Cy's message is not sent
+
+
+def test_multiple_emails_in_zh_hans(people, smtp):
+    people.run_text('转到布局 [ "People" ]\n显示所有记录\n'
+                    '发送邮件 [ 通过 SMTP 服务器发送 ; 多封电子邮件 ; 收件人: People::Email ; 主题: People::Name ]')
+    assert [rcpts for _, rcpts, _ in smtp.messages] == [["ann@example.com"], ["bob@example.com"], ["cy@example.com"]]
+
+
+def test_collect_needs_an_address_option_before_it(fm):
+    with pytest.raises(FMScriptError) as e:
+        fm.load_text('Script "S"\nSend Mail [ Send via SMTP Server ; Collect addresses across found set ; '
+                     'To: "x@example.com" ]\nEnd Script')
+    assert "2:" in e.value.render() and "Collect addresses" in e.value.message

@@ -90,6 +90,12 @@ def add_commands(sub) -> None:
     a.add_argument("layout")
     a.add_argument("occurrence", help="the related table occurrence the portal shows")
     a.add_argument("--name", help="the portal's object name (default: the occurrence)")
+    a.add_argument("--filter", default="", metavar="CALCULATION",
+                   help="show only the related records for which this calculation is true")
+    a.add_argument("--sort", default="", metavar="'Occ::Field [descending]; …'",
+                   help="the portal's own sort order (default: the relationship's)")
+    a.add_argument("--allow-deletion", action="store_true",
+                   help="Delete Portal Row may delete its rows (FileMaker's default: off)")
 
     a = action("show-graph", "show the relationship graph (text, or a picture with --svg/--png)", cmd_show_graph)
     a.add_argument("--svg", metavar="FILE", help="write the graph as SVG")
@@ -261,8 +267,12 @@ def cmd_relate(args) -> int:
 
 
 def cmd_portal(args) -> int:
+    from . import fielddef_commands
     db = _open(args, True)
-    db.add_portal(args.layout, args.occurrence, args.name)
+    if args.filter and fielddef_commands.session_factory is not None:
+        db.attach(fielddef_commands.session_factory(db))  # the filter is refused if it does not compile
+    db.add_portal(args.layout, args.occurrence, args.name, filter=args.filter, sort=args.sort,
+                  allow_delete=args.allow_deletion)
     db.close()
     return 0
 

@@ -4,7 +4,7 @@
     fmscript db summary-field -f app.sqlite Invoices GrandTotal --function total --of Total
     fmscript db auto-enter    -f app.sqlite Invoices ID --serial 1001
     fmscript db auto-enter    -f app.sqlite Invoices Created --creation timestamp
-    fmscript db auto-enter    -f app.sqlite Invoices CustomerName --lookup CustomerID Customers::ID Name
+    fmscript db auto-enter    -f app.sqlite Invoices CustomerName --lookup Customers::Name [--no-match lower]
     fmscript db validate      -f app.sqlite Invoices Status --not-empty --value-list Statuses
     fmscript db value-list    -f app.sqlite Statuses --values Open Paid Void
     fmscript db field-options -f app.sqlite Invoices Total
@@ -51,13 +51,22 @@ def add_commands(action) -> None:
     g.add_argument("--modification", choices=_STAMPS, help="modification date/time/timestamp/account name")
     g.add_argument("--data", help="a constant value")
     g.add_argument("--calc", help="a calculated value")
-    g.add_argument("--lookup", nargs=3, metavar=("MATCH", "OCCURRENCE::OTHER_MATCH", "COPY"),
-                   help="copy COPY from the first record of OCCURRENCE whose OTHER_MATCH equals MATCH")
+    g.add_argument("--lookup", nargs="+", metavar="OCCURRENCE::FIELD",
+                   help="looked-up value: copy FIELD from the first related record of OCCURRENCE (through the "
+                        "relationship graph) when a match field changes; the older form MATCH "
+                        "OCCURRENCE::OTHER_MATCH COPY names its own match fields instead")
     g.add_argument("--clear", action="store_true", help="remove the auto-enter option")
     a.add_argument("--increment", type=int, default=1, help="serial: the step (default 1)")
     a.add_argument("--on-commit", action="store_true", help="serial: generate on commit, not on creation")
     a.add_argument("--do-not-replace", action="store_true",
                    help="calculated value: keep an existing value when the fields it uses change")
+    a.add_argument("--start", metavar="OCCURRENCE",
+                   help="lookup: the occurrence of this table the lookup starts from (default: the table's own)")
+    a.add_argument("--no-match", choices=("none", "lower", "higher"), default="none",
+                   help="lookup, if no exact match: copy nothing (default), the next lower or next higher value")
+    a.add_argument("--use", metavar="VALUE", help="lookup, if no exact match: use this value")
+    a.add_argument("--copy-empty", action="store_true",
+                   help="lookup: copy an empty value too (default: don't copy contents if empty)")
 
     a = action("validate", "set a field's validation options", cmd_validate)
     a.add_argument("table")
@@ -140,12 +149,25 @@ def cmd_auto_enter(args) -> int:
         opts.auto = {"data": args.data}
     elif args.calc is not None:
         opts.auto = {"calc": args.calc, "replace": not args.do_not_replace}
-    else:
+    elif len(args.lookup) == 1:
+        occ, sep, copy = args.lookup[0].rpartition("::")
+        if not sep:
+            raise UsageError("--lookup takes OCCURRENCE::FIELD, the field to copy from the related occurrence")
+        lk = {"occurrence": occ, "copy": copy, "no_match": "constant" if args.use is not None else args.no_match,
+              "skip_empty": not args.copy_empty}
+        if args.start:
+            lk["start"] = args.start
+        if args.use is not None:
+            lk["constant"] = args.use
+        opts.auto = {"lookup": lk}
+    elif len(args.lookup) == 3:
         match, other, copy = args.lookup
         occ, sep, other_match = other.rpartition("::")
         if not sep:
             raise UsageError("the lookup's second value is OCCURRENCE::MATCH_FIELD")
         opts.auto = {"lookup": {"match": match, "occurrence": occ, "other_match": other_match, "copy": copy}}
+    else:
+        raise UsageError("--lookup takes OCCURRENCE::FIELD (or the older MATCH OCCURRENCE::OTHER_MATCH COPY)")
     stamp = args.creation or args.modification
     ti = db.tables()[args.table.casefold()]
     new_type = stamp if ti.field(args.field) is None and stamp in ("date", "time", "timestamp") else None

@@ -10,9 +10,11 @@ hands the session in (:meth:`~fmscript.data.store.Store.attach`).  A field calcu
 belongs to: its unqualified field names (and names of any occurrence of the record's table) read that
 record, whatever the layout shows.
 
-Lookups: fmscript has no relationship graph of its own here, so a lookup carries a minimal
-"match field = match field" definition: this table's match field, the other table occurrence, that
-table's match field, and the field to copy (the first matching record by creation order is used).
+Lookups follow the relationship graph as FileMaker's do: starting from an occurrence of this table
+(``start``, default the table's own), they copy ``copy`` from the first related record of ``occurrence``
+(in the relationship's sort order), when a match field of the first relationship changes.  A definition
+written before the graph (``match``/``other_match``: one "match field = match field" pair of its own) is still
+read and followed as it was.
 
 Options (the JSON object; every key optional)::
 
@@ -23,7 +25,9 @@ Options (the JSON object; every key optional)::
               "creation": "date" | "time" | "timestamp" | "account",
               "modification": "date" | "time" | "timestamp" | "account",
               "data": "a constant", "calc": "a calculation", "replace": false,
-              "lookup": {"match": "CustomerID", "occurrence": "Customers", "other_match": "ID", "copy": "Name"}},
+              "lookup": {"start": "Invoices", "occurrence": "Customers", "copy": "Name",
+                         "no_match": "none" | "lower" | "higher" | "constant", "constant": "…",
+                         "skip_empty": true}},
      "validate": {"when": "always" | "entry", "not_empty": true, "unique": true, "value_list": "Name",
                   "range": ["1", "10"], "calc": "a calculation", "message": "custom message"}}
 """
@@ -37,8 +41,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..calc.values import to_number, to_text
-from ..errors import (E_CALC_SYNTAX, E_FIELD_MISSING, E_INVALID_PARAMETER, E_TABLE_MISSING,
-                      E_VALUE_LIST_MISSING, CalcError, DataError)
+from ..errors import (E_CALC_SYNTAX, E_FIELD_MISSING, E_INVALID_PARAMETER, E_RELATIONSHIP_MISSING,
+                      E_TABLE_MISSING, E_VALUE_LIST_MISSING, CalcError, DataError)
 from .schema import FieldInfo, TableInfo, qident
 from .values import from_storage, to_storage
 
@@ -124,7 +128,9 @@ def check_options(db, ti: TableInfo, fi: FieldInfo, opts: FieldOptions) -> None:
         if key in opts.auto and opts.auto[key] not in STAMPS:
             raise DataError(f"auto-enter {key} takes one of {', '.join(STAMPS)}", code=E_INVALID_PARAMETER)
     lk = opts.auto.get("lookup")
-    if lk:
+    if lk and "match" not in lk:
+        check_lookup(db, ti, lk)
+    elif lk:
         if ti.field(lk.get("match", "")) is None:
             raise DataError(f"the lookup's match field “{lk.get('match', '')}” is not a field of {ti.name}",
                             code=E_FIELD_MISSING)
@@ -154,6 +160,34 @@ def check_options(db, ti: TableInfo, fi: FieldInfo, opts: FieldOptions) -> None:
         serial["next"] = to_text(serial["next"])
         if int(serial["increment"]) < 1:
             raise DataError("a serial number's increment is 1 or more", code=E_INVALID_PARAMETER)
+
+
+LOOKUP_NO_MATCH = ("none", "lower", "higher", "constant")
+
+
+def check_lookup(db, ti: TableInfo, lk: dict) -> None:
+    """A lookup through the graph: its start is an occurrence of ``ti``, related to ``occurrence``, which has
+    the field to copy.  Names are stored as the graph spells them."""
+    occs = db.occurrences()
+    start = lk.get("start") or ti.name
+    if start.casefold() not in occs or db.table_of(start) is not ti:
+        raise DataError(f"the lookup starts from “{start}”, which is not a table occurrence of {ti.name}",
+                        code=E_TABLE_MISSING)
+    occ = lk.get("occurrence", "")
+    if occ.casefold() not in occs:
+        raise DataError(f"the lookup names the table occurrence “{occ}”, which does not exist", code=E_TABLE_MISSING)
+    start, occ = occs[start.casefold()][0], occs[occ.casefold()][0]
+    if not db.graph_path(start, occ):
+        raise DataError(f"“{occ}” is not related to “{start}”: a lookup copies through a relationship (fmscript db "
+                        "relate first)", code=E_RELATIONSHIP_MISSING)
+    other = db.table_of(occ)
+    copy = other.field(lk.get("copy", ""))
+    if copy is None:
+        raise DataError(f"the lookup copies {occ}::{lk.get('copy', '')}, which does not exist", code=E_FIELD_MISSING)
+    if lk.setdefault("no_match", "none") not in LOOKUP_NO_MATCH:
+        raise DataError(f"a lookup's “no_match” is one of {', '.join(LOOKUP_NO_MATCH)}", code=E_INVALID_PARAMETER)
+    lk.update(start=start, occurrence=occ, copy=copy.name)
+    lk["skip_empty"] = bool(lk.get("skip_empty", True))
 
 
 def next_serial_text(current: str, increment: int) -> str:
@@ -370,11 +404,20 @@ class FieldDefinitions:
         other = self.table_of(table)
         return (ti, rid) if other is not None and other.name == ti.name else None
 
-    def computed_value(self, occ: str, ti: TableInfo, fi: FieldInfo, opts: FieldOptions, rid: int | None):
-        """The value of an unstored calculation or a summary field, as read."""
+    def computed_value(self, occ: str, ti: TableInfo, fi: FieldInfo, opts: FieldOptions, rid: int | None,
+                       related: bool = False):
+        """The value of an unstored calculation or a summary field, as read.  With ``related`` the record is
+        the one ``occ`` means in the current context (the first related record, a portal row; none for an
+        unrelated occurrence), and a summary of a related occurrence summarises the related records."""
+        base = self.current_occurrence() if related else None
+        own = base is None or occ.casefold() == base.casefold()
         if opts.kind == "summary":
-            ctx = self.context(occ)
-            return self.summarise(ti, opts, list(ctx.found))
+            if own:
+                return self.summarise(ti, opts, list(self.context(occ).found))
+            ids = self.related_records(occ)
+            return self.summarise(ti, opts, ids) if ids is not None else ""
+        if related:
+            rid = self.record_for(occ)
         if rid is None:
             return ""
         return self.evaluate_for_record(ti, rid, opts.calc)
@@ -473,6 +516,8 @@ class FieldDefinitions:
                 self._store_value(ti, rid, fi, a["data"])
         for fi in ([] if duplicate else ti.record_fields):
             opts = defs.get(fi.name.casefold())
+            if opts is not None and "lookup" in opts.auto and "match" not in opts.auto["lookup"]:
+                self._lookup(ti, rid, fi, opts.auto["lookup"], on_create=True)
             if opts is not None and "calc" in opts.auto:
                 self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.auto["calc"]))
         self._recompute_stored(ti, rid)
@@ -492,7 +537,7 @@ class FieldDefinitions:
             if "modification" in a:
                 self._store_value(ti, rid, fi, self._stamp(a["modification"]))
             lk = a.get("lookup")
-            if lk and lk.get("match", "").casefold() == key:
+            if lk and key in self.lookup_match_fields(ti, lk):
                 self._lookup(ti, rid, fi, lk)
             if "calc" in a and key in references(a["calc"]):
                 current = (self.row(ti.name, rid) or {}).get(fi.name.casefold())
@@ -500,7 +545,18 @@ class FieldDefinitions:
                     self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, a["calc"]))
         self._recompute_stored(ti, rid)
 
-    def _lookup(self, ti: TableInfo, rid: int, fi: FieldInfo, lk: dict) -> None:
+    def lookup_match_fields(self, ti: TableInfo, lk: dict) -> set[str]:
+        """The casefolded fields of ``ti`` whose change triggers the lookup: the match fields of the first
+        relationship on its path (every one of a multi-criteria relationship, as FileMaker)."""
+        if "match" in lk:
+            return {lk["match"].casefold()}
+        hops = self.graph_path(lk.get("start") or ti.name, lk["occurrence"])
+        return {c.left.casefold() for c in hops[0].criteria if c.op != "×"} if hops else set()
+
+    def _lookup(self, ti: TableInfo, rid: int, fi: FieldInfo, lk: dict, on_create: bool = False) -> None:
+        """Copy the looked-up value into ``fi`` of record ``rid``."""
+        if "match" not in lk:
+            return self._graph_lookup(ti, rid, fi, lk, on_create)
         other = self.table_of(lk["occurrence"])
         if other is None:
             return
@@ -515,6 +571,38 @@ class FieldDefinitions:
         if found is not None:  # no match: the field keeps its value (FileMaker's "do not copy")
             self._store_value(ti, rid, fi, from_storage(found[0], copy.type))
 
+    def _graph_lookup(self, ti: TableInfo, rid: int, fi: FieldInfo, lk: dict, on_create: bool) -> None:
+        """A lookup through the graph: the first related record's value; with none, "If no exact match" decides
+        (keep the value, the next lower or higher match's value, or a constant); "Don't copy contents if
+        empty" keeps the value when the one to copy is empty.  A new record whose match fields are empty is
+        left alone (nothing was entered to look up)."""
+        hops = self.graph_path(lk.get("start") or ti.name, lk["occurrence"])
+        other = self.table_of(lk["occurrence"])
+        copy = other.field(lk.get("copy", "")) if other is not None else None
+        if not hops or copy is None:
+            return
+        row = self.row(ti.name, rid) or {}
+        keys = [row.get(c.left.casefold()) for c in hops[0].criteria if c.op != "×"]
+        if on_create and all(k is None or k == "" for k in keys):
+            return
+        found = self.related_query(hops, rid, qident(copy.name), 1)
+        how = lk.get("no_match", "none")
+        if found:
+            raw = found[0][0]
+        elif how in ("lower", "higher"):
+            nxt = self.next_match(hops, rid, how == "higher")
+            if nxt is None:
+                return
+            raw = (self.row(other.name, nxt) or {}).get(copy.name.casefold())
+        elif how == "constant":
+            self._store_value(ti, rid, fi, lk.get("constant", ""))
+            return
+        else:
+            return  # "do not copy": the field keeps its value
+        if (raw is None or raw == "") and lk.get("skip_empty", True):
+            return
+        self._store_value(ti, rid, fi, from_storage(raw, copy.type))
+
     def relookup(self, occurrence: str | None, fname: str) -> int:
         """Relookup Field Contents: every lookup whose match field is ``fname`` copies again, in each record
         of the found set; the records are committed.  Returns how many lookups it found."""
@@ -522,7 +610,7 @@ class FieldDefinitions:
         defs = self.all_field_options().get(ti.name.casefold(), {})
         targets = [(t, defs[t.name.casefold()].auto["lookup"]) for t in ti.record_fields
                    if defs.get(t.name.casefold()) is not None and "lookup" in defs[t.name.casefold()].auto
-                   and defs[t.name.casefold()].auto["lookup"].get("match", "").casefold() == fi.name.casefold()]
+                   and fi.name.casefold() in self.lookup_match_fields(ti, defs[t.name.casefold()].auto["lookup"])]
         ctx = self.context(occ)
         self.commit()
         if not targets or not ctx.found:

@@ -17,7 +17,7 @@ from ..errors import (E_FIELD_MISSING, E_INDEX_MISSING, E_INVALID_PARAMETER, E_L
                       E_RELATIONSHIP_MISSING, E_TABLE_MISSING, E_VALUE_NOT_UNIQUE, DataError)
 from .schema import INTERNAL_PREFIX, did_you_mean, qident
 
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2  # 2: portals gained a filter, a sort order and "allow deletion"
 
 GRAPH_SQL = """
 CREATE TABLE IF NOT EXISTS fmscript_relationships (id INTEGER PRIMARY KEY,
@@ -28,8 +28,13 @@ CREATE TABLE IF NOT EXISTS fmscript_relationships (id INTEGER PRIMARY KEY,
 CREATE TABLE IF NOT EXISTS fmscript_criteria (relationship INTEGER NOT NULL, position INTEGER NOT NULL,
     left_field TEXT NOT NULL, op TEXT NOT NULL, right_field TEXT NOT NULL, PRIMARY KEY (relationship, position));
 CREATE TABLE IF NOT EXISTS fmscript_portals (layout TEXT NOT NULL, object_name TEXT NOT NULL,
-    occurrence TEXT NOT NULL, position INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (layout, object_name))
+    occurrence TEXT NOT NULL, position INTEGER NOT NULL DEFAULT 0, filter TEXT NOT NULL DEFAULT '',
+    sort TEXT NOT NULL DEFAULT '', allow_delete INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (layout, object_name))
 """
+
+#: Columns version 2 added to ``fmscript_portals`` (an older file's portals keep deleting: that was the rule).
+PORTAL_COLUMNS_V2 = (("filter", "TEXT NOT NULL DEFAULT ''"), ("sort", "TEXT NOT NULL DEFAULT ''"),
+                     ("allow_delete", "INTEGER NOT NULL DEFAULT 1"))
 
 #: FileMaker's relational operators, with the ASCII spellings accepted for them.
 OPERATORS = {"=": "=", "≠": "≠", "<>": "≠", "!=": "≠", "<": "<", "≤": "≤", "<=": "≤", ">": ">", "≥": "≥",
@@ -91,9 +96,15 @@ class Hop:
 
 @dataclass
 class Portal:
+    """A portal object: the related records of ``occurrence``, kept where ``filter`` (a calculation evaluated
+    per related record) is true, in ``sort`` order (else the relationship's), rows deletable with
+    ``allow_delete`` (FileMaker's "Allow deletion of portal records", off by default)."""
     layout: str
     name: str
     occurrence: str
+    filter: str = ""
+    sort: str = ""
+    allow_delete: bool = False
 
 
 def parse_criterion(text: str) -> tuple[str, str, str, str, str]:
@@ -129,6 +140,10 @@ class Graph:
             for stmt in GRAPH_SQL.split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(fmscript_portals)")}
+        for col, decl in PORTAL_COLUMNS_V2:
+            if col not in cols:
+                self.conn.execute(f"ALTER TABLE fmscript_portals ADD COLUMN {col} {decl}")
         self.conn.execute("INSERT OR REPLACE INTO fmscript_meta VALUES ('graph_version', ?)", (str(GRAPH_VERSION),))
 
     def invalidate_schema(self) -> None:
@@ -159,9 +174,12 @@ class Graph:
                     lk, rk = lo.casefold(), ro.casefold()
                     rels.append(Relationship(rid, lo, ro, crit.get(rid, []), {lk: bool(lc), rk: bool(rc)},
                                              {lk: bool(ld), rk: bool(rd)}, {lk: ls, rk: rs}))
-                for lay, name, occ in self.conn.execute(
-                        "SELECT layout, object_name, occurrence FROM fmscript_portals ORDER BY position, rowid"):
-                    portals.append(Portal(lay, name, occ))
+                cols = {r[1] for r in self.conn.execute("PRAGMA table_info(fmscript_portals)")}
+                extra = ", filter, sort, allow_delete" if "allow_delete" in cols else ", '', '', 1"
+                for lay, name, occ, flt, srt, dele in self.conn.execute(
+                        f"SELECT layout, object_name, occurrence{extra} FROM fmscript_portals "
+                        "ORDER BY position, rowid"):
+                    portals.append(Portal(lay, name, occ, flt or "", srt or "", bool(dele)))
             adj: dict[str, list[Relationship]] = {}
             for r in rels:
                 adj.setdefault(r.left.casefold(), []).append(r)
@@ -352,8 +370,12 @@ class Graph:
         self.invalidate_graph()
 
     # -- portals ------------------------------------------------------------------------------------------
-    def add_portal(self, layout: str, occurrence: str, name: str | None = None) -> Portal:
-        """A portal object on ``layout`` showing the records of ``occurrence`` related to the layout's."""
+    def add_portal(self, layout: str, occurrence: str, name: str | None = None, *, filter: str = "",
+                   sort: str = "", allow_delete: bool = False) -> Portal:
+        """A portal object on ``layout`` showing the records of ``occurrence`` related to the layout's: those for
+        which the ``filter`` calculation is true (all when empty), in the ``sort`` order (else the
+        relationship's); Delete Portal Row may delete its rows only with ``allow_delete``.  Adding a portal
+        of the same name again replaces it."""
         lay = self.layouts().get(layout.casefold())
         if lay is None:
             raise DataError(f"there is no layout named “{layout}”", code=E_LAYOUT_MISSING)
@@ -363,13 +385,20 @@ class Graph:
         if not self.is_related(lay[1], occ):
             raise DataError(f"the layout “{lay[0]}” shows “{lay[1]}”, which is not related to “{occ}”: relate them "
                             "first (fmscript db relate)", code=E_RELATIONSHIP_MISSING)
+        if sort.strip():
+            self._check_sort(occ, sort)
+        if filter.strip():
+            check = getattr(self, "check_calculation", None)  # fielddefs: refused when it does not compile
+            if check is not None:
+                check(filter)
         self.commit()
         self.ensure_graph()
         n = self.conn.execute("SELECT count(*) FROM fmscript_portals").fetchone()[0]
-        self.conn.execute("INSERT OR REPLACE INTO fmscript_portals VALUES (?, ?, ?, ?)",
-                          (lay[0], name or occ, occ, n + 1))
+        self.conn.execute("INSERT OR REPLACE INTO fmscript_portals (layout, object_name, occurrence, position, filter, "
+                          "sort, allow_delete) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (lay[0], name or occ, occ, n + 1, filter.strip(), sort.strip(), int(allow_delete)))
         self.invalidate_graph()
-        return Portal(lay[0], name or occ, occ)
+        return Portal(lay[0], name or occ, occ, filter.strip(), sort.strip(), bool(allow_delete))
 
     def portals(self, layout: str | None = None) -> list[Portal]:
         ps = self._graph_data()["portals"]
@@ -384,7 +413,10 @@ class Graph:
         for r in self.relationships():
             out.append(f"relationship {r.left} — {r.right}: {r.text()}")
         for p in self.portals():
-            out.append(f"portal {p.name} on layout {p.layout} → {p.occurrence}")
+            opts = ([f"filter: {p.filter}"] if p.filter else []) + ([f"sort: {p.sort}"] if p.sort else []) \
+                + (["allow deletion"] if p.allow_delete else [])
+            out.append(f"portal {p.name} on layout {p.layout} → {p.occurrence}"
+                       + (f"  [{'; '.join(opts)}]" if opts else ""))
         return "\n".join(out) + ("\n" if out else "")
 
     def graph_svg(self) -> str:

@@ -122,9 +122,10 @@ def save_records_as_jsonl(frame, table_occurrence: str, *, fine_tuning: bool = F
     if fine_tuning:
         saved = ctx.index
         try:
-            for i in range(len(ctx.found)):
-                ctx.index = i
-                rows.append(message(frame))
+            for i, rid in enumerate(ctx.found):
+                ctx.index = i  # the record stands for its occurrence also when that is not the layout's
+                with db.related_row(ctx.occurrence, rid):
+                    rows.append(message(frame))
         finally:
             ctx.index = saved
         return rows

@@ -10,6 +10,7 @@ from ..errors import E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER
 from . import finds as F
 from .fastfind import numeric_columns, sql_criterion
 from .schema import FieldInfo, TableInfo, qident
+from .values import to_storage
 from .window import Context
 
 
@@ -37,10 +38,14 @@ class Queries:
         """Record ids matching every criterion of one request (a parameterised query)."""
         ti = self.tables()[ctx.table.casefold()]
         where, params, dup_fields = [], [], []
+        computed: list[tuple[FieldInfo, str]] = []
         numeric = numeric_columns(self.conn, ti.name)
         for fi, text in criteria:
             t = text.strip()
             if not t:
+                continue
+            if self.computed_field(ti, fi):  # no stored value: evaluated per record below
+                computed.append((fi, t))
                 continue
             fast = sql_criterion(fi.name, t) if fi.type == "number" and fi.name.casefold() in numeric else None
             if fast is not None and not fi.is_global:  # SQLite tests it itself (fmscript/data/fastfind.py)
@@ -62,7 +67,37 @@ class Queries:
                          f"GROUP BY 1 HAVING count(*) > 1 AND fm_dupkey({col}, ?) IS NOT NULL)")
             params += [fi.type, fi.type, fi.type]
         sql = f"SELECT rowid FROM {qident(ti.name)}" + (" WHERE " + " AND ".join(where) if where else "")
-        return {r for (r,) in self.conn.execute(sql, params)}
+        ids = {r for (r,) in self.conn.execute(sql, params)}
+        for fi, t in computed:
+            ids &= self.computed_match_ids(ti, fi, t, ids)
+        return ids
+
+    def computed_field(self, ti: TableInfo, fi: FieldInfo) -> bool:
+        """An unstored calculation (found by evaluating it per record); a summary field cannot hold a
+        criterion (FileMaker: no criteria in summary fields)."""
+        opts = self.field_options(ti.name, fi.name) if self._field_options != {} else None
+        if opts is None or not opts.computed_on_read:
+            return False
+        if opts.kind == "summary":
+            from ..errors import E_FIELD_CANNOT_BE_MODIFIED
+            raise DataError(f"{ti.name}::{fi.name} is a summary field: FileMaker takes no find criteria in summary "
+                            "fields (find on the field it summarises)", code=E_FIELD_CANNOT_BE_MODIFIED)
+        return True
+
+    def computed_match_ids(self, ti: TableInfo, fi: FieldInfo, criterion: str, ids=None) -> set[int]:
+        """Records (of ``ids``, default all) whose unstored calculation ``fi`` matches ``criterion``: FileMaker
+        evaluates the calculation in each record, slowly but exactly, and so does fmscript."""
+        opts = self.field_options(ti.name, fi.name)
+        candidates = sorted(ids) if ids is not None else self.all_ids(ti.name)
+        values = {rid: self.evaluate_for_record(ti, rid, opts.calc) for rid in candidates}
+        if criterion == "!":
+            keys = {rid: F.duplicate_key(to_storage(v, fi.type), fi.type) for rid, v in values.items()}
+            counts: dict = {}
+            for k in keys.values():
+                if k is not None:
+                    counts[k] = counts.get(k, 0) + 1
+            return {rid for rid, k in keys.items() if k is not None and counts[k] > 1}
+        return {rid for rid, v in values.items() if fm_match(to_storage(v, fi.type), fi.type, criterion)}
 
     def run_requests(self, ctx: Context, requests: list) -> list[int]:
         """FileMaker's find: requests in order; find requests add records, omit requests take them away."""

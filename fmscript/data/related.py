@@ -2,7 +2,7 @@
 
 * ``Occurrence::Field`` reads the first related record of that occurrence (in the relationship's sort order,
   else in creation order), through as many hops as the path has; an occurrence that is not related to the
-  current layout's keeps reading its own current record (fmscript's behaviour before relationships).
+  current layout's has no record (FileMaker shows nothing: the value is empty, Set Field there fails).
 * Set Field into a related field writes the first related record, creating it (and, hop by hop, the records
   between) when the relationship allows creation on that side.
 * Aggregates (``Sum ( Invoices::Total )``), ``GetNthRecord``, ``Lookup``/``LookupNext``, portals, Go to
@@ -17,14 +17,16 @@ from decimal import Decimal
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import E_RECORD_MISSING, E_RELATIONSHIP_MISSING, E_VALID_VALUE_REQUIRED, DataError
+from ..errors import (E_RECORD_ACCESS_DENIED, E_RECORD_MISSING, E_RELATIONSHIP_MISSING, E_VALID_VALUE_REQUIRED,
+                      DataError)
 from . import finds as F
 from .graph import MIRROR, SQL_OP, Hop, Portal
 from .schema import qident
 from .values import from_storage
 from .window import Context
 
-#: ``record_for`` answer for an occurrence that is not related to the context: read its own current record.
+#: ``related_value``'s answer when :meth:`Related.record_for` decides the record (the layout's own occurrence,
+#: a portal row, a loop over related records); also the "nothing saved" mark of :meth:`Related.related_row`.
 UNRELATED = object()
 
 
@@ -36,6 +38,8 @@ class PortalRow:
     layout: str
     base: int          # the record of the layout whose related records the portal shows
     row: int
+    rows: list[int] | None = None  # the rows as last worked out (filter and sort): kept until Refresh Portal,
+    #                                a commit that moves the row, or a row created or deleted
 
 
 class Related:
@@ -55,10 +59,13 @@ class Related:
 
     def _order(self, hop: Hop, alias: str) -> str:
         """ORDER BY of the destination: the relationship's sort order for that side, then creation order."""
+        return self._order_by(hop.dst, hop.sort, alias)
+
+    def _order_by(self, occ: str, text: str, alias: str) -> str:
+        """ORDER BY of records of ``occ`` in the sort order ``text`` (fields of ``occ``), then creation order."""
         parts = []
-        text = hop.sort
         if text:
-            ti = self.table_of(hop.dst)
+            ti = self.table_of(occ)
             for _, name, asc in F.parse_sort_order(text):
                 fi = ti.field(name)
                 if fi is None or fi.is_global:
@@ -242,22 +249,26 @@ class Related:
                     or ctx.current() != pr.base:
                 self.portal_row = None  # another layout or record: the portal is no longer active
             else:
-                ids = self.portal_records(pr.portal)
+                if pr.rows is None:
+                    pr.rows = self.portal_records(pr.portal)
+                ids = pr.rows
                 out[pr.portal.occurrence.casefold()] = ids[pr.row - 1] if pr.row <= len(ids) else None
         return out
 
     def record_for(self, occ: str, create: bool = False):
         """The record of ``occ`` that a field read (or, with ``create``, a write) in the current context means:
-        a record id, ``None`` when there is none, or the occurrence's own current record when ``occ`` is not
-        related to the current layout's occurrence."""
+        a record id, or ``None`` when there is none (also when ``occ`` is not related to the current layout's
+        occurrence, as in FileMaker)."""
         key = occ.casefold()
         base = self.current_occurrence()
         over = self._active_overrides() if (self._overrides or self.portal_row) else {}
         if key in over and not (over[key] is None and create):
             return over[key]
-        hops = self.graph_path(base, occ) if base is not None and key != base.casefold() else None
-        if not hops:
+        if base is None or key == base.casefold():
             return self.context(occ).current()
+        hops = self.graph_path(base, occ)
+        if not hops:  # not related to the layout's occurrence: FileMaker shows nothing
+            return None
         start, rid = 0, self.context(base).current()
         for i, h in enumerate(hops):
             if h.dst.casefold() in over and over[h.dst.casefold()] is not None:
@@ -282,8 +293,9 @@ class Related:
 
     def related_value(self, occ: str, fname: str):
         """The stored value of ``occ::fname`` in the first related record, read by one query of that column
-        only (``None``: no related record), or :data:`UNRELATED` where :meth:`record_for` decides (the layout's
-        own or an unrelated occurrence, a portal row or a loop over related records)."""
+        only (``None``: no related record, or an occurrence not related to the layout's), or :data:`UNRELATED`
+        where :meth:`record_for` decides (the layout's own occurrence, a portal row or a loop over related
+        records)."""
         if self._overrides or self.portal_row is not None:
             return UNRELATED
         base = self.current_occurrence()
@@ -291,7 +303,7 @@ class Related:
             return UNRELATED
         hops = self.graph_path(base, occ)
         if not hops:
-            return UNRELATED
+            return None  # an occurrence not related to the layout's: no record, an empty value
         rid = self.context(base).current()
         if rid is None:
             return None
@@ -322,6 +334,8 @@ class Related:
             raise DataError(f"a related record in “{hop.dst}” cannot be created: {e}",
                             code=E_VALID_VALUE_REQUIRED) from None
         self._new_records.append((ti.name, cur.lastrowid))
+        if self._field_options != {}:
+            self.after_create(ti.name, cur.lastrowid)  # serials, stamps, lookups of the new related record
         return cur.lastrowid
 
     @contextmanager
@@ -427,22 +441,30 @@ class Related:
             return ""
         ids = self.related_ids(hops, rid, limit=1)
         if not ids:
-            h = hops[-1]
-            if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
+            nxt = self.next_match(hops, rid, higher)
+            if nxt is None:
                 return ""
-            c = h.criteria[0]
-            v = self._source_values(h.src, rid).get(c.left.casefold())
-            if v is None:
-                return ""
-            col = qident(c.right) + self._coll(ti.name, c.right)
-            op, order = (">", "ASC") if higher else ("<", "DESC")
-            r = self.conn.execute(f"SELECT rowid FROM {qident(ti.name)} WHERE {col} {op} ? ORDER BY {col} {order}, "
-                                  "rowid LIMIT 1", (v,)).fetchone()
-            if r is None:
-                return ""
-            ids = [r[0]]
+            ids = [nxt]
         row = self.row(ti.name, ids[0]) or {}
         return from_storage(row.get(fi.name.casefold()), fi.type)
+
+    def next_match(self, hops: list[Hop], rid: int, higher: bool) -> int | None:
+        """The record whose match field is the next lower (or higher) than record ``rid``'s, for LookupNext and
+        a lookup's "copy next lower / higher value": a one-hop relationship with one "=" criterion; ties
+        go to the first created."""
+        h = hops[-1]
+        if len(hops) != 1 or len(h.criteria) != 1 or h.criteria[0].op != "=":
+            return None
+        c = h.criteria[0]
+        v = self._source_values(h.src, rid).get(c.left.casefold())
+        if v is None or v == "":
+            return None
+        ti = self.table_of(h.dst)
+        col = qident(c.right) + self._coll(ti.name, c.right)
+        op, order = (">", "ASC") if higher else ("<", "DESC")
+        r = self.conn.execute(f"SELECT rowid FROM {qident(ti.name)} WHERE {col} {op} ? ORDER BY {col} {order}, "
+                              "rowid LIMIT 1", (v,)).fetchone()
+        return r[0] if r else None
 
     # -- finds on related fields ------------------------------------------------------------------------
     def criterion_key(self, occ: str, base: str | None = None):
@@ -473,7 +495,10 @@ class Related:
                             f"{qident(tb)} t1 ON " + (" AND ".join(conds) or "1"), 1)
         fast = sql_criterion(fi.name, criterion) if fi.type == "number" and \
             fi.name.casefold() in numeric_columns(self.conn, ti.name) else None
-        if fast is not None:
+        if self.computed_field(ti, fi):  # an unstored calculation: the related records where it matches
+            matched = self.computed_match_ids(ti, fi, criterion.strip())
+            cond, params = f"{last}.rowid IN (SELECT value FROM json_each(?))", [json.dumps(sorted(matched))]
+        elif fast is not None:
             cond, params = fast[0].replace(qident(fi.name), f"{last}.{qident(fi.name)}"), fast[1]
         else:
             cond, params = f"fm_match({last}.{qident(fi.name)}, ?, ?)", [fi.type, criterion.strip()]
@@ -567,13 +592,54 @@ class Related:
 
     # -- portals ------------------------------------------------------------------------------------------
     def portal_records(self, portal: Portal) -> list[int]:
-        """The rows of a portal: the records of its occurrence related to the layout's current record."""
+        """The rows of a portal: the records of its occurrence related to the layout's current record, in the
+        portal's sort order (else the relationship's), kept where its filter is true."""
         base = self.current_occurrence()
         hops = self.graph_path(base, portal.occurrence) if base else None
         rid = self.context(base).current() if base else None
         if not hops or rid is None:
             return []
-        return self.related_ids(hops, rid)
+        ids = self.related_ids(hops, rid)
+        if portal.sort and len(ids) > 1:
+            ti = self.table_of(portal.occurrence)
+            order = self._order_by(portal.occurrence, portal.sort, "o")
+            ids = [r for (r,) in self.conn.execute(
+                f"SELECT o.rowid FROM {qident(ti.name)} o WHERE o.rowid IN (SELECT value FROM json_each(?)) "
+                f"ORDER BY {order}", (json.dumps(ids),))]
+        if portal.filter and ids:
+            ids = [r for r in ids if self._portal_filter_true(portal, r)]
+        return ids
+
+    def _portal_filter_true(self, portal: Portal, rid: int) -> bool:
+        """The portal's filter calculation, evaluated with the related record ``rid`` standing for the portal's
+        occurrence (the layout's record stays current), as FileMaker evaluates it per related record."""
+        from ..calc.values import to_bool
+        from .fielddefs import CalcFrame
+        session = self._session
+        if session is None:
+            raise DataError("a filtered portal needs a session to evaluate its filter: run a step first, or "
+                            "hand one in with db.attach(interpreter.session)", code=E_RELATIONSHIP_MISSING)
+        calc = session.compile_runtime_calc(portal.filter, frozenset())
+        saved, self.portal_row = self.portal_row, None  # the filter sees the record, not the active row
+        try:
+            with self.related_row(portal.occurrence, rid):
+                return to_bool(calc.evaluate(CalcFrame(session)))
+        finally:
+            self.portal_row = saved
+
+    def refresh_portal(self, name: str | None = None) -> None:
+        """Refresh Portal: the portal's rows are worked out again (its filter and sort, e.g. after a global its
+        filter uses changed); the active row follows its record, and is left when the record is no longer
+        shown."""
+        p = self.portal_for(name or None)
+        pr = self._current_portal_row()
+        if pr is not None and pr.portal == p:
+            rid = self._active_overrides().get(p.occurrence.casefold())
+            pr.rows = self.portal_records(p)
+            if rid in pr.rows:
+                pr.row = pr.rows.index(rid) + 1
+            elif rid is not None:
+                self.portal_row = None
 
     def portal_for(self, name: str | None = None) -> Portal:
         """The portal a portal step works on: the one named, else the active one, else the layout's first."""
@@ -606,7 +672,7 @@ class Related:
         if not 1 <= target <= count:
             return False
         base = self.context().current()
-        self.portal_row = PortalRow(p, self.window.layout or "", base, target)
+        self.portal_row = PortalRow(p, self.window.layout or "", base, target, rows)
         return True
 
     def _current_portal_row(self) -> PortalRow | None:
@@ -619,8 +685,10 @@ class Related:
         pr = self.portal_row
         if pr is not None:
             rows = self.portal_records(pr.portal)
-            if rid in rows:
-                pr.row = rows.index(rid) + 1
+            if rid not in rows:  # filtered out: it stays in view until the portal is refreshed, as in FileMaker
+                rows.append(rid)
+            pr.rows = rows
+            pr.row = rows.index(rid) + 1
 
     def portal_row_number(self) -> int:
         """``Get ( PortalRowNumber )``: the active portal row (0 when no portal row is active)."""
@@ -628,11 +696,15 @@ class Related:
         return pr.row if pr is not None else 0
 
     def delete_portal_row(self) -> bool:
-        """Delete Portal Row: deletes the active row's related record at once (``False``: no row is active)."""
+        """Delete Portal Row: deletes the active row's related record at once (``False``: no row is active);
+        refused with error 200 when the portal does not allow deletion of portal records."""
         pr = self.portal_row
         rid = self._active_overrides().get(pr.portal.occurrence.casefold()) if pr is not None else None
         if pr is None or self.portal_row is None or rid is None:
             return False
+        if not pr.portal.allow_delete:
+            raise DataError(f"the portal “{pr.portal.name}” on the layout “{pr.layout}” does not allow deletion of "
+                            "portal records (fmscript db portal … --allow-deletion)", code=E_RECORD_ACCESS_DENIED)
         self.delete_ids(self.table_of(pr.portal.occurrence).name, [rid])
         self.portal_row = None
         return True

@@ -106,7 +106,7 @@ class Store:
         if self._field_options != {}:
             opts = self.field_options(ti.name, fi.name)
             if opts is not None and opts.computed_on_read and self.window.mode != "find":
-                return self.computed_value(occ, ti, fi, opts, self.context(occ).current())
+                return self.computed_value(occ, ti, fi, opts, None, related=True)
         w = self.window
         if w.mode == "find" and (key := self.criterion_key(occ)) is not False:
             req = w.requests[w.request_index] if w.requests else None
@@ -143,6 +143,8 @@ class Store:
         self.attach(f.session)
         w = self.window
         if w.mode == "find" and (key := self.criterion_key(occ)) is not False:  # a related field: a related criterion
+            if self._field_options != {}:
+                self.computed_field(ti, fi)  # a summary field takes no criterion (201)
             if not w.requests:
                 w.requests.append(F.Request())
             w.requests[w.request_index].criteria[(key, fi.name.casefold())] = (fi.name, to_text(value))
@@ -160,6 +162,11 @@ class Store:
         rid = self.record_for(occ, create=True)  # a related record is created when the relationship allows
         if rid is None:
             name = self.occurrence_name(occ) or occ
+            base = self.current_occurrence()
+            if base is not None and name.casefold() != base.casefold() and self.graph_path(base, name) is None:
+                raise DataError(f"“{name}” is not related to “{base}”, the current layout's table occurrence, so "
+                                f"there is no record to set {name}::{fi.name} in (relate them with fmscript db "
+                                "relate, or go to a layout of it)", code=E_RECORD_MISSING)
             raise DataError(f"there is no current record in “{name}” to set {name}::{fi.name} in",
                             code=E_RECORD_MISSING)
         self.write(ti, rid, fi, to_storage(value, fi.type), rep)

@@ -28,8 +28,8 @@ from lxml import etree
 
 from ..data.database import INTERNAL_PREFIX, Database, qident
 from ..data.values import DECLARED
-from ..errors import E_XML_PARSE, FMScriptError, UsageError
-from . import saxml
+from ..errors import E_TABLE_MISSING, E_XML_PARSE, DataError, FMScriptError, UsageError
+from . import mapping, saxml
 from .steps import OWN, step_to_text, steps_to_text
 
 IMPORT_SQL = """
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS fmscript_import_custom_functions (name TEXT PRIMARY K
     calculation TEXT);
 CREATE TABLE IF NOT EXISTS fmscript_import_privilege_sets (name TEXT PRIMARY KEY, id TEXT);
 CREATE TABLE IF NOT EXISTS fmscript_import_accounts (name TEXT PRIMARY KEY, privilege_set TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS fmscript_import_unmapped (kind TEXT NOT NULL, name TEXT NOT NULL, what TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fmscript_import_scripts (path TEXT PRIMARY KEY, name TEXT NOT NULL, id TEXT,
     steps INTEGER NOT NULL, not_converted INTEGER NOT NULL);
 """
@@ -84,7 +85,9 @@ class Summary:
 
     def lines(self) -> list[str]:
         order = ["tables", "fields", "occurrences", "layouts", "relationships", "value lists", "custom functions",
-                 "privilege sets", "accounts", "scripts", "steps", "steps from DDR_INFO", "steps not converted"]
+                 "privilege sets", "accounts", "scripts", "steps", "steps from DDR_INFO", "steps not converted",
+                 "field options", "relationships in the graph", "value lists defined", "portals",
+                 "custom functions in scripts", "not mapped"]
         return [f"{k}: {self.counts.get(k, 0)}" for k in order] + [f"warnings: {self.warning_count}"]
 
 
@@ -125,6 +128,11 @@ class Importer:
         self.wanted: set[str] = set()
         self.step_texts: dict[str, str] = {}
         self.layout_position = 0
+        # the schema, kept until the data layer is given it (small beside the scripts: no step is kept)
+        self.occurrence_rows: list[tuple[str, str]] = []            # (occurrence, base table), local ones
+        self.relationship_rows: list[dict] = []
+        self.field_rows: dict[tuple[str, str], list] = {}          # (table, field) → [options, lookup, problems]
+        self.portal_rows: list[tuple[str, str, str]] = []           # (layout, object name, occurrence)
 
     # -- reporting --------------------------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -170,6 +178,12 @@ class Importer:
             self.db.conn.execute("INSERT OR REPLACE INTO fmscript_meta VALUES ('imported_from', ?)",
                                  (self.source.name,))
             self.db.conn.execute("COMMIT")
+            # The data layer's objects through its own API (each call its own transaction, all still in the
+            # temporary file): graph, field options, value lists, portals; then the custom functions.
+            self.db.conn.execute("PRAGMA synchronous=OFF")  # a temporary file: renamed only when all is done
+            self.db.invalidate_schema()
+            self._map()
+            self._functions_into_scripts()
             self.db.close()
             self.db = None
             for extra in ("-wal", "-shm"):
@@ -325,6 +339,7 @@ class Importer:
             parts = {k: f.find(k) for k in ("AutoEnter", "Validation", "SummaryInfo", "Summary")}
             summary = parts["SummaryInfo"] if parts["SummaryInfo"] is not None else parts["Summary"]
             fields.append((name, ftype, is_global, max(reps, 1)))
+            self.field_rows[(table, name)] = list(mapping.field_options(f))
             self.db.conn.execute(
                 "INSERT OR REPLACE INTO fmscript_import_fields VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (table, name, f.get("id"), kind, dtype, int(is_global), max(reps, 1), f.get("comment"),
@@ -341,6 +356,9 @@ class Importer:
         for f in el.iter("FieldReference"):
             calc = f.find("Calculation")
             if calc is not None and table:
+                row = self.field_rows.get((table, f.get("name", "")))
+                if row is not None and row[0].get("kind") == "calculation":
+                    row[0]["calc"] = mapping.calc_of(f)
                 self.db.conn.execute("UPDATE fmscript_import_fields SET calculation = ? WHERE table_name = ? AND "
                                      "field_name = ?", (_text(calc), table, f.get("name", "")))
 
@@ -389,11 +407,14 @@ class Importer:
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_occurrences VALUES (?, ?, ?, ?)",
                              (name, table, source, _js({k: v for k, v in el.attrib.items() if k != "name"})))
         if table and not external and name.casefold() != table.casefold():
-            self.db.conn.execute("INSERT OR REPLACE INTO fmscript_occurrences VALUES (?, ?)", (name, table))
+            self.occurrence_rows.append((name, table))
+        elif external:
+            self._unmapped("occurrence", name, f"an occurrence of {source or 'another file'}'s table "
+                           f"“{table or '?'}” (fmscript opens one file)", warn=False)
         self.summary.add("occurrences")
 
     def _layout(self, el, folders) -> None:
-        if el.get("isFolder") == "True" or el.get("isSeparatorItem") == "True":
+        if self._folder_item(el, folders):
             return
         name = el.get("name", "")
         occ = el.find("TableOccurrenceReference")
@@ -403,8 +424,12 @@ class Importer:
         portals = []
         for obj in el.iter("LayoutObject"):
             if obj.get("type") == "Portal":
-                ref = obj.find(".//TableOccurrenceReference")
+                ref = obj.find("Portal/TableOccurrenceReference")
+                if ref is None:
+                    ref = obj.find(".//TableOccurrenceReference")
                 portals.append(ref.get("name") if ref is not None else None)
+                if ref is not None:
+                    self.portal_rows.append((el.get("name", ""), obj.get("name") or "", ref.get("name", "")))
         occurrence = occ.get("name", "") if occ is not None else ""
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_layouts VALUES (?, ?, ?, ?)",
                              (name, occurrence, "/".join(folders), _js(portals)))
@@ -427,6 +452,19 @@ class Importer:
             lf, rf = jp.find("LeftField/FieldReference"), jp.find("RightField/FieldReference")
             preds.append({"type": jp.get("type"), "left": lf.get("name") if lf is not None else None,
                           "right": rf.get("name") if rf is not None else None})
+        sorts = {}
+        problems = []
+        for tag, occ in (("LeftTable", left), ("RightTable", right)):
+            text, why = mapping.sort_text(el.find(tag))
+            if text and occ:
+                sorts[occ] = text
+            problems += why
+        self.relationship_rows.append({"id": el.get("id", ""), "left": left, "right": right, "preds": preds,
+                                       "create": [o for o, d in ((left, lopts), (right, ropts))
+                                                  if d.get("cascadeCreate") == "True" and o],
+                                       "delete": [o for o, d in ((left, lopts), (right, ropts))
+                                                  if d.get("cascadeDelete") == "True" and o],
+                                       "sort": sorts, "problems": problems})
         self.db.conn.execute("INSERT OR REPLACE INTO fmscript_import_relationships VALUES (?, ?, ?, ?, ?)",
                              (el.get("id", str(self.summary.counts.get("relationships", 0))), left, right,
                               _js(preds), _js({"left": lopts, "right": ropts})))
@@ -444,9 +482,15 @@ class Importer:
         if custom is not None:
             text = custom.findtext(".//Text") or ""
             detail["values"] = [v for v in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if v]
-        fields = [f.get("name") for f in el.iter("FieldReference") if f.get("name")]
-        if fields:
-            detail["fields"] = fields
+        refs = [f for f in el.iter("FieldReference") if f.get("name")]
+        if refs:
+            detail["fields"] = [f.get("name") for f in refs]
+            occ = refs[0].find("TableOccurrenceReference")
+            if occ is not None:
+                detail["occurrence"] = occ.get("name")
+        related = el.find("Field/ShowRelated")
+        if related is not None and related.get("value") == "True":
+            detail["related"] = True
         row = self.db.conn.execute("SELECT detail FROM fmscript_import_value_lists WHERE name = ?", (name,)).fetchone()
         if row:
             detail = {**json.loads(row[0] or "{}"), **detail}
@@ -456,6 +500,8 @@ class Importer:
                              (name, vid, _js(detail)))
 
     def _custom_function(self, el) -> None:
+        if el.get("isFolder") in ("True", "Marker") or el.get("isSeparatorItem") == "True":
+            return  # the Manage Custom Functions dialog's folders
         params = [p.get("name") for p in el.iter("Parameter") if p.get("name") is not None]
         if not params:
             plist = el.findtext("Parameters") or el.get("parameters") or ""
@@ -466,9 +512,146 @@ class Importer:
                               _text(calc) if calc is not None else None))
         self.summary.add("custom functions")
 
+    # -- into the data layer ----------------------------------------------------------------------------
+    def _unmapped(self, kind: str, name: str, what: str, warn: bool = True) -> None:
+        """Something of the export the data layer cannot hold: reported, and listed in
+        ``fmscript_import_unmapped`` (its FileMaker definition stays in its ``fmscript_import_*`` row)."""
+        self.db.conn.execute("INSERT INTO fmscript_import_unmapped VALUES (?, ?, ?)", (kind, name, what))
+        self.summary.add("not mapped")
+        if warn:
+            self.warn(f"{kind} “{name}”: {what} is not mapped; kept in the fmscript_import_ tables")
+
+    def _map(self) -> None:
+        db = self.db
+        for name, table in self.occurrence_rows:
+            try:
+                db.add_occurrence(name, table)
+            except DataError as e:
+                self._unmapped("occurrence", name, e.message)
+        for r in self.relationship_rows:
+            label = f"{r['left']} — {r['right']}"
+            crit, bad = [], []
+            for p in r["preds"]:
+                op = mapping.JOIN_OPS.get(p["type"] or "")
+                if op is None or not p["left"] or not p["right"]:
+                    bad.append(f"the join “{p['type']}”")
+                else:
+                    crit.append((r["left"], p["left"], op, r["right"], p["right"]))
+            if bad or not crit or not r["left"] or not r["right"]:
+                self._unmapped("relationship", label, ", ".join(bad) or "a relationship without its occurrences")
+                continue
+            try:
+                db.relate(crit, allow_creation=tuple(r["create"]), delete_related=tuple(r["delete"]),
+                          sort=r["sort"] or None)
+            except DataError as e:
+                self._unmapped("relationship", label, e.message)
+                continue
+            self.summary.add("relationships in the graph")
+            for why in r["problems"]:
+                self._unmapped("relationship", label, why)
+        for name, detail in db.conn.execute("SELECT name, detail FROM fmscript_import_value_lists").fetchall():
+            d = json.loads(detail or "{}")
+            try:
+                if d.get("source") == "Custom" or "values" in d:
+                    db.define_value_list(name, d.get("values", []))
+                elif d.get("fields") and d.get("occurrence"):
+                    ti = db.table_of(d["occurrence"])
+                    if ti is None:
+                        raise DataError(f"its occurrence “{d['occurrence']}” is not in this file", code=E_TABLE_MISSING)
+                    db.define_value_list(name, table=ti.name, fname=d["fields"][0])
+                    if len(d["fields"]) > 1 or d.get("related"):
+                        self._unmapped("value list", name, "a second field, or only related values (fmscript "
+                                       "lists the first field's values of every record)")
+                else:
+                    self._unmapped("value list", name, f"a value list from “{d.get('source', '?')}”")
+                    continue
+            except DataError as e:
+                self._unmapped("value list", name, e.message)
+                continue
+            self.summary.add("value lists defined")
+        for (table, fname), (opts, lookup, problems) in self.field_rows.items():
+            label = f"{table}::{fname}"
+            for why in problems:
+                self._unmapped("field", label, why)
+            if lookup is not None:
+                lk = mapping.lookup_options(db, table, lookup) if db.table_of(table) is not None else "its table"
+                if isinstance(lk, str):
+                    self._unmapped("field", label, lk)
+                else:
+                    opts.setdefault("auto", {})["lookup"] = lk
+            if not opts:
+                continue
+            try:
+                db.define_field(table, fname, opts)
+            except (DataError, FMScriptError) as e:
+                self._unmapped("field", label, f"its options ({e.message})")
+                continue
+            self.summary.add("field options")
+        self.field_rows.clear()
+        for layout, obj, occ in self.portal_rows:
+            try:
+                db.add_portal(layout, occ, obj or None)
+            except DataError as e:
+                self._unmapped("portal", f"{layout}: {obj or occ}", e.message)
+                continue
+            self.summary.add("portals")
+        db.commit()
+
+    def _functions_into_scripts(self) -> None:
+        """Each script file carries the file's custom functions it calls (and those the field calculations call),
+        so that it runs and checks on its own; one fmscript cannot compile is reported and left out."""
+        defs = [(n, json.loads(p or "[]"), c or "") for n, p, c in self.db.conn.execute(
+            "SELECT name, parameters, calculation FROM fmscript_import_custom_functions")]
+        if not defs:
+            return
+        blocks, refused = mapping.usable_functions(defs)
+        for name, why in refused.items():
+            self._unmapped("custom function", name, f"its calculation ({why})")
+        if not blocks or self.tmp_scripts is None:
+            return
+        bodies = {k: b for k, b in blocks.items()}
+        field_calcs = " ".join(json.loads(o).get("calc", "") + " " + json.dumps(json.loads(o).get("auto", {}))
+                               + json.dumps(json.loads(o).get("validate", {}))
+                               for (o,) in self.db.conn.execute("SELECT options FROM fmscript_field_options"))
+        always = mapping.names_used(field_calcs, bodies)
+
+        def closure(start: set[str]) -> set[str]:
+            seen, todo = set(), list(start)
+            while todo:
+                n = todo.pop()
+                if n not in seen:
+                    seen.add(n)
+                    todo += mapping.names_used(bodies[n], bodies) - seen
+            return seen
+
+        order = list(bodies)
+        used_anywhere: set[str] = set()
+        for path in sorted(self.tmp_scripts.rglob("*.fmscript")):
+            text = path.read_text(encoding="utf-8")
+            need = closure(mapping.names_used(text, bodies) | always)
+            if not need:
+                continue
+            used_anywhere |= need
+            path.write_text("".join(bodies[n] for n in order if n in need) + text, encoding="utf-8")
+        self.summary.add("custom functions in scripts", len(used_anywhere))
+
     # -- scripts ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _folder_item(el, folders: list[str]) -> bool:
+        """A folder's start (``isFolder="True"``) or end (``isFolder="Marker"``), as FileMaker writes a
+        catalogue's folders flat between its items (or a separator): True when ``el`` is one."""
+        kind = el.get("isFolder")
+        if kind == "True":
+            folders.append(el.get("name", ""))
+            return True
+        if kind == "Marker":
+            if folders:
+                folders.pop()
+            return True
+        return el.get("isSeparatorItem") == "True"
+
     def _catalog_script(self, el, folders) -> None:
-        if el.get("isFolder") == "True" or el.get("isSeparatorItem") == "True":
+        if self._folder_item(el, folders):
             return
         name = el.get("name", "")
         rel = Path(*[safe_name(g) for g in folders]) / safe_name(name)

@@ -35,7 +35,7 @@ def build_sales(path: Path | None) -> object:
     db.relate(["Invoices::ID = LineItems::InvoiceID"], allow_creation=("LineItems",),
               delete_related=("LineItems",))
     db.relate(["LineItems::Product = Products::Name"])
-    db.add_portal("Invoices", "LineItems", "Lines")
+    db.add_portal("Invoices", "LineItems", "Lines", allow_delete=True)
     if path is None:
         return db
     db.close()

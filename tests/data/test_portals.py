@@ -94,6 +94,108 @@ def test_portal_steps_in_zh_hans(sales):
     assert out == ["3", "1"]  # row 3 is the empty creation row after the invoice's two lines
 
 
+def sorted_portal(sales_db, **kw):
+    """Invoice 10 gets two more lines (creation order Anvil 2, Rope 1, Gear 5, Bolt 3) and a second portal."""
+    from fmscript.data import open_database
+    db = open_database(sales_db)
+    db.conn.executemany('INSERT INTO "LineItems" VALUES (?, ?, ?, ?)', [(10, "Gear", 5, "2.25"), (10, "Bolt", 3, "1")])
+    db.add_layout("Invoice Lines", "Invoices")  # a second layout of invoices, whose first portal is "Sorted"
+    db.add_portal("Invoice Lines", "LineItems", "Sorted", **kw)
+    db.close()
+
+
+def rows_of(portal: str) -> str:
+    return ('Go to Portal Row [ Select ; First ]\nSet Variable [ $r ; "" ]\nLoop\n'
+            '  Set Variable [ $r ; $r & Get ( PortalRowNumber ) & LineItems::Product & "," ]\n'
+            '  Go to Portal Row [ Select ; Next ; Exit after last ]\nEnd Loop\n' + show("$r"))
+
+
+def test_portal_filter_and_sort_give_the_rows_and_their_numbers(sales_db, tmp_path):
+    # The filter is evaluated per related record with the layout's record current: Qty ≥ Invoices::ID - 8.
+    sorted_portal(sales_db, filter="LineItems::Qty ≥ Invoices::ID - 8", sort="LineItems::Qty descending")
+    run = Runner(sales_db, base_dir=tmp_path)
+    out = run('Go to Layout [ "Invoice Lines" ]\n' + rows_of("Sorted")
+              + 'Go to Portal Row [ Select ; By Calculation: 2 ]\n'
+              + show('Get ( PortalRowNumber ) & LineItems::Product & " " & Count ( LineItems::Product )')
+              + 'Go to Record/Request/Page [ Next ]\nSet Error Capture [ On ]\nGo to Portal Row [ Select ; First ]\n'
+              + show('Get ( LastError ) & " " & Get ( PortalRowNumber )'))
+    # Invoice 10: Rope (Qty 1) is filtered out, the rest by Qty descending; aggregates still see every related
+    # record (4), as in FileMaker.  Invoice 11 (ID 11: Qty ≥ 3) has no row but the creation row, row 1.
+    # Row 4 is the empty row that creates a line (the relationship allows creation).
+    assert out == ["1Gear,2Bolt,3Anvil,4,", "2Bolt 4", "0 1"]
+
+
+def test_the_unfiltered_portal_keeps_the_relationship_s_order(sales_db, tmp_path):
+    sorted_portal(sales_db)
+    out = Runner(sales_db, base_dir=tmp_path)('Go to Layout [ "Invoices" ]\n' + rows_of("Lines"))
+    assert out == ["1Anvil,2Rope,3Gear,4Bolt,5,"]
+
+
+def test_refresh_portal_works_the_rows_out_again(sales_db, tmp_path):
+    sorted_portal(sales_db, filter='LineItems::Product ≠ "Rope"', sort="LineItems::Qty descending")
+    run = Runner(sales_db, base_dir=tmp_path)
+    out = run('Go to Layout [ "Invoice Lines" ]\nGo to Portal Row [ Select ; By Calculation: 3 ]\n'  # Anvil (Qty 2)
+              'Set Field [ LineItems::Qty ; 9 ]\n' + show('Get ( PortalRowNumber ) & LineItems::Product')
+              + 'Refresh Portal [ Object Name: "Sorted" ]\n' + show('Get ( PortalRowNumber ) & LineItems::Product')
+              + 'Set Field [ LineItems::Product ; "Rope" ]\nRefresh Portal\n' + show('Get ( PortalRowNumber )'))
+    # Until the refresh the row keeps its place; then it follows its record to the top; filtered out, no row.
+    assert out == ["3Anvil", "1Anvil", "0"]
+
+
+def test_delete_portal_row_needs_allow_deletion(sales_db, tmp_path):
+    from fmscript.errors import E_RECORD_ACCESS_DENIED
+    sorted_portal(sales_db)  # "Sorted": FileMaker's default, deletion not allowed
+    run = Runner(sales_db, base_dir=tmp_path)
+    out = run('Go to Layout [ "Invoice Lines" ]\nSet Error Capture [ On ]\n'
+              'Go to Portal Row [ Select ; First ]\nDelete Portal Row [ No dialog ]\n'
+              + show('Get ( LastError ) & " " & Count ( LineItems::Product )'))
+    assert out == [f"{E_RECORD_ACCESS_DENIED} 4"]
+    with pytest.raises(FMScriptError) as e:
+        run('Go to Layout [ "Invoice Lines" ]\n'
+            'Go to Portal Row [ Select ; First ]\nDelete Portal Row [ No dialog ]\n')
+    assert e.value.code == E_RECORD_ACCESS_DENIED and "does not allow deletion" in e.value.message
+    assert run.db.total_count("LineItems") == 6
+
+
+def test_portal_options_are_kept_and_checked(sales_db, tmp_path):
+    import subprocess
+    import sys
+    from fmscript.data import open_database
+    from fmscript.errors import E_FIELD_MISSING
+    cli = [sys.executable, "-P", "-m", "fmscript", "db", "portal", "-f", str(sales_db), "Invoices", "LineItems",
+           "--name", "Big", "--filter", "LineItems::Qty > 1", "--sort", "LineItems::Product descending",
+           "--allow-deletion"]
+    assert subprocess.run(cli, capture_output=True, text=True).returncode == 0
+    bad = subprocess.run(cli[:-5] + ["--filter", "LineItems::Qty >"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "not valid" in bad.stderr
+    db = open_database(sales_db)
+    p = next(p for p in db.portals("Invoices") if p.name == "Big")
+    assert (p.filter, p.sort, p.allow_delete) == ("LineItems::Qty > 1", "LineItems::Product descending", True)
+    assert "filter: LineItems::Qty > 1" in db.graph_text()
+    with pytest.raises(FMScriptError) as e:
+        db.add_portal("Invoices", "LineItems", "X", sort="Customers::Name")
+    assert e.value.code == E_FIELD_MISSING
+    db.close()
+
+
+def test_an_older_file_s_portals_keep_deleting(tmp_path):
+    """A file made before portal options (graph version 1) gains the columns; its portals keep the rule they
+    had then (Delete Portal Row may delete)."""
+    from fmscript.data import open_database
+    path = build_sales(tmp_path / "old.sqlite")
+    con = open_database(path).conn  # fmscript's connection: it has the collations the file's indexes use
+    con.executescript("CREATE TABLE p AS SELECT layout, object_name, occurrence, position FROM fmscript_portals;"
+                      "DROP TABLE fmscript_portals; ALTER TABLE p RENAME TO fmscript_portals;"
+                      "UPDATE fmscript_meta SET value = '1' WHERE key = 'graph_version'")
+    con.commit()
+    con.close()
+    db = open_database(path)
+    assert db.portals("Invoices")[0].allow_delete is True
+    db.add_portal("Invoices", "LineItems", "New")
+    assert [p.allow_delete for p in db.portals("Invoices")] == [True, False]
+    db.close()
+
+
 # -- Go to Related Record ---------------------------------------------------------------------------------------
 
 def test_go_to_related_record_show_only_related(sales):

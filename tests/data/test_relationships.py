@@ -42,7 +42,7 @@ def test_graph_is_kept_in_the_file_and_versioned(sales_db):
         assert rels[0].create == {"customers": False, "invoices": True}
         assert rels[0].sort["invoices"] == "Invoices::Date descending"
         assert rels[1].delete["lineitems"] is True
-        assert db.conn.execute("SELECT value FROM fmscript_meta WHERE key='graph_version'").fetchone() == ("1",)
+        assert db.conn.execute("SELECT value FROM fmscript_meta WHERE key='graph_version'").fetchone() == ("2",)
         assert [p.name for p in db.portals("Invoices")] == ["Lines"]
         hops = db.graph_path("Customers", "Products")
         assert [h.dst for h in hops] == ["Invoices", "LineItems", "Products"]
@@ -143,12 +143,21 @@ def test_related_field_reads_the_first_related_record_in_sort_order(sales):
     assert out == ["11|3/1/2024|Anvil|5", "[]0"]
 
 
-def test_unrelated_occurrence_keeps_reading_its_own_current_record(sales_db, tmp_path):
+def test_an_unrelated_occurrence_shows_nothing_and_cannot_be_set(sales_db, tmp_path):
     db = open_database(sales_db)
     db.create_table("Settings", [("Currency", "text", False)])
     db.conn.execute("INSERT INTO Settings VALUES ('EUR')")
     db.close()
-    assert Runner(sales_db, base_dir=tmp_path)('Go to Layout [ "Customers" ]\n' + show("Settings::Currency")) == ["EUR"]
+    run = Runner(sales_db, base_dir=tmp_path)
+    # FileMaker: a field of an occurrence the layout's is not related to has no record (the layout shows
+    # <Unrelated Table>); calculations get empty, aggregates nothing, Set Field fails.
+    out = run('Go to Layout [ "Customers" ]\n' + show('"[" & Settings::Currency & "]" & Count ( Settings::Currency )')
+              + 'Set Error Capture [ On ]\nSet Field [ Settings::Currency ; "USD" ]\n' + show("Get ( LastError )")
+              + 'Go to Layout [ "Settings" ]\n' + show("Settings::Currency"))
+    assert out == ["[]0", str(E_RECORD_MISSING), "EUR"]
+    with pytest.raises(FMScriptError) as e:
+        run('Go to Layout [ "Customers" ]\nSet Field [ Settings::Currency ; "USD" ]\n')
+    assert e.value.code == E_RECORD_MISSING and "not related to “Customers”" in e.value.message
 
 
 def test_aggregates_take_related_fields(sales):

@@ -1,19 +1,24 @@
-"""Control steps of scripts that run on a server: Perform Script on Server and Set Error Logging.
+"""Control steps of scripts that run on a server: Perform Script on Server (with Callback) and Set Error Logging.
 
 Perform Script on Server runs the script in a session of its own on the same file (a second SQLite connection:
 it sees what is committed, as a FileMaker Server session does), with the parameter, and, when it waits, hands
-back the result (``Get ( ScriptResult )``) and the error it ended with.  Set Error Logging appends FileMaker's
-tab-separated ScriptErrors.log lines for every step that fails while it is on.
+back the result (``Get ( ScriptResult )``) and the error it ended with.  A server script that the caller does
+not wait for runs in a thread; the caller's top-level run waits for it before it ends, and then runs its
+callback script (Perform Script on Server with Callback) in the caller's session, in the order the server
+scripts finished.  Set Error Logging appends FileMaker's tab-separated ScriptErrors.log lines for every step
+that fails while it is on.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import queue
 import threading
 from pathlib import Path
 
 from ...calc.values import to_text
-from ...errors import E_COMMAND_UNAVAILABLE, E_RECURSION, E_SCRIPT_MISSING, FMScriptError, ScriptHalted, StepError
+from ...errors import (E_COMMAND_INVALID, E_COMMAND_UNAVAILABLE, E_RECURSION, E_SCRIPT_MISSING, FMScriptError,
+                       ScriptHalted, StepError)
 from .. import ast as S
 from ...limits import MAX_CALL_DEPTH
 from ..run import KEEP_ERROR, execute
@@ -35,6 +40,7 @@ def _server_session(session: Session) -> Session:
     server.base_dir = session.base_dir
     server.call_depth = session.call_depth + 1
     server.data = open_database(path)
+    server.extensions["server_session"] = True
     return server
 
 
@@ -51,9 +57,80 @@ def _run_on_server(server: Session, target, param) -> tuple[object, int, FMScrip
     finally:
         try:
             server.data.end_run(ok)
+        except FMScriptError as e:  # the record it left open fails validation: not committed
+            error = error or e
         finally:
             server.data.close()
     return result, server.last_error, error
+
+
+def _find_script(session: Session, name: str):
+    target = session.scripts.get(name.casefold())
+    if target is None:
+        from ..check import missing_script_message
+        raise StepError(missing_script_message(name, (s.name for s in session.scripts.values())),
+                        code=E_SCRIPT_MISSING)
+    return target
+
+
+class ServerScripts:
+    """The server scripts a session started without waiting: each runs in a thread; when the caller's top-level
+    script has ended (the interpreter's ``after_run``), they are waited for in the order they finish and each
+    one's callback script runs in the caller's session."""
+
+    def __init__(self, session: Session):
+        self.session, self.finished, self.pending = session, queue.Queue(), 0
+
+    @classmethod
+    def of(cls, session: Session) -> "ServerScripts":
+        obj = session.extensions.get("server_scripts")
+        if not isinstance(obj, cls):
+            obj = session.extensions["server_scripts"] = cls(session)
+        return obj
+
+    def start(self, server: Session, target, param, callback=None, callback_param=None) -> None:
+        def work():
+            out = ("", 0, None)
+            try:
+                out = _run_on_server(server, target, param)
+            finally:  # even a crash of the thread must not leave the caller waiting for it
+                self.finished.put((out, callback, callback_param))
+        self.pending += 1
+        hooks = self.session.extensions.setdefault("after_run", [])
+        if self not in hooks:
+            hooks.append(self)
+        threading.Thread(target=work, daemon=True, name=f"fmscript-server-{target.name}").start()
+
+    def __call__(self, ok: bool) -> None:
+        error = None
+        while self.pending:
+            (result, _, _), callback, callback_param = self.finished.get()
+            self.pending -= 1
+            if ok and error is None and callback is not None:
+                try:
+                    self.run_callback(callback, callback_param, result)
+                except FMScriptError as e:
+                    error = e
+        if error is not None:
+            raise error
+
+    def run_callback(self, callback, param, server_result) -> None:
+        """The callback runs as a top-level script of the caller's session.  Its Parameter is evaluated now,
+        outside any script (no ``$`` variables), where Get ( ScriptResult ) is the server script's result."""
+        session = self.session
+        session.script_result = server_result
+        try:
+            value = param(Frame(session, callback.name, "")) if param is not None else ""
+        finally:
+            session.script_result = ""
+        ok = False
+        try:
+            execute(callback, Frame(session, callback.name, value))
+            ok = True
+        except ScriptHalted:
+            ok = True
+        finally:
+            session.data.end_run(ok)
 
 
 @step("Perform Script On Server", labels=("Wait for completion", "Specified", "Parameter"),
@@ -71,20 +148,14 @@ def perform_script_on_server(st: S.Step, c):
 
     def run(f):
         session = f.session
-        script_name = name(f)
-        target = session.scripts.get(script_name.casefold())
-        if target is None:
-            from ..check import missing_script_message
-            raise StepError(missing_script_message(script_name, (s.name for s in session.scripts.values())),
-                            code=E_SCRIPT_MISSING)
+        target = _find_script(session, name(f))
         if session.call_depth >= MAX_CALL_DEPTH:
             raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=E_RECURSION)
         value = param(f)
         session.data.commit()  # the server sees what the client has committed
         server = _server_session(session)
         if not wait:
-            threading.Thread(target=_run_on_server, args=(server, target, value), daemon=True,
-                             name=f"fmscript-server-{target.name}").start()
+            ServerScripts.of(session).start(server, target, value)
             return None
         result, last_error, error = _run_on_server(server, target, value)
         if error is not None:
@@ -92,6 +163,48 @@ def perform_script_on_server(st: S.Step, c):
         session.script_result = result
         session.last_error = last_error
         return KEEP_ERROR
+    return run
+
+
+STATES = ("Continue", "Halt", "Exit", "Resume", "Pause")
+
+
+@step("Perform Script On Server with Callback",
+      labels=("Specified", "Parameter", "Callback script specified", "State"),
+      note="The callback runs when the caller's top-level script has ended (the run waits for the server script); "
+           "State has no effect, since fmscript never has a paused script to continue, halt or exit. An in-memory "
+           "file, or a script already running on the server, gives error 3.")
+def perform_script_on_server_with_callback(st: S.Step, c):
+    """Runs a script in a session of its own without waiting, then runs a callback script in this session."""
+    split = next((i for i, o in enumerate(st.options) if o.label == "Callback script specified"), len(st.options))
+    server_opts, callback_opts = st.options[:split], st.options[split + 1:]
+
+    def part(opts):
+        names = [o for o in opts if o.label is None and not isinstance(o.value, S.Word)]
+        prm = next((o for o in opts if o.label == "Parameter"), None)
+        return (c.text(names[0]) if names else None), c.calc(prm) if prm is not None else None
+
+    name, param = part(server_opts)
+    if name is None:
+        raise c.error("Perform Script on Server with Callback needs a script name: [ Specified: From list ; "
+                      "“Name” ; Parameter: … ; Callback script specified: From list ; “Callback” ; …  ]")
+    callback_name, callback_param = part(callback_opts)
+    state = st.get("State")
+    if state is not None and not (isinstance(state.value, S.Word) and state.value.name in STATES):
+        raise c.error(f"State is one of {', '.join(STATES)}", code=E_COMMAND_INVALID)
+
+    def run(f):
+        session = f.session
+        if session.extensions.get("server_session"):
+            raise StepError("Perform Script on Server with Callback cannot run in a script that is itself running "
+                            "on the server (FileMaker Server does not support it)", code=E_COMMAND_UNAVAILABLE)
+        target = _find_script(session, name(f))
+        callback = _find_script(session, callback_name(f)) if callback_name is not None else None
+        value = param(f) if param is not None else ""
+        session.data.commit()
+        server = _server_session(session)
+        ServerScripts.of(session).start(server, target, value, callback, callback_param)
+        return None
     return run
 
 

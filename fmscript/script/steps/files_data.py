@@ -58,8 +58,10 @@ def data_files(f) -> DataFiles:
     return df
 
 
-def os_error(e: OSError, path, code: int) -> StepError:
-    return StepError(f"{path}: {e.strerror or e}", code=E_FILE_MISSING if isinstance(e, FileNotFoundError) else code)
+def os_error(e: OSError, path, code: int, creating: bool = False) -> StepError:
+    """An OSError as FileMaker's number: a missing file is 100, except where a file is being created (800)."""
+    missing = isinstance(e, FileNotFoundError) and not creating
+    return StepError(f"{path}: {e.strerror or e}", code=E_FILE_MISSING if missing else code)
 
 
 def _path_option(st: S.Step, c, label: str | None = None):
@@ -138,7 +140,7 @@ def create_data_file(st: S.Step, c):
             fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.close(fd)
         except OSError as e:
-            raise os_error(e, p, E_CANNOT_CREATE_FILE) from None
+            raise os_error(e, p, E_CANNOT_CREATE_FILE, creating=True) from None
     return run
 
 

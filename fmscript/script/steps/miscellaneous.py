@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import sys
 
+from ...calc.values import to_text
 from .. import ast as S
 from . import step
+from .data_access import data_errors, database
 
 step("# (Comment)", control_flow=True)(None)
 
@@ -39,4 +41,18 @@ def beep(st: S.Step, c):
         if sys.stderr.isatty():
             sys.stderr.write("\a")
             sys.stderr.flush()
+    return run
+
+
+@step("Refresh Portal", labels=("Object Name",), calc_labels=("Object Name",), guard=data_errors,
+      note="Works out the portal's rows again (its filter and sort order); the portal is named by its object "
+           "name from fmscript db portal (none: the active portal, else the layout's first).")
+def refresh_portal(st: S.Step, c):
+    """Re-evaluates a portal's filter and sort: rows created or changed since it was worked out move to where
+    they now belong (FileMaker keeps a portal's rows until it is refreshed or the record is committed)."""
+    opt = st.get("Object Name") or (st.unlabelled()[0] if st.unlabelled() else None)
+    name = c.text(opt) if opt is not None else None  # none: the active portal (else the layout's first)
+
+    def run(f):
+        database(f).refresh_portal(to_text(name(f)) if name is not None else None)
     return run

@@ -1,5 +1,5 @@
 """Miscellaneous steps that scripts run on a server rely on: Get Folder Path (headless), Send Mail over SMTP,
-Set Session Identifier, Execute FileMaker Data API.
+Set Session Identifier (Execute FileMaker Data API is in ``miscellaneous_data_api``).
 """
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import os
 from pathlib import Path
 
 from ...data import paths
-from ...errors import (E_CANNOT_CREATE_FILE, E_COMMAND_UNAVAILABLE, E_FIELD_MISSING, E_FILE_MISSING,
-                       E_INVALID_PARAMETER, E_LAYOUT_MISSING, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT, E_NO_RECORDS_MATCH,
-                       E_RECORD_MISSING, E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL,
-                       E_TABLE_MISSING, FMScriptError, StepError)
+from ...errors import (E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_MAIL_NOT_SENT, E_NO_MAIL_CLIENT,
+                       E_NO_RECORDS_MATCH, E_SMTP_AUTH_FAILED, E_SMTP_AUTH_UNSUPPORTED, E_SMTP_REFUSED, E_SMTP_SSL, StepError)
 from .. import ast as S
 from . import step
-from .data_access import calc_options
+from .data_access import calc_options, committed
 from .files_data import os_error
 
 
@@ -121,38 +119,44 @@ def _smtp_text(e) -> str:
     return str(e)
 
 
+MULTIPLE = "Multiple emails (one for each record in found set)"
+COLLECT = "Collect addresses across found set"
+
+
 @step("Send Mail", labels=("To", "Cc", "Bcc", "Subject", "Message", "Attach file") + ("With dialog",),
       note="Send via SMTP Server takes its server from FMSCRIPT_SMTP_HOST / _PORT / _SECURITY (none, starttls, ssl) / "
            "_USER / _PASSWORD / _FROM / _REPLY_TO, since FileMaker's text form does not show the SMTP Options; "
-           "Send via E-mail Client gives error 119 (there is no mail client on a command line). One message is "
-           "sent (not one per record).")
+           "Send via E-mail Client gives error 119 (there is no mail client on a command line). The dialog's "
+           "choices are written as words: Multiple emails (one for each record in found set), and Collect "
+           "addresses across found set after the To, Cc or Bcc it applies to.")
 def send_mail(st: S.Step, c):
-    """Sends one email through an SMTP server: To, Cc, Bcc, Subject, Message and attached files."""
+    """Sends email through an SMTP server: one message, or one for each record in the found set."""
     words = st.words()
-    via_client = "Send via E-mail Client" in words or "E-mail Client" in words
+    via_client = "Send via E-mail Client" in words
+    multiple = MULTIPLE in words
     to, cc, bcc = (c.text(st.get(k)) if st.get(k) is not None else None for k in ("To", "Cc", "Bcc"))
+    collect = set()  # the address options a "Collect addresses across found set" follows
+    last = None
+    for o in st.options:
+        if o.label in ("To", "Cc", "Bcc"):
+            last = o.label
+        elif o.label is None and isinstance(o.value, S.Word) and o.value.name == COLLECT:
+            if last is None:
+                raise c.error(f"{COLLECT} follows the To, Cc or Bcc whose addresses it collects")
+            collect.add(last)
     subject = c.text(st.get("Subject")) if st.get("Subject") is not None else (lambda f: "")
     message = c.text(st.get("Message")) if st.get("Message") is not None else (lambda f: "")
     attach = [c.text(st.get("Attach file"))] if st.get("Attach file") is not None else []
+    address_fns = (("To", to), ("Cc", cc), ("Bcc", bcc))
 
-    def run(f):
+    def compose(f, settings: dict, lists: dict):
         from email.message import EmailMessage
         from email.utils import formatdate, make_msgid
         import mimetypes
 
-        if via_client:
-            raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
-                            "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
-        settings = smtp_settings()
-        if not settings["host"]:
-            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
-                            code=E_INVALID_PARAMETER)
-        lists = {k: addresses(fn(f)) if fn else [] for k, fn in (("To", to), ("Cc", cc), ("Bcc", bcc))}
         recipients = lists["To"] + lists["Cc"] + lists["Bcc"]
         if not recipients:
             raise StepError("Send Mail has no recipient: give To, Cc or Bcc", code=E_INVALID_PARAMETER)
-        if not settings["from"]:
-            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
         msg = EmailMessage()
         msg["From"] = settings["from"]
         for k in ("To", "Cc"):
@@ -169,8 +173,49 @@ def send_mail(st: S.Step, c):
                 p = paths.resolve_input(line, f.session.base_dir, paths.frame_variables(f), "file to attach")
                 ctype, _ = mimetypes.guess_type(p.name)
                 main, sub = (ctype or "application/octet-stream").split("/", 1)
-                msg.add_attachment(p.read_bytes(), maintype=main, subtype=sub, filename=p.name)
-        send_smtp(settings, msg, recipients)
+                try:
+                    data = p.read_bytes()
+                except OSError as e:
+                    raise os_error(e, p, E_FILE_MISSING) from None
+                msg.add_attachment(data, maintype=main, subtype=sub, filename=p.name)
+        return msg, recipients
+
+    def run(f):
+        if via_client:
+            raise StepError("Send via E-mail Client needs a mail program, which a command line does not have: "
+                            "use Send via SMTP Server", code=E_NO_MAIL_CLIENT)
+        settings = smtp_settings()
+        if not settings["host"]:
+            raise StepError("Send via SMTP Server needs a server: set FMSCRIPT_SMTP_HOST (and _PORT, _FROM…)",
+                            code=E_INVALID_PARAMETER)
+        if not settings["from"]:
+            raise StepError("Send via SMTP Server needs a sender: set FMSCRIPT_SMTP_FROM", code=E_INVALID_PARAMETER)
+        if not multiple and not collect:
+            lists = {k: addresses(fn(f)) if fn else [] for k, fn in address_fns}
+            send_smtp(settings, *compose(f, settings, lists))
+            return None
+        db, ctx = committed(f)
+        saved = ctx.index
+        try:
+            if not multiple:  # one message; the collected options take every record's addresses
+                lists = {k: addresses(fn(f)) if fn and k not in collect else [] for k, fn in address_fns}
+                for i in range(len(ctx.found)):
+                    ctx.index = i
+                    for k in collect:
+                        lists[k] += [a for a in addresses(dict(address_fns)[k](f)) if a not in lists[k]]
+                ctx.index = saved
+                send_smtp(settings, *compose(f, settings, lists))
+                return None
+            if not ctx.found:
+                raise StepError("there are no records in the found set to send a message for",
+                                code=E_NO_RECORDS_MATCH)
+            for i in range(len(ctx.found)):  # FileMaker stops at the first message that fails
+                ctx.index = i
+                lists = {k: addresses(fn(f)) if fn else [] for k, fn in address_fns}
+                send_smtp(settings, *compose(f, settings, lists))
+        finally:
+            ctx.index = min(saved, max(len(ctx.found) - 1, 0))
+        return None
     return run
 
 
@@ -185,144 +230,4 @@ def set_session_identifier(st: S.Step, c):
 
     def run(f):
         f.session.extensions["session_identifier"] = value(f)
-    return run
-
-
-# ------------------------------------------------------------------------------------------------ Data API
-
-def _json_value(raw, ftype: str):
-    """A field's value as the Data API returns it: numbers as JSON numbers, everything else as text."""
-    from decimal import Decimal
-
-    from ...calc.values import to_text
-    from ...data.values import from_storage
-
-    v = from_storage(raw, ftype)
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() and abs(v) < 2 ** 53 else float(v)
-    return to_text(v) if v is not None else ""
-
-
-def data_api(db, request: dict) -> dict:
-    """The answer to one Execute FileMaker Data API request against the current file (read and metaData)."""
-    from ...data import finds as F
-    from ...data.window import Context
-
-    def fail(code: int, message: str) -> dict:
-        return {"messages": [{"code": str(code), "message": message}], "response": {}}
-
-    action = str(request.get("action", "read"))
-    if action == "metaData":
-        if "tables" in request:
-            ti = db.table_of(str(request["tables"]))
-            if ti is None:
-                return fail(E_TABLE_MISSING, "Table is missing")
-            return {"messages": [{"code": "0", "message": "OK"}], "response": {"fieldMetaData": [
-                {"name": fi.name, "type": "normal", "displayType": "editText", "result": fi.type,
-                 "global": fi.is_global, "maxRepeat": fi.repetitions} for fi in ti.fields]}}
-        if "layouts" in request:
-            lay = db.layouts().get(str(request["layouts"]).casefold())
-            if lay is None:
-                return fail(E_LAYOUT_MISSING, "Layout is missing")
-            ti = db.table_of(lay[1])
-            return {"messages": [{"code": "0", "message": "OK"}], "response": {"fieldMetaData": [
-                {"name": fi.name, "result": fi.type, "global": fi.is_global} for fi in ti.fields], "portalMetaData": {}}}
-        return {"messages": [{"code": "0", "message": "OK"}],
-                "response": {"tables": [{"name": o[0]} for o in db.occurrences().values()]}}
-    if action != "read":
-        return fail(E_COMMAND_UNAVAILABLE, f"the action “{action}” is not carried out by fmscript (read, metaData)")
-    if "layouts" not in request:
-        return fail(E_INVALID_PARAMETER, "the request needs a layout: \"layouts\": \"Name\"")
-    lay = db.layouts().get(str(request["layouts"]).casefold())
-    if lay is None:
-        return fail(E_LAYOUT_MISSING, "Layout is missing")
-    occurrence = lay[1]
-    ti = db.table_of(occurrence)
-    ctx = Context(occurrence, ti.name)
-    if "recordId" in request and "query" in request:
-        return fail(E_INVALID_PARAMETER, "give either query or recordId, not both")
-    if "recordId" in request:
-        rid = int(str(request["recordId"]))
-        ids = [rid] if rid in set(db.all_ids(ti.name)) else []
-        if not ids:
-            return fail(E_RECORD_MISSING, "Record is missing")
-    elif "query" in request:
-        query = request["query"]
-        if not isinstance(query, list) or not all(isinstance(q, dict) for q in query):
-            return fail(E_INVALID_PARAMETER, "query must be an array of objects")
-        requests = []
-        for q in query:
-            req = F.Request(omit=str(q.get("omit", "false")).lower() == "true")
-            for name, crit in q.items():
-                if name == "omit":
-                    continue
-                fi = ti.field(name.split("::")[-1])
-                if fi is None:
-                    return fail(E_FIELD_MISSING, "Field is missing")
-                req.criteria[(None, fi.name.casefold())] = (fi.name, str(crit))
-            requests.append(req)
-        try:
-            ids = db.run_requests(ctx, requests)
-        except FMScriptError as e:
-            return fail(e.code, e.message)
-        if not ids:
-            return fail(E_NO_RECORDS_MATCH, "No records match the request")
-    else:
-        ids = db.all_ids(ti.name)
-    ctx.found = list(ids)
-    if request.get("sort"):
-        spec = []
-        for s in request["sort"]:
-            fi = ti.field(str(s.get("fieldName", "")))
-            if fi is None:
-                return fail(E_FIELD_MISSING, "Field is missing")
-            spec.append((fi, str(s.get("sortOrder", "ascend")).lower() not in ("descend", "descending")))
-        db.sort(ctx, spec)
-    try:
-        offset = max(int(request.get("offset", 1)), 1)
-        limit = int(request.get("limit", 100))
-    except (TypeError, ValueError):
-        return fail(E_INVALID_PARAMETER, "offset and limit must be numbers")
-    page = ctx.found[offset - 1: offset - 1 + max(limit, 0)]
-    data = []
-    for rid in page:
-        raw = db.record_values(ti, rid)
-        data.append({"fieldData": {fi.name: _json_value(raw.get(fi.name), fi.type) for fi in ti.fields},
-                     "portalData": {}, "recordId": str(rid), "modId": "0"})
-    return {"messages": [{"code": "0", "message": "OK"}],
-            "response": {"dataInfo": {"database": Path(db.path() or "Untitled").stem, "layout": lay[0],
-                                      "table": occurrence, "totalRecordCount": db.total_count(ti.name),
-                                      "foundCount": len(ctx.found), "returnedCount": len(data)},
-                         "data": data}}
-
-
-@step("Execute FileMaker Data API", labels=("Select", "Target"),
-      note="The read and metaData actions; create, update, delete and duplicate answer code 3 in the result.")
-def execute_data_api(st: S.Step, c):
-    """Answers a Data API request (JSON) about the current file with the Data API's JSON, in a field or variable."""
-    target_opt = st.get("Target")
-    if target_opt is None or target_opt.value is None:
-        raise c.error("Execute FileMaker Data API needs a Target: [ Select ; Target: $result ; \"{…}\" ]")
-    target = c.target(target_opt)
-    opts = calc_options(st)
-    if not opts:
-        raise c.error("Execute FileMaker Data API needs a request: a JSON object such as {\"layouts\": \"Name\"}")
-    request = c.text(opts[0])
-
-    def run(f):
-        import json
-
-        from .data_access import database
-        try:
-            req = json.loads(request(f))
-            if not isinstance(req, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            answer = {"messages": [{"code": str(E_INVALID_PARAMETER),
-                                    "message": f"the request is not a JSON object: {e}"}], "response": {}}
-        else:
-            db = database(f)
-            db.commit()  # the Data API reads what is committed
-            answer = data_api(db, req)
-        target(f, json.dumps(answer, ensure_ascii=False, separators=(",", ":")))
     return run
