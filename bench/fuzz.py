@@ -13,6 +13,7 @@ command gives the same inputs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -68,7 +69,9 @@ def main(argv=None) -> int:
                                  "cpu seconds": round(time.process_time() - c0, 2),
                                  "input": text[:4000]})
             if counts["inputs"] % 1000 == 0:
-                print(f"{counts['inputs']} inputs, {time.monotonic() - started:.0f} s: {dict(counts)}", flush=True)
+                # live objects: a count that grows run after run is a leak (one made a deep recursion slow)
+                print(f"{counts['inputs']} inputs, {time.monotonic() - started:.0f} s, "
+                      f"{len(gc.get_objects()):,} objects: {dict(counts)}", flush=True)
                 if args.report:  # so far, for a run stopped before its end
                     args.report.write_text(json.dumps({"counts": dict(counts), "problems": problems}, indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
