@@ -191,3 +191,22 @@ def test_a_registered_provider_stays_in_its_interpreter():
     # Elsewhere “Echo” names no provider.
     with pytest.raises(FMScriptError, match="is not available; use Anthropic, Custom, Local, OpenAI\n"):
         Interpreter(on_dialog=lambda t, m: None).run_text(script)
+
+
+def test_closed_interpreters_leave_nothing_behind(tmp_path):
+    # A long-lived program opens and closes many interpreters: the end-of-process fallback of each file it ran
+    # a script against must go with the file, or every Database (and its parsed scripts) stays alive.
+    import gc
+    import weakref
+
+    from fmscript.data.database import Database
+
+    alive = []
+    for i in range(5):
+        fm = Interpreter(file=str(tmp_path / f"f{i}.sqlite"), on_dialog=lambda t, m: None)
+        fm.database.create_table("T", [("Name", "text", False)])
+        fm.run_text("New Record/Request\nSet Field [ T::Name ; \"a\" ]")
+        alive += [weakref.ref(o) for o in gc.get_objects() if isinstance(o, Database)]
+        fm.close()
+    gc.collect()
+    assert alive and not [r for r in alive if r() is not None]

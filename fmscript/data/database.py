@@ -81,6 +81,7 @@ class Database(Related, Graph, Windows, Store, Transactions, FieldDefinitions, Q
         try:
             self.commit()
         finally:
+            self._release_exit_hook()
             if self._read_conn is not None:
                 self._read_conn.close()
                 self._read_conn = None

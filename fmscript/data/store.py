@@ -41,7 +41,7 @@ class Store:
         self._row_cache: dict[tuple[str, int], dict] = {}
         self._ended = False
         self._session = None          # the session whose last error decides the end of the process
-        self._exit_hook = False
+        self._exit_hook = None  # the atexit fallback of attach(), unregistered by close()
         self._dirty: list[tuple[str, int]] = []  # records changed since the last record commit
         self._init_fielddefs()
         self._init_transactions()
@@ -335,9 +335,8 @@ class Store:
         leaves the open transaction to SQLite, which rolls it back, as it does for a killed process.
         """
         self._session = session
-        if self._exit_hook:
+        if self._exit_hook is not None:
             return
-        self._exit_hook = True
         import atexit
 
         def at_exit(d=self):  # a strong reference: the database is gone by now otherwise
@@ -351,7 +350,16 @@ class Store:
                     d.revert()
             except Exception:  # the process is ending: never a traceback here
                 pass
+        self._exit_hook = at_exit
         atexit.register(at_exit)
+
+    def _release_exit_hook(self) -> None:
+        """A closed file needs no fallback, and the hook's strong reference would keep every database a
+        long-lived process (an embedding program, the fuzzing suite) ever opened alive until it exits."""
+        if self._exit_hook is not None:
+            import atexit
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
 
     @property
     def has_uncommitted(self) -> bool:
