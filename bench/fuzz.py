@@ -74,7 +74,7 @@ def main(argv=None) -> int:
                 gc.freeze()
                 # live objects: a count that grows much faster than that is a leak (one made a deep recursion slow)
                 print(f"{counts['inputs']} inputs, {time.monotonic() - started:.0f} s, "
-                      f"{len(gc.get_objects()):,} objects: {dict(counts)}", flush=True)
+                      f"{len(gc.get_objects()) + gc.get_freeze_count():,} objects: {dict(counts)}", flush=True)
                 if args.report:  # so far, for a run stopped before its end
                     args.report.write_text(json.dumps({"counts": dict(counts), "problems": problems}, indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
