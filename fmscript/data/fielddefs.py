@@ -421,7 +421,7 @@ class FieldDefinitions:
         """The value of an unstored calculation or a summary field, as read.  With ``related`` the record is
         the one ``occ`` means in the current context (the first related record, a portal row; none for an
         unrelated occurrence), and a summary of a related occurrence summarises the related records."""
-        base = self.current_occurrence() if related else None
+        base = self.origin()[0] if related else None
         own = base is None or occ.casefold() == base.casefold()
         if opts.kind == "summary":
             if own:

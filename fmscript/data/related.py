@@ -360,21 +360,32 @@ class Related:
                 out[pr.portal.occurrence.casefold()] = ids[pr.row - 1] if pr.row <= len(ids) else None
         return out
 
+    def origin(self) -> tuple[str | None, int | None, bool]:
+        """Where related fields are followed from: ``(occurrence, record, in a field calculation)``.  A field
+        calculation (a calculation field, an auto-enter or validation calculation, a calculated match field)
+        starts from its own record, through the occurrence named like its table (FileMaker evaluates it from
+        its context, not the layout's); anything else from the current layout's record."""
+        if self._calc_scope:
+            ti, rid = self._calc_scope[-1]
+            return ti.name, rid, True
+        base = self.current_occurrence()
+        return base, (self.context(base).current() if base is not None else None), False
+
     def record_for(self, occ: str, create: bool = False):
         """The record of ``occ`` that a field read (or, with ``create``, a write) in the current context means:
         a record id, or ``None`` when there is none (also when ``occ`` is not related to the current layout's
         occurrence, as in FileMaker)."""
         key = occ.casefold()
-        base = self.current_occurrence()
-        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
+        base, origin_rid, in_calc = self.origin()
+        over = self._active_overrides() if (self._overrides or self.portal_row) and not in_calc else {}
         if key in over and not (over[key] is None and create):
             return over[key]
         if base is None or key == base.casefold():
-            return self.context(occ).current()
+            return origin_rid if in_calc else self.context(occ).current()
         hops = self.graph_path(base, occ)
         if not hops:  # not related to the layout's occurrence: FileMaker shows nothing
             return None
-        start, rid = 0, self.context(base).current()
+        start, rid = 0, origin_rid
         for i, h in enumerate(hops):
             if h.dst.casefold() in over and over[h.dst.casefold()] is not None:
                 start, rid = i + 1, over[h.dst.casefold()]
@@ -401,15 +412,14 @@ class Related:
         only (``None``: no related record, or an occurrence not related to the layout's), or :data:`UNRELATED`
         where :meth:`record_for` decides (the layout's own occurrence, a portal row or a loop over related
         records)."""
-        if self._overrides or self.portal_row is not None:
+        if (self._overrides or self.portal_row is not None) and not self._calc_scope:
             return UNRELATED
-        base = self.current_occurrence()
+        base, rid, _ = self.origin()
         if base is None or occ.casefold() == base.casefold():
             return UNRELATED
         hops = self.graph_path(base, occ)
         if not hops:
             return None  # an occurrence not related to the layout's: no record, an empty value
-        rid = self.context(base).current()
         if rid is None:
             return None
         rows = self.related_query(hops, rid, qident(fname), 1)
@@ -477,14 +487,14 @@ class Related:
         """``(hops, record)``: where the related records of ``occ`` are found from in the current context (an
         active portal row on the way starts there); ``None`` when ``occ`` is the layout's own occurrence or is
         not related to it."""
-        base = self.current_occurrence()
+        base, rid, in_calc = self.origin()
         if base is None or occ.casefold() == base.casefold():
             return None
         hops = self.graph_path(base, occ)
         if not hops:
             return None
-        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
-        start, rid = 0, self.context(base).current()
+        over = self._active_overrides() if (self._overrides or self.portal_row) and not in_calc else {}
+        start = 0
         for i, h in enumerate(hops[:-1]):  # an aggregate over the portal's own occurrence counts every row
             if over.get(h.dst.casefold()) is not None:
                 start, rid = i + 1, over[h.dst.casefold()]
@@ -505,7 +515,7 @@ class Related:
         if not table:
             return None
         occ, ti, fi = self.resolve_field(table, name)
-        if fi.is_global or self.window.mode == "find":
+        if fi.is_global or (self.window.mode == "find" and not self._calc_scope):
             return None
         where = self._related_from(occ)
         if where is None:
@@ -513,6 +523,9 @@ class Related:
         hops, rid = where
         if rid is None:
             return ()
+        calc = self.unstored_calculation(ti.name, fi.name)
+        if calc is not None:  # worked out for each related record (its column holds nothing)
+            return tuple(self.evaluate_for_record(ti, r, calc.calc) for r in self.related_ids(hops, rid))
         rows = self.related_query(hops, rid, qident(fi.name))
         if fi.type == "number":  # integers of a numeric column need no parsing (the common key-and-amount case)
             return tuple(Decimal(v) if type(v) is int else from_storage(v, "number") for (v,) in rows)
@@ -525,7 +538,8 @@ class Related:
         if not table:
             return None
         occ, ti, fi = self.resolve_field(table, name)
-        if fi.is_global or self.window.mode == "find":
+        if fi.is_global or (self.window.mode == "find" and not self._calc_scope) \
+                or self.unstored_calculation(ti.name, fi.name) is not None:
             return None
         where = self._related_from(occ)
         if where is None:
@@ -552,11 +566,10 @@ class Related:
         """``LookupNext``: the first related record's value, else the value in the record whose match field is
         the next lower (or higher) than the source's (a one-hop relationship with one "=" criterion)."""
         occ, ti, fi = self.resolve_field(table, name)
-        base = self.current_occurrence()
+        base, rid, _ = self.origin()
         hops = self.graph_path(base, occ) if base else None
         if not hops:
             raise DataError(f"“{occ}” is not related to “{base}”", code=E_RELATIONSHIP_MISSING)
-        rid = self.context(base).current()
         if rid is None:
             return ""
         ids = self.related_ids(hops, rid, limit=1)

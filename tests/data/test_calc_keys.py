@@ -107,6 +107,16 @@ def test_go_to_related_record_from_one_record_and_from_the_found_set(keyed, tmp_
     assert out == ["1 11", "2 11", "12", "3"]
 
 
+def test_a_find_on_a_field_related_through_a_calculated_key(keyed, tmp_path):
+    run = Runner(keyed, base_dir=tmp_path)
+    out = run('Go to Layout [ "Customers" ]\nEnter Find Mode [ Pause: Off ]\n'
+              'Set Field [ Pair Invoices::Status ; "open" ]\nPerform Find\n'
+              + show('Get ( FoundCount ) & " " & Customers::Name'))
+    # Open invoices are 11 (customer 1) and 12 (customer 2): customer 1's keys 1 and 2 reach both, customer 2's
+    # keys 2 and 3 reach 12, customer 3's keys 3 and 4 none.
+    assert out == ["2 Acme"]
+
+
 def test_the_destination_index_still_answers(keyed, tmp_path):
     run = Runner(keyed, base_dir=tmp_path)
     db = run.db
