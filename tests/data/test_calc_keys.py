@@ -81,6 +81,15 @@ def test_a_calculated_key_is_worked_out_for_the_current_record(keyed, tmp_path):
     assert out == ["[]", "11 1 1", "10 3 Rope", "12 4"]
 
 
+def test_a_calculated_key_on_a_later_hop_is_worked_out_for_each_record_on_the_way(keyed, tmp_path):
+    run = Runner(keyed, base_dir=tmp_path)
+    out = run('Set Field [ Globals::gStatus ; "open" ]\nGo to Layout [ "Invoices" ]\n'
+              + show('Invoices::ID & ": " & List ( Status Invoices::ID ) & " " & Sum ( Status Lines::Qty )')
+              + 'Go to Record/Request/Page [ Last ]\n' + show('Invoices::ID & ": " & List ( Status Invoices::ID )'))
+    # Invoices → Customers (a stored key) → Status Invoices (Customers' calculated key "1|open", then "2|open").
+    assert out == ["10: 11 1", "12: 12"]
+
+
 def test_a_multi_line_calculated_key_is_several_keys(keyed, tmp_path):
     run = Runner(keyed, base_dir=tmp_path)
     out = run('Go to Layout [ "Customers" ]\n' + show('Substitute ( List ( Pair Invoices::ID ) ; ¶ ; "," )')
@@ -169,6 +178,10 @@ def test_no_record_is_created_where_the_key_to_set_is_calculated(keyed, tmp_path
 
 
 def test_the_relationship_does_not_work_from_the_other_side(keyed, tmp_path):
+    con = sqlite3.connect(keyed)
+    with con:  # what the column may hold (a field that was stored before): never looked up
+        con.execute('UPDATE "Customers" SET "cStatusKey" = ID || \'|paid\'')
+    con.close()
     run = Runner(keyed, base_dir=tmp_path)
     out = run('Set Field [ Globals::gStatus ; "open" ]\nGo to Layout [ "Status Invoices" ]\n'
               + show('Status Invoices::ID & " [" & Customers::Name & "] " & Count ( Customers::Name )')
