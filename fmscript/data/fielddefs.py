@@ -251,6 +251,17 @@ class FieldDefinitions:
     def field_options(self, table: str, fname: str) -> FieldOptions | None:
         return self.all_field_options().get(table.casefold(), {}).get(fname.casefold())
 
+    def unstored_calculation(self, table: str, fname: str) -> FieldOptions | None:
+        """The options of ``table::fname`` when it is an unstored calculation (worked out when read, so it has
+        no index and its column holds nothing), else ``None``."""
+        opts = self.field_options(table, fname) if self._field_options != {} else None
+        return opts if opts is not None and opts.kind == "calculation" and not opts.stored else None
+
+    def indexable(self, table: str, fi: FieldInfo) -> bool:
+        """Whether FileMaker can index the field: not a global, not an unstored calculation (Claris: a match
+        field of the related table must be able to be indexed)."""
+        return not fi.is_global and self.unstored_calculation(table, fi.name) is None
+
     def define_field(self, table: str, fname: str, options: FieldOptions | dict, ftype: str | None = None) -> None:
         """Give ``table::fname`` its options (the field is added when missing; ``ftype`` sets its type)."""
         opts = options if isinstance(options, FieldOptions) else FieldOptions.from_json(json.dumps(options))
@@ -270,6 +281,7 @@ class FieldDefinitions:
         self.conn.execute("INSERT OR REPLACE INTO fmscript_field_options VALUES (?, ?, ?)",
                           (ti.name, fi.name, opts.to_json()))
         self._field_options = None
+        self.invalidate_graph()  # planned related queries depend on which match fields are calculated
         self._serials.pop((ti.name.casefold(), fi.name.casefold()), None)
         if opts.kind == "calculation" and opts.stored:
             self._recompute_all(ti)
@@ -409,7 +421,7 @@ class FieldDefinitions:
         """The value of an unstored calculation or a summary field, as read.  With ``related`` the record is
         the one ``occ`` means in the current context (the first related record, a portal row; none for an
         unrelated occurrence), and a summary of a related occurrence summarises the related records."""
-        base = self.current_occurrence() if related else None
+        base = self.origin()[0] if related else None
         own = base is None or occ.casefold() == base.casefold()
         if opts.kind == "summary":
             if own:
@@ -581,8 +593,9 @@ class FieldDefinitions:
         copy = other.field(lk.get("copy", "")) if other is not None else None
         if not hops or copy is None:
             return
-        row = self.row(ti.name, rid) or {}
-        keys = [row.get(c.left.casefold()) for c in hops[0].criteria if c.op != "×"]
+        crit = [c.left for c in hops[0].criteria if c.op != "×"]
+        row = self.source_values(lk.get("start") or ti.name, rid, crit)  # a global key counts (not in the row)
+        keys = [row.get(name.casefold()) for name in crit]
         if on_create and all(k is None or k == "" for k in keys):
             return
         found = self.related_query(hops, rid, qident(copy.name), 1)

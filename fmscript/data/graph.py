@@ -5,7 +5,8 @@ Kept in the file's ``fmscript_`` tables (:data:`GRAPH_SQL`, versioned by ``graph
 ``fmscript_meta`` and created or migrated on first use), so that one file carries its graph.  As in
 FileMaker the graph has no cycles: between two occurrences there is at most one path, which is what a
 related field follows (:mod:`.related`).  Match fields on both sides get a SQLite index, so that following a
-relationship is an indexed query (a global match field has none: the relationship works from its side).
+relationship is an indexed query (a global or unstored calculation match field has none: the relationship
+works from its side).
 """
 from __future__ import annotations
 
@@ -255,8 +256,8 @@ class Graph:
         are deleted through it; ``sort`` maps a side to its sort order text.  Refuses what FileMaker refuses:
         a missing occurrence (106) or field (102), global match fields on both sides (107), a container or
         summary match field (1708), and a second path between two occurrences (1708).  Fields of different
-        types match by their index values; a global match field works on the side the relationship is
-        followed from."""
+        types match by their index values; a global or unstored calculation match field (no index) works on
+        the side the relationship is followed from."""
         parsed = [parse_criterion(c) if isinstance(c, str) else c for c in criteria]
         if not parsed:
             raise DataError("a relationship needs at least one match criterion", code=E_INVALID_PARAMETER)
@@ -276,11 +277,15 @@ class Graph:
                 clo, clf, op, cro, crf = cro, crf, MIRROR[op], clo, clf
             lfi = self._match_field(clo, clf, op)
             rfi = self._match_field(cro, crf, op)
-            if op != "×" and lfi.is_global and rfi.is_global:
-                # A global field has no index: the relationship would work from neither side.
-                raise DataError(f"the match fields {clo}::{lfi.name} and {cro}::{rfi.name} are both global fields, "
-                                "which have no index: a relationship can look values up only in a field that is "
-                                "not global", code=E_INDEX_MISSING)
+            if op != "×" and not self.indexable(self.table_of(clo).name, lfi) \
+                    and not self.indexable(self.table_of(cro).name, rfi):
+                # Neither field has an index: the relationship would work from neither side.
+                kinds = [("a global field" if fi.is_global else "an unstored calculation") for fi in (lfi, rfi)]
+                what = (f"are both {kinds[0][kinds[0].index(' ') + 1:]}s" if kinds[0] == kinds[1]
+                        else f"are {kinds[0]} and {kinds[1]}")
+                raise DataError(f"the match fields {clo}::{lfi.name} and {cro}::{rfi.name} {what}, which have no "
+                                "index: a relationship can look values up only in a field that can be indexed "
+                                "(not global, not an unstored calculation)", code=E_INDEX_MISSING)
             crit.append(Criterion(lfi.name, op, rfi.name))
         lo, ro = occs[lo.casefold()][0], occs[ro.casefold()][0]
         if lo.casefold() == ro.casefold():
@@ -339,8 +344,8 @@ class Graph:
         if op == "×":
             return fi
         # Claris: match fields are text, number, date, time, timestamp or calculation fields; fields of different
-        # types match by their index values.  A global field (no index) may be one, on the side the relationship
-        # is followed from.
+        # types match by their index values.  A global field or an unstored calculation (no index) may be one, on
+        # the side the relationship is followed from.
         opts = self.field_options(ti.name, fi.name) if getattr(self, "_field_options", {}) != {} else None
         if fi.type == "container" or (opts is not None and opts.kind == "summary"):
             raise DataError(f"“{occ}::{fi.name}” is a {'summary' if fi.type != 'container' else 'container'} field, "
@@ -364,8 +369,8 @@ class Graph:
         """An index on a match field (text fields case-insensitively, as FileMaker's default index)."""
         ti = self.table_of(occ)
         fi = ti.field(fname)
-        if fi.is_global:
-            return  # a global field has no index (its value is not in the table)
+        if not self.indexable(ti.name, fi):
+            return  # a global or an unstored calculation has no index (its value is not in the column)
         coll = " COLLATE fmtext" if fi.type == "text" else ""
         name = f"fmscript_ix_{ti.name}_{fi.name}"
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {qident(name)} ON {qident(ti.name)} ({qident(fi.name)}{coll})")

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import (E_LAYOUT_OBJECT_MISSING, E_RECORD_ACCESS_DENIED, E_RECORD_MISSING, E_RELATIONSHIP_MISSING,
-                      E_VALID_VALUE_REQUIRED, DataError)
+                      E_VALID_VALUE_REQUIRED, DataError, FMScriptError)
 from . import finds as F
 from .graph import MIRROR, SQL_OP, Hop, Portal
-from .schema import FieldInfo, qident
-from .values import from_storage, index_key
+from .schema import FieldInfo, TableInfo, qident
+from .values import from_storage, index_key, to_storage
 from .window import Context
 
 def _sql_text(x: str) -> str:
@@ -57,8 +57,11 @@ class Related:
         self.portal_row: PortalRow | None = None
         self._overrides: dict[str, int | None] = {}
         self._active_object: tuple[str, int | None, str] | None = None  # (layout, record, object name)
-        # A global match field's keys, read when a joined query runs (the value may not be committed yet).
+        # A global match field's keys, read when a joined query runs (the value may not be committed yet), and
+        # an unstored calculation's, worked out for each joined record.
         self.conn.create_function("fm_global_keys", 5, self._global_keys_json)
+        self.conn.create_function("fm_calc_keys", 5, self._calc_keys_json)
+        self._evaluating_keys: set[tuple[str, str, int]] = set()
 
     # -- SQL ----------------------------------------------------------------------------------------------
     def _coll(self, table: str, fname: str) -> str:
@@ -84,29 +87,65 @@ class Related:
         fs, fd = FieldInfo(field, src), FieldInfo(field, dst)
         return json.dumps(self.match_keys(self.global_value(table, field), fs, fd, op))
 
+    def _calc_keys_json(self, table: str, field: str, rid: int, dst: str, op: str) -> str:
+        """SQL ``fm_calc_keys(table, field, rowid, dst_type, op)``: an unstored calculation match field's keys in
+        one record (JSON); a calculation that fails has none (FileMaker's ``?`` matches nothing)."""
+        ti = self.tables()[table.casefold()]
+        fi = ti.field(field)
+        try:
+            raw = self.match_value(ti, fi, rid)
+        except FMScriptError:
+            return "[]"
+        return json.dumps(self.match_keys(raw, fi, FieldInfo(field, dst), op))
+
+    def match_value(self, ti: TableInfo, fi: FieldInfo, rid: int | None):
+        """The raw value a match field has in record ``rid``: its column, a global's value, or an unstored
+        calculation worked out with ``rid`` as its record (in the field's stored form).  A calculation that
+        needs its own value while it is worked out (a circular key) has none."""
+        if fi.is_global:
+            return self.global_value(ti.name, fi.name)
+        calc = self.unstored_calculation(ti.name, fi.name)
+        if calc is None:
+            return (self.row(ti.name, rid) or {}).get(fi.name.casefold()) if rid is not None else None
+        key = (ti.name.casefold(), fi.name.casefold(), rid)
+        if rid is None or key in self._evaluating_keys:
+            return None
+        self._evaluating_keys.add(key)
+        try:
+            return to_storage(self.evaluate_for_record(ti, rid, calc.calc), fi.type)
+        finally:
+            self._evaluating_keys.discard(key)
+
     def _hop_fields(self, hop: Hop, c) -> tuple[FieldInfo, FieldInfo]:
         return self.table_of(hop.src).field(c.left), self.table_of(hop.dst).field(c.right)
 
     def broken(self, hops: list[Hop]) -> bool:
-        """A path that reaches a global match field on the side it goes to: FileMaker cannot look a value up
-        in a global field (it has no index), so the relationship does not work from that side."""
+        """A path that reaches a global or unstored calculation match field on the side it goes to: FileMaker
+        cannot look a value up in a field it cannot index, so the relationship does not work from that side."""
         key = ("broken", tuple(map(id, hops)))
         b = self._paths.get(key)
         if b is None:
-            b = self._paths[key] = any(self._hop_fields(h, c)[1].is_global for h in hops for c in h.criteria
-                                       if c.op != "×")
+            b = self._paths[key] = any(not self.indexable(self.table_of(h.dst).name, self._hop_fields(h, c)[1])
+                                       for h in hops for c in h.criteria if c.op != "×")
         return b
 
     def _crit_sql(self, hop: Hop, c, src: str, dst: str) -> str:
         """A joined criterion ``dst.right op src.left``: the source's value converted to the destination's
-        index form when the types differ (``fm_key``), a global source's keys read when the query runs; the
-        destination's column stays bare, so SQLite answers from its index."""
+        index form when the types differ (``fm_key``), a global source's keys read when the query runs, an
+        unstored calculation's worked out for each source record (``fm_calc_keys``); the destination's column
+        stays bare, so SQLite answers from its index."""
         sfi, dfi = self._hop_fields(hop, c)
         col = f"{dst}.{qident(dfi.name)}{' COLLATE fmtext' if dfi.type == 'text' else ''}"
         stable = self.table_of(hop.src).name
-        if sfi.is_global:
-            args = ", ".join(_sql_text(x) for x in (stable, sfi.name, sfi.type, dfi.type, c.op))
-            keys = f"(SELECT value FROM json_each(fm_global_keys({args})))"
+        computed = self.unstored_calculation(stable, sfi.name) is not None
+        if sfi.is_global or computed:
+            if computed:
+                args = ", ".join([_sql_text(stable), _sql_text(sfi.name), f"{src}.rowid", _sql_text(dfi.type),
+                                  _sql_text(c.op)])
+                keys = f"(SELECT value FROM json_each(fm_calc_keys({args})))"
+            else:
+                args = ", ".join(_sql_text(x) for x in (stable, sfi.name, sfi.type, dfi.type, c.op))
+                keys = f"(SELECT value FROM json_each(fm_global_keys({args})))"
             if c.op == "=":
                 return f"{col} IN {keys}"
             return f"{col} {SQL_OP[MIRROR[c.op]]} {keys}"
@@ -166,14 +205,19 @@ class Related:
             params += keys
         return where, params
 
-    def _source_values(self, occ: str, rid: int) -> dict:
-        """The raw values of a record, casefolded names, globals included (a global may be a match field on
-        the side the relationship is followed from)."""
+    def source_values(self, occ: str, rid: int, names=()) -> dict:
+        """The raw values of a record by casefolded name, globals included, and the unstored calculations
+        among ``names`` worked out for it (a global or an unstored calculation may be a match field on the
+        side the relationship is followed from)."""
         ti = self.table_of(occ)
         row = dict(self.row(ti.name, rid) or {})
         for fi in ti.fields:
             if fi.is_global:
                 row[fi.name.casefold()] = self.global_value(ti.name, fi.name)
+        for name in names:
+            fi = ti.field(name)
+            if fi is not None and self.unstored_calculation(ti.name, fi.name) is not None:
+                row[fi.name.casefold()] = self.match_value(ti, fi, rid)
         return row
 
     def first_related(self, hops: list[Hop], rid: int) -> int | None:
@@ -195,7 +239,8 @@ class Related:
 
     def _plan(self, hops: list[Hop], cols: str, limit: int | None, aggregate: bool = False):
         """What a query of ``hops`` needs, worked out once per path (kept with the graph's cached paths):
-        the source table, its global fields, the first hop's criteria and the SQL for single-valued keys."""
+        the source table, its match fields whose values are not in the row (globals, unstored calculations),
+        the first hop's criteria and the SQL for single-valued keys."""
         # The hops live in the same cache as the plans (both go with invalidate_graph), so their ids are stable.
         key = ("plan", tuple(map(id, hops)), cols, limit, aggregate)
         plan = self._paths.get(key)
@@ -205,13 +250,15 @@ class Related:
             crit = [(c.left.casefold(), *self._hop_fields(h0, c), c.op) for c in h0.criteria if c.op != "×"]
             where = [f"t1.{qident(d.name)}{' COLLATE fmtext' if d.type == 'text' else ''} {SQL_OP[MIRROR[op]]} ?"
                      for _, _, d, op in crit]
-            # Keys that cannot be multi-key fields (not text, not global) are joined in SQL: one query from the
-            # source record's rowid, which SQLite answers from the rowid and the match field's index.
-            joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and not fi.is_global
+            # Keys that cannot be multi-key fields (not text, not global, not calculated when read) are joined
+            # in SQL: one query from the source record's rowid, which SQLite answers from the rowid and the match
+            # field's index.
+            joined = all((fi := src.field(c.left)) is not None and fi.type != "text" and self.indexable(src.name, fi)
                          for c in h0.criteria)
             sql = None if self.broken(hops) else \
                 self._query_sql(hops, cols, limit, ["t0.rowid = ?"] if joined else where, joined, aggregate)
-            plan = (src.name, [f.name for f in src.fields if f.is_global], None if joined else crit, sql,
+            virtual = [sfi.name for _, sfi, _, _ in crit if not self.indexable(src.name, sfi)]
+            plan = (src.name, virtual, None if joined else crit, sql,
                     self.table_of(hops[-1].dst).name, [])  # [] : the result's column names, once known
             self._paths[key] = plan
         return plan
@@ -245,17 +292,18 @@ class Related:
                       cursor: bool = False, plan: tuple | None = None, aggregate: bool = False):
         """Rows (``cols`` of the last occurrence) of the records related to record ``rid`` of the path's first
         occurrence, in the last relationship's sort order."""
-        table, globals_, crit, sql, _, _ = plan or self._plan(hops, cols, limit, aggregate)
-        if sql is None:  # a global match field on the far side: the relationship finds nothing
+        table, virtual, crit, sql, _, _ = plan or self._plan(hops, cols, limit, aggregate)
+        if sql is None:  # a match field without an index on the far side: the relationship finds nothing
             return None if cursor else []
         if crit is None:
             cur = self.conn.execute(sql, (rid,))
             return cur if cursor else cur.fetchall()
         row = self.row(table, rid) or {}
-        if globals_:
+        if virtual:  # a global's value, an unstored calculation worked out for this record
+            ti = self.tables()[table.casefold()]
             row = dict(row)
-            for g in globals_:
-                row[g.casefold()] = self.global_value(table, g)
+            for name in virtual:
+                row[name.casefold()] = self.match_value(ti, ti.field(name), rid)
         params = [row.get(k) for k, _, _, _ in crit]
         if all(isinstance(v, (int, float)) or (isinstance(v, str) and v and "\r" not in v and "\n" not in v)
                for v in params):
@@ -312,21 +360,32 @@ class Related:
                 out[pr.portal.occurrence.casefold()] = ids[pr.row - 1] if pr.row <= len(ids) else None
         return out
 
+    def origin(self) -> tuple[str | None, int | None, bool]:
+        """Where related fields are followed from: ``(occurrence, record, in a field calculation)``.  A field
+        calculation (a calculation field, an auto-enter or validation calculation, a calculated match field)
+        starts from its own record, through the occurrence named like its table (FileMaker evaluates it from
+        its context, not the layout's); anything else from the current layout's record."""
+        if self._calc_scope:
+            ti, rid = self._calc_scope[-1]
+            return ti.name, rid, True
+        base = self.current_occurrence()
+        return base, (self.context(base).current() if base is not None else None), False
+
     def record_for(self, occ: str, create: bool = False):
         """The record of ``occ`` that a field read (or, with ``create``, a write) in the current context means:
         a record id, or ``None`` when there is none (also when ``occ`` is not related to the current layout's
         occurrence, as in FileMaker)."""
         key = occ.casefold()
-        base = self.current_occurrence()
-        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
+        base, origin_rid, in_calc = self.origin()
+        over = self._active_overrides() if (self._overrides or self.portal_row) and not in_calc else {}
         if key in over and not (over[key] is None and create):
             return over[key]
         if base is None or key == base.casefold():
-            return self.context(occ).current()
+            return origin_rid if in_calc else self.context(occ).current()
         hops = self.graph_path(base, occ)
         if not hops:  # not related to the layout's occurrence: FileMaker shows nothing
             return None
-        start, rid = 0, self.context(base).current()
+        start, rid = 0, origin_rid
         for i, h in enumerate(hops):
             if h.dst.casefold() in over and over[h.dst.casefold()] is not None:
                 start, rid = i + 1, over[h.dst.casefold()]
@@ -353,15 +412,14 @@ class Related:
         only (``None``: no related record, or an occurrence not related to the layout's), or :data:`UNRELATED`
         where :meth:`record_for` decides (the layout's own occurrence, a portal row or a loop over related
         records)."""
-        if self._overrides or self.portal_row is not None:
+        if (self._overrides or self.portal_row is not None) and not self._calc_scope:
             return UNRELATED
-        base = self.current_occurrence()
+        base, rid, _ = self.origin()
         if base is None or occ.casefold() == base.casefold():
             return UNRELATED
         hops = self.graph_path(base, occ)
         if not hops:
             return None  # an occurrence not related to the layout's: no record, an empty value
-        rid = self.context(base).current()
         if rid is None:
             return None
         rows = self.related_query(hops, rid, qident(fname), 1)
@@ -373,13 +431,20 @@ class Related:
         if not hop.allows_creation:
             raise DataError(f"there is no related record in “{hop.dst}”, and the relationship from “{hop.src}” does "
                             "not allow creating one", code=E_RECORD_MISSING)
-        values = self._source_values(hop.src, src_rid)
+        values = self.source_values(hop.src, src_rid, [c.left for c in hop.criteria])
         cols, params = [], []
+        dtable = self.table_of(hop.dst).name
         for c in hop.criteria:
             sfi, dfi = self._hop_fields(hop, c)
             if dfi.is_global:
                 raise DataError(f"there is no related record in “{hop.dst}”: its match field {hop.dst}::{dfi.name} "
                                 f"is a global field, so the relationship does not work from “{hop.src}”",
+                                code=E_RECORD_MISSING)
+            dopts = self.field_options(dtable, dfi.name) if self._field_options != {} else None
+            if dopts is not None and dopts.kind != "normal":
+                # FileMaker cannot put the key into a field whose value is calculated.
+                raise DataError(f"there is no related record in “{hop.dst}”, and none can be created: its match "
+                                f"field {hop.dst}::{dfi.name} is a {dopts.kind} field, whose value cannot be set",
                                 code=E_RECORD_MISSING)
             v = values.get(c.left.casefold())
             key = index_key(v, sfi.type, dfi.type) if v is not None and v != "" else None
@@ -422,14 +487,14 @@ class Related:
         """``(hops, record)``: where the related records of ``occ`` are found from in the current context (an
         active portal row on the way starts there); ``None`` when ``occ`` is the layout's own occurrence or is
         not related to it."""
-        base = self.current_occurrence()
+        base, rid, in_calc = self.origin()
         if base is None or occ.casefold() == base.casefold():
             return None
         hops = self.graph_path(base, occ)
         if not hops:
             return None
-        over = self._active_overrides() if (self._overrides or self.portal_row) else {}
-        start, rid = 0, self.context(base).current()
+        over = self._active_overrides() if (self._overrides or self.portal_row) and not in_calc else {}
+        start = 0
         for i, h in enumerate(hops[:-1]):  # an aggregate over the portal's own occurrence counts every row
             if over.get(h.dst.casefold()) is not None:
                 start, rid = i + 1, over[h.dst.casefold()]
@@ -450,7 +515,7 @@ class Related:
         if not table:
             return None
         occ, ti, fi = self.resolve_field(table, name)
-        if fi.is_global or self.window.mode == "find":
+        if fi.is_global or (self.window.mode == "find" and not self._calc_scope):
             return None
         where = self._related_from(occ)
         if where is None:
@@ -458,6 +523,9 @@ class Related:
         hops, rid = where
         if rid is None:
             return ()
+        calc = self.unstored_calculation(ti.name, fi.name)
+        if calc is not None:  # worked out for each related record (its column holds nothing)
+            return tuple(self.evaluate_for_record(ti, r, calc.calc) for r in self.related_ids(hops, rid))
         rows = self.related_query(hops, rid, qident(fi.name))
         if fi.type == "number":  # integers of a numeric column need no parsing (the common key-and-amount case)
             return tuple(Decimal(v) if type(v) is int else from_storage(v, "number") for (v,) in rows)
@@ -470,7 +538,8 @@ class Related:
         if not table:
             return None
         occ, ti, fi = self.resolve_field(table, name)
-        if fi.is_global or self.window.mode == "find":
+        if fi.is_global or (self.window.mode == "find" and not self._calc_scope) \
+                or self.unstored_calculation(ti.name, fi.name) is not None:
             return None
         where = self._related_from(occ)
         if where is None:
@@ -497,11 +566,10 @@ class Related:
         """``LookupNext``: the first related record's value, else the value in the record whose match field is
         the next lower (or higher) than the source's (a one-hop relationship with one "=" criterion)."""
         occ, ti, fi = self.resolve_field(table, name)
-        base = self.current_occurrence()
+        base, rid, _ = self.origin()
         hops = self.graph_path(base, occ) if base else None
         if not hops:
             raise DataError(f"“{occ}” is not related to “{base}”", code=E_RELATIONSHIP_MISSING)
-        rid = self.context(base).current()
         if rid is None:
             return ""
         ids = self.related_ids(hops, rid, limit=1)
@@ -522,9 +590,9 @@ class Related:
             return None
         c = h.criteria[0]
         sfi, dfi = self._hop_fields(h, c)
-        if dfi.is_global:
+        if not self.indexable(self.table_of(h.dst).name, dfi):
             return None
-        v = self._source_values(h.src, rid).get(c.left.casefold())
+        v = self.source_values(h.src, rid, [c.left]).get(c.left.casefold())
         v = index_key(v, sfi.type, dfi.type) if v is not None and v != "" else None
         if v is None:
             return None

@@ -110,10 +110,10 @@ class Store:
         occ, ti, fi = self.resolve_field(table, name)
         if self._field_options != {}:
             opts = self.field_options(ti.name, fi.name)
-            if opts is not None and opts.computed_on_read and self.window.mode != "find":
+            if opts is not None and opts.computed_on_read and (self.window.mode != "find" or self._calc_scope):
                 return self.computed_value(occ, ti, fi, opts, None, related=True)
         w = self.window
-        if w.mode == "find" and (key := self.criterion_key(occ)) is not False:
+        if w.mode == "find" and not self._calc_scope and (key := self.criterion_key(occ)) is not False:
             req = w.requests[w.request_index] if w.requests else None
             return req.criteria.get((key, fi.name.casefold()), ("", ""))[1] if req else ""
         if fi.is_global:

@@ -90,6 +90,22 @@ def test_a_lookup_through_two_hops_and_a_record_created_through_a_portal(sales_d
     assert out == ["Globex", "Acme"]
 
 
+def test_a_lookup_whose_match_field_is_a_global_runs_when_a_record_is_created(sales_db, tmp_path):
+    db = open_database(sales_db)
+    db.add_field("Invoices", "gCustomer", "number", is_global=True)
+    db.add_occurrence("Chosen", "Customers")
+    db.relate(["Invoices::gCustomer = Chosen::ID"])
+    db.close()
+    define(sales_db, "Invoices", "Picked", {"occurrence": "Chosen", "copy": "Name"})
+    out = Runner(sales_db, base_dir=tmp_path)(
+        'Go to Layout [ "Invoices" ]\nSet Field [ Invoices::gCustomer ; 2 ]\nNew Record/Request\n'
+        + show('"[" & Invoices::Picked & "]"') + 'Set Field [ Invoices::gCustomer ; 3 ]\n'
+        + show('"[" & Invoices::Picked & "]"') + 'New Record/Request\n' + show('"[" & Invoices::Picked & "]"'))
+    # The global is not in the record's row, but it is the relationship's key: each new record looks it up
+    # (Globex, then Initech); setting the global looks nothing up in a record that exists (it is no field of it).
+    assert out == ["[Globex]", "[Globex]", "[Initech]"]
+
+
 def test_relookup_field_contents_follows_the_graph(sales_db, tmp_path):
     define(sales_db, "Invoices", "Name", {"occurrence": "Customers", "copy": "Name"})
     run = Runner(sales_db, base_dir=tmp_path)
