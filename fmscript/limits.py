@@ -39,3 +39,21 @@ def ensure_stack() -> None:
 def text_too_long(length: int) -> bool:
     """Whether a text of ``length`` characters is past :data:`MAX_TEXT_LENGTH`."""
     return length > MAX_TEXT_LENGTH
+
+
+def json_loads(text, **options):
+    """``json.loads`` of text a user gave, with every way it can fail as :class:`json.JSONDecodeError`: Python's
+    reader also raises ValueError for an integer past 4,300 digits and RecursionError for nesting past the stack,
+    which callers that catch the decode error would let through as internal errors."""
+    import json
+
+    try:
+        return json.loads(text, **options)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("the JSON is nested too deeply", str(text), 0) from None
+    except ValueError as e:
+        if "digits" not in str(e):
+            raise
+        raise json.JSONDecodeError("a number has more than 4,300 digits", str(text), 0) from None

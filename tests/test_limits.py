@@ -222,3 +222,21 @@ def test_npv_at_an_interest_rate_of_minus_one_is_a_division_by_zero():
     assert fm.evaluate("NPV ( 0 ; -1 )") == "?"
     assert "division by zero" in fm.session.last_error_detail
     assert fm.evaluate("Round ( NPV ( \"1¶2\" ; 0.1 ) ; 4 )") == Decimal("2.5620")
+
+
+@pytest.mark.parametrize("json_text", ["[" + "9" * 5000 + "]", "[" * 100_000 + "]" * 100_000], ids=["digits", "deep"])
+@pytest.mark.parametrize("calc", ["GetEmbeddingAsFile ( \"{j}\" )", "CosineSimilarity ( \"{j}\" ; \"[1]\" )"])
+def test_json_text_past_pythons_reader_is_the_functions_own_error(calc, json_text):
+    # Python's JSON reader raises ValueError (an integer past 4,300 digits) and RecursionError (deep nesting)
+    # besides its decode error: every reader of text a user wrote turns them into the same FileMaker error.
+    fm = Interpreter()
+    assert fm.evaluate(calc.format(j=json_text)) == "?"  # a calculation's error, as for any text that is no vector
+    assert fm.evaluate("Get ( LastError )") != "0"
+
+
+def test_the_json_reader_keeps_other_value_errors_and_reads_good_json():
+    assert limits.json_loads('{"a": [1, 2.5]}') == {"a": [1, 2.5]}
+    with pytest.raises(json.JSONDecodeError, match="4,300 digits"):
+        limits.json_loads("9" * 5000)
+    with pytest.raises(json.JSONDecodeError, match="nested too deeply"):
+        limits.json_loads("[" * 100_000)

@@ -30,6 +30,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from fmscript.limits import json_loads
 from fmscript.errors import E_AI_INVALID_REQUEST, E_INVALID_PARAMETER, FMScriptError
 
 CONTAINER_NAME = "Embedding.fmvec"
@@ -70,7 +71,7 @@ def vector_from_text(text: str, what: str = "the text"):
     np = _np()
     t = (text or "").strip()
     try:
-        values = json.loads(t) if t else None
+        values = json_loads(t) if t else None
     except json.JSONDecodeError as e:
         raise FMScriptError(f"{what} is not an embedding vector (a JSON array of numbers): {e.msg} at column "
                             f"{e.colno}", code=E_AI_INVALID_REQUEST) from None

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator
 
+from fmscript.limits import json_loads
 from fmscript.errors import E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_OUT_OF_RANGE, FMScriptError
 
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
@@ -65,7 +66,7 @@ def _arguments(v):
     """A tool call's arguments as a dict for the chat template (Hugging Face's convention; OpenAI sends text)."""
     if isinstance(v, str):
         try:
-            parsed = json.loads(v)
+            parsed = json_loads(v)
         except json.JSONDecodeError:
             return v
         return parsed if isinstance(parsed, dict) else v

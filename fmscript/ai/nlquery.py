@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from ..limits import json_loads
 from ..errors import (E_EXECUTE_SQL, E_FIELD_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID, E_LAYOUT_MISSING,
                       E_OUT_OF_RANGE, E_DATA_MISSING, E_TABLE_MISSING, FMScriptError)
 
@@ -55,7 +56,7 @@ def occurrence_list(text: str) -> list[str]:
     if not text.startswith("["):
         return [n for n in re.split(r"[\r\n]+", text) if n.strip()]
     try:
-        names = json.loads(text)
+        names = json_loads(text)
     except json.JSONDecodeError as e:
         raise FMScriptError(f"the table occurrence names must be a JSON array: {e.msg}", code=E_JSON_INVALID) from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -302,7 +303,7 @@ def find_request(answer: str, fields: dict) -> dict:
     if start < 0 or end < start:
         raise FMScriptError("the model's answer holds no find request (a JSON object)", code=E_JSON_INVALID)
     try:
-        req = json.loads(text[start:end + 1])
+        req = json_loads(text[start:end + 1])
     except json.JSONDecodeError as e:
         raise FMScriptError(f"the model's find request is not valid JSON: {e.msg}", code=E_JSON_INVALID) from None
     query = req.get("query") if isinstance(req, dict) else None

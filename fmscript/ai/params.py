@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
+from fmscript.limits import json_loads
 from fmscript.errors import E_INVALID_PARAMETER, E_JSON_INVALID, FMScriptError
 
 TUNED_PREFIX = "fm-mlx-"
@@ -186,7 +187,7 @@ def parse_params(value) -> FineTuneParams:
         obj = value
     elif isinstance(value, str):
         try:
-            obj = json.loads(value)
+            obj = json_loads(value)
         except json.JSONDecodeError as e:
             raise FMScriptError(f"Fine-tune parameters are not valid JSON ({e.msg} at column {e.colno}).",
                                 code=E_JSON_INVALID) from None

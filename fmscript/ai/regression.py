@@ -12,6 +12,7 @@ import json
 import struct
 from decimal import Decimal
 
+from ..limits import json_loads
 from ..errors import E_INVALID_PARAMETER, E_JSON_INVALID, E_DATA_MISSING, FMScriptError
 
 FORMAT = "fmscript-regression-1"
@@ -37,7 +38,7 @@ def vector(value) -> list[float]:
         if not text:
             raise FMScriptError("the vector is empty", code=E_INVALID_PARAMETER)
         try:
-            items = json.loads(text)
+            items = json_loads(text)
         except json.JSONDecodeError as e:
             raise FMScriptError(f"the vector is not a JSON array of numbers: {e.msg}", code=E_JSON_INVALID) from None
     if not isinstance(items, list) or not items or not all(
@@ -131,7 +132,7 @@ def train(vectors: list[list[float]], targets: list[float], params: dict) -> Reg
 
 def load(text: str) -> RegressionModel:
     try:
-        data = json.loads(text)
+        data = json_loads(text)
         ok = isinstance(data, dict) and data.get("format") == FORMAT
         m = RegressionModel(int(data["dimensions"]), trees=TreeForest(data)) if ok else None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
+from fmscript.limits import json_loads
 from fmscript.errors import E_JSON_INVALID, E_OUT_OF_RANGE, FMScriptError
 
 #: Model rounds one Generate Response from Model may take in agentic mode before it gives up.
@@ -61,7 +62,7 @@ def parse_tool_definitions(value) -> ToolSet | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json_loads(value)
         except json.JSONDecodeError as e:
             raise _bad(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     if isinstance(value, dict) and "tools" in value and not ("name" in value or "function" in value):
@@ -137,7 +138,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict]]:
         for m in _HERMES.finditer(text):
             body = m.group(1).strip()
             try:
-                call = _call_from_obj(json.loads(body))
+                call = _call_from_obj(json_loads(body))
             except json.JSONDecodeError:
                 call = None
             if call is None:
@@ -152,7 +153,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict]]:
         calls = []
         for part in _split_json_objects(stripped):
             try:
-                call = _call_from_obj(json.loads(part))
+                call = _call_from_obj(json_loads(part))
             except json.JSONDecodeError:
                 return text, []
             if call is None:
@@ -241,7 +242,7 @@ def check_arguments(tools: ToolSet, call: dict) -> tuple[str, dict | None, str |
                                       tools=tools.names)
     raw = fn.get("arguments") or "{}"
     try:
-        args = json.loads(raw) if isinstance(raw, str) else raw
+        args = json_loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as e:
         return name, None, tool_error("invalid_arguments", f"The arguments are not valid JSON: {e.msg}.",
                                       tool=name)

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fmscript.limits import json_loads
 from fmscript.errors import E_INVALID_DATE, FMScriptError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -112,7 +113,7 @@ def iter_examples(path: str | os.PathLike):
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                obj = json_loads(text)
             except json.JSONDecodeError as e:
                 raise TrainingDataError(f"not valid JSON ({e.msg} at column {e.colno}).", n, p) from None
             except RecursionError:

@@ -12,6 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from ..limits import json_loads
 from ..errors import (E_CANNOT_CREATE_FILE, E_FIELD_MISSING, E_FILE_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID,
                       E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, DataError)
 from . import paths
@@ -61,7 +62,7 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json_loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"{path.name} line {n} is not valid JSON: {e.msg}",
                                 code=E_JSON_INVALID) from None

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ...limits import json_loads
 from ...calc import ast as C
 from ...calc.values import to_text
 from ...errors import (E_AI_REQUEST_FAILED, E_INVALID_PARAMETER, E_JSON_INVALID, E_NO_RECORDS_MATCH, E_RECURSION,
@@ -28,7 +29,7 @@ def json_object(text: str, what: str) -> dict:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = json_loads(text)
     except json.JSONDecodeError as e:
         raise StepError(f"{what} must be a JSON object: {e.msg} at line {e.lineno}, column {e.colno}",
                         code=E_JSON_INVALID) from None
@@ -155,7 +156,7 @@ def _history(text: str) -> list[dict]:
     if not text.strip():
         return []
     try:
-        items = json.loads(text)
+        items = json_loads(text)
     except json.JSONDecodeError as e:
         raise StepError(f"Messages must be a JSON array of messages: {e.msg} at line {e.lineno}, column {e.colno}",
                         code=E_JSON_INVALID) from None

@@ -13,6 +13,7 @@ import re
 import sys
 from decimal import Decimal, InvalidOperation
 
+from ...limits import json_loads
 from ...calc import ast as C
 from ...errors import (E_AI_REQUEST_FAILED, E_COMMAND_UNAVAILABLE, E_EXECUTE_SQL, E_INVALID_PARAMETER,
                        E_JSON_INVALID, E_NO_RECORDS_MATCH, E_REQUEST_NOT_SUPPORTED, FMScriptError, StepError)
@@ -28,7 +29,7 @@ def _json_object(text: str, what: str) -> dict:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = json_loads(text)
     except json.JSONDecodeError as e:
         raise StepError(f"{what} must be a JSON object: {e.msg}", code=E_JSON_INVALID) from None
     if not isinstance(value, dict):

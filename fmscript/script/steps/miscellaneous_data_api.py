@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+from ...limits import json_loads
 from ...errors import (E_FIELD_MISSING, E_INVALID_PARAMETER, E_LAYOUT_MISSING, E_MODID_MISMATCH,
                        E_NO_RECORDS_MATCH, E_RECORD_MISSING, E_TABLE_MISSING, FMScriptError, meaning)
 from .. import ast as S
@@ -248,7 +249,7 @@ def read(db, f, request: dict) -> dict:
     sort = request.get("sort", request.get("_sort"))
     if isinstance(sort, str):
         try:
-            sort = json.loads(sort)
+            sort = json_loads(sort)
         except ValueError:
             raise Failure(E_INVALID_PARAMETER, "sort must be an array of {\"fieldName\", \"sortOrder\"}") from None
     if sort:
@@ -308,7 +309,7 @@ def execute_data_api(st: S.Step, c):
 
     def run(f):
         try:
-            req = json.loads(request(f))
+            req = json_loads(request(f))
             if not isinstance(req, dict):
                 raise ValueError("not an object")
         except ValueError as e:
