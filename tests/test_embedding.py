@@ -202,11 +202,12 @@ def test_closed_interpreters_leave_nothing_behind(tmp_path):
     from fmscript.data.database import Database
 
     alive = []
-    for i in range(5):
+    for i in range(5):  # fm.database is the Database the script ran against (the test's own, not other tests')
         fm = Interpreter(file=str(tmp_path / f"f{i}.sqlite"), on_dialog=lambda t, m: None)
         fm.database.create_table("T", [("Name", "text", False)])
         fm.run_text("New Record/Request\nSet Field [ T::Name ; \"a\" ]")
-        alive += [weakref.ref(o) for o in gc.get_objects() if isinstance(o, Database)]
+        assert isinstance(fm.database, Database)
+        alive.append(weakref.ref(fm.database))
         fm.close()
     gc.collect()
     assert alive and not [r for r in alive if r() is not None]
