@@ -267,3 +267,55 @@ def _group_shared_inputs(block, lora_class) -> None:
                 group = _SharedInput(members)
                 for m in members:
                     object.__setattr__(m, "_fm_group", group)
+
+
+def bf16_base(model, matmul=None) -> int:
+    """Store the frozen base weights of every float ``nn.Linear`` (LoRA's base layers too) and of a tied embedding
+    in bfloat16, computing with ``matmul(x, w_bf16)`` = ``x @ w.T`` in float32 (the extension's bf16 GEMM), or with
+    mlx's own bf16 matmul when ``matmul`` is None (GPUs). LoRA weights, norms and the loss stay float32, and the
+    adapter file is the same. Returns how many matrices were converted."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx.utils import tree_unflatten
+
+    def product(x, w):
+        if matmul is not None:
+            return matmul(x, w)
+        return (x.astype(mx.bfloat16) @ w.T).astype(x.dtype)
+
+    class Bf16Linear(nn.Module):
+        def __init__(self, linear):
+            super().__init__()
+            self.weight = linear.weight.astype(mx.bfloat16)
+            if "bias" in linear:
+                self.bias = linear.bias
+            self.freeze()
+
+        def __call__(self, x):
+            y = product(x, self.weight)
+            return y + self.bias if "bias" in self else y
+
+    class Bf16Embedding(nn.Embedding):
+        def __init__(self, emb):
+            nn.Module.__init__(self)
+            self.weight = emb.weight.astype(mx.bfloat16)
+            self.freeze()
+
+        def __call__(self, x):
+            return self.weight[x].astype(mx.float32)
+
+        def as_linear(self, x):
+            return product(x, self.weight)
+
+    count = 0
+    swaps = []
+    for name, m in model.named_modules():
+        if type(m) is nn.Linear and m.weight.dtype == mx.float32:
+            swaps.append((name, Bf16Linear(m)))
+        elif type(m) is nn.Embedding and m.weight.dtype == mx.float32 and name.endswith("embed_tokens"):
+            swaps.append((name, Bf16Embedding(m)))
+    if swaps:
+        model.update_modules(tree_unflatten(swaps))
+        count = len(swaps)
+    mx.eval(model.parameters())
+    return count

@@ -184,6 +184,7 @@ class LoRATrainer:
 
         cross_entropy = nn.losses.cross_entropy
         self.fast_math = False
+        self.kernels = []  # what this run computes differently from plain mlx (for the start event)
         if p.fast_math:
             from fmscript.ai import fastmath
 
@@ -191,6 +192,14 @@ class LoRATrainer:
                 fastmath.patch_model_module(model)
                 cross_entropy = fastmath.cross_entropy
                 self.fast_math = True
+                self.kernels.append("fast CPU exp")
+                from fmscript.ai import fastext
+
+                fused = fastext.cross_entropy()
+                if fused is not None:
+                    cross_entropy = fused
+                    self.kernels.append("fused C++ cross-entropy")
+        self.base_dtype = self._convert_base(model) if p.base_dtype == "bfloat16" else "float32"
 
         def loss_fn(model, inputs, targets, mask):
             logits = model(inputs).astype(mx.float32)
@@ -238,6 +247,26 @@ class LoRATrainer:
         self._step = step
         self._eval = evaluate
         self._state = state
+
+    def _convert_base(self, model) -> str:
+        """bf16 frozen base weights: on the CPU only with a bf16 GEMM (mlx's own bf16 matmul is ~15x slower than
+        its float32 one there), elsewhere with mlx's kernels. Returns the dtype the base ends up in."""
+        import mlx.core as mx
+        from fmscript.ai import fastext
+        from fmscript.ai.mlxlite import bf16_base
+
+        if mx.default_device() != mx.cpu:
+            bf16_base(model)
+            self.kernels.append("bf16 base weights")
+            return "bfloat16"
+        gemm = fastext.bf16_gemm()
+        if not gemm:
+            self.report("The base weights stay float32: bf16 needs fmscript's C++ kernels here "
+                        f"({fastext.status()}).", {"base_dtype": "float32"}, level="warning")
+            return "float32"
+        bf16_base(model, fastext.bf16_linear)
+        self.kernels.append(f"bf16 base weights ({gemm} GEMM)")
+        return "bfloat16"
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def _ckpt_link(self) -> Path | None:
@@ -323,9 +352,10 @@ class LoRATrainer:
             self.report(f"Resumed from the checkpoint at step {start_step}.", {"resumed_from": start_step})
         self.report(f"Training {len(self.train_idx)} examples ({len(self.val_idx)} held out for validation), "
                     f"{total} steps, batch {p.batch_size}, LoRA rank {p.rank} on the last {self.num_layers} "
-                    f"blocks{', fast CPU exp' if self.fast_math else ''} (setup {time.perf_counter() - t_setup:.1f} s).",
+                    f"blocks{''.join(', ' + k for k in self.kernels)} (setup {time.perf_counter() - t_setup:.1f} s).",
                     {"total_steps": total, "train_examples": len(self.train_idx),
-                     "validation_examples": len(self.val_idx)})
+                     "validation_examples": len(self.val_idx), "base_dtype": self.base_dtype,
+                     "kernels": self.kernels})
 
         metrics, stopped = [], None
         t0 = time.perf_counter()

@@ -1,0 +1,323 @@
+// fmscript's mlx CPU extension: a fused cross-entropy and a linear layer on bf16 frozen weights.
+//
+// Why (bench/README.md has the figures): mlx's CPU back end evaluates the log-sum-exp of a (tokens x vocab)
+// logits matrix as several passes with a scalar exp, and multiplies bf16 matrices in its own scalar loop
+// (~6 GFLOP/s here) instead of MKL's bf16 GEMM. Built on first use against the installed mlx
+// (fmscript/ai/fastext.py); every function has a pure-mlx fallback that gives the same results.
+#include <dlfcn.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/variant.h>
+
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/mlx.h"
+#include "mlx/primitives.h"
+
+#ifdef FMEXT_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace mx = mlx::core;
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace fmext {
+
+// ------------------------------------------------------------------------------------------------ exp
+// The same exp as fastmath.py (degree-7 polynomial times 2**n, ~1 ulp), written so that the compiler vectorises it.
+static inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = (x * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float two_n;
+  std::memcpy(&two_n, &bits, sizeof(float));
+  return p * two_n;
+}
+
+// ------------------------------------------------------------------------------------------------ cross-entropy
+// loss[i] = logsumexp(logits[i]) - logits[i, targets[i]]; the second output (lse) is kept for the backward pass.
+class CrossEntropy : public mx::Primitive {
+ public:
+  explicit CrossEntropy(mx::Stream s) : mx::Primitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.CrossEntropy runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmCrossEntropy"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+};
+
+// dlogits[i, j] = (softmax(logits[i])[j] - [j == targets[i]]) * cot[i]
+class CrossEntropyGrad : public mx::UnaryPrimitive {
+ public:
+  explicit CrossEntropyGrad(mx::Stream s) : mx::UnaryPrimitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& in, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("fmext.CrossEntropyGrad runs on the CPU only");
+  }
+  const char* name() const override { return "FmCrossEntropyGrad"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+};
+
+static void check_rows(const mx::array& logits, const mx::array& targets) {
+  if (logits.ndim() != 2 || targets.ndim() != 1 || targets.shape(0) != logits.shape(0)) {
+    throw std::invalid_argument("cross_entropy: logits (N, V) and targets (N,) expected");
+  }
+}
+
+mx::array cross_entropy(const mx::array& logits, const mx::array& targets, mx::StreamOrDevice s = {}) {
+  check_rows(logits, targets);
+  auto st = mx::to_stream(s);
+  auto l = mx::contiguous(mx::astype(logits, mx::float32, st), false, st);
+  auto t = mx::contiguous(mx::astype(targets, mx::int32, st), false, st);
+  mx::Shape rows = {logits.shape(0)};
+  auto outs = mx::array::make_arrays({rows, rows}, {mx::float32, mx::float32},
+                                     std::make_shared<CrossEntropy>(st), {l, t});
+  return outs[0];
+}
+
+void CrossEntropy::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  auto& logits = in[0];
+  auto& targets = in[1];
+  out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
+  out[1].set_data(mx::allocator::malloc(out[1].nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  enc.set_input_array(logits);
+  enc.set_input_array(targets);
+  enc.set_output_array(out[0]);
+  enc.set_output_array(out[1]);
+  enc.dispatch([l = logits.data<float>(), t = targets.data<int32_t>(), loss = out[0].data<float>(),
+                lse = out[1].data<float>(), N = logits.shape(0), V = logits.shape(1)]() {
+    for (int64_t i = 0; i < N; ++i) {
+      const float* row = l + i * V;
+      float m = row[0];
+      for (int64_t j = 1; j < V; ++j) m = row[j] > m ? row[j] : m;
+      float s = 0.0f;
+      for (int64_t j = 0; j < V; ++j) s += fast_exp(row[j] - m);
+      const float z = m + std::log(s);
+      const int32_t k = t[i];
+      lse[i] = z;
+      loss[i] = (k >= 0 && k < V) ? z - row[k] : 0.0f;
+    }
+  });
+}
+
+std::vector<mx::array> CrossEntropy::vjp(const std::vector<mx::array>& primals,
+                                         const std::vector<mx::array>& cotangents,
+                                         const std::vector<int>& argnums, const std::vector<mx::array>& outputs) {
+  std::vector<mx::array> grads;
+  for (int a : argnums) {
+    if (a == 0) {
+      auto cot = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+      grads.push_back(mx::array(primals[0].shape(), mx::float32, std::make_shared<CrossEntropyGrad>(stream()),
+                                {primals[0], primals[1], outputs[1], cot}));
+    } else {
+      grads.push_back(mx::zeros_like(primals[a], stream()));
+    }
+  }
+  return grads;
+}
+
+void CrossEntropyGrad::eval_cpu(const std::vector<mx::array>& in, mx::array& out) {
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  enc.set_output_array(out);
+  enc.dispatch([l = in[0].data<float>(), t = in[1].data<int32_t>(), lse = in[2].data<float>(),
+                c = in[3].data<float>(), g = out.data<float>(), N = in[0].shape(0), V = in[0].shape(1)]() {
+    for (int64_t i = 0; i < N; ++i) {
+      const float* row = l + i * V;
+      float* grow = g + i * V;
+      const float z = lse[i], ci = c[i];
+      for (int64_t j = 0; j < V; ++j) grow[j] = fast_exp(row[j] - z) * ci;
+      const int32_t k = t[i];
+      if (k >= 0 && k < V) grow[k] -= ci;
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ bf16 GEMM
+// MKL's cblas_gemm_bf16bf16f32, found in the process (the training worker preloads MKL); absent: unavailable.
+using GemmBf16 = void (*)(int layout, int transa, int transb, int64_t m, int64_t n, int64_t k, float alpha,
+                          const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
+                          int64_t ldc);
+static GemmBf16 gemm_bf16() {
+  static GemmBf16 fn = reinterpret_cast<GemmBf16>(dlsym(RTLD_DEFAULT, "cblas_gemm_bf16bf16f32"));
+  return fn;
+}
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+#ifdef FMEXT_DNNL
+// oneDNN's bf16 matmul (brgemm with AVX512-BF16 where the CPU has it, on AMD too, where MKL's bf16 GEMM is no
+// faster than its sgemm): one primitive per shape, kept for the life of the process.
+struct Dnnl {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  std::map<std::tuple<bool, int64_t, int64_t, int64_t, int64_t>, dnnl::matmul> cache;
+  std::mutex mu;
+};
+static Dnnl& dnnl_state() {
+  static Dnnl d;
+  return d;
+}
+#endif
+
+// y (M, N) = a (M, K) @ (w^T if tw else w); w is (N, K) or (K, N) row-major with wcols columns.
+static void gemm(bool tw, int64_t M, int64_t N, int64_t K, const uint16_t* a, const uint16_t* w, int64_t wcols,
+                 float* y) {
+#ifdef FMEXT_DNNL
+  using dt = dnnl::memory::data_type;
+  auto& d = dnnl_state();
+  dnnl::matmul mm;
+  {
+    std::lock_guard<std::mutex> lock(d.mu);
+    auto key = std::make_tuple(tw, M, N, K, wcols);
+    auto it = d.cache.find(key);
+    if (it == d.cache.end()) {
+      dnnl::memory::desc ad({M, K}, dt::bf16, {K, 1});
+      dnnl::memory::desc wd({K, N}, dt::bf16, tw ? dnnl::memory::dims{1, wcols} : dnnl::memory::dims{wcols, 1});
+      dnnl::memory::desc yd({M, N}, dt::f32, {N, 1});
+      it = d.cache.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, wd, yd), d.eng)))
+               .first;
+    }
+    mm = it->second;
+  }
+  dnnl::memory::desc ad({M, K}, dt::bf16, {K, 1});
+  dnnl::memory::desc wd({K, N}, dt::bf16, tw ? dnnl::memory::dims{1, wcols} : dnnl::memory::dims{wcols, 1});
+  dnnl::memory::desc yd({M, N}, dt::f32, {N, 1});
+  dnnl::memory am(ad, d.eng, const_cast<uint16_t*>(a)), wm(wd, d.eng, const_cast<uint16_t*>(w)), ym(yd, d.eng, y);
+  mm.execute(d.strm, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}});
+  d.strm.wait();
+#else
+  gemm_bf16()(kRowMajor, kNoTrans, tw ? kTrans : kNoTrans, M, N, K, 1.0f, a, K, w, wcols, 0.0f, y, N);
+#endif
+}
+
+static bool have_gemm() {
+#ifdef FMEXT_DNNL
+  return true;
+#else
+  return gemm_bf16() != nullptr;
+#endif
+}
+
+static const char* gemm_name() {
+#ifdef FMEXT_DNNL
+  return "oneDNN";
+#else
+  return gemm_bf16() ? "MKL" : "";
+#endif
+}
+
+static inline uint16_t to_bf16(float f) {  // round to nearest even, like mlx's astype
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// out (M, N) float32 = bf16(x) (M, K) @ w^T when transpose_w (w is (N, K)), else bf16(x) (M, K) @ w (w is (K, N)).
+class Bf16Matmul : public mx::UnaryPrimitive {
+ public:
+  Bf16Matmul(mx::Stream s, bool transpose_w) : mx::UnaryPrimitive(s), transpose_w_(transpose_w) {}
+  void eval_cpu(const std::vector<mx::array>& in, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("fmext.Bf16Matmul runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmBf16Matmul"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const Bf16Matmul&>(other).transpose_w_ == transpose_w_;
+  }
+
+ private:
+  bool transpose_w_;
+};
+
+static mx::array bf16_matmul_2d(const mx::array& x, const mx::array& w, bool transpose_w, mx::Stream st) {
+  int n = transpose_w ? w.shape(0) : w.shape(1);
+  return mx::array({x.shape(0), n}, mx::float32, std::make_shared<Bf16Matmul>(st, transpose_w),
+                   {mx::contiguous(x, false, st), mx::contiguous(w, false, st)});
+}
+
+// y = x @ w.T for x (..., K) float32 and a frozen bf16 weight w (N, K), computed by MKL's bf16 GEMM.
+mx::array bf16_linear(const mx::array& x, const mx::array& w, mx::StreamOrDevice s = {}) {
+  if (!have_gemm()) throw std::runtime_error("no bf16 GEMM: fmext was built without oneDNN and MKL is not loaded");
+  if (w.ndim() != 2 || w.dtype() != mx::bfloat16 || x.ndim() < 1 || x.shape(-1) != w.shape(1)) {
+    throw std::invalid_argument("bf16_linear: x (..., K) and a bfloat16 weight (N, K) expected");
+  }
+  auto st = mx::to_stream(s);
+  auto xs = x.shape();
+  int K = xs.back();
+  auto x2 = mx::reshape(mx::astype(x, mx::float32, st), {-1, K}, st);
+  auto y = bf16_matmul_2d(x2, w, true, st);
+  xs.back() = w.shape(0);
+  return mx::reshape(y, xs, st);
+}
+
+void Bf16Matmul::eval_cpu(const std::vector<mx::array>& in, mx::array& out) {
+  auto& x = in[0];
+  auto& w = in[1];
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  enc.set_input_array(x);
+  enc.set_input_array(w);
+  enc.set_output_array(out);
+  enc.dispatch([xp = x.data<float>(), wp = w.data<uint16_t>(), yp = out.data<float>(), M = x.shape(0),
+                K = x.shape(1), N = out.shape(1), wcols = w.shape(1), tw = transpose_w_]() {
+    std::vector<uint16_t> xb(static_cast<size_t>(M) * K);
+    for (size_t i = 0; i < xb.size(); ++i) xb[i] = to_bf16(xp[i]);
+    gemm(tw, M, N, K, xb.data(), wp, wcols, yp);
+  });
+}
+
+std::vector<mx::array> Bf16Matmul::vjp(const std::vector<mx::array>& primals,
+                                       const std::vector<mx::array>& cotangents, const std::vector<int>& argnums,
+                                       const std::vector<mx::array>&) {
+  std::vector<mx::array> grads;
+  for (int a : argnums) {
+    if (a == 0) {  // d x = dy @ w (transpose_w) or dy @ w^T: the same GEMM, the other way round
+      auto dy = mx::astype(cotangents[0], mx::float32, stream());
+      grads.push_back(bf16_matmul_2d(dy, primals[1], !transpose_w_, stream()));
+    } else {  // the bf16 weight is frozen
+      grads.push_back(mx::zeros_like(primals[a], stream()));
+    }
+  }
+  return grads;
+}
+
+const char* bf16_gemm() { return have_gemm() ? gemm_name() : ""; }
+
+}  // namespace fmext
+
+NB_MODULE(_fmext, m) {
+  m.doc() = "fmscript's mlx CPU kernels (fused cross-entropy, bf16 frozen linears)";
+  m.def("cross_entropy", &fmext::cross_entropy, "logits"_a, "targets"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "Per-row cross-entropy of (N, V) logits against (N,) int targets.");
+  m.def("bf16_linear", &fmext::bf16_linear, "x"_a, "weight"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "x @ weight.T with a frozen bfloat16 weight, by MKL's bf16 GEMM.");
+  m.def("bf16_gemm", &fmext::bf16_gemm, "The bf16 GEMM bf16_linear uses ('oneDNN', 'MKL'), or '' when none.");
+}
