@@ -137,6 +137,9 @@ def load():
                         _build(folder)
                 if why is None:
                     mod = _import(folder)
+                    # mx.array must cross into the module (same nanobind domain and internals as mlx's own)
+                    probe = mod.cross_entropy(mx.zeros((1, 2)), mx.zeros((1,), dtype=mx.int32))
+                    mx.eval(probe)
         except Exception as e:  # a failed build or import is a slower run, never a failed one
             mod, why = None, f"{type(e).__name__}: {str(e)[-600:]}"
     _state["module"], _state["why"] = mod, why

@@ -1,0 +1,108 @@
+"""fmscript's mlx C++ extension (fastext.py): the same losses as the pure-mlx path, and bf16 base weights within a
+stated tolerance of float32."""
+import mlx.core as mx
+import mlx.nn as nn
+import pytest
+
+from fmscript.ai import fastext
+from fmscript.ai.params import ParameterError, parse_params
+from fmscript.ai.tinymodel import create_tiny
+from fmscript.ai.trainer import LoRATrainer
+
+from .engine_support import QA
+
+EXAMPLES = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in QA]
+
+
+@pytest.fixture
+def ext(home):
+    fastext._state.clear()  # each test decides afresh (FMSCRIPT_EXT may differ)
+    mod = fastext.load()
+    if fastext._why_not_buildable() is None:  # a machine with a compiler, CMake and nanobind must have it
+        assert mod is not None, fastext.status()
+    yield mod
+    fastext._state.clear()
+
+
+def _train(path, steps=8, **extra):
+    p = parse_params({"max_steps": steps, "learning_rate": 3e-3, "batch_size": 4, "steps_per_report": 1, **extra})
+    t = LoRATrainer(path, p, EXAMPLES)
+    r = t.run(resume=False)
+    return [m["train_loss"] for m in r.metrics], t
+
+
+def test_fused_cross_entropy_matches_mlx(ext):
+    ce = fastext.cross_entropy()
+    if ext is None:
+        assert ce is None and "not used" in fastext.status()
+        return
+    logits = mx.random.normal((3, 37, 500), key=mx.random.key(2)) * 6
+    t = mx.random.randint(0, 500, (3, 37), key=mx.random.key(3))
+    w = mx.random.uniform(shape=(3, 37), key=mx.random.key(4))
+    assert mx.allclose(ce(logits, t), nn.losses.cross_entropy(logits, t), rtol=1e-5, atol=1e-5).item()
+    g1 = mx.grad(lambda z: (ce(z, t) * w).sum())(logits)
+    g2 = mx.grad(lambda z: (nn.losses.cross_entropy(z, t) * w).sum())(logits)
+    assert mx.allclose(g1, g2, atol=1e-6).item()
+    compiled = mx.compile(mx.grad(lambda z: (ce(z, t) * w).sum()))
+    assert mx.allclose(compiled(logits), g2, atol=1e-6).item()
+
+
+def test_bf16_linear_is_the_bf16_product(ext):
+    if not fastext.bf16_gemm():
+        assert ext is None or ext.bf16_gemm() == ""
+        return
+    x = mx.random.normal((2, 9, 64), key=mx.random.key(5))
+    w = (mx.random.normal((48, 64), key=mx.random.key(6)) / 8).astype(mx.bfloat16)
+    exact = x.astype(mx.bfloat16).astype(mx.float32) @ w.astype(mx.float32).T  # what a bf16 GEMM computes
+    y = fastext.bf16_linear(x, w)
+    assert y.dtype == mx.float32 and y.shape == (2, 9, 48)
+    assert mx.allclose(y, exact, rtol=1e-5, atol=1e-5).item()
+    dy = mx.random.normal((2, 9, 48), key=mx.random.key(7))
+    gx = mx.vjp(lambda x: fastext.bf16_linear(x, w), [x], [dy])[1][0]
+    ref = dy @ w.astype(mx.float32)
+    # the cotangent is rounded to bf16 too: within bf16's precision (8 bits of mantissa)
+    assert (mx.abs(gx - ref).max() / mx.abs(ref).max()).item() < 1e-2
+
+
+def test_training_losses_are_the_same_with_and_without_the_extension(home, ext, monkeypatch):
+    path = create_tiny("fx")
+    with_ext, t1 = _train(path)
+    if ext is not None:
+        assert "fused C++ cross-entropy" in t1.kernels
+    monkeypatch.setenv("FMSCRIPT_EXT", "off")
+    fastext._state.clear()
+    without, t2 = _train(path)
+    assert "fused C++ cross-entropy" not in t2.kernels
+    assert with_ext == pytest.approx(without, rel=1e-5, abs=1e-6)
+
+
+def test_bf16_base_weights_train_within_tolerance_of_float32(home, ext, tmp_path):
+    path = create_tiny("fb")
+    fp32, t32 = _train(path, steps=12)
+    bf16, t16 = _train(path, steps=12, base_dtype="bf16")
+    if not fastext.bf16_gemm():  # no bf16 GEMM on this CPU: the base stays float32, and the run says so
+        assert t16.base_dtype == "float32" and bf16 == fp32
+        return
+    assert t16.base_dtype == "bfloat16" and any("bf16 base" in k for k in t16.kernels)
+    weights = [v for k, v in __import__("mlx.utils", fromlist=["x"]).tree_flatten(t16.model.parameters())
+               if not k.endswith(("lora_a", "lora_b")) and v.ndim == 2]
+    assert weights and all(v.dtype == mx.bfloat16 for v in weights)
+    assert bf16 != fp32  # the base really changed
+    # Tolerance: bf16 keeps 8 bits of mantissa, so the first loss (same adapter, rounded base) is within 0.2 %;
+    # training at a high learning rate then drifts apart, within 10 % per step and 5 % over the last four.
+    assert bf16[0] == pytest.approx(fp32[0], rel=2e-3)
+    assert bf16 == pytest.approx(fp32, rel=0.1)
+    assert sum(bf16[-4:]) == pytest.approx(sum(fp32[-4:]), rel=0.05)
+    assert bf16[-1] < 0.6 * bf16[0]  # and it learns
+    # The adapter is the same file: float32 LoRA weights under the same names.
+    a16 = mx.load(str(t16.write_adapter(tmp_path / "a16") / "adapters.safetensors"))
+    a32 = mx.load(str(t32.write_adapter(tmp_path / "a32") / "adapters.safetensors"))
+    assert sorted(a16) == sorted(a32) and all(v.dtype == mx.float32 for v in a16.values())
+
+
+def test_base_dtype_parameter():
+    assert parse_params({}).base_dtype == "float32"
+    assert parse_params({"base_dtype": "BF16"}).base_dtype == "bfloat16"
+    assert parse_params('{"base_dtype": "bfloat16"}').base_dtype == "bfloat16"
+    with pytest.raises(ParameterError, match="base_dtype.*bfloat16, float32"):
+        parse_params({"base_dtype": "int4"})
