@@ -80,14 +80,15 @@ def run_child(cmd: list[str], env: dict | None = None, log: Path | None = None) 
 
 
 def bench_fmscript(model_dir: Path, rows_file: Path, steps: int, n_layers: int, val_fraction: float,
-                   work: Path) -> dict:
+                   work: Path, dtype: str = "fp32") -> dict:
     """Through the public engine: LocalEngine.fine_tune → the worker process (MKL preloaded) → events."""
     home = work / "fmhome"
     env = dict(os.environ, FMSCRIPT_HOME=str(home), FMSCRIPT_WORKER_IDLE="1", PYTHONPATH=str(ROOT))
     params = {"max_steps": steps, "learning_rate": LR, "batch_size": BATCH, "lora_layers": n_layers,
               "rank": RANK, "scale": SCALE, "dropout": 0, "mask_prompt": False, "weight_decay": 0,
               "seed": SEED, "validation_fraction": val_fraction, "steps_per_report": 10,
-              "steps_per_eval": steps, "save_every": 10 ** 7, "fine_tuned_model_name": "bench"}
+              "steps_per_eval": steps, "save_every": 10 ** 7, "fine_tuned_model_name": "bench",
+              "base_dtype": "bfloat16" if dtype == "bf16" else "float32"}
     code = f"""
 import json, sys
 from fmscript.ai.local import LocalEngine
@@ -99,7 +100,8 @@ s = JobStore()
 final = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and ev["data"].get("final")]
 metrics = s.metrics(r["id"])
 blas = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and "blas" in ev["data"]]
-print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metrics": metrics, "blas": blas,
+kern = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and "kernels" in ev["data"]]
+print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metrics": metrics, "blas": blas, "kern": kern,
                               "error": s.get_job(r["id"])["error"]}}))
 """
     rc, _rss, out = run_child([sys.executable, "-c", code], env=env)
@@ -113,7 +115,9 @@ print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metric
     m = [x for x in res["metrics"] if "train_loss" in x]
     return {"tokens_per_sec": fin["tokens_per_sec_avg"], "ms_per_step": fin["seconds"] / fin["steps"] * 1000,
             "peak_rss": fin["peak_rss"], "val_loss": fin["val_loss_final"], "steps": fin["steps"],
-            "train_loss": m[-1]["train_loss"], "blas": res["blas"][0]["blas"] if res["blas"] else "?"}
+            "train_loss": m[-1]["train_loss"],
+            "blas": (res["blas"][0]["blas"] if res["blas"] else "?")
+            + "".join(f", {k}" for k in (res["kern"][0]["kernels"] if res["kern"] else []))}
 
 
 MLX_TRAIN = re.compile(r"^\s*(\d+)\s+([\d.]+) [▼▲]\s+([\d,]+)\s+([\d.]+)k")
@@ -162,9 +166,9 @@ def bench_mlx_lm(model_dir: Path, data_dir: Path, steps: int, n_layers: int, wor
             "train_loss": trains[-1][1], "blas": "mkl" if preload else "reference"}
 
 
-def bench_peft(model_dir: Path, batches_file: Path, work: Path) -> dict:
+def bench_peft(model_dir: Path, batches_file: Path, work: Path, dtype: str = "fp32") -> dict:
     rc, rss, out = run_child([sys.executable, str(Path(__file__).resolve()), "--peft-child", str(model_dir),
-                              str(batches_file)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              str(batches_file)], env=dict(os.environ, PYTHONPATH=str(ROOT), BENCH_DTYPE=dtype),
                              log=work / "peft.log")
     line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if rc != 0 or not line:
@@ -175,7 +179,9 @@ def bench_peft(model_dir: Path, batches_file: Path, work: Path) -> dict:
 
 
 def peft_child(model_dir: str, batches_file: str) -> None:
-    """PyTorch + PEFT on the exact batches fmscript trains on, each padded to its longest row."""
+    """PyTorch + PEFT on the exact batches fmscript trains on, each padded to its longest row; with
+    ``BENCH_DTYPE=bf16`` the model is loaded in bfloat16 (PEFT's usual bf16 run: LoRA weights and activations
+    in bf16 too)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -183,7 +189,8 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     spec = json.loads(Path(batches_file).read_text())
     torch.manual_seed(SEED)
     torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", os.cpu_count() or 1)))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    dtype = torch.bfloat16 if os.environ.get("BENCH_DTYPE") == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype)
     model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=RANK * SCALE, lora_dropout=0.0,
                                              target_modules=LINEAR, bias="none", task_type="CAUSAL_LM"))
     model.train()
@@ -204,7 +211,7 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     def loss_of(rows):
         inp, tgt, att = tensors(rows)
         logits = model(input_ids=inp, attention_mask=att).logits
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+        ce = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                                reduction="none")
         m = att.reshape(-1).float()
         return (ce * m).sum(), m.sum()
@@ -230,7 +237,7 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     print("RESULT " + json.dumps({"tokens_per_sec": tokens / seconds, "ms_per_step": seconds / len(losses) * 1000,
                                   "val_loss": tot / cnt, "steps": len(losses),
                                   "train_loss": sum(losses[-10:]) / len(losses[-10:]),
-                                  "blas": f"torch {torch.__version__}, {torch.get_num_threads()} threads"}))
+                                  "blas": f"torch {torch.__version__}, {torch.get_num_threads()} threads, {dtype}"}))
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -244,6 +251,8 @@ def main() -> int:
                     help="comma list of runners: fmscript, mlx_lm (stock), mlx_lm_mkl, peft")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: fmscript with base_dtype=bfloat16 against PEFT on a bfloat16 model")
     ap.add_argument("--peft-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peft_child:
@@ -285,8 +294,9 @@ def main() -> int:
               file=sys.stderr)
         res = {}
         runners = [
-            ("fmscript", lambda: bench_fmscript(model_dir, all_file, args.steps, n_layers, val_fraction, sw)),
-            ("peft", lambda: bench_peft(model_dir, bfile, sw)),
+            ("fmscript", lambda: bench_fmscript(model_dir, all_file, args.steps, n_layers, val_fraction, sw,
+                                                args.dtype)),
+            ("peft", lambda: bench_peft(model_dir, bfile, sw, args.dtype)),
             ("mlx_lm_mkl", lambda: bench_mlx_lm(model_dir, data_dir, args.steps, n_layers, sw, True)),
             ("mlx_lm", lambda: bench_mlx_lm(model_dir, data_dir, args.steps if size == "tiny" else
                                             args.mlx_lm_small_steps, n_layers, sw, False)),
