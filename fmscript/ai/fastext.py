@@ -1,7 +1,9 @@
 """fmscript's mlx C++ extension (``ext/fmext.cpp``): built against the installed mlx on first use, cached, optional.
 
 Why: two things mlx's Linux CPU back end does slowly have no remedy in Python (bench/README.md has the figures):
-the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, and bf16 matrix products,
+the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, attention (mlx copies each
+head view before every matmul, and masks, scales and normalises in separate passes on one thread), and bf16
+matrix products,
 which mlx runs in its own scalar loop instead of a bf16 GEMM (oneDNN's, where Debian's ``libdnnl-dev`` is
 installed, else MKL's). mlx documents custom primitives as C++ extensions built with nanobind against its
 headers and CMake config, which the ``mlx-cpu`` wheel ships.
@@ -79,10 +81,11 @@ def _why_not_buildable() -> str | None:
 
 def _build(dest: Path) -> None:
     """Configure and compile into a temporary folder, then move the module into ``dest`` (owner-only)."""
-    import mlx
+    import mlx.core
     import nanobind
 
-    mlx_cmake = Path(list(mlx.__path__)[0]) / "share" / "cmake" / "MLX"
+    # mlx is a namespace package (any folder called mlx on sys.path joins it): start from its compiled module
+    mlx_cmake = Path(mlx.core.__file__).parent / "share" / "cmake" / "MLX"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=dest.parent) as tmp:
         arch = "-march=native" if platform.machine() in ("x86_64", "AMD64") else ""
@@ -152,7 +155,7 @@ def status() -> str:
     if mod is None:
         return f"C++ kernels: not used ({_state.get('why')})"
     gemm = mod.bf16_gemm()
-    return f"C++ kernels: fused cross-entropy, bf16 GEMM {gemm or 'unavailable'}"
+    return f"C++ kernels: fused cross-entropy and causal attention, bf16 GEMM {gemm or 'unavailable'}"
 
 
 def cross_entropy():
@@ -167,6 +170,12 @@ def cross_entropy():
         return mod.cross_entropy(logits.reshape(-1, v), targets.reshape(-1)).reshape(shape)
 
     return fused_cross_entropy
+
+
+def causal_attention():
+    """The extension's causal attention ``(q, k, v, scale)`` on float32 (B, H, T, D) arrays, or None."""
+    mod = load()
+    return mod.causal_attention if mod is not None else None
 
 
 def bf16_gemm() -> str:

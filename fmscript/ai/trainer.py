@@ -189,16 +189,19 @@ class LoRATrainer:
             from fmscript.ai import fastmath
 
             if fastmath.wanted():
-                fastmath.patch_model_module(model)
+                from fmscript.ai import fastext
+
+                attention = fastext.causal_attention()
+                fastmath.patch_model_module(model, attention)
                 cross_entropy = fastmath.cross_entropy
                 self.fast_math = True
                 self.kernels.append("fast CPU exp")
-                from fmscript.ai import fastext
-
                 fused = fastext.cross_entropy()
                 if fused is not None:
                     cross_entropy = fused
                     self.kernels.append("fused C++ cross-entropy")
+                if attention is not None:
+                    self.kernels.append("fused C++ attention")
         self.base_dtype = self._convert_base(model) if p.base_dtype == "bfloat16" else "float32"
 
         def loss_fn(model, inputs, targets, mask):

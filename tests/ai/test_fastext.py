@@ -47,6 +47,34 @@ def test_fused_cross_entropy_matches_mlx(ext):
     assert mx.allclose(compiled(logits), g2, atol=1e-6).item()
 
 
+def test_fused_attention_matches_the_composed_ops(ext):
+    from mlx_lm.models.base import scaled_dot_product_attention
+
+    from fmscript.ai import fastmath
+
+    attention = fastext.causal_attention()
+    if ext is None:
+        assert attention is None
+        return
+    composed = fastmath.make_sdpa(scaled_dot_product_attention)  # the pure-mlx path it replaces
+    q, k, v, c = (mx.random.normal((2, 3, 21, 16), key=mx.random.key(i)) for i in range(10, 14))
+    scale = 16 ** -0.5
+    assert mx.allclose(attention(q, k, v, scale), composed(q, k, v, None, scale, "causal"), atol=1e-5).item()
+    # and mlx's own causal attention, in case both of fmscript's paths were wrong the same way
+    mlx_own = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask="causal")
+    assert mx.allclose(attention(q, k, v, scale), mlx_own, atol=1e-5).item()
+    grads = [mx.grad(lambda q, k, v: (f(q, k, v) * c).sum(), argnums=(0, 1, 2))(q, k, v)
+             for f in (lambda q, k, v: attention(q, k, v, scale),
+                       lambda q, k, v: composed(q, k, v, None, scale, "causal"))]
+    for g1, g2 in zip(*grads):
+        assert mx.allclose(g1, g2, atol=1e-5).item()
+    # inside a compiled function, and with the views mlx-lm passes (heads transposed out of (B, T, H, D))
+    qt, kt, vt = (x.transpose(0, 2, 1, 3) for x in (mx.random.normal((2, 21, 3, 16), key=mx.random.key(i))
+                                                    for i in range(20, 23)))
+    run = mx.compile(lambda q, k, v: attention(q, k, v, scale))
+    assert mx.allclose(run(qt, kt, vt), composed(qt, kt, vt, None, scale, "causal"), atol=1e-5).item()
+
+
 def test_bf16_linear_is_the_bf16_product(ext):
     if not fastext.bf16_gemm():
         assert ext is None or ext.bf16_gemm() == ""
@@ -68,11 +96,11 @@ def test_training_losses_are_the_same_with_and_without_the_extension(home, ext, 
     path = create_tiny("fx")
     with_ext, t1 = _train(path)
     if ext is not None:
-        assert "fused C++ cross-entropy" in t1.kernels
+        assert {"fused C++ cross-entropy", "fused C++ attention"} <= set(t1.kernels)
     monkeypatch.setenv("FMSCRIPT_EXT", "off")
     fastext._state.clear()
     without, t2 = _train(path)
-    assert "fused C++ cross-entropy" not in t2.kernels
+    assert not any("C++" in k for k in t2.kernels)
     assert with_ext == pytest.approx(without, rel=1e-5, abs=1e-6)
 
 

@@ -10,7 +10,10 @@
 #include <mutex>
 #include <tuple>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -309,6 +312,170 @@ std::vector<mx::array> Bf16Matmul::vjp(const std::vector<mx::array>& primals,
   return grads;
 }
 
+
+// ------------------------------------------------------------------------------------------------ attention
+// Causal attention on contiguous (B, H, T, D) float32 q, k, v: per (batch, head), S = scale q k^T over the allowed
+// keys only, a softmax on the polynomial exp in the same pass, O = P v; P is kept (a second output) for the
+// backward pass, as mlx's composed ops keep it too. The (batch, head) pairs are shared among threads
+// (FMSCRIPT_EXT_THREADS, default 2): mlx's own CPU ops run on one thread, only BLAS calls use more.
+using Sgemm = void (*)(int layout, int transa, int transb, int m, int n, int k, float alpha, const float* a,
+                       int lda, const float* b, int ldb, float beta, float* c, int ldc);
+static Sgemm sgemm() {
+  static Sgemm fn = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  return fn;
+}
+static int ext_threads() {
+  static int n = [] {
+    const char* e = std::getenv("FMSCRIPT_EXT_THREADS");
+    int v = e ? std::atoi(e) : 2;
+    int hw = static_cast<int>(std::thread::hardware_concurrency());
+    return std::max(1, std::min(v, hw > 0 ? hw : 1));
+  }();
+  return n;
+}
+template <typename F>
+static void parallel_for(int64_t n, F&& f) {
+  int nt = static_cast<int>(std::min<int64_t>(ext_threads(), n));
+  if (nt <= 1) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int t = 1; t < nt; ++t) {
+    pool.emplace_back([&, t] {
+      for (int64_t i = t; i < n; i += nt) f(i);
+    });
+  }
+  for (int64_t i = 0; i < n; i += nt) f(i);
+  for (auto& th : pool) th.join();
+}
+
+class CausalAttention : public mx::Primitive {
+ public:
+  CausalAttention(mx::Stream s, float scale) : mx::Primitive(s), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.CausalAttention runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmCausalAttention"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const CausalAttention&>(other).scale_ == scale_;
+  }
+
+ private:
+  float scale_;
+};
+
+// Outputs dq, dk, dv from q, k, v, P and dO.
+class CausalAttentionGrad : public mx::Primitive {
+ public:
+  CausalAttentionGrad(mx::Stream s, float scale) : mx::Primitive(s), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.CausalAttentionGrad runs on the CPU only");
+  }
+  const char* name() const override { return "FmCausalAttentionGrad"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const CausalAttentionGrad&>(other).scale_ == scale_;
+  }
+
+ private:
+  float scale_;
+};
+
+mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                           mx::StreamOrDevice s = {}) {
+  if (q.ndim() != 4 || k.shape() != q.shape() || v.shape() != q.shape() || q.dtype() != mx::float32 ||
+      k.dtype() != mx::float32 || v.dtype() != mx::float32) {
+    throw std::invalid_argument("causal_attention: float32 q, k, v of one shape (B, H, T, D) expected");
+  }
+  if (!sgemm()) throw std::runtime_error("causal_attention: no cblas_sgemm in this process");
+  auto st = mx::to_stream(s);
+  auto c = [&](const mx::array& a) { return mx::contiguous(a, false, st); };
+  mx::Shape pshape = {q.shape(0), q.shape(1), q.shape(2), q.shape(2)};
+  auto outs = mx::array::make_arrays({q.shape(), pshape}, {mx::float32, mx::float32},
+                                     std::make_shared<CausalAttention>(st, scale), {c(q), c(k), c(v)});
+  return outs[0];
+}
+
+void CausalAttention::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  enc.dispatch([q = in[0].data<float>(), k = in[1].data<float>(), v = in[2].data<float>(), o = out[0].data<float>(),
+                P = out[1].data<float>(), BH = in[0].shape(0) * in[0].shape(1), T = in[0].shape(2),
+                D = in[0].shape(3), scale = scale_]() {
+    parallel_for(BH, [&](int64_t bh) {
+      const float* qb = q + bh * T * D;
+      const float* kb = k + bh * T * D;
+      const float* vb = v + bh * T * D;
+      float* pb = P + bh * T * T;
+      // S = scale q k^T (the masked upper triangle is computed by the GEMM too, then zeroed: one call is
+      // cheaper than T small ones at these sizes)
+      sgemm()(kRowMajor, kNoTrans, kTrans, T, T, D, scale, qb, D, kb, D, 0.0f, pb, T);
+      for (int64_t i = 0; i < T; ++i) {
+        float* row = pb + i * T;
+        float m = row[0];
+        for (int64_t j = 1; j <= i; ++j) m = row[j] > m ? row[j] : m;
+        float sum = 0.0f;
+        for (int64_t j = 0; j <= i; ++j) {
+          row[j] = fast_exp(row[j] - m);
+          sum += row[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
+        for (int64_t j = i + 1; j < T; ++j) row[j] = 0.0f;
+      }
+      sgemm()(kRowMajor, kNoTrans, kNoTrans, T, D, T, 1.0f, pb, T, vb, D, 0.0f, o + bh * T * D, D);
+    });
+  });
+}
+
+std::vector<mx::array> CausalAttention::vjp(const std::vector<mx::array>& primals,
+                                            const std::vector<mx::array>& cotangents,
+                                            const std::vector<int>& argnums, const std::vector<mx::array>& outputs) {
+  auto d_o = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+  auto grads = mx::array::make_arrays({primals[0].shape(), primals[0].shape(), primals[0].shape()},
+                                      {mx::float32, mx::float32, mx::float32},
+                                      std::make_shared<CausalAttentionGrad>(stream(), scale_),
+                                      {primals[0], primals[1], primals[2], outputs[1], d_o});
+  std::vector<mx::array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+void CausalAttentionGrad::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  enc.dispatch([q = in[0].data<float>(), k = in[1].data<float>(), v = in[2].data<float>(), P = in[3].data<float>(),
+                dO = in[4].data<float>(), dq = out[0].data<float>(), dk = out[1].data<float>(),
+                dv = out[2].data<float>(), BH = in[0].shape(0) * in[0].shape(1), T = in[0].shape(2),
+                D = in[0].shape(3), scale = scale_]() {
+    parallel_for(BH, [&](int64_t bh) {
+      const int64_t off = bh * T * D;
+      const float* pb = P + bh * T * T;
+      std::vector<float> dS(static_cast<size_t>(T) * T);
+      sgemm()(kRowMajor, kTrans, kNoTrans, T, D, T, 1.0f, pb, T, dO + off, D, 0.0f, dv + off, D);  // dV = P^T dO
+      sgemm()(kRowMajor, kNoTrans, kTrans, T, T, D, 1.0f, dO + off, D, v + off, D, 0.0f, dS.data(), T);  // dP
+      for (int64_t i = 0; i < T; ++i) {  // dS = P (dP - rowsum(P dP)), zero above the diagonal
+        const float* prow = pb + i * T;
+        float* drow = dS.data() + i * T;
+        float delta = 0.0f;
+        for (int64_t j = 0; j <= i; ++j) delta += prow[j] * drow[j];
+        for (int64_t j = 0; j <= i; ++j) drow[j] = prow[j] * (drow[j] - delta);
+        for (int64_t j = i + 1; j < T; ++j) drow[j] = 0.0f;
+      }
+      sgemm()(kRowMajor, kNoTrans, kNoTrans, T, D, T, scale, dS.data(), T, k + off, D, 0.0f, dq + off, D);
+      sgemm()(kRowMajor, kTrans, kNoTrans, T, D, T, scale, dS.data(), T, q + off, D, 0.0f, dk + off, D);
+    });
+  });
+}
+
 const char* bf16_gemm() { return have_gemm() ? gemm_name() : ""; }
 
 }  // namespace fmext
@@ -319,5 +486,7 @@ NB_MODULE(_fmext, m) {
         "Per-row cross-entropy of (N, V) logits against (N,) int targets.");
   m.def("bf16_linear", &fmext::bf16_linear, "x"_a, "weight"_a, nb::kw_only(), "stream"_a = nb::none(),
         "x @ weight.T with a frozen bfloat16 weight, by MKL's bf16 GEMM.");
+  m.def("causal_attention", &fmext::causal_attention, "q"_a, "k"_a, "v"_a, "scale"_a, nb::kw_only(),
+        "stream"_a = nb::none(), "Causal softmax(scale q k^T) v for float32 (B, H, T, D) q, k, v.");
   m.def("bf16_gemm", &fmext::bf16_gemm, "The bf16 GEMM bf16_linear uses ('oneDNN', 'MKL'), or '' when none.");
 }
