@@ -155,7 +155,7 @@ def status() -> str:
     if mod is None:
         return f"C++ kernels: not used ({_state.get('why')})"
     gemm = mod.bf16_gemm()
-    return f"C++ kernels: fused cross-entropy and causal attention, bf16 GEMM {gemm or 'unavailable'}"
+    return f"C++ kernels: fused cross-entropy, causal and packed attention, bf16 GEMM {gemm or 'unavailable'}"
 
 
 def cross_entropy():
@@ -176,6 +176,12 @@ def causal_attention():
     """The extension's causal attention ``(q, k, v, scale)`` on float32 (B, H, T, D) arrays, or None."""
     mod = load()
     return mod.causal_attention if mod is not None else None
+
+
+def packed_attention():
+    """The extension's RoPE + causal attention over packed rows (see ``mlxlite.packed_forward``), or None."""
+    mod = load()
+    return mod.packed_attention if mod is not None else None
 
 
 def bf16_gemm() -> str:

@@ -124,6 +124,33 @@ def make_batch(rows, pad_id: int = 0, multiple: int | None = None):
     return inputs, targets, mask, real
 
 
+def make_packed_batch(rows, multiple: int | None = None):
+    """The rows one after another, no padding between them (for ``mlxlite.packed_forward``): input ids, targets,
+    loss mask, ``(start, length)`` per row, and the real token count. The total is rounded up to ``multiple`` with a
+    last, loss-free row of filler, so that the compiled step is reused; the row table always has one row more than
+    the batch (that filler row, maybe empty), so its shape does not change either."""
+    import numpy as np
+
+    multiple = multiple or PAD_MULTIPLE
+    n = sum(len(t) - 1 for t, _ in rows)
+    N = max(multiple, -(-n // multiple) * multiple)
+    ids = np.zeros(N, np.int32)
+    targets = np.zeros(N, np.int32)
+    mask = np.zeros(N, np.float32)
+    table = np.zeros((len(rows) + 1, 2), np.int32)
+    pos = real = 0
+    for b, (toks, off) in enumerate(rows):
+        L = len(toks) - 1
+        ids[pos:pos + L] = toks[:-1]
+        targets[pos:pos + L] = toks[1:]
+        mask[pos + off - 1:pos + L] = 1.0
+        table[b] = (pos, L)
+        pos += L
+        real += len(toks)
+    table[-1] = (pos, N - pos)
+    return ids, targets, mask, table, real
+
+
 #: How rank 0 tells the other processes why training stops (a sum over processes of which only rank 0 is non-zero).
 _STOP_CODES = {"cancelled": 1, "shutdown": 2}
 
@@ -219,6 +246,29 @@ class LoRATrainer:
             (loss, ntok), grads = loss_and_grad(model, inputs, targets, mask)
             optimizer.update(model, grads)
             return loss, ntok
+
+        # Linears on unpadded tokens: the rows packed, padding nowhere (mlxlite.packed_forward); one process only.
+        self.packed = False
+        if self.fast_math and self.group is None and p.dropout == 0:
+            from fmscript.ai import fastext
+            from fmscript.ai.mlxlite import packed_forward
+
+            forward = packed_forward(model, fastext.packed_attention())
+            if forward is not None:
+                self.packed = True
+                self.kernels.append("packed rows (no padding)")
+
+                def packed_loss(model, ids, targets, mask, rows):
+                    ce = cross_entropy(forward(ids, rows).astype(mx.float32), targets) * mask
+                    ntok = mask.sum()
+                    return ce.sum() / ntok, ntok
+
+                packed_grad = nn.value_and_grad(model, packed_loss)
+
+                def step(ids, targets, mask, rows):  # noqa: F811 (the packed step replaces the padded one)
+                    (loss, ntok), grads = packed_grad(model, ids, targets, mask, rows)
+                    optimizer.update(model, grads)
+                    return loss, ntok
 
         group = self.group
         if group is not None:
@@ -369,7 +419,10 @@ class LoRATrainer:
         stop_check_t = 0.0
         while step < total:
             rows = [self.rows[i] for i in batch_indices(self.train_idx, p.batch_size, step, p.seed)]
-            if self.group is None:
+            if self.packed:
+                ids, tgt, msk, table, real = make_packed_batch(rows)
+                loss, ntok = self._step(mx.array(ids), mx.array(tgt), mx.array(msk), mx.array(table))
+            elif self.group is None:
                 inp, tgt, msk, real = make_batch(rows, self.pad_id)
                 loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
             else:

@@ -476,6 +476,226 @@ void CausalAttentionGrad::eval_cpu(const std::vector<mx::array>& in, std::vector
   });
 }
 
+// ------------------------------------------------------------------------------------------------ packed attention
+// Attention for rows packed one after another without padding ("linears on unpadded tokens"): q (N, H*D) and
+// k, v (N, Hkv*D) straight from the projections, rows (R, 2) = (start, length) per batch row, inv_freq (D/2,)
+// the RoPE frequencies (times RoPE's scale). Per (row, kv head): RoPE on q and k at positions 0..length-1,
+// causal softmax(scale q k^T) v over the row's own tokens, output packed (N, H*D) for o_proj. Saved for the
+// backward pass: the rotated q and k and the log-sum-exp per (token, head) (P is recomputed: its size depends
+// on the row lengths, which are data).
+static void rope_rows(const float* x, float* y, int64_t N, int64_t heads, int64_t D, const int32_t* rows, int64_t R,
+                      const float* inv_freq, float sign) {
+  const int64_t half = D / 2;
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t start = rows[2 * r], len = rows[2 * r + 1];
+    for (int64_t t = 0; t < len; ++t) {
+      const int64_t i = start + t;
+      if (i >= N) break;
+      for (int64_t f = 0; f < half; ++f) {
+        const float th = static_cast<float>(t) * inv_freq[f];
+        const float c = std::cos(th), sn = sign * std::sin(th);
+        for (int64_t h = 0; h < heads; ++h) {
+          const float* a = x + i * heads * D + h * D;
+          float* b = y + i * heads * D + h * D;
+          const float x1 = a[f], x2 = a[f + half];
+          b[f] = x1 * c - x2 * sn;
+          b[f + half] = x1 * sn + x2 * c;
+        }
+      }
+    }
+  }
+}
+
+struct PackedShape {
+  int64_t N, H, G, D, R;  // tokens, query heads, kv heads, head size, rows
+};
+
+class PackedAttention : public mx::Primitive {
+ public:
+  PackedAttention(mx::Stream s, int H, int G, float scale) : mx::Primitive(s), H_(H), G_(G), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.PackedAttention runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmPackedAttention"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const PackedAttention&>(other);
+    return o.H_ == H_ && o.G_ == G_ && o.scale_ == scale_;
+  }
+
+ private:
+  int H_, G_;
+  float scale_;
+};
+
+class PackedAttentionGrad : public mx::Primitive {
+ public:
+  PackedAttentionGrad(mx::Stream s, int H, int G, float scale) : mx::Primitive(s), H_(H), G_(G), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.PackedAttentionGrad runs on the CPU only");
+  }
+  const char* name() const override { return "FmPackedAttentionGrad"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const PackedAttentionGrad&>(other);
+    return o.H_ == H_ && o.G_ == G_ && o.scale_ == scale_;
+  }
+
+ private:
+  int H_, G_;
+  float scale_;
+};
+
+mx::array packed_attention(const mx::array& q, const mx::array& k, const mx::array& v, const mx::array& rows,
+                           const mx::array& inv_freq, int n_heads, int n_kv_heads, float scale,
+                           mx::StreamOrDevice s = {}) {
+  if (q.ndim() != 2 || k.ndim() != 2 || v.shape() != k.shape() || q.shape(0) != k.shape(0) || n_heads <= 0 ||
+      n_kv_heads <= 0 || n_heads % n_kv_heads || q.shape(1) % n_heads || rows.ndim() != 2 || rows.shape(1) != 2) {
+    throw std::invalid_argument("packed_attention: q (N, H*D), k and v (N, Hkv*D), rows (R, 2) expected");
+  }
+  int D = q.shape(1) / n_heads;
+  if (k.shape(1) != n_kv_heads * D || D % 2 || inv_freq.size() != D / 2) {
+    throw std::invalid_argument("packed_attention: head sizes or RoPE frequencies do not match");
+  }
+  if (!sgemm()) throw std::runtime_error("packed_attention: no cblas_sgemm in this process");
+  auto st = mx::to_stream(s);
+  auto f32 = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, mx::float32, st), false, st); };
+  auto r32 = mx::contiguous(mx::astype(rows, mx::int32, st), false, st);
+  auto outs = mx::array::make_arrays({q.shape(), q.shape(), k.shape(), {q.shape(0), n_heads}},
+                                     {mx::float32, mx::float32, mx::float32, mx::float32},
+                                     std::make_shared<PackedAttention>(st, n_heads, n_kv_heads, scale),
+                                     {f32(q), f32(k), f32(v), r32, f32(inv_freq)});
+  return outs[0];
+}
+
+// S (L x L) = scale * q_h k_g^T for one row and head, then P = exp(S - lse) below the diagonal, 0 above.
+static void row_scores(const float* qr, const float* kr, float* S, int64_t L, int64_t D, int64_t ldq, int64_t ldk,
+                       float scale) {
+  sgemm()(kRowMajor, kNoTrans, kTrans, L, L, D, scale, qr, ldq, kr, ldk, 0.0f, S, L);
+}
+
+void PackedAttention::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  PackedShape sh{in[0].shape(0), H_, G_, in[0].shape(1) / H_, in[3].shape(0)};
+  enc.dispatch([q = in[0].data<float>(), k = in[1].data<float>(), v = in[2].data<float>(),
+                rows = in[3].data<int32_t>(), fr = in[4].data<float>(), o = out[0].data<float>(),
+                qr = out[1].data<float>(), kr = out[2].data<float>(), lse = out[3].data<float>(), sh,
+                scale = scale_]() {
+    const int64_t N = sh.N, H = sh.H, G = sh.G, D = sh.D, R = sh.R, per = H / G;
+    std::memset(o, 0, sizeof(float) * N * H * D);  // tokens outside every row stay 0
+    std::fill(lse, lse + N * H, 0.0f);
+    std::memset(qr, 0, sizeof(float) * N * H * D);
+    std::memset(kr, 0, sizeof(float) * N * G * D);
+    rope_rows(q, qr, N, H, D, rows, R, fr, 1.0f);
+    rope_rows(k, kr, N, G, D, rows, R, fr, 1.0f);
+    parallel_for(R * G, [&](int64_t job) {
+      const int64_t r = job / G, g = job % G;
+      const int64_t start = rows[2 * r], L = std::min<int64_t>(rows[2 * r + 1], N - start);
+      if (L <= 0) return;
+      std::vector<float> S(static_cast<size_t>(L) * L);
+      for (int64_t h = g * per; h < (g + 1) * per; ++h) {
+        row_scores(qr + start * H * D + h * D, kr + start * G * D + g * D, S.data(), L, D, H * D, G * D, scale);
+        for (int64_t i = 0; i < L; ++i) {
+          float* row = S.data() + i * L;
+          float m = row[0];
+          for (int64_t j = 1; j <= i; ++j) m = row[j] > m ? row[j] : m;
+          float sum = 0.0f;
+          for (int64_t j = 0; j <= i; ++j) {
+            row[j] = fast_exp(row[j] - m);
+            sum += row[j];
+          }
+          const float inv = 1.0f / sum;
+          for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
+          for (int64_t j = i + 1; j < L; ++j) row[j] = 0.0f;
+          lse[(start + i) * H + h] = m + std::log(sum);
+        }
+        sgemm()(kRowMajor, kNoTrans, kNoTrans, L, D, L, 1.0f, S.data(), L, v + start * G * D + g * D, G * D, 0.0f,
+                o + start * H * D + h * D, H * D);
+      }
+    });
+  });
+}
+
+std::vector<mx::array> PackedAttention::vjp(const std::vector<mx::array>& primals,
+                                            const std::vector<mx::array>& cotangents,
+                                            const std::vector<int>& argnums, const std::vector<mx::array>& outputs) {
+  auto d_o = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+  auto grads = mx::array::make_arrays(
+      {primals[0].shape(), primals[1].shape(), primals[2].shape()}, {mx::float32, mx::float32, mx::float32},
+      std::make_shared<PackedAttentionGrad>(stream(), H_, G_, scale_),
+      {outputs[1], outputs[2], primals[2], outputs[3], d_o, primals[3], primals[4]});
+  std::vector<mx::array> out;
+  for (int a : argnums) {
+    if (a < 3) {
+      out.push_back(grads[a]);
+    } else {
+      out.push_back(mx::zeros_like(primals[a], stream()));
+    }
+  }
+  return out;
+}
+
+void PackedAttentionGrad::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  PackedShape sh{in[0].shape(0), H_, G_, in[0].shape(1) / H_, in[5].shape(0)};
+  enc.dispatch([qr = in[0].data<float>(), kr = in[1].data<float>(), v = in[2].data<float>(),
+                lse = in[3].data<float>(), dO = in[4].data<float>(), rows = in[5].data<int32_t>(),
+                fr = in[6].data<float>(), dq = out[0].data<float>(), dk = out[1].data<float>(),
+                dv = out[2].data<float>(), sh, scale = scale_]() {
+    const int64_t N = sh.N, H = sh.H, G = sh.G, D = sh.D, R = sh.R, per = H / G;
+    std::vector<float> dqr(static_cast<size_t>(N) * H * D, 0.0f), dkr(static_cast<size_t>(N) * G * D, 0.0f);
+    std::memset(dv, 0, sizeof(float) * N * G * D);
+    parallel_for(R * G, [&](int64_t job) {
+      const int64_t r = job / G, g = job % G;
+      const int64_t start = rows[2 * r], L = std::min<int64_t>(rows[2 * r + 1], N - start);
+      if (L <= 0) return;
+      std::vector<float> P(static_cast<size_t>(L) * L), dS(static_cast<size_t>(L) * L);
+      const float* kg = kr + start * G * D + g * D;
+      const float* vg = v + start * G * D + g * D;
+      for (int64_t h = g * per; h < (g + 1) * per; ++h) {
+        const float* qh = qr + start * H * D + h * D;
+        const float* doh = dO + start * H * D + h * D;
+        row_scores(qh, kg, P.data(), L, D, H * D, G * D, scale);
+        for (int64_t i = 0; i < L; ++i) {
+          float* row = P.data() + i * L;
+          const float z = lse[(start + i) * H + h];
+          for (int64_t j = 0; j <= i; ++j) row[j] = fast_exp(row[j] - z);
+          for (int64_t j = i + 1; j < L; ++j) row[j] = 0.0f;
+        }
+        // dV_g += P^T dO_h ; dP = dO_h V_g^T
+        sgemm()(kRowMajor, kTrans, kNoTrans, L, D, L, 1.0f, P.data(), L, doh, H * D, 1.0f,
+                dv + start * G * D + g * D, G * D);
+        sgemm()(kRowMajor, kNoTrans, kTrans, L, L, D, 1.0f, doh, H * D, vg, G * D, 0.0f, dS.data(), L);
+        for (int64_t i = 0; i < L; ++i) {
+          const float* prow = P.data() + i * L;
+          float* drow = dS.data() + i * L;
+          float delta = 0.0f;
+          for (int64_t j = 0; j <= i; ++j) delta += prow[j] * drow[j];
+          for (int64_t j = 0; j <= i; ++j) drow[j] = prow[j] * (drow[j] - delta);
+          for (int64_t j = i + 1; j < L; ++j) drow[j] = 0.0f;
+        }
+        sgemm()(kRowMajor, kNoTrans, kNoTrans, L, D, L, scale, dS.data(), L, kg, G * D, 0.0f,
+                dqr.data() + start * H * D + h * D, H * D);
+        sgemm()(kRowMajor, kTrans, kNoTrans, L, D, L, scale, dS.data(), L, qh, H * D, 1.0f,
+                dkr.data() + start * G * D + g * D, G * D);
+      }
+    });
+    // RoPE is a rotation: its gradient is the rotation back (tokens outside every row get 0)
+    std::memset(dq, 0, sizeof(float) * N * H * D);
+    std::memset(dk, 0, sizeof(float) * N * G * D);
+    rope_rows(dqr.data(), dq, N, H, D, rows, R, fr, -1.0f);
+    rope_rows(dkr.data(), dk, N, G, D, rows, R, fr, -1.0f);
+  });
+}
+
 const char* bf16_gemm() { return have_gemm() ? gemm_name() : ""; }
 
 }  // namespace fmext
@@ -488,5 +708,9 @@ NB_MODULE(_fmext, m) {
         "x @ weight.T with a frozen bfloat16 weight, by MKL's bf16 GEMM.");
   m.def("causal_attention", &fmext::causal_attention, "q"_a, "k"_a, "v"_a, "scale"_a, nb::kw_only(),
         "stream"_a = nb::none(), "Causal softmax(scale q k^T) v for float32 (B, H, T, D) q, k, v.");
+  m.def("packed_attention", &fmext::packed_attention, "q"_a, "k"_a, "v"_a, "rows"_a, "inv_freq"_a, "n_heads"_a,
+        "n_kv_heads"_a, "scale"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "RoPE and causal attention over rows packed without padding: q (N, H*D), k, v (N, Hkv*D), "
+        "rows (R, 2) = (start, length).");
   m.def("bf16_gemm", &fmext::bf16_gemm, "The bf16 GEMM bf16_linear uses ('oneDNN', 'MKL'), or '' when none.");
 }
