@@ -75,6 +75,66 @@ def test_fused_attention_matches_the_composed_ops(ext):
     assert mx.allclose(run(qt, kt, vt), composed(qt, kt, vt, None, scale, "causal"), atol=1e-5).item()
 
 
+def test_packed_attention_is_rope_and_attention_per_row(ext):
+    attention = fastext.packed_attention()
+    if ext is None:
+        assert attention is None
+        return
+    H, G, D = 4, 2, 16  # grouped-query attention: two query heads per key/value head
+    lens = [7, 12, 3, 0, 5]  # an empty row, and 3 tokens after the last row (filler)
+    starts = [sum(lens[:i]) for i in range(len(lens))]
+    N = sum(lens) + 3
+    rows = mx.array([[s, n] for s, n in zip(starts, lens)], dtype=mx.int32)
+    q, k, v, c = (mx.random.normal((N, n), key=mx.random.key(i)) for i, n in
+                  ((30, H * D), (31, G * D), (32, G * D), (33, H * D)))
+    rope = nn.RoPE(D, traditional=False, base=500.0, scale=0.5)
+    inv_freq = 0.5 * 500.0 ** (-mx.arange(0, D, 2, dtype=mx.float32) / D)
+    scale = D ** -0.5
+
+    def reference(q, k, v):  # each row on its own, through mlx's RoPE and mlx's causal attention
+        out = []
+        for s, n in zip(starts, lens):
+            if n:
+                qq = rope(q[s:s + n].reshape(1, n, H, D).transpose(0, 2, 1, 3))
+                kk = rope(k[s:s + n].reshape(1, n, G, D).transpose(0, 2, 1, 3))
+                vv = v[s:s + n].reshape(1, n, G, D).transpose(0, 2, 1, 3)
+                o = mx.fast.scaled_dot_product_attention(qq, kk, vv, scale=scale, mask="causal")
+                out.append(o.transpose(0, 2, 1, 3).reshape(n, H * D))
+        return mx.concatenate(out + [mx.zeros((N - sum(lens), H * D))])
+
+    def fused(q, k, v):
+        return attention(q, k, v, rows, inv_freq, H, G, scale)
+
+    assert mx.allclose(fused(q, k, v), reference(q, k, v), atol=1e-5).item()
+    g1 = mx.grad(lambda *a: (fused(*a) * c).sum(), argnums=(0, 1, 2))(q, k, v)
+    g2 = mx.grad(lambda *a: (reference(*a) * c).sum(), argnums=(0, 1, 2))(q, k, v)
+    for a, b in zip(g1, g2):
+        assert mx.allclose(a, b, atol=1e-5).item()
+
+
+def test_packed_rows_give_the_losses_of_padded_batches(home, ext, monkeypatch):
+    path = create_tiny("fp")
+    packed, t1 = _train(path, steps=10)
+    if ext is None:
+        assert not t1.packed
+        return
+    assert t1.packed and "packed rows (no padding)" in t1.kernels
+    monkeypatch.setattr(fastext, "packed_attention", lambda: None)
+    padded, t2 = _train(path, steps=10)
+    assert not t2.packed
+    assert packed == pytest.approx(padded, rel=1e-5, abs=1e-6)
+    assert t1.validation_loss() == pytest.approx(t2.validation_loss(), rel=1e-5)
+
+
+def test_packed_batch_layout():
+    from fmscript.ai.trainer import make_packed_batch
+
+    ids, targets, mask, table, real = make_packed_batch([([1, 2, 3, 4], 2), ([5, 6, 7], 1)], multiple=8)
+    assert ids.tolist() == [1, 2, 3, 5, 6, 0, 0, 0] and targets.tolist() == [2, 3, 4, 6, 7, 0, 0, 0]
+    assert mask.tolist() == [0, 1, 1, 1, 1, 0, 0, 0]  # row 0's loss starts at its offset; filler has none
+    assert table.tolist() == [[0, 3], [3, 2], [5, 3]] and real == 7
+
+
 def test_bf16_linear_is_the_bf16_product(ext):
     if not fastext.bf16_gemm():
         assert ext is None or ext.bf16_gemm() == ""
