@@ -11,7 +11,7 @@ headers and CMake config, which the ``mlx-cpu`` wheel ships.
 Why on first use and not in the wheel: the wheel is pure Python, and an extension is tied to the exact mlx (its C++
 ABI) and nanobind (its internals version) in the environment, which a user may upgrade after installing fmscript.
 So the sources ship in the wheel and are compiled into the home's cache (``cache/fmext/<key>/``, or
-``FMSCRIPT_EXT_DIR``), keyed by the sources, mlx, nanobind, Python and the CPU; a machine without a compiler,
+``FMSCRIPT_EXT_DIR``), keyed by the sources, mlx, nanobind, Python, the CPU and whether oneDNN is installed; a machine without a compiler,
 CMake or nanobind, or ``FMSCRIPT_EXT=off``, gets the pure-mlx functions instead (:func:`status` says why).
 """
 from __future__ import annotations
@@ -55,7 +55,10 @@ def _key() -> str:
     for f in sorted(SOURCES.iterdir()):
         if f.suffix in (".cpp", ".txt", ".h"):
             h.update(f.name.encode() + b"\0" + f.read_bytes())
-    h.update(f"{mx.__version__}|{nb}|{sys.version}|{platform.machine()}|{_cpu_flags()}".encode())
+    import ctypes.util
+
+    dnnl = ctypes.util.find_library("dnnl") or ""  # installing oneDNN later gives a new build that uses it
+    h.update(f"{mx.__version__}|{nb}|{sys.version}|{platform.machine()}|{_cpu_flags()}|{dnnl}".encode())
     return h.hexdigest()[:16]
 
 
