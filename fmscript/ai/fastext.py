@@ -87,13 +87,20 @@ def _build(dest: Path) -> None:
     import mlx.core
     import nanobind
 
+    from fmscript.home import private
+
     # mlx is a namespace package (any folder called mlx on sys.path joins it): start from its compiled module
     mlx_cmake = Path(mlx.core.__file__).parent / "share" / "cmake" / "MLX"
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    with private():  # everything fmscript writes is owner-only, the build folder too
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _build_in(dest, mlx_cmake, nanobind.cmake_dir())
+
+
+def _build_in(dest: Path, mlx_cmake: Path, nanobind_cmake: str) -> None:
     with tempfile.TemporaryDirectory(prefix=".build-", dir=dest.parent) as tmp:
         arch = "-march=native" if platform.machine() in ("x86_64", "AMD64") else ""
         cmd = ["cmake", "-S", str(SOURCES), "-B", tmp, "-DCMAKE_BUILD_TYPE=Release",
-               f"-DPython_EXECUTABLE={sys.executable}", f"-Dnanobind_DIR={nanobind.cmake_dir()}",
+               f"-DPython_EXECUTABLE={sys.executable}", f"-Dnanobind_DIR={nanobind_cmake}",
                f"-DMLX_DIR={mlx_cmake}", f"-DFMEXT_ARCH_FLAGS={arch}"]
         if os.environ.get("FMSCRIPT_EXT_DNNL", "").lower() in ("off", "0", "no"):
             cmd.append("-DFMEXT_NO_DNNL=ON")

@@ -188,6 +188,27 @@ def test_bf16_base_weights_train_within_tolerance_of_float32(home, ext, tmp_path
     assert sorted(a16) == sorted(a32) and all(v.dtype == mx.float32 for v in a16.values())
 
 
+def test_a_fresh_build_is_owner_only_and_reused(home, tmp_path, monkeypatch):
+    import stat
+
+    if fastext._why_not_buildable() is not None:
+        fastext._state.clear()
+        assert fastext.load() is None and "not used" in fastext.status()
+        return
+    monkeypatch.setenv("FMSCRIPT_EXT_DIR", str(tmp_path / "ext"))
+    fastext._state.clear()
+    assert fastext.load() is not None, fastext.status()
+    (folder,) = [p for p in (tmp_path / "ext").iterdir() if not p.name.startswith(".")]
+    (so,) = folder.iterdir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and stat.S_IMODE(so.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "ext").stat().st_mode) & 0o077 == 0
+    assert [p.name for p in (tmp_path / "ext").iterdir()] == [folder.name]  # no build folder left behind
+    mtime = so.stat().st_mtime_ns
+    fastext._state.clear()
+    assert fastext.load() is not None and so.stat().st_mtime_ns == mtime  # the cached build, not a new one
+    fastext._state.clear()
+
+
 def test_base_dtype_parameter():
     assert parse_params({}).base_dtype == "float32"
     assert parse_params({"base_dtype": "BF16"}).base_dtype == "bfloat16"
