@@ -80,14 +80,15 @@ def run_child(cmd: list[str], env: dict | None = None, log: Path | None = None) 
 
 
 def bench_fmscript(model_dir: Path, rows_file: Path, steps: int, n_layers: int, val_fraction: float,
-                   work: Path) -> dict:
+                   work: Path, dtype: str = "fp32") -> dict:
     """Through the public engine: LocalEngine.fine_tune → the worker process (MKL preloaded) → events."""
     home = work / "fmhome"
     env = dict(os.environ, FMSCRIPT_HOME=str(home), FMSCRIPT_WORKER_IDLE="1", PYTHONPATH=str(ROOT))
     params = {"max_steps": steps, "learning_rate": LR, "batch_size": BATCH, "lora_layers": n_layers,
               "rank": RANK, "scale": SCALE, "dropout": 0, "mask_prompt": False, "weight_decay": 0,
               "seed": SEED, "validation_fraction": val_fraction, "steps_per_report": 10,
-              "steps_per_eval": steps, "save_every": 10 ** 7, "fine_tuned_model_name": "bench"}
+              "steps_per_eval": steps, "save_every": 10 ** 7, "fine_tuned_model_name": "bench",
+              "base_dtype": "bfloat16" if dtype == "bf16" else "float32"}
     code = f"""
 import json, sys
 from fmscript.ai.local import LocalEngine
@@ -99,7 +100,8 @@ s = JobStore()
 final = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and ev["data"].get("final")]
 metrics = s.metrics(r["id"])
 blas = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and "blas" in ev["data"]]
-print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metrics": metrics, "blas": blas,
+kern = [ev["data"] for ev in s.events(r["id"]) if ev["data"] and "kernels" in ev["data"]]
+print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metrics": metrics, "blas": blas, "kern": kern,
                               "error": s.get_job(r["id"])["error"]}}))
 """
     rc, _rss, out = run_child([sys.executable, "-c", code], env=env)
@@ -113,7 +115,9 @@ print("RESULT " + json.dumps({{"status": done["status"], "final": final, "metric
     m = [x for x in res["metrics"] if "train_loss" in x]
     return {"tokens_per_sec": fin["tokens_per_sec_avg"], "ms_per_step": fin["seconds"] / fin["steps"] * 1000,
             "peak_rss": fin["peak_rss"], "val_loss": fin["val_loss_final"], "steps": fin["steps"],
-            "train_loss": m[-1]["train_loss"], "blas": res["blas"][0]["blas"] if res["blas"] else "?"}
+            "train_loss": m[-1]["train_loss"],
+            "blas": (res["blas"][0]["blas"] if res["blas"] else "?")
+            + "".join(f", {k}" for k in (res["kern"][0]["kernels"] if res["kern"] else []))}
 
 
 MLX_TRAIN = re.compile(r"^\s*(\d+)\s+([\d.]+) [▼▲]\s+([\d,]+)\s+([\d.]+)k")
@@ -162,9 +166,9 @@ def bench_mlx_lm(model_dir: Path, data_dir: Path, steps: int, n_layers: int, wor
             "train_loss": trains[-1][1], "blas": "mkl" if preload else "reference"}
 
 
-def bench_peft(model_dir: Path, batches_file: Path, work: Path) -> dict:
+def bench_peft(model_dir: Path, batches_file: Path, work: Path, dtype: str = "fp32") -> dict:
     rc, rss, out = run_child([sys.executable, str(Path(__file__).resolve()), "--peft-child", str(model_dir),
-                              str(batches_file)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              str(batches_file)], env=dict(os.environ, PYTHONPATH=str(ROOT), BENCH_DTYPE=dtype),
                              log=work / "peft.log")
     line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if rc != 0 or not line:
@@ -175,7 +179,9 @@ def bench_peft(model_dir: Path, batches_file: Path, work: Path) -> dict:
 
 
 def peft_child(model_dir: str, batches_file: str) -> None:
-    """PyTorch + PEFT on the exact batches fmscript trains on, each padded to its longest row."""
+    """PyTorch + PEFT on the exact batches fmscript trains on, each padded to its longest row; with
+    ``BENCH_DTYPE=bf16`` the model is loaded in bfloat16 (PEFT's usual bf16 run: LoRA weights and activations
+    in bf16 too)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -183,7 +189,8 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     spec = json.loads(Path(batches_file).read_text())
     torch.manual_seed(SEED)
     torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", os.cpu_count() or 1)))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    dtype = torch.bfloat16 if os.environ.get("BENCH_DTYPE") == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype)
     model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=RANK * SCALE, lora_dropout=0.0,
                                              target_modules=LINEAR, bias="none", task_type="CAUSAL_LM"))
     model.train()
@@ -204,7 +211,7 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     def loss_of(rows):
         inp, tgt, att = tensors(rows)
         logits = model(input_ids=inp, attention_mask=att).logits
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+        ce = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                                reduction="none")
         m = att.reshape(-1).float()
         return (ce * m).sum(), m.sum()
@@ -230,7 +237,115 @@ def peft_child(model_dir: str, batches_file: str) -> None:
     print("RESULT " + json.dumps({"tokens_per_sec": tokens / seconds, "ms_per_step": seconds / len(losses) * 1000,
                                   "val_loss": tot / cnt, "steps": len(losses),
                                   "train_loss": sum(losses[-10:]) / len(losses[-10:]),
-                                  "blas": f"torch {torch.__version__}, {torch.get_num_threads()} threads"}))
+                                  "blas": f"torch {torch.__version__}, {torch.get_num_threads()} threads, {dtype}"}))
+
+
+# ---------------------------------------------------------------------------------------------- CPU-time A/B
+
+def cpu_ab(size: str, steps: int, variants: list[str], rounds: int = 2) -> None:
+    """Process CPU time per training step of fmscript's trainer under several settings, alternated A/B/A/B in one
+    process: the measure of a lever on a machine whose cores are shared (wall time is then meaningless). A variant is
+    a JSON object of Fine-Tune Parameters, plus ``_env`` (environment variables for that variant, such as
+    ``FMSCRIPT_EXT=off``) and ``_off`` (names of ``fastext`` functions that answer None, e.g. ``packed_attention``).
+    Run it with MKL preloaded and one thread for every library (``MKL_NUM_THREADS=1 OMP_NUM_THREADS=1
+    FMSCRIPT_EXT_THREADS=1``)."""
+    import mlx.core as mx
+
+    from fmscript.ai import fastext
+    from fmscript.ai.params import parse_params
+    from fmscript.ai.tinymodel import build_model_folder
+    from fmscript.ai.trainer import LoRATrainer, batch_indices, make_batch, make_packed_batch
+
+    work = Path(tempfile.mkdtemp(prefix="fmscript-cpu-ab-"))
+    os.environ.setdefault("FMSCRIPT_HOME", str(work / "home"))
+    model_dir = build_model_folder(work / size, size=size)
+    n_layers = json.loads((model_dir / "config.json").read_text())["num_hidden_layers"]
+    rows = make_rows(220)
+    first = None
+    for rnd in range(rounds):
+        for i, text in enumerate(variants):
+            v = json.loads(text)
+            env, offs = v.pop("_env", {}), v.pop("_off", [])
+            saved_env = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            saved = {n: getattr(fastext, n) for n in offs}
+            for n in offs:
+                setattr(fastext, n, lambda *a, **k: None)
+            fastext._state.clear()
+            try:
+                params = {"max_steps": steps, "learning_rate": LR, "batch_size": BATCH, "lora_layers": n_layers,
+                          "rank": RANK, "scale": SCALE, "mask_prompt": False, "seed": SEED,
+                          "validation_fraction": 20 / 220, **v}
+                tr = LoRATrainer(model_dir, parse_params(params), rows)
+                tr._setup()
+            finally:
+                for n, f in saved.items():
+                    setattr(fastext, n, f)
+                for k, old in saved_env.items():
+                    os.environ.pop(k) if old is None else os.environ.__setitem__(k, old)
+            batches = []
+            for step in range(steps):
+                r = [tr.rows[j] for j in batch_indices(tr.train_idx, BATCH, step, SEED)]
+                batches.append(make_packed_batch(r)[:-1] if tr.packed else make_batch(r, tr.pad_id)[:-1])
+            t = time.process_time()
+            losses = []
+            for b in batches:  # the first call of each shape compiles: included, as in a real run
+                loss, _ = tr._step(*[mx.array(x) for x in b])
+                mx.eval(loss, tr._state)
+                losses.append(loss.item())
+            ms = (time.process_time() - t) / steps * 1000
+            if i == 0 and first is None:
+                first = losses
+            diff = max(abs(a - b) / max(abs(b), 1e-9) for a, b in zip(losses, first))
+            print(f"round {rnd} variant {i} {text}: {ms:.1f} ms CPU/step, loss {losses[0]:.6f} → {losses[-1]:.6f}, "
+                  f"max relative loss difference from variant 0: {diff:.1e}; {', '.join(tr.kernels)}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_ab_peft(size: str, steps: int, dtype: str, rounds: int = 2) -> None:
+    """PEFT's process CPU time per step on the same batches (torch at one thread), for :func:`cpu_ab`'s figures."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from fmscript.ai.tinymodel import build_model_folder
+    from fmscript.ai.trainer import batch_indices, split_validation, tokenize_examples
+    from mlx_lm.utils import load_tokenizer
+
+    work = Path(tempfile.mkdtemp(prefix="fmscript-cpu-ab-"))
+    model_dir = build_model_folder(work / size, size=size)
+    rows = make_rows(220)
+    train_idx, _ = split_validation(len(rows), 20 / 220, SEED)
+    toks = tokenize_examples(load_tokenizer(model_dir), rows, mask_prompt=False, max_seq_length=2048)
+    batches = [[toks[i][0] for i in batch_indices(train_idx, BATCH, s, SEED)] for s in range(steps)]
+    torch.set_num_threads(1)
+    for rnd in range(rounds):
+        torch.manual_seed(SEED)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if dtype == "bf16" else
+                                                     torch.float32)
+        model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=RANK * SCALE, lora_dropout=0.0,
+                                                 target_modules=LINEAR, bias="none", task_type="CAUSAL_LM"))
+        model.train()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=0.0)
+        t = time.process_time()
+        for batch in batches:
+            longest = max(len(r) for r in batch) - 1
+            inp = torch.zeros((len(batch), longest), dtype=torch.long)
+            tgt, att = inp.clone(), inp.clone()
+            for b, r in enumerate(batch):
+                inp[b, :len(r) - 1], tgt[b, :len(r) - 1], att[b, :len(r) - 1] = torch.tensor(r[:-1]), \
+                    torch.tensor(r[1:]), 1
+            logits = model(input_ids=inp, attention_mask=att).logits.float()
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                                   reduction="none")
+            m = att.reshape(-1).float()
+            loss = (ce * m).sum() / m.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        print(f"round {rnd} PEFT {size} {dtype}: {(time.process_time() - t) / steps * 1000:.1f} ms CPU/step, "
+              f"last loss {loss.item():.6f}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -244,10 +359,24 @@ def main() -> int:
                     help="comma list of runners: fmscript, mlx_lm (stock), mlx_lm_mkl, peft")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: fmscript with base_dtype=bfloat16 against PEFT on a bfloat16 model")
     ap.add_argument("--peft-child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--cpu-ab", nargs="+", metavar=("SIZE STEPS", "VARIANT"),
+                    help="process CPU time per step of fmscript's trainer under JSON variants, alternated (see "
+                         "cpu_ab); run with MKL preloaded and MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 FMSCRIPT_EXT_THREADS=1")
+    ap.add_argument("--cpu-ab-peft", nargs=3, metavar=("SIZE", "STEPS", "DTYPE"),
+                    help="PEFT's process CPU time per step on the same batches (torch at 1 thread)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --cpu-ab / --cpu-ab-peft")
     args = ap.parse_args()
     if args.peft_child:
         peft_child(*args.peft_child)
+        return 0
+    if args.cpu_ab:
+        cpu_ab(args.cpu_ab[0], int(args.cpu_ab[1]), args.cpu_ab[2:], args.rounds)
+        return 0
+    if args.cpu_ab_peft:
+        cpu_ab_peft(args.cpu_ab_peft[0], int(args.cpu_ab_peft[1]), args.cpu_ab_peft[2], args.rounds)
         return 0
 
     from fmscript.ai.tinymodel import build_model_folder
@@ -285,8 +414,9 @@ def main() -> int:
               file=sys.stderr)
         res = {}
         runners = [
-            ("fmscript", lambda: bench_fmscript(model_dir, all_file, args.steps, n_layers, val_fraction, sw)),
-            ("peft", lambda: bench_peft(model_dir, bfile, sw)),
+            ("fmscript", lambda: bench_fmscript(model_dir, all_file, args.steps, n_layers, val_fraction, sw,
+                                                args.dtype)),
+            ("peft", lambda: bench_peft(model_dir, bfile, sw, args.dtype)),
             ("mlx_lm_mkl", lambda: bench_mlx_lm(model_dir, data_dir, args.steps, n_layers, sw, True)),
             ("mlx_lm", lambda: bench_mlx_lm(model_dir, data_dir, args.steps if size == "tiny" else
                                             args.mlx_lm_small_steps, n_layers, sw, False)),

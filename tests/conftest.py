@@ -37,4 +37,6 @@ def _fmscript_home(tmp_path_factory, monkeypatch):
     docs = tmp_path_factory.mktemp("docs")
     monkeypatch.setenv("FMSCRIPT_HOME", str(home))
     monkeypatch.setenv("FMSCRIPT_DOCUMENTS", str(docs))
+    # One build of the training C++ kernels (fmscript/ai/fastext.py) for the session, not one per home.
+    monkeypatch.setenv("FMSCRIPT_EXT_DIR", str(tmp_path_factory.getbasetemp() / "fmext"))
     monkeypatch.setenv("NO_COLOR", "1")

@@ -20,7 +20,8 @@ SOURCE = ROOT / "fmscript"
 # Folders that install under fmscript/ from the top of the repository (setup.py's package_dir).
 MAPPED = {"grammar": ROOT / "grammar", "stdlib": ROOT / "stdlib"}
 DATA = ["py.typed", "grammar/calc.lark", "stdlib/steps.tsv", "stdlib/labels.tsv", "stdlib/get.tsv",
-        "stdlib/constants.tsv", "conformance/calc-vectors.tsv", "conformance/README.md", "ai/corpus.txt"]
+        "stdlib/constants.tsv", "conformance/calc-vectors.tsv", "conformance/README.md", "ai/corpus.txt",
+        "ai/ext/fmext.cpp", "ai/ext/CMakeLists.txt"]
 
 
 def source_files() -> set[str]:

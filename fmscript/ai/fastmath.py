@@ -82,14 +82,18 @@ def softmax(x, axis=-1):
 CONTIGUOUS_HEADS = True
 
 
-def make_sdpa(original):
+def make_sdpa(original, fused_causal=None):
     """mlx-lm's ``scaled_dot_product_attention`` with the softmax on :func:`exp`, for training without a cache
-    (no KV cache, no sinks, same number of query and key heads); anything else goes to ``original``."""
+    (no KV cache, no sinks, same number of query and key heads); anything else goes to ``original``.
+    ``fused_causal(q, k, v, scale)``, when given, computes float32 causal attention in one kernel (fastext.py)."""
 
     def scaled_dot_product_attention_fast(queries, keys, values, cache, scale, mask, sinks=None):
         if cache is not None or sinks is not None or queries.shape[1] != keys.shape[1] or \
                 not (mask is None or isinstance(mask, str) and mask == "causal"):
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
+        if fused_causal is not None and mask == "causal" and queries.shape[2] == keys.shape[2] and \
+                queries.dtype == keys.dtype == values.dtype == mx.float32:
+            return fused_causal(queries, keys, values, scale)
         if CONTIGUOUS_HEADS:  # one copy per head layout instead of one inside every matmul that reads a view
             queries, keys, values = mx.contiguous(queries), mx.contiguous(keys), mx.contiguous(values)
         scores = (queries * scale) @ keys.swapaxes(-1, -2)
@@ -111,8 +115,9 @@ def wanted() -> bool:
         return False
 
 
-def patch_model_module(model) -> bool:
-    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers)."""
+def patch_model_module(model, fused_causal=None) -> bool:
+    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers), and
+    causal float32 attention through ``fused_causal`` when given (see :func:`make_sdpa`)."""
     import sys
 
     mod = sys.modules.get(type(model).__module__)
@@ -123,9 +128,13 @@ def patch_model_module(model) -> bool:
         mod.swiglu = swiglu_fast
         changed = True
     sdpa = getattr(mod, "scaled_dot_product_attention", None)
-    if sdpa is not None and not getattr(sdpa, "fmscript_fast", False):
-        mod.scaled_dot_product_attention = make_sdpa(sdpa)
-        changed = True
+    if sdpa is not None:
+        original = getattr(sdpa, "fmscript_original", sdpa)  # re-patching replaces the earlier choice
+        if not getattr(sdpa, "fmscript_fast", False) or getattr(sdpa, "fmscript_fused", None) is not fused_causal:
+            fast = make_sdpa(original, fused_causal)
+            fast.fmscript_original, fast.fmscript_fused = original, fused_causal
+            mod.scaled_dot_product_attention = fast
+            changed = True
     return changed
 
 

@@ -267,3 +267,101 @@ def _group_shared_inputs(block, lora_class) -> None:
                 group = _SharedInput(members)
                 for m in members:
                     object.__setattr__(m, "_fm_group", group)
+
+
+def bf16_base(model, matmul=None) -> int:
+    """Store the frozen base weights of every float ``nn.Linear`` (LoRA's base layers too) and of a tied embedding
+    in bfloat16, computing with ``matmul(x, w_bf16)`` = ``x @ w.T`` in float32 (the extension's bf16 GEMM), or with
+    mlx's own bf16 matmul when ``matmul`` is None (GPUs). LoRA weights, norms and the loss stay float32, and the
+    adapter file is the same. Returns how many matrices were converted."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx.utils import tree_unflatten
+
+    def product(x, w):
+        if matmul is not None:
+            return matmul(x, w)
+        return (x.astype(mx.bfloat16) @ w.T).astype(x.dtype)
+
+    class Bf16Linear(nn.Module):
+        def __init__(self, linear):
+            super().__init__()
+            self.weight = linear.weight.astype(mx.bfloat16)
+            if "bias" in linear:
+                self.bias = linear.bias
+            self.freeze()
+
+        def __call__(self, x):
+            y = product(x, self.weight)
+            return y + self.bias if "bias" in self else y
+
+    class Bf16Embedding(nn.Embedding):
+        def __init__(self, emb):
+            nn.Module.__init__(self)
+            self.weight = emb.weight.astype(mx.bfloat16)
+            self.freeze()
+
+        def __call__(self, x):
+            return self.weight[x].astype(mx.float32)
+
+        def as_linear(self, x):
+            return product(x, self.weight)
+
+    count = 0
+    swaps = []
+    for name, m in model.named_modules():
+        if type(m) is nn.Linear and m.weight.dtype == mx.float32:
+            swaps.append((name, Bf16Linear(m)))
+        elif type(m) is nn.Embedding and m.weight.dtype == mx.float32 and name.endswith("embed_tokens"):
+            swaps.append((name, Bf16Embedding(m)))
+    if swaps:
+        model.update_modules(tree_unflatten(swaps))
+        count = len(swaps)
+    mx.eval(model.parameters())
+    return count
+
+
+def packed_forward(model, attention):
+    """``forward(ids, rows) -> logits`` over the batch's rows packed one after another without padding, for
+    mlx-lm's llama models (llama, mistral) with plain RoPE; None for any other model (the padded forward is used).
+
+    Why: with padding to the longest row, ~8 % of every projection, MLP and LM-head product is spent on padding
+    (bench/README.md); packed, only attention needs to know where rows start, and ``attention`` (fastext's
+    ``packed_attention``: RoPE and causal attention per row in one C++ kernel) takes the rows as data, so the compiled
+    step is reused for any row lengths of the same total. The model's own modules (LoRA layers, norms, MLP) run
+    unchanged on (tokens, hidden) arrays."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    if attention is None or type(model).__module__ != "mlx_lm.models.llama":
+        return None
+    inner = getattr(model, "model", None)
+    if inner is None or getattr(inner, "swa_idx", None) is not None:
+        return None
+    head_dims = set()
+    for layer in inner.layers:
+        a = getattr(layer, "self_attn", None)
+        rope = getattr(a, "rope", None)
+        if type(rope) is not nn.RoPE or rope.traditional or getattr(layer, "use_sliding", False) or \
+                rope.dims != a.head_dim or not all(hasattr(layer, n) for n in
+                                                   ("input_layernorm", "post_attention_layernorm", "mlp")):
+            return None
+        head_dims.add((rope.dims, float(rope.base), float(rope.scale)))
+    if len(head_dims) != 1:
+        return None
+    dims, base, scale = head_dims.pop()
+    inv_freq = scale * mx.power(mx.array(base, mx.float32), -mx.arange(0, dims, 2, dtype=mx.float32) / dims)
+    tied = model.args.tie_word_embeddings
+
+    def forward(ids, rows):
+        h = inner.embed_tokens(ids)
+        for layer in inner.layers:
+            a = layer.self_attn
+            x = layer.input_layernorm(h)
+            o = attention(a.q_proj(x), a.k_proj(x), a.v_proj(x), rows, inv_freq, a.n_heads, a.n_kv_heads, a.scale)
+            h = h + a.o_proj(o)
+            h = h + layer.mlp(layer.post_attention_layernorm(h))
+        h = inner.norm(h)
+        return inner.embed_tokens.as_linear(h) if tied else model.lm_head(h)
+
+    return forward

@@ -51,6 +51,7 @@ class FineTuneParams:
     fast_math: bool = True  # CPU only: vectorised exp in SiLU and the loss (fastmath.py); same losses to ~1e-6
     epochs: int | None = None  # OpenAI's n_epochs: steps = ceil(epochs * examples / batch_size)
     processes: int | None = None  # data-parallel training processes (distributed.py); None: the server's setting
+    base_dtype: str = "float32"  # "bfloat16": frozen base weights in bf16 (half the memory; a bf16 GEMM on CPU)
     unknown: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -81,6 +82,8 @@ _FLOAT_KEYS = {"learning_rate": (0.0, 10.0, False), "scale": (0.0, 1e6, False), 
                "dropout": (0.0, 1.0, True), "validation_fraction": (0.0, 0.9, True),
                "weight_decay": (0.0, 10.0, True)}
 _BOOL_KEYS = {"mask_prompt", "fast_math"}
+#: Text keys: the accepted spellings of each value.
+_CHOICE_KEYS = {"base_dtype": {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16"}}
 # Aliases other tools use for the same thing.
 _ALIASES = {"iters": "max_steps", "num_layers": "lora_layers", "lr": "learning_rate", "lora_rank": "rank",
             "lora_alpha": "alpha", "lora_dropout": "dropout", "n_epochs": "epochs", "suffix": "fine_tuned_model_name",
@@ -207,6 +210,12 @@ def parse_params(value) -> FineTuneParams:
             setattr(p, key, _float(key, v))
         elif key in _BOOL_KEYS:
             setattr(p, key, _bool(key, v))
+        elif key in _CHOICE_KEYS:
+            choice = _CHOICE_KEYS[key].get(v.strip().lower()) if isinstance(v, str) else None
+            if choice is None:
+                raise ParameterError(f"The fine-tune parameter {key!r} must be one of "
+                                     f"{', '.join(sorted(set(_CHOICE_KEYS[key].values())))}; got {json.dumps(v)}.")
+            setattr(p, key, choice)
         elif key == "fine_tuned_model_name":
             p.fine_tuned_model_name = check_tuned_root_name(v if isinstance(v, str) else str(v))
         else:

@@ -124,6 +124,33 @@ def make_batch(rows, pad_id: int = 0, multiple: int | None = None):
     return inputs, targets, mask, real
 
 
+def make_packed_batch(rows, multiple: int | None = None):
+    """The rows one after another, no padding between them (for ``mlxlite.packed_forward``): input ids, targets,
+    loss mask, ``(start, length)`` per row, and the real token count. The total is rounded up to ``multiple`` with a
+    last, loss-free row of filler, so that the compiled step is reused; the row table always has one row more than
+    the batch (that filler row, maybe empty), so its shape does not change either."""
+    import numpy as np
+
+    multiple = multiple or PAD_MULTIPLE
+    n = sum(len(t) - 1 for t, _ in rows)
+    N = max(multiple, -(-n // multiple) * multiple)
+    ids = np.zeros(N, np.int32)
+    targets = np.zeros(N, np.int32)
+    mask = np.zeros(N, np.float32)
+    table = np.zeros((len(rows) + 1, 2), np.int32)
+    pos = real = 0
+    for b, (toks, off) in enumerate(rows):
+        L = len(toks) - 1
+        ids[pos:pos + L] = toks[:-1]
+        targets[pos:pos + L] = toks[1:]
+        mask[pos + off - 1:pos + L] = 1.0
+        table[b] = (pos, L)
+        pos += L
+        real += len(toks)
+    table[-1] = (pos, N - pos)
+    return ids, targets, mask, table, real
+
+
 #: How rank 0 tells the other processes why training stops (a sum over processes of which only rank 0 is non-zero).
 _STOP_CODES = {"cancelled": 1, "shutdown": 2}
 
@@ -184,13 +211,25 @@ class LoRATrainer:
 
         cross_entropy = nn.losses.cross_entropy
         self.fast_math = False
+        self.kernels = []  # what this run computes differently from plain mlx (for the start event)
         if p.fast_math:
             from fmscript.ai import fastmath
 
             if fastmath.wanted():
-                fastmath.patch_model_module(model)
+                from fmscript.ai import fastext
+
+                attention = fastext.causal_attention()
+                fastmath.patch_model_module(model, attention)
                 cross_entropy = fastmath.cross_entropy
                 self.fast_math = True
+                self.kernels.append("fast CPU exp")
+                fused = fastext.cross_entropy()
+                if fused is not None:
+                    cross_entropy = fused
+                    self.kernels.append("fused C++ cross-entropy")
+                if attention is not None:
+                    self.kernels.append("fused C++ attention")
+        self.base_dtype = self._convert_base(model) if p.base_dtype == "bfloat16" else "float32"
 
         def loss_fn(model, inputs, targets, mask):
             logits = model(inputs).astype(mx.float32)
@@ -207,6 +246,29 @@ class LoRATrainer:
             (loss, ntok), grads = loss_and_grad(model, inputs, targets, mask)
             optimizer.update(model, grads)
             return loss, ntok
+
+        # Linears on unpadded tokens: the rows packed, padding nowhere (mlxlite.packed_forward); one process only.
+        self.packed = False
+        if self.fast_math and self.group is None and p.dropout == 0:
+            from fmscript.ai import fastext
+            from fmscript.ai.mlxlite import packed_forward
+
+            forward = packed_forward(model, fastext.packed_attention())
+            if forward is not None:
+                self.packed = True
+                self.kernels.append("packed rows (no padding)")
+
+                def packed_loss(model, ids, targets, mask, rows):
+                    ce = cross_entropy(forward(ids, rows).astype(mx.float32), targets) * mask
+                    ntok = mask.sum()
+                    return ce.sum() / ntok, ntok
+
+                packed_grad = nn.value_and_grad(model, packed_loss)
+
+                def step(ids, targets, mask, rows):  # noqa: F811 (the packed step replaces the padded one)
+                    (loss, ntok), grads = packed_grad(model, ids, targets, mask, rows)
+                    optimizer.update(model, grads)
+                    return loss, ntok
 
         group = self.group
         if group is not None:
@@ -238,6 +300,26 @@ class LoRATrainer:
         self._step = step
         self._eval = evaluate
         self._state = state
+
+    def _convert_base(self, model) -> str:
+        """bf16 frozen base weights: on the CPU only with a bf16 GEMM (mlx's own bf16 matmul is ~15x slower than
+        its float32 one there), elsewhere with mlx's kernels. Returns the dtype the base ends up in."""
+        import mlx.core as mx
+        from fmscript.ai import fastext
+        from fmscript.ai.mlxlite import bf16_base
+
+        if mx.default_device() != mx.cpu:
+            bf16_base(model)
+            self.kernels.append("bf16 base weights")
+            return "bfloat16"
+        gemm = fastext.bf16_gemm()
+        if not gemm:
+            self.report("The base weights stay float32: bf16 needs fmscript's C++ kernels here "
+                        f"({fastext.status()}).", {"base_dtype": "float32"}, level="warning")
+            return "float32"
+        bf16_base(model, fastext.bf16_linear)
+        self.kernels.append(f"bf16 base weights ({gemm} GEMM)")
+        return "bfloat16"
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def _ckpt_link(self) -> Path | None:
@@ -323,9 +405,10 @@ class LoRATrainer:
             self.report(f"Resumed from the checkpoint at step {start_step}.", {"resumed_from": start_step})
         self.report(f"Training {len(self.train_idx)} examples ({len(self.val_idx)} held out for validation), "
                     f"{total} steps, batch {p.batch_size}, LoRA rank {p.rank} on the last {self.num_layers} "
-                    f"blocks{', fast CPU exp' if self.fast_math else ''} (setup {time.perf_counter() - t_setup:.1f} s).",
+                    f"blocks{''.join(', ' + k for k in self.kernels)} (setup {time.perf_counter() - t_setup:.1f} s).",
                     {"total_steps": total, "train_examples": len(self.train_idx),
-                     "validation_examples": len(self.val_idx)})
+                     "validation_examples": len(self.val_idx), "base_dtype": self.base_dtype,
+                     "kernels": self.kernels})
 
         metrics, stopped = [], None
         t0 = time.perf_counter()
@@ -336,7 +419,10 @@ class LoRATrainer:
         stop_check_t = 0.0
         while step < total:
             rows = [self.rows[i] for i in batch_indices(self.train_idx, p.batch_size, step, p.seed)]
-            if self.group is None:
+            if self.packed:
+                ids, tgt, msk, table, real = make_packed_batch(rows)
+                loss, ntok = self._step(mx.array(ids), mx.array(tgt), mx.array(msk), mx.array(table))
+            elif self.group is None:
                 inp, tgt, msk, real = make_batch(rows, self.pad_id)
                 loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
             else:

@@ -8,10 +8,18 @@ import pytest
 from .engine_support import stop_worker, write_jsonl
 
 
+@pytest.fixture(scope="session")
+def ext_dir(tmp_path_factory) -> Path:
+    """One build of the C++ extension (fastext.py) for the whole session, instead of one per test's home."""
+    return tmp_path_factory.mktemp("fmext")
+
+
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, ext_dir):
     h = tmp_path / "fmhome"
     monkeypatch.setenv("FMSCRIPT_HOME", str(h))
+    monkeypatch.setenv("FMSCRIPT_EXT_DIR", str(ext_dir))
+    monkeypatch.delenv("FMSCRIPT_EXT", raising=False)
     monkeypatch.setenv("FMSCRIPT_WORKER_IDLE", "2")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("FMSCRIPT_BLAS", raising=False)
