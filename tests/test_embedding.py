@@ -211,3 +211,19 @@ def test_closed_interpreters_leave_nothing_behind(tmp_path):
         fm.close()
     gc.collect()
     assert alive and not [r for r in alive if r() is not None]
+
+
+def test_an_interpreter_nobody_closed_frees_its_file_once_its_record_is_committed(tmp_path):
+    # Its descriptors too: a test session or a server that drops interpreters must not run out of them.
+    import gc
+    import weakref
+
+    def run_one(i):
+        fm = Interpreter(file=str(tmp_path / f"g{i}.sqlite"), on_dialog=lambda t, m: None)
+        fm.database.create_table("T", [("Name", "text", False)])
+        fm.run_text("New Record/Request\nSet Field [ T::Name ; \"a\" ]")
+        return weakref.ref(fm.database)
+
+    alive = [run_one(i) for i in range(3)]
+    gc.collect()
+    assert not [r for r in alive if r() is not None]

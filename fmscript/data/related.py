@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import weakref
 from decimal import Decimal
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,11 @@ class PortalRow:
     #                                a commit that moves the row, or a row created or deleted
 
 
+def _weak(method):
+    ref = weakref.WeakMethod(method)
+    return lambda *args: ref()(*args)
+
+
 class Related:
     """A mixin of :class:`~fmscript.data.database.Database` (needs the schema, the graph, the window, the
     store's transaction and row cache)."""
@@ -58,9 +64,11 @@ class Related:
         self._overrides: dict[str, int | None] = {}
         self._active_object: tuple[str, int | None, str] | None = None  # (layout, record, object name)
         # A global match field's keys, read when a joined query runs (the value may not be committed yet), and
-        # an unstored calculation's, worked out for each joined record.
-        self.conn.create_function("fm_global_keys", 5, self._global_keys_json)
-        self.conn.create_function("fm_calc_keys", 5, self._calc_keys_json)
+        # an unstored calculation's, worked out for each joined record.  Weakly: the connection keeps its
+        # functions where the garbage collector does not look, so a bound method would keep an unclosed file
+        # (and its descriptors) alive for the whole process.
+        for name, method in (("fm_global_keys", self._global_keys_json), ("fm_calc_keys", self._calc_keys_json)):
+            self.conn.create_function(name, 5, _weak(method))
         self._evaluating_keys: set[tuple[str, str, int]] = set()
 
     # -- SQL ----------------------------------------------------------------------------------------------

@@ -27,6 +27,36 @@ MODCOUNT_SQL = ("CREATE TABLE IF NOT EXISTS fmscript_modcounts (table_name TEXT 
                 "count INTEGER NOT NULL, PRIMARY KEY (table_name, record_id)) WITHOUT ROWID")
 
 
+#: Files with an open transaction and an attached session: what the end of the process settles.  Held here only
+#: while the transaction is open, so that a file nobody closed is still freed (with its descriptors) once it is
+#: committed; a hook per file holding it for the whole process kept every file a long-lived program opened.
+_OPEN: set = set()
+_hook_registered = False
+
+
+def _register_exit_hook() -> None:
+    global _hook_registered
+    if _hook_registered:
+        return
+    _hook_registered = True
+    import atexit
+    atexit.register(_settle_at_exit)
+
+
+def _settle_at_exit() -> None:
+    for d in list(_OPEN):
+        if not d._in_tx or d._ended:
+            continue
+        try:
+            s = d._session
+            if s is not None and s.last_error == 0:
+                d.commit()
+            else:
+                d.revert()
+        except Exception:  # the process is ending: never a traceback here
+            pass
+
+
 class Store:
     """Reads, writes and transactions.  A mixin of :class:`~fmscript.data.database.Database`."""
 
@@ -41,7 +71,6 @@ class Store:
         self._row_cache: dict[tuple[str, int], dict] = {}
         self._ended = False
         self._session = None          # the session whose last error decides the end of the process
-        self._exit_hook = None  # the atexit fallback of attach(), unregistered by close()
         self._dirty: list[tuple[str, int]] = []  # records changed since the last record commit
         self._init_fielddefs()
         self._init_transactions()
@@ -205,6 +234,8 @@ class Store:
             except sqlite3.OperationalError as e:
                 raise busy_error(e) from None
             self._in_tx = True
+            if self._session is not None:
+                _OPEN.add(self)
 
     def _flush_globals(self) -> None:
         if not self._globals_dirty:
@@ -238,6 +269,7 @@ class Store:
             except sqlite3.OperationalError as e:
                 raise busy_error(e) from None
             self._in_tx = False
+            _OPEN.discard(self)
             self._new_records.clear()
         else:
             if self._globals_dirty:
@@ -289,6 +321,7 @@ class Store:
         elif self._in_tx:
             self.conn.execute("ROLLBACK")
             self._in_tx = False
+            _OPEN.discard(self)
         gone = list(self._new_records)
         self.forget_uncommitted(gone)
 
@@ -300,6 +333,7 @@ class Store:
         """After a rollback: the records rolled back leave the found sets; cached rows are dropped."""
         if not self.conn.in_transaction:
             self._in_tx = False
+            _OPEN.discard(self)
             self.flush_serials()  # serial numbers used are not given back
         self._dirty.clear()
         self._row_cache.clear()
@@ -335,31 +369,13 @@ class Store:
         leaves the open transaction to SQLite, which rolls it back, as it does for a killed process.
         """
         self._session = session
-        if self._exit_hook is not None:
-            return
-        import atexit
-
-        def at_exit(d=self):  # a strong reference: the database is gone by now otherwise
-            if not d._in_tx or d._ended:
-                return
-            try:
-                s = d._session
-                if s is not None and s.last_error == 0:
-                    d.commit()
-                else:
-                    d.revert()
-            except Exception:  # the process is ending: never a traceback here
-                pass
-        self._exit_hook = at_exit
-        atexit.register(at_exit)
+        if self._in_tx:
+            _OPEN.add(self)
+        _register_exit_hook()
 
     def _release_exit_hook(self) -> None:
-        """A closed file needs no fallback, and the hook's strong reference would keep every database a
-        long-lived process (an embedding program, the fuzzing suite) ever opened alive until it exits."""
-        if self._exit_hook is not None:
-            import atexit
-            atexit.unregister(self._exit_hook)
-            self._exit_hook = None
+        """A closed file needs no fallback."""
+        _OPEN.discard(self)
 
     @property
     def has_uncommitted(self) -> bool:

@@ -122,8 +122,11 @@ def test_packed_rows_give_the_losses_of_padded_batches(home, ext, monkeypatch):
     monkeypatch.setattr(fastext, "packed_attention", lambda: None)
     padded, t2 = _train(path, steps=10)
     assert not t2.packed
-    assert packed == pytest.approx(padded, rel=1e-5, abs=1e-6)
-    assert t1.validation_loss() == pytest.approx(t2.validation_loss(), rel=1e-5)
+    # the first loss differs only in summation order; ten optimiser steps later the rounding has grown (how
+    # much depends on the CPU's vector width: 3e-6 on an AVX2 EPYC), while a wrong packing is off by far more
+    assert packed[0] == pytest.approx(padded[0], rel=1e-5)
+    assert packed == pytest.approx(padded, rel=1e-4, abs=1e-6)
+    assert t1.validation_loss() == pytest.approx(t2.validation_loss(), rel=1e-4)
 
 
 def test_packed_batch_layout():
@@ -161,7 +164,8 @@ def test_training_losses_are_the_same_with_and_without_the_extension(home, ext, 
     fastext._state.clear()
     without, t2 = _train(path)
     assert not any("C++" in k for k in t2.kernels)
-    assert with_ext == pytest.approx(without, rel=1e-5, abs=1e-6)
+    assert with_ext[0] == pytest.approx(without[0], rel=1e-5)  # summation order only; later steps: as above
+    assert with_ext == pytest.approx(without, rel=1e-4, abs=1e-6)
 
 
 def test_bf16_base_weights_train_within_tolerance_of_float32(home, ext, tmp_path):
