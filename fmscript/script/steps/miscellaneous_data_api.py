@@ -629,9 +629,9 @@ def data_api(db, f, request: dict) -> dict:
 
 
 @step("Execute FileMaker Data API", labels=("Select", "Target"),
-      note="modId is the record's modification count, as in FileMaker; portalData answers every portal of the "
-           "layout (all the related table's fields) and writes related rows; script, script.prerequest and "
-           "script.presort run in this session, in the Data API's own window.")
+      note="Portal rows carry every field of the related table (fmscript's layouts place no fields); the request's "
+           "scripts run in the calling script's session (its $$ variables) on the Data API's own window; version, "
+           "layout.response and options are not read.")
 def execute_data_api(st: S.Step, c):
     """Answers a Data API request (JSON) about the current file with the Data API's JSON, in a field or variable."""
     target_opt = st.get("Target")
