@@ -381,3 +381,16 @@ def test_bad_script_keys_are_refused_before_anything_runs(fm, keys):
     got = api(fm, {"layouts": "Customers", "script.prerequest": "Log", **keys})
     assert code(got) == E_INVALID_PARAMETER
     assert fm.get_global("log") == ""
+
+
+def test_the_scripts_active_portal_row_stays_active(fm):
+    fm.set_global("req", json.dumps({"action": "update", "layouts": "Customers", "recordId": "1", "fieldData": {},
+                                     "portalData": {"Invoices": [{"Invoices::ID": 60, "Invoices::Status": "new"}]},
+                                     "script": "Log", "script.param": "after"}))
+    out = fm.run_text('Go to Layout [ "Invoices" ]\nGo to Record/Request/Page [ First ]\n'
+                      'Go to Portal Row [ Select ; 2 ]\n'
+                      'Execute FileMaker Data API [ Select ; Target: $r ; $$req ]\n'
+                      'Exit Script [ Get ( PortalRowNumber ) & " " & LineItems::Product & " " & '
+                      'JSONGetElement ( $r ; "response.scriptError" ) ]')
+    assert out == "2 Rope 0"
+    assert committed(fm, 'SELECT "CustomerID" FROM "Invoices" WHERE "ID" = 60') == [("1",)]
