@@ -135,12 +135,13 @@ def test_an_embeddings_request_whose_client_goes_is_stopped(server):
     line = "an embeddings request was stopped: its client went away"
     seen = server.log_path.read_text(errors="replace").count(line)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
-    body = json.dumps({"model": EMBED, "input": MANY * 6})  # far longer than the test waits
+    # Inputs as long as the model's context, a turn each: minutes of work were it not stopped.
+    body = json.dumps({"model": EMBED, "input": ["word " * 2000] * 200})
     conn.request("POST", "/v1/embeddings", body, {**server.headers, "Content-Type": "application/json"})
     wait_until(lambda: server.health()["generation"]["embeddings"] >= 1, 120, "the embeddings to start")
     conn.close()
     wait_until(lambda: server.log_path.read_text(errors="replace").count(line) > seen, 120, "the request to stop")
-    wait_until(lambda: server.health()["generation"]["embeddings"] == 0, 30, "no embeddings under way")
+    wait_until(lambda: server.health()["generation"]["embeddings"] == 0, 60, "the embeddings to stop")
     assert server.client(timeout=60).chat.completions.create(**SHORT).choices[0].message.content
 
 
@@ -191,3 +192,12 @@ def test_a_chat_asked_during_a_console_try_out_finishes_first(server):
     assert pages[0].status_code == 200 and short
     assert f'<pre id="answer">{escape(alone.choices[0].message.content)}</pre>' in page  # turns change no answer
     wait_until(lambda: server.health()["generation"]["answers"] == 0, 60, "no answer under way")
+
+
+def test_slices_bound_each_turn_by_inputs_and_tokens_and_keep_every_input_in_order():
+    from fmscript.server.genlock import EMBED_TURN_INPUTS as N, EMBED_TURN_TOKENS as T, slices
+
+    assert slices([1] * (2 * N + 1)) == [range(0, N), range(N, 2 * N), range(2 * N, 2 * N + 1)]
+    # A turn ends before the input that would pass the tokens; an input longer than a turn is one of its own.
+    assert slices([T // 2, T // 2, 1, T + 5, 3]) == [range(0, 2), range(2, 3), range(3, 4), range(4, 5)]
+    assert slices([]) == []
