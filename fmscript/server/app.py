@@ -152,8 +152,9 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
     app.state.engine = engine
     from .genlock import Turns
 
-    app.state.generation = Turns()  # answers take turns of a few tokens (genlock.py)
-    app.state.generation_lock = app.state.generation.lock  # held whole by embeddings and the console's try-out
+    # Every use of the generation lock takes turns (genlock.py): chat answers and the console's try-out a few
+    # tokens a turn, embeddings a slice of their inputs; nothing holds it for its whole work.
+    app.state.generation = Turns()
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, e: APIError):
@@ -212,7 +213,8 @@ def create_app(api_key: str | None = None, engine=None, keepalive: bool = True) 
                 "worker": {"running": worker.worker_running(), "pid": worker.worker_pid()},
                 "jobs": {"queued": len(store.list_jobs(limit=100000, status="queued")),
                          "running": len(store.running_jobs())},
-                "generation": {"answers": app.state.generation.answers}}
+                "generation": {"answers": app.state.generation.answers,
+                               "embeddings": app.state.generation.embeddings}}
 
     def openapi():
         """FastAPI's document without its 422 answers: validation errors here are OpenAI's 400."""

@@ -211,6 +211,20 @@ class _Run:
                 "total_tokens": self.prompt_tokens + self.completion_tokens}
 
 
+async def try_answer(request: Request, model: str, prompt: str, max_tokens: int) -> str:
+    """The whole greedy answer to one user ``prompt``, made as a chat answer is (the prompt checked against the
+    context, turns with the other requests, stopped when the client goes): the Admin Console's try-out."""
+    from fmscript.ai import generate as gen
+
+    body = ChatRequest(model=model, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens)
+    messages = gen.check_messages(body.messages)
+    await anyio.to_thread.run_sync(gen.load_model, model)
+    prompt_tokens = await anyio.to_thread.run_sync(gen.check_prompt, model, messages, None)
+    run = _Run(body, messages)
+    run.max_tokens = context_bound(run.max_tokens, model_context(model), prompt_tokens)
+    return await complete_unless_gone(request, request.app.state.generation, run, "a console try-out answer")
+
+
 @router.post("/chat/completions", responses=S.ok(S.ChatCompletion),
              summary="Answer chat messages with a base or tuned model (stream: SSE)")
 async def chat_completions(request: Request, body: ChatRequest):

@@ -12,13 +12,14 @@ import base64
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from fmscript.errors import FMScriptError
 
 from . import schemas as S
 from .errors import APIError, from_fmscript
+from .genlock import Turns, slices, unless_gone
 from .models import served
 
 router = APIRouter(prefix="/v1", tags=["embeddings"], responses=S.COMMON_ERRORS)
@@ -69,6 +70,16 @@ def _known(name: str) -> bool:
     return served(name) or name in BUILTIN_EMBEDDING_MODELS
 
 
+def _token_counts(model: str, texts: list[str]) -> list[int]:
+    """Each input's tokens (``usage``, and how the inputs are sliced into turns); a chat model is error 882 before
+    it is loaded as an embedding model."""
+    from fmscript.ai import modelstore
+    from fmscript.ai.embeddings import count_tokens, require_kind
+
+    require_kind(modelstore.resolve_model(model, fetch=True), "embedding", model)
+    return [count_tokens(model, t) for t in texts]
+
+
 @router.post("/embeddings", summary="Create embeddings")
 async def create_embeddings(request: Request, body: EmbeddingRequest) -> dict:
     """Vectors for the inputs, in OpenAI's list shape, in the inputs' order."""
@@ -83,15 +94,18 @@ async def create_embeddings(request: Request, body: EmbeddingRequest) -> dict:
                             "models).", param="model", code="model_not_found")
     texts = _texts(body)
     engine = request.app.state.engine
-    lock: anyio.Lock = request.app.state.generation_lock
+    turns: Turns = request.app.state.generation
     try:
-        async with lock:
-            vectors = await anyio.to_thread.run_sync(lambda: engine.embed(body.model, texts, {}))
+        sizes = await anyio.to_thread.run_sync(_token_counts, body.model, texts)
+        parts = [texts[r.start:r.stop] for r in slices(sizes)]
+        vectors = await unless_gone(request, "an embeddings request",
+                                    lambda gone: turns.in_slices(lambda p: engine.embed(body.model, p, {}),
+                                                                 parts, gone))
     except FMScriptError as e:
         raise from_fmscript(e, param="model") from None
-    from fmscript.ai.embeddings import count_tokens
-
-    tokens = sum(await anyio.to_thread.run_sync(lambda: [count_tokens(body.model, t) for t in texts]))
+    if vectors is None:  # the client went away: no one reads this
+        return Response(status_code=499)
+    tokens = sum(sizes)
     data: list[dict[str, Any]] = []
     for i, v in enumerate(vectors):
         v = np.asarray(v, dtype=np.float32)

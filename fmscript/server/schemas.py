@@ -171,6 +171,8 @@ class QueueState(BaseModel):
 
 class GenerationState(BaseModel):
     answers: int = Field(description="chat answers under way, taking turns on the generation lock")
+    embeddings: int = Field(description="embeddings requests under way, taking turns on it a slice of inputs at "
+                                        "a time")
 
 
 class Health(BaseModel):

@@ -30,6 +30,8 @@ from .keys import KeyStore
 
 HERE = Path(__file__).resolve().parent
 POLL_MS = 1500
+#: The longest answer the Models page's try-out asks for.
+TRY_MAX_TOKENS = 128
 #: Sent with every page: nothing loads from elsewhere, no inline script, no framing, nothing cached.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -473,7 +475,7 @@ def install(app, api_key: str | None) -> None:
 
     @router.post(PREFIX + "/models/try")
     async def try_model(request: Request):
-        from fmscript.ai.generate import generate
+        from fmscript.server.chat import try_answer
         from fmscript.server.errors import APIError
         from fmscript.server.models import require_served
 
@@ -486,9 +488,7 @@ def install(app, api_key: str | None) -> None:
         name, prompt = str(form.get("model") or ""), str(form.get("prompt") or "")
         try:
             require_served(name)
-            async with request.app.state.generation_lock:
-                answer = await anyio.to_thread.run_sync(
-                    lambda: generate(name, [{"role": "user", "content": prompt}], max_tokens=128))
+            answer = await try_answer(request, name, prompt, TRY_MAX_TOKENS)  # in turns, as a chat answer
         except APIError as e:
             return console.render(request, "models.html", status=400, errors=[e.message],
                                   **models_context(tried=name, asked=prompt))
