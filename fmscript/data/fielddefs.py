@@ -310,13 +310,14 @@ class FieldDefinitions:
         if ti is None:
             raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
         fi = ti.field(fname)
+        # Checked before a missing field is added: a refused definition leaves the file as it was.
+        check_options(self, ti, fi or FieldInfo(fname, ftype or "text"), opts)
+        if opts.kind == "calculation":
+            self.check_calculation(opts.calc)
         if fi is None or ftype is not None:
             self.add_field(ti.name, fname, ftype or (fi.type if fi else "text"))
             ti = self.tables()[table.casefold()]
             fi = ti.field(fname)
-        check_options(self, ti, fi, opts)
-        if opts.kind == "calculation":
-            self.check_calculation(opts.calc)
         self.commit()
         self.ensure_fielddefs()
         self.conn.execute("INSERT OR REPLACE INTO fmscript_field_options VALUES (?, ?, ?)",
