@@ -1,6 +1,7 @@
 """``fmscript db`` commands that define fields as FileMaker does (see :mod:`.fielddefs`):
 
     fmscript db calc-field    -f app.sqlite Invoices Total "Qty * Price" --type number
+    fmscript db calc-field    -f app.sqlite Invoices BillTo "Customers::Name" --context "Invoices 2"
     fmscript db summary-field -f app.sqlite Invoices GrandTotal --function total --of Total
     fmscript db auto-enter    -f app.sqlite Invoices ID --serial 1001
     fmscript db auto-enter    -f app.sqlite Invoices Created --creation timestamp
@@ -23,6 +24,8 @@ session_factory: Callable | None = None
 
 _TYPES = ("text", "number", "date", "time", "timestamp")
 _STAMPS = ("date", "time", "timestamp", "account")
+_CONTEXT_HELP = ("evaluate the calculation from the context of this occurrence of the table: related fields are "
+                 "followed from there")
 
 
 def add_commands(action) -> None:
@@ -33,6 +36,8 @@ def add_commands(action) -> None:
     a.add_argument("calculation")
     a.add_argument("--type", default="text", choices=_TYPES, help="the result's type (default text)")
     a.add_argument("--unstored", action="store_true", help="evaluate when read, never stored")
+    a.add_argument("--context", metavar="OCCURRENCE", help=_CONTEXT_HELP + " (default: the one it had, else "
+                   "the occurrence named like the table)")
 
     a = action("summary-field", "define a summary field (total, count, average, minimum, maximum, list)",
                cmd_summary_field)
@@ -60,6 +65,8 @@ def add_commands(action) -> None:
     a.add_argument("--on-commit", action="store_true", help="serial: generate on commit, not on creation")
     a.add_argument("--do-not-replace", action="store_true",
                    help="calculated value: keep an existing value when the fields it uses change")
+    a.add_argument("--context", metavar="OCCURRENCE",
+                   help="calculated value: " + _CONTEXT_HELP + " (default: the occurrence named like the table)")
     a.add_argument("--start", metavar="OCCURRENCE",
                    help="lookup: the occurrence of this table the lookup starts from (default: the table's own)")
     a.add_argument("--no-match", choices=("none", "lower", "higher"), default="none",
@@ -77,6 +84,7 @@ def add_commands(action) -> None:
     a.add_argument("--range", nargs=2, metavar=("FROM", "TO"))
     a.add_argument("--calc", help="a calculation that must be true")
     a.add_argument("--message", help="the message shown when validation fails")
+    a.add_argument("--context", metavar="OCCURRENCE", help="--calc: " + _CONTEXT_HELP)
     a.add_argument("--only-during-data-entry", action="store_true",
                    help="validate only at Commit Records / Commit Transaction (default: always)")
     a.add_argument("--clear", action="store_true", help="remove the validation options")
@@ -121,6 +129,8 @@ def cmd_calc_field(args) -> int:
     db = _open(args)
     opts = _current(db, args.table, args.field)
     opts.kind, opts.calc, opts.stored = "calculation", args.calculation, not args.unstored
+    if args.context is not None:
+        opts.context = args.context
     db.define_field(args.table, args.field, opts, ftype=args.type)
     return _done(db)
 
@@ -149,6 +159,8 @@ def cmd_auto_enter(args) -> int:
         opts.auto = {"data": args.data}
     elif args.calc is not None:
         opts.auto = {"calc": args.calc, "replace": not args.do_not_replace}
+        if args.context is not None:
+            opts.auto["context"] = args.context
     elif len(args.lookup) == 1:
         occ, sep, copy = args.lookup[0].rpartition("::")
         if not sep:
@@ -168,6 +180,8 @@ def cmd_auto_enter(args) -> int:
         opts.auto = {"lookup": {"match": match, "occurrence": occ, "other_match": other_match, "copy": copy}}
     else:
         raise UsageError("--lookup takes OCCURRENCE::FIELD (or the older MATCH OCCURRENCE::OTHER_MATCH COPY)")
+    if args.context is not None and args.calc is None:
+        raise UsageError("--context goes with --calc: only a calculation is evaluated from a context")
     stamp = args.creation or args.modification
     ti = db.tables()[args.table.casefold()]
     new_type = stamp if ti.field(args.field) is None and stamp in ("date", "time", "timestamp") else None
@@ -190,6 +204,10 @@ def cmd_validate(args) -> int:
                 v[key] = getattr(args, key)
         if args.range:
             v["range"] = list(args.range)
+        if args.context is not None:
+            if not args.calc:
+                raise UsageError("--context goes with --calc: only a calculation is evaluated from a context")
+            v["context"] = args.context
         if len(v) == 1:
             raise UsageError("give at least one rule: --not-empty, --unique, --value-list, --range or --calc")
         opts.validate = v

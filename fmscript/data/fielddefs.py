@@ -7,8 +7,12 @@ key of ``fmscript_meta`` (see :data:`FIELDDEFS_VERSION`), so a file without them
 Calculations (calculation fields, auto-enter calculations, validation by calculation) are evaluated with
 the calculation language of the session the file is attached to: the data layer never imports it, a step
 hands the session in (:meth:`~fmscript.data.store.Store.attach`).  A field calculation sees the record it
-belongs to: its unqualified field names (and names of any occurrence of the record's table) read that
-record, whatever the layout shows.
+belongs to, whatever the layout shows, and is evaluated "from the context of" one occurrence of its table
+(``context``; FileMaker's Specify Calculation dialog): its unqualified field names, and names of that
+occurrence, read the record; ``Occ::Field`` follows the graph from that occurrence (another occurrence of the
+same table that is related to it is a related record, one that is not related reads the record itself).
+Without a context, or when the occurrence named is gone, it is the occurrence named like the table (the one
+each table has, first in the file's order of occurrences).
 
 Lookups follow the relationship graph as FileMaker's do: starting from an occurrence of this table
 (``start``, default the table's own), they copy ``copy`` from the first related record of ``occurrence``
@@ -19,17 +23,18 @@ read and followed as it was.
 Options (the JSON object; every key optional)::
 
     {"kind": "normal" | "calculation" | "summary",
-     "calc": "text of a calculation field", "stored": true,
+     "calc": "text of a calculation field", "stored": true, "context": "an occurrence of this table",
      "summary": {"function": "total" | "count" | "average" | "minimum" | "maximum" | "list", "of": "Field"},
      "auto": {"serial": {"next": 1, "increment": 1, "generate": "creation" | "commit"},
               "creation": "date" | "time" | "timestamp" | "account",
               "modification": "date" | "time" | "timestamp" | "account",
-              "data": "a constant", "calc": "a calculation", "replace": false,
+              "data": "a constant", "calc": "a calculation", "replace": false, "context": "Occurrence",
               "lookup": {"start": "Invoices", "occurrence": "Customers", "copy": "Name",
                          "no_match": "none" | "lower" | "higher" | "constant", "constant": "…",
                          "skip_empty": true}},
      "validate": {"when": "always" | "entry", "not_empty": true, "unique": true, "value_list": "Name",
-                  "range": ["1", "10"], "calc": "a calculation", "message": "custom message"}}
+                  "range": ["1", "10"], "calc": "a calculation", "context": "Occurrence",
+                  "message": "custom message"}}
 """
 from __future__ import annotations
 
@@ -71,17 +76,20 @@ class FieldOptions:
     summary: dict = field(default_factory=dict)
     auto: dict = field(default_factory=dict)
     validate: dict = field(default_factory=dict)
+    context: str = ""  # the occurrence a calculation field is evaluated from ("": the table's own)
 
     @classmethod
     def from_json(cls, text: str) -> "FieldOptions":
         d = json.loads(text)
         return cls(d.get("kind", "normal"), d.get("calc", ""), bool(d.get("stored", True)), d.get("summary") or {},
-                   d.get("auto") or {}, d.get("validate") or {})
+                   d.get("auto") or {}, d.get("validate") or {}, d.get("context") or "")
 
     def to_json(self) -> str:
         d = {"kind": self.kind}
         if self.kind == "calculation":
             d["calc"], d["stored"] = self.calc, self.stored
+            if self.context:
+                d["context"] = self.context
         if self.kind == "summary":
             d["summary"] = self.summary
         if self.auto:
@@ -114,6 +122,20 @@ def check_options(db, ti: TableInfo, fi: FieldInfo, opts: FieldOptions) -> None:
         raise DataError(f"unknown field kind “{opts.kind}”; use one of {', '.join(KINDS)}", code=E_INVALID_PARAMETER)
     if opts.kind == "calculation" and not opts.calc.strip():
         raise DataError(f"the calculation field {ti.name}::{fi.name} needs a calculation", code=E_INVALID_PARAMETER)
+    if opts.context and opts.kind != "calculation":
+        raise DataError(f"{ti.name}::{fi.name} is not a calculation field: only a calculation is evaluated from the "
+                        "context of an occurrence", code=E_INVALID_PARAMETER)
+    if opts.context:
+        opts.context = check_context(db, ti, fi, opts.context)
+    for part, what in ((opts.auto, "auto-enter"), (opts.validate, "validation")):
+        if part.get("context"):
+            if not part.get("calc"):
+                raise DataError(f"the {what} option of {ti.name}::{fi.name} has a context but no calculation: "
+                                "only a calculation is evaluated from the context of an occurrence",
+                                code=E_INVALID_PARAMETER)
+            part["context"] = check_context(db, ti, fi, part["context"])
+        else:
+            part.pop("context", None)
     if opts.kind == "summary":
         fn = opts.summary.get("function", "")
         if fn not in SUMMARY_FUNCTIONS:
@@ -160,6 +182,25 @@ def check_options(db, ti: TableInfo, fi: FieldInfo, opts: FieldOptions) -> None:
         serial["next"] = to_text(serial["next"])
         if int(serial["increment"]) < 1:
             raise DataError("a serial number's increment is 1 or more", code=E_INVALID_PARAMETER)
+
+
+def check_context(db, ti: TableInfo, fi: FieldInfo, context) -> str:
+    """The occurrence a calculation of ``ti::fi`` is evaluated from, as the graph spells it: it must be an
+    occurrence of ``ti`` (FileMaker's "Evaluate this calculation from the context of" lists only those)."""
+    occs = db.occurrences()
+    name = context if isinstance(context, str) else ""
+    if name.casefold() not in occs:
+        theirs = [o for o, t in occs.values() if t == ti.name]
+        raise DataError(f"the calculation of {ti.name}::{fi.name} is evaluated from the context of “{name}”, which is "
+                        f"not a table occurrence (the occurrences of {ti.name}: {', '.join(theirs)})",
+                        code=E_TABLE_MISSING)
+    occ, table = occs[name.casefold()]
+    if table != ti.name:
+        theirs = [o for o, t in occs.values() if t == ti.name]
+        raise DataError(f"the calculation of {ti.name}::{fi.name} cannot be evaluated from the context of “{occ}”, "
+                        f"an occurrence of {table}: a calculation of {ti.name} is evaluated from one of its own "
+                        f"occurrences ({', '.join(theirs)})", code=E_TABLE_MISSING)
+    return occ
 
 
 LOOKUP_NO_MATCH = ("none", "lower", "higher", "constant")
@@ -220,7 +261,7 @@ class FieldDefinitions:
     def _init_fielddefs(self) -> None:
         self._field_options: dict[str, dict[str, FieldOptions]] | None = None
         self._serials: dict[tuple[str, str], str] = {}   # ahead of the file: never reverted
-        self._calc_scope: list[tuple[TableInfo, int]] = []
+        self._calc_scope: list[tuple[TableInfo, int, str]] = []  # (table, record, context occurrence)
 
     # -- storage ------------------------------------------------------------------------------------------
     def _has_fielddefs(self) -> bool:
@@ -269,13 +310,14 @@ class FieldDefinitions:
         if ti is None:
             raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
         fi = ti.field(fname)
+        # Checked before a missing field is added: a refused definition leaves the file as it was.
+        check_options(self, ti, fi or FieldInfo(fname, ftype or "text"), opts)
+        if opts.kind == "calculation":
+            self.check_calculation(opts.calc)
         if fi is None or ftype is not None:
             self.add_field(ti.name, fname, ftype or (fi.type if fi else "text"))
             ti = self.tables()[table.casefold()]
             fi = ti.field(fname)
-        check_options(self, ti, fi, opts)
-        if opts.kind == "calculation":
-            self.check_calculation(opts.calc)
         self.commit()
         self.ensure_fielddefs()
         self.conn.execute("INSERT OR REPLACE INTO fmscript_field_options VALUES (?, ?, ?)",
@@ -393,28 +435,43 @@ class FieldDefinitions:
                               "field_name = ?", (opts.to_json(), ti.name, ti.field(fname).name))
 
     # -- calculations -------------------------------------------------------------------------------------
-    def evaluate_for_record(self, ti: TableInfo, rid: int, text: str):
-        """A field calculation's value with ``rid`` of ``ti`` as its record."""
+    def evaluate_for_record(self, ti: TableInfo, rid: int, text: str, context: str | None = None):
+        """A field calculation's value with ``rid`` of ``ti`` as its record, evaluated from the context of the
+        occurrence ``context`` (see :meth:`calc_context`)."""
         session = self._session
         if session is None:
             raise DataError("field calculations need a session: run a step first, or hand one in with "
                             "db.attach(interpreter.session)", code=E_CALC_SYNTAX)
         calc = session.compile_runtime_calc(text, frozenset())
-        self._calc_scope.append((ti, rid))
+        self._calc_scope.append((ti, rid, self.calc_context(ti, context)))
         try:
             return calc.evaluate(CalcFrame(session))
         finally:
             self._calc_scope.pop()
 
+    def calc_context(self, ti: TableInfo, context: str | None) -> str:
+        """The occurrence a calculation of ``ti`` is evaluated from: ``context`` while it is an occurrence of
+        ``ti``; else (none given, or its occurrence is gone) the occurrence named like the table, which every
+        table has and which comes first among its occurrences."""
+        if context:
+            o = self.occurrences().get(context.casefold())
+            if o is not None and o[1] == ti.name:
+                return o[0]
+        return ti.name
+
     def scoped_record(self, table: str | None) -> tuple[TableInfo, int] | None:
-        """The record a field calculation is evaluated for, when ``table`` (None: unqualified) is its table."""
+        """The record a field calculation is evaluated for, when ``table`` (None: unqualified) means it: its
+        context occurrence, or another occurrence of its table that the graph does not relate to the context
+        (one that it relates, a self-join, means the related record, found through the graph)."""
         if not self._calc_scope:
             return None
-        ti, rid = self._calc_scope[-1]
-        if table is None:
+        ti, rid, occ = self._calc_scope[-1]
+        if table is None or table.casefold() == occ.casefold():
             return ti, rid
         other = self.table_of(table)
-        return (ti, rid) if other is not None and other.name == ti.name else None
+        if other is None or other.name != ti.name:
+            return None
+        return None if self.graph_path(occ, table) else (ti, rid)
 
     def computed_value(self, occ: str, ti: TableInfo, fi: FieldInfo, opts: FieldOptions, rid: int | None,
                        related: bool = False):
@@ -432,7 +489,7 @@ class FieldDefinitions:
             rid = self.record_for(occ)
         if rid is None:
             return ""
-        return self.evaluate_for_record(ti, rid, opts.calc)
+        return self.evaluate_for_record(ti, rid, opts.calc, opts.context)
 
     def summarise(self, ti: TableInfo, opts: FieldOptions, ids: list[int]):
         """A summary field over ``ids`` (the found set, or one break group of GetSummary)."""
@@ -442,7 +499,7 @@ class FieldDefinitions:
             return ""
         of_opts = self.field_options(ti.name, of.name)
         if of_opts is not None and of_opts.kind == "calculation" and not of_opts.stored:
-            raw_values = [self.evaluate_for_record(ti, rid, of_opts.calc) for rid in ids]
+            raw_values = [self.evaluate_for_record(ti, rid, of_opts.calc, of_opts.context) for rid in ids]
         else:
             raw_values = [from_storage(raw, of.type) for raw in self._column_values(ti, of, ids)]
         values = [v for v in raw_values if v != ""]
@@ -531,7 +588,8 @@ class FieldDefinitions:
             if opts is not None and "lookup" in opts.auto and "match" not in opts.auto["lookup"]:
                 self._lookup(ti, rid, fi, opts.auto["lookup"], on_create=True)
             if opts is not None and "calc" in opts.auto:
-                self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.auto["calc"]))
+                self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.auto["calc"],
+                                                                        opts.auto.get("context")))
         self._recompute_stored(ti, rid)
 
     def after_write(self, ti: TableInfo, rid: int, changed: FieldInfo) -> None:
@@ -554,7 +612,7 @@ class FieldDefinitions:
             if "calc" in a and key in references(a["calc"]):
                 current = (self.row(ti.name, rid) or {}).get(fi.name.casefold())
                 if a.get("replace", True) or current is None or current == "":
-                    self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, a["calc"]))
+                    self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, a["calc"], a.get("context")))
         self._recompute_stored(ti, rid)
 
     def lookup_match_fields(self, ti: TableInfo, lk: dict) -> set[str]:
@@ -642,7 +700,7 @@ class FieldDefinitions:
         for fi in ti.record_fields:
             opts = defs.get(fi.name.casefold())
             if opts is not None and opts.kind == "calculation" and opts.stored:
-                self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.calc))
+                self._store_value(ti, rid, fi, self.evaluate_for_record(ti, rid, opts.calc, opts.context))
 
     def _recompute_all(self, ti: TableInfo) -> None:
         if self._session is None:

@@ -90,7 +90,7 @@ class Queries:
         evaluates the calculation in each record, slowly but exactly, and so does fmscript."""
         opts = self.field_options(ti.name, fi.name)
         candidates = sorted(ids) if ids is not None else self.all_ids(ti.name)
-        values = {rid: self.evaluate_for_record(ti, rid, opts.calc) for rid in candidates}
+        values = {rid: self.evaluate_for_record(ti, rid, opts.calc, opts.context) for rid in candidates}
         if criterion == "!":
             keys = {rid: F.duplicate_key(to_storage(v, fi.type), fi.type) for rid, v in values.items()}
             counts: dict = {}

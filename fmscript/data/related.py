@@ -120,7 +120,7 @@ class Related:
             return None
         self._evaluating_keys.add(key)
         try:
-            return to_storage(self.evaluate_for_record(ti, rid, calc.calc), fi.type)
+            return to_storage(self.evaluate_for_record(ti, rid, calc.calc, calc.context), fi.type)
         finally:
             self._evaluating_keys.discard(key)
 
@@ -371,11 +371,12 @@ class Related:
     def origin(self) -> tuple[str | None, int | None, bool]:
         """Where related fields are followed from: ``(occurrence, record, in a field calculation)``.  A field
         calculation (a calculation field, an auto-enter or validation calculation, a calculated match field)
-        starts from its own record, through the occurrence named like its table (FileMaker evaluates it from
-        its context, not the layout's); anything else from the current layout's record."""
+        starts from its own record, through the occurrence it is evaluated from (its "context", by default the
+        one named like its table: FileMaker evaluates it from there, not from the layout's); anything else
+        from the current layout's record."""
         if self._calc_scope:
-            ti, rid = self._calc_scope[-1]
-            return ti.name, rid, True
+            _ti, rid, occ = self._calc_scope[-1]
+            return occ, rid, True
         base = self.current_occurrence()
         return base, (self.context(base).current() if base is not None else None), False
 
@@ -533,7 +534,7 @@ class Related:
             return ()
         calc = self.unstored_calculation(ti.name, fi.name)
         if calc is not None:  # worked out for each related record (its column holds nothing)
-            return tuple(self.evaluate_for_record(ti, r, calc.calc) for r in self.related_ids(hops, rid))
+            return tuple(self.evaluate_for_record(ti, r, calc.calc, calc.context) for r in self.related_ids(hops, rid))
         rows = self.related_query(hops, rid, qident(fi.name))
         if fi.type == "number":  # integers of a numeric column need no parsing (the common key-and-amount case)
             return tuple(Decimal(v) if type(v) is int else from_storage(v, "number") for (v,) in rows)

@@ -75,7 +75,7 @@ def validate_record(db, ti: TableInfo, rid: int, data_entry: bool) -> None:
                 raise _fail(ti, fi, rule, f"must be from {to_text(lo)} to {to_text(hi)}, not {to_text(value)}",
                             E_VALUE_NOT_IN_RANGE)
         calc = rule.get("calc")
-        if calc and not to_bool(db.evaluate_for_record(ti, rid, calc)):
+        if calc and not to_bool(db.evaluate_for_record(ti, rid, calc, rule.get("context"))):
             raise _fail(ti, fi, rule, f"failed its validation calculation “{calc}”", E_VALUE_FAILED_CALC)
 
 

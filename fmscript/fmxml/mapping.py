@@ -44,6 +44,21 @@ def calc_of(el) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n") if text is not None else None
 
 
+def context_of(el) -> str | None:
+    """The occurrence an option's calculation is evaluated from ("Evaluate this calculation from the context
+    of"): FileMaker writes it as the ``<Calculation>``'s own ``<TableOccurrenceReference>`` (a ``table``
+    attribute is read too); ``None`` when the export does not say."""
+    if el is None:
+        return None
+    c = el.find("Calculated/Calculation")
+    if c is None:
+        c = el.find("Calculation")
+    if c is None:
+        return None
+    ref = c.find("TableOccurrenceReference")
+    return (ref.get("name") if ref is not None else c.get("table")) or None
+
+
 def _literal(text: str) -> str | None:
     """The text of a calculation that is one quoted text constant, else None."""
     t = text.strip()
@@ -66,6 +81,8 @@ def field_options(f) -> tuple[dict, dict | None, list[str]]:
             problems.append("a calculation field without a calculation")
         else:
             opts.update(kind="calculation", calc=text, stored=_true(storage, "storeCalculationResults", "True"))
+            if context_of(f):
+                opts["context"] = context_of(f)
     elif kind == "Summary":
         info = f.find("SummaryInfo")
         if info is None:
@@ -103,6 +120,8 @@ def field_options(f) -> tuple[dict, dict | None, list[str]]:
             if text:
                 auto["calc"] = text
                 auto["replace"] = ae.get("overwriteExisting", ae.get("overwriteExistingValue", "True")) == "True"
+                if context_of(ae):
+                    auto["context"] = context_of(ae)
                 if _true(ae, "alwaysEvaluate"):
                     problems.append("auto-enter “evaluate even if all referenced fields are empty” (fmscript "
                                     "evaluates when a referenced field changes)")
@@ -154,6 +173,8 @@ def field_options(f) -> tuple[dict, dict | None, list[str]]:
             text = calc_of(val)
             if text:
                 rule["calc"] = text
+                if context_of(val):
+                    rule["context"] = context_of(val)
         if val.find("MaximumSize") is not None:
             problems.append("validation “maximum number of characters”")
         if val.find("StrictDataType") is not None:
