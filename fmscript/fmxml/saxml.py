@@ -25,6 +25,11 @@ BOOLEAN_TAGS = {"With dialog": "NoInteract", "Pause": "Pause", "Restore": "Resto
                 "Skip data entry validation": "Option", "Override ESS locking conflicts": "ESSForceCommit"}
 BOOLEAN_IDS = {"128": "NoInteract", "16777216": "Pause"}
 
+#: Steps whose options the export keeps only in the bits of ``<Options>`` (no ``<ParameterValues>``): their text
+#: comes from DDR_INFO (``#[OBSOLETE]  Set Allowed Orientations [ Portrait:On; … ]``).
+OPTIONS_IN_FLAGS = {"Set Allowed Orientations"}
+OBSOLETE = "#[OBSOLETE]"
+
 ROW_PAGE = {"First": "First", "Last": "Last", "Previous": "Previous", "Next": "Next",
             "By Calculation": "ByCalculation", "ByCalculation": "ByCalculation"}
 
@@ -170,7 +175,7 @@ def needs_text(step: ET.Element, snippet_step: ET.Element, unknown: list[str]) -
     params = step.find("ParameterValues")
     has_params = params is not None and any(p.get("type") not in UI_ONLY_PARAMETERS for p in params)
     if name not in SPECS:
-        return has_params
+        return has_params or name in OPTIONS_IN_FLAGS
     read = set().union(*(p.tags for p in SPECS[name])) if SPECS[name] else set()
     return bool(unknown) or any(c.tag not in read for c in snippet_step)
 
@@ -181,6 +186,8 @@ def with_step_text(snippet_step: ET.Element, text: str) -> ET.Element | None:
     t = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if t.startswith("// "):
         t = t[3:]
+    if t.startswith(OBSOLETE):  # how FileMaker prints a step it no longer offers
+        t = t[len(OBSOLETE):].lstrip()
     if not t:
         return None
     # no brackets: FileMaker shows every option at its default (``Refresh Window``)
