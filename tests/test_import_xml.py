@@ -531,3 +531,31 @@ def _csv(tmp_path: Path) -> Path:
     p = tmp_path / "people.csv"
     p.write_text("Name,Age\nZoë,3\n", encoding="utf-8")
     return p
+
+
+# -- the fmSyntaxColorizer script of the full Ooe export (its Insert from URL, Replace Field Contents, Sort Records
+# and obsolete steps; see the fixture README) ------------------------------------------------------------------------
+COLORIZER = Path(__file__).parent / "fixtures" / "filemaker_xml" / "ooe-fmsyntaxcolorizer-script.xml"
+
+
+def test_the_fmsyntaxcolorizer_steps_filemaker_printed_pass_check(tmp_path):
+    """Every step text parses and checks; what is left is a step its author left without its target or field
+    (“… needs …”), on these lines only."""
+    summary = import_xml(COLORIZER, tmp_path / "c.sqlite", tmp_path / "scripts", lambda m: None)
+    assert summary.counts["scripts"] == 1 and summary.counts.get("steps not converted", 0) == 0
+    [path] = (tmp_path / "scripts").rglob("*.fmscript")
+    text = path.read_text()
+    assert "Set Allowed Orientations [ Portrait:On; Portrait Upside Down:Off" in text  # kept from DDR_INFO
+    fm = Interpreter(file=tmp_path / "c.sqlite", on_dialog=lambda t, m: None)
+    try:
+        _, found = fm.check_text(text, str(path), path.stem, run_time=False)
+    finally:
+        fm.close()
+    errors = [e for e in found if e.kind != "warning"]
+    assert [e.message for e in errors if " needs " not in e.message] == []
+    lines = text.splitlines()
+    needs = sorted({lines[e.span.line - 1] for e in errors})
+    assert needs == sorted({"Insert from URL [ $WebContent ; Select ]", "Insert from URL [ No dialog ]",
+                            'Insert from URL [ cURL options: "-X PUT" ; Select ]', "Insert from URL [ <Table Missing> ]",
+                            "Insert from URL [ $URL ; No dialog ]", "Replace Field Contents [ <Table Missing> ]",
+                            "Replace Field Contents [ Replace with calculation: 123456 ]"})
