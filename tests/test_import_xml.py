@@ -533,19 +533,20 @@ def _csv(tmp_path: Path) -> Path:
     return p
 
 
-# -- the fmSyntaxColorizer script of the full Ooe export (its Insert from URL, Replace Field Contents, Sort Records
-# and obsolete steps; see the fixture README) ------------------------------------------------------------------------
-COLORIZER = Path(__file__).parent / "fixtures" / "filemaker_xml" / "ooe-fmsyntaxcolorizer-script.xml"
+# -- every step text form FileMaker prints for the data steps, in our own script (see the fixture README) -----------
+STEP_FORMS = Path(__file__).parent / "fixtures" / "filemaker_xml" / "handwritten-step-forms.xml"
 
 
-def test_the_fmsyntaxcolorizer_steps_filemaker_printed_pass_check(tmp_path):
-    """Every step text parses and checks; what is left is a step its author left without its target or field
-    (“… needs …”), on these lines only."""
-    summary = import_xml(COLORIZER, tmp_path / "c.sqlite", tmp_path / "scripts", lambda m: None)
+def test_every_step_form_filemaker_prints_passes_check(tmp_path):
+    """Our own script in FileMaker 22's export shape, with every text form of Insert from URL, Replace Field
+    Contents, Sort Records and the obsolete steps that FileMaker prints: each parses and checks; what is left is a
+    step written without its target or field (“… needs …”), on these lines only."""
+    summary = import_xml(STEP_FORMS, tmp_path / "c.sqlite", tmp_path / "scripts", lambda m: None)
     assert summary.counts["scripts"] == 1 and summary.counts.get("steps not converted", 0) == 0
     [path] = (tmp_path / "scripts").rglob("*.fmscript")
     text = path.read_text()
     assert "Set Allowed Orientations [ Portrait:On; Portrait Upside Down:Off" in text  # kept from DDR_INFO
+    assert 'override language: “French”' in text and "Do not automatically encode URL" in text
     fm = Interpreter(file=tmp_path / "c.sqlite", on_dialog=lambda t, m: None)
     try:
         _, found = fm.check_text(text, str(path), path.stem, run_time=False)
@@ -555,7 +556,7 @@ def test_the_fmsyntaxcolorizer_steps_filemaker_printed_pass_check(tmp_path):
     assert [e.message for e in errors if " needs " not in e.message] == []
     lines = text.splitlines()
     needs = sorted({lines[e.span.line - 1] for e in errors})
-    assert needs == sorted({"Insert from URL [ $WebContent ; Select ]", "Insert from URL [ No dialog ]",
-                            'Insert from URL [ cURL options: "-X PUT" ; Select ]', "Insert from URL [ <Table Missing> ]",
-                            "Insert from URL [ $URL ; No dialog ]", "Replace Field Contents [ <Table Missing> ]",
-                            "Replace Field Contents [ Replace with calculation: 123456 ]"})
+    assert needs == sorted({"Insert from URL [ $reply ; Select ]", "Insert from URL [ No dialog ]",
+                            'Insert from URL [ cURL options: "--head" ; Select ]', "Insert from URL [ <Table Missing> ]",
+                            "Insert from URL [ $endpoint ; No dialog ]", "Replace Field Contents [ <Table Missing> ]",
+                            "Replace Field Contents [ Replace with calculation: 2 * 21 ]"})
