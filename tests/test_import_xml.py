@@ -497,8 +497,8 @@ def test_an_import_stopped_while_mapping_leaves_the_previous_file_and_nothing_el
 
 def test_export_and_import_records_as_filemakers_text_prints_them(tmp_path, monkeypatch):
     """The options FileMaker's step text prints (File Name, Character Set, Field Mapping one entry a line, Yes/No
-    switches, an unquoted http:// source) parse; what fmscript's import cannot honour is refused by check with a
-    sentence, never run differently."""
+    switches, an unquoted http:// source) parse; what FileMaker would not take either is refused by check with a
+    sentence."""
     monkeypatch.chdir(tmp_path)
     db = Database(tmp_path / "p.sqlite")
     db.create_table("People", [("Name", "text", False), ("Age", "number", False)])
@@ -513,11 +513,10 @@ Export Records [ File Name: “file:out.csv”; Automatically open; Create email
         with pytest.raises(UnicodeDecodeError):
             (tmp_path / "out.csv").read_bytes().decode("utf-8")  # written in the character set asked for
         refused = {
-            'Import Records [ Source: “file:in.csv”; Method: Update; Field Mapping: ; No dialog ]': "update or replace",
-            'Import Records [ Folder Name: folder;  File Type: Text files; Method: Add ]': "“Folder Name”",
-            'Import Records [ XML (from http): http://example.com/a.xml; Method: Add ]': "“XML (from http)”",
-            'Import Records [ Source: “file:in.csv”; Character Set: “Mac Roman” ]': "reads UTF-8",
-            'Import Records [ Source: “file:in.csv”; Field Mapping: Source field 1 import to T::Name ]': "by name",
+            'Import Records [ Source: “file:in.csv”; Method: Merge; No dialog ]': "Add, Replace or Update",
+            'Import Records [ Folder Name: folder;  File Type: Spreadsheets; Method: Add ]': "File Type is",
+            'Import Records [ Source: “file:in.csv”; Character Set: “EBCDIC” ]': "no character set “EBCDIC”",
+            'Import Records [ Source: “file:in.csv”; Field Mapping: Source 1 to T::Name ]': "not a line of",
             'Export Records [ File Name: “file:o.csv”; Character Set: “EBCDIC” ]': "character set “EBCDIC”",
         }
         for text, words in refused.items():

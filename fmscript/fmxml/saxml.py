@@ -212,7 +212,8 @@ def bracket_groups(text: str) -> list[str]:
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             i = n if end < 0 else end + 1
-        elif text.startswith("//", i) and depth > 0:
+        elif text.startswith("//", i) and depth > 0 and not (i > 0 and text[i - 1] == ":"):
+            # (“http://” FileMaker prints unquoted in XML (from http): http://host/x.xml is no comment)
             end = text.find("\n", i)
             i = n if end < 0 else end - 1
         elif c == "[":
