@@ -427,7 +427,10 @@ def import_records(db: Database, table: str, src: Source, mapping: Mapping | Non
                                if in_txn else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
     insert = (f"INSERT INTO {qident(ti.name)} ({', '.join(qident(fi.name) for _, fi in cols)}) "
               f"VALUES ({', '.join('?' * len(cols))})")
-    update = f"UPDATE {qident(ti.name)} SET {', '.join(qident(fi.name) + ' = ?' for _, fi in cols)} WHERE rowid = ?"
+    # A match field only finds the records an Update changes; a record added from the rest takes its value too.
+    set_cols = [(i, fi) for i, fi in cols if (i, fi) not in match] or cols
+    update = (f"UPDATE {qident(ti.name)} SET {', '.join(qident(fi.name) + ' = ?' for _, fi in set_cols)} "
+              "WHERE rowid = ?")
     created, changed = [], []
     number = 0
     try:
@@ -443,11 +446,11 @@ def import_records(db: Database, table: str, src: Source, mapping: Mapping | Non
                     rids = []
                 if rids:
                     for rid in rids:
-                        db.conn.execute(update, [value(row, i, fi) for i, fi in cols] + [rid])
+                        db.conn.execute(update, [value(row, i, fi) for i, fi in set_cols] + [rid])
                         changed.append(rid)
                         db.forget_cached_row(ti.name, rid)
                         if defs:
-                            for _, fi in cols:
+                            for _, fi in set_cols:
                                 db.after_write(ti, rid, fi)
                             validate_record(db, ti, rid, data_entry=False)
                     continue
