@@ -538,7 +538,8 @@ STEP_FORMS = Path(__file__).parent / "fixtures" / "filemaker_xml" / "handwritten
 
 def test_every_step_form_filemaker_prints_passes_check(tmp_path):
     """Our own script in FileMaker 22's export shape, with every text form of Insert from URL, Replace Field
-    Contents, Sort Records and the obsolete steps that FileMaker prints: each parses and checks; what is left is a
+    Contents, Sort Records, the obsolete steps, Import Records (files, spreadsheets, folders, XML with XSLT, character
+    sets) and Perform Script of a deleted script that FileMaker prints: each parses and checks; what is left is a
     step written without its target or field (“… needs …”), on these lines only."""
     summary = import_xml(STEP_FORMS, tmp_path / "c.sqlite", tmp_path / "scripts", lambda m: None)
     assert summary.counts["scripts"] == 1 and summary.counts.get("steps not converted", 0) == 0
@@ -546,6 +547,9 @@ def test_every_step_form_filemaker_prints_passes_check(tmp_path):
     text = path.read_text()
     assert "Set Allowed Orientations [ Portrait:On; Portrait Upside Down:Off" in text  # kept from DDR_INFO
     assert 'override language: “French”' in text and "Do not automatically encode URL" in text
+    assert text.count("Import Records [") == 32 and "Perform Script [ <unknown> from file: “” (file not open) ]" in text
+    # an unquoted http:// URL is no comment: the step keeps its options
+    assert "Import Records [ XML (from http): https://example.com/feed.xml ; No dialog ]" in text
     fm = Interpreter(file=tmp_path / "c.sqlite", on_dialog=lambda t, m: None)
     try:
         _, found = fm.check_text(text, str(path), path.stem, run_time=False)
