@@ -33,12 +33,13 @@ from .values import to_storage
 
 #: FileMaker's names of character sets (Import Records lists the first ten; Export Records' older names follow)
 #: → Python's codecs.
-CHARACTER_SETS = {"mac roman": "mac_roman", "windows ansi": "cp1252", "dos oem": "cp437", "unicode": "utf-16",
-                  "unicode (big endian)": "utf-16-be", "utf-8": "utf-8-sig", "shift jis": "cp932",
-                  "simplified chinese (gb)": "gbk", "traditional chinese (big-5)": "cp950",
-                  "korean (euc-kr)": "euc_kr", "unicode (utf-8)": "utf-8-sig", "unicode (utf-16)": "utf-16",
-                  "windows (ansi)": "cp1252", "ascii (dos)": "cp437", "macintosh": "mac_roman",
-                  "japanese (shift-jis)": "cp932"}
+CHARACTER_SETS = {"Mac Roman": "mac_roman", "Windows ANSI": "cp1252", "DOS OEM": "cp437", "Unicode": "utf-16",
+                  "Unicode (big endian)": "utf-16-be", "UTF-8": "utf-8-sig", "Shift JIS": "cp932",
+                  "Simplified Chinese (GB)": "gbk", "Traditional Chinese (Big-5)": "cp950",
+                  "Korean (EUC-KR)": "euc_kr", "Unicode (UTF-8)": "utf-8-sig", "Unicode (UTF-16)": "utf-16",
+                  "Windows (ANSI)": "cp1252", "ASCII (DOS)": "cp437", "Macintosh": "mac_roman",
+                  "Japanese (Shift-JIS)": "cp932"}
+_FOLDED = {k.casefold(): v for k, v in CHARACTER_SETS.items()}
 #: What a folder import gives (fmscript's order of FileMaker's source fields).
 TEXT_FOLDER_FIELDS = ["Text Content", "File Name", "File Path"]
 PICTURE_FOLDER_FIELDS = ["Image", "File Name", "File Path", "Image Thumbnail"]
@@ -49,7 +50,7 @@ TEXT_SUFFIXES = {".txt", ".text", ".csv", ".tab", ".tsv", ".md", ".html", ".htm"
 
 def codec(name: str) -> str | None:
     """The codec of FileMaker's character-set name (``“Mac Roman”``), None when FileMaker has no such set."""
-    return CHARACTER_SETS.get(name.strip().strip('"“”').strip().casefold())
+    return _FOLDED.get(name.strip().strip('"“”').strip().casefold())
 
 
 @dataclass

@@ -190,7 +190,8 @@ def _field_mapping(st: S.Step, c):
            "from a file, URL or calculation in FileMaker's FMPXMLRESULT grammar, after an XSLT 1.0 stylesheet. "
            "Methods Add, Replace (the found set in order) and Update (by the match fields), Add remaining. Without "
            "a Field Mapping fields are matched by name (a missing table is created from a file's columns); with "
-           "one, by FileMaker's source field numbers. Auto-enter options always run for new records (Do "
+           "one, by FileMaker's source field numbers; rows without names (Fields Name Row: -1) go into the fields in their "
+           "order. Auto-enter options always run for new records (Do "
            "Auto-Enter is read, not needed). One transaction: a failing record imports nothing.")
 def import_records(st: S.Step, c):
     """Imports records from a file, a folder or XML into a table, adding, replacing or updating records."""
@@ -209,7 +210,7 @@ def import_records(st: S.Step, c):
         codec_name = codec(name)
         if codec_name is None:
             raise c.error(f"FileMaker has no character set “{name.strip(chr(34) + '“”')}”; it lists "
-                          + ", ".join(k.title() for k in list(CHARACTER_SETS)[:10]), charset.pos)
+                          + ", ".join(list(CHARACTER_SETS)[:10]), charset.pos)
     mapping = _field_mapping(st, c)
     header_row = st.get("Fields Name Row")
     row_number = None
@@ -295,13 +296,6 @@ def import_records(st: S.Step, c):
     return run
 
 
-#: FileMaker's names of the character sets Export Records writes → Python's codecs.
-CHARACTER_SETS = {"unicode (utf-8)": "utf-8", "utf-8": "utf-8", "unicode (utf-16)": "utf-16",
-                  "unicode": "utf-16", "windows (ansi)": "cp1252", "ascii (dos)": "cp437", "macintosh": "mac_roman",
-                  "japanese (shift-jis)": "shift_jis", "simplified chinese (gb)": "gb2312",
-                  "traditional chinese (big-5)": "big5", "korean (euc-kr)": "euc_kr"}
-
-
 def yes_no(opt, c) -> bool:
     """An On/Off option, also as FileMaker's text prints some (``Create folders:Yes``)."""
     if opt is not None and isinstance(opt.value, S.Calc) and isinstance(opt.value.node, C.Name) \
@@ -311,18 +305,19 @@ def yes_no(opt, c) -> bool:
 
 
 def character_set(st: S.Step, c) -> str:
-    """The codec of a step's ``Character Set: “Unicode (UTF-8)”`` (UTF-8 when it has none)."""
+    """The codec of a step's ``Character Set: “Unicode (UTF-8)”`` (UTF-8 when it has none): FileMaker's names,
+    the ones Import Records lists and Export Records' older ones."""
+    from ...data.importing import CHARACTER_SETS, codec
     opt = st.get("Character Set")
     if opt is None or opt.value is None:
         return "utf-8"
     name = opt.value.name if isinstance(opt.value, S.Word) else \
         getattr(getattr(opt.value, "node", None), "value", getattr(opt.value, "text", ""))
-    codec = CHARACTER_SETS.get(str(name).strip().strip('"“”').casefold())
-    if codec is None:
+    found = codec(str(name))
+    if found is None:
         raise c.error(f"fmscript does not know the character set “{name}”: use one of "
-                      "Unicode (UTF-8), Unicode (UTF-16), Windows (ANSI), ASCII (DOS), Macintosh, Japanese "
-                      "(Shift-JIS), Simplified Chinese (GB), Traditional Chinese (Big-5), Korean (EUC-KR)", opt.pos)
-    return codec
+                      + ", ".join(CHARACTER_SETS), opt.pos)
+    return "utf-8" if found == "utf-8-sig" else found  # an export writes no byte order mark
 
 
 @step("Export Records", labels=("File Name", "Create folders", "Automatically open", "Create email",
