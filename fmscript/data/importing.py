@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import sqlite3
+import ssl
 import struct
 import urllib.error
 import urllib.request
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from ..calc.values import Container
 from ..errors import (E_CONNECTION_FAILED, E_FIELD_MISSING, E_FILE_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID,
-                      E_PROTOCOL_UNSUPPORTED, E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, E_XSL_TRANSFORM,
+                      E_PROTOCOL_UNSUPPORTED, E_SSL_ERROR, E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, E_XSL_TRANSFORM,
                       DataError)
 from . import paths
 from .database import Database, TableInfo, qident
@@ -300,22 +301,27 @@ def read_folder(folder: Path, pictures: bool, enclosed: bool, reference: bool = 
     return Source(list(PICTURE_FOLDER_FIELDS if pictures else TEXT_FOLDER_FIELDS), rows, True, folder.name)
 
 
-def fetch(location: str, what: str) -> bytes:
-    """An XML or XSL source given as a URL (http, https; FileMaker's 1630-series errors)."""
+def fetch(location: str, what: str, verify: bool = False) -> bytes:
+    """An XML or XSL source given as a URL (http, https; FileMaker's 1630-series errors). As in FileMaker, an
+    https server's certificate is checked only with Verify SSL Certificates."""
     if not re.match(r"^https?://[^/\s]+", location, re.I):
         if re.match(r"^[a-z][a-z0-9+.-]*://", location, re.I):
             raise DataError(f"the {what} URL “{location}” uses a protocol Import Records cannot read (http, https)",
                             code=E_PROTOCOL_UNSUPPORTED)
         raise DataError(f"“{location}” is not a URL (http://host/file.xml)", code=E_JSON_INVALID)
     try:
-        with urllib.request.urlopen(location, timeout=60) as r:  # noqa: S310 (checked: http or https)
+        context = ssl.create_default_context()
+        if not verify:  # FileMaker's default: the certificate is not checked
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with urllib.request.urlopen(location, timeout=60, context=context) as r:  # noqa: S310 (http or https)
             return r.read()
     except urllib.error.HTTPError as e:
         raise DataError(f"the {what} at {location} could not be fetched: HTTP {e.code}",
                         code=E_FILE_MISSING) from None
     except (urllib.error.URLError, OSError) as e:
-        raise DataError(f"the {what} at {location} could not be fetched: {getattr(e, 'reason', e)}",
-                        code=E_CONNECTION_FAILED) from None
+        reason = getattr(e, "reason", e)
+        code = E_SSL_ERROR if isinstance(reason, ssl.SSLError) else E_CONNECTION_FAILED
+        raise DataError(f"the {what} at {location} could not be fetched: {reason}", code=code) from None
 
 
 _FMP = "{http://www.filemaker.com/fmpxmlresult}"

@@ -287,3 +287,25 @@ def test_a_replace_that_fails_validation_changes_nothing(fm, tmp_path):
     assert rows(fm, "SELECT Name, Age FROM People ORDER BY rowid") == [("Bo", "1"), ("Ada", "2")]
     assert fm.run_text('Go to Layout [ “People” ]\nShow All Records\nGo to Record/Request/Page [ First ]\n'
                        'Exit Script [ People::Name ]') == "Bo"  # the cached record is read again
+
+
+def test_an_https_source_is_checked_only_with_verify_ssl_certificates(fm):
+    import ssl
+    from pathlib import Path
+    certs = Path(__file__).parent.parent / "server" / "data"
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs / "selfsigned.crt", certs / "selfsigned.key")
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"https://127.0.0.1:{server.server_port}"
+    try:
+        code, detail = run_error(fm, f'Import Records [ XML (from http): {base}/staff.xml; XSL (from http): '
+                                     f'{base}/fmp.xsl ; Target: "People" ; No dialog ; Verify SSL Certificates ]')
+        assert code == "1628" and "CERTIFICATE" in detail.upper()
+        fm.run_text(f'Import Records [ XML (from http): {base}/staff.xml; XSL (from http): {base}/fmp.xsl ; '
+                    'Target: "People" ; No dialog ]')  # FileMaker's default: the self-signed server is read
+        assert rows(fm, "SELECT Name FROM People") == [("Ada",), ("Bo & Co",)]
+    finally:
+        server.shutdown()
+        server.server_close()

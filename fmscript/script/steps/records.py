@@ -241,6 +241,7 @@ def import_records(st: S.Step, c):
             where = importing.find_folder(folder(f), f.session.base_dir, paths.frame_variables(f))
             return importing.read_folder(where, pictures, enclosed, reference, codec_name)
     elif xml_opt is not None:
+        verify = _flag(st, "Verify SSL Certificates")
         xml = _literal(c, xml_opt) if xml_opt.label != "XML (from calculation)" else c.text(xml_opt)
         xsl = None if xsl_opt is None else \
             (_literal(c, xsl_opt) if xsl_opt.label != "XSL (from calculation)" else c.text(xsl_opt))
@@ -248,7 +249,7 @@ def import_records(st: S.Step, c):
         def load(f, where: str, what: str) -> tuple[bytes, str]:
             from ...data import importing, paths, transfer
             if where.strip().lower().startswith(("http://", "https://")) or "://" in where:
-                return importing.fetch(where.strip(), what), where.strip()
+                return importing.fetch(where.strip(), what, verify), where.strip()
             path = transfer.input_path(f, where)
             return path.read_bytes(), path.name
 
