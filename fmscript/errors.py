@@ -52,6 +52,7 @@ E_VALUE_FAILED_CALC = 507  # Value in field failed the calculation test of valid
 E_INVALID_FIND_VALUE = 508  # Invalid value entered in Find mode
 E_VALID_VALUE_REQUIRED = 509  # Field requires a valid value
 E_XML_PARSE = 718  # Error in parsing XML file (fmscript: an import file that cannot be read as text)
+E_XSL_TRANSFORM = 719  # Error in transforming XML using XSL (from Xalan)
 E_CANNOT_CREATE_FILE = 800  # Unable to create file on disk
 E_CANNOT_OPEN_FILE = 802  # Unable to open file
 E_CALC_FIELD_MISSING = 1202  # Too many parameters in the function (fmscript: a name a calculation does not define)

@@ -497,8 +497,8 @@ def test_an_import_stopped_while_mapping_leaves_the_previous_file_and_nothing_el
 
 def test_export_and_import_records_as_filemakers_text_prints_them(tmp_path, monkeypatch):
     """The options FileMaker's step text prints (File Name, Character Set, Field Mapping one entry a line, Yes/No
-    switches, an unquoted http:// source) parse; what fmscript's import cannot honour is refused by check with a
-    sentence, never run differently."""
+    switches, an unquoted http:// source) parse; what FileMaker would not take either is refused by check with a
+    sentence."""
     monkeypatch.chdir(tmp_path)
     db = Database(tmp_path / "p.sqlite")
     db.create_table("People", [("Name", "text", False), ("Age", "number", False)])
@@ -513,11 +513,10 @@ Export Records [ File Name: “file:out.csv”; Automatically open; Create email
         with pytest.raises(UnicodeDecodeError):
             (tmp_path / "out.csv").read_bytes().decode("utf-8")  # written in the character set asked for
         refused = {
-            'Import Records [ Source: “file:in.csv”; Method: Update; Field Mapping: ; No dialog ]': "update or replace",
-            'Import Records [ Folder Name: folder;  File Type: Text files; Method: Add ]': "“Folder Name”",
-            'Import Records [ XML (from http): http://example.com/a.xml; Method: Add ]': "“XML (from http)”",
-            'Import Records [ Source: “file:in.csv”; Character Set: “Mac Roman” ]': "reads UTF-8",
-            'Import Records [ Source: “file:in.csv”; Field Mapping: Source field 1 import to T::Name ]': "by name",
+            'Import Records [ Source: “file:in.csv”; Method: Merge; No dialog ]': "Add, Replace or Update",
+            'Import Records [ Folder Name: folder;  File Type: Spreadsheets; Method: Add ]': "File Type is",
+            'Import Records [ Source: “file:in.csv”; Character Set: “EBCDIC” ]': "no character set “EBCDIC”",
+            'Import Records [ Source: “file:in.csv”; Field Mapping: Source 1 to T::Name ]': "not a line of",
             'Export Records [ File Name: “file:o.csv”; Character Set: “EBCDIC” ]': "character set “EBCDIC”",
         }
         for text, words in refused.items():
@@ -531,3 +530,36 @@ def _csv(tmp_path: Path) -> Path:
     p = tmp_path / "people.csv"
     p.write_text("Name,Age\nZoë,3\n", encoding="utf-8")
     return p
+
+
+# -- every step text form FileMaker prints for the data steps, in our own script (see the fixture README) -----------
+STEP_FORMS = Path(__file__).parent / "fixtures" / "filemaker_xml" / "handwritten-step-forms.xml"
+
+
+def test_every_step_form_filemaker_prints_passes_check(tmp_path):
+    """Our own script in FileMaker 22's export shape, with every text form of Insert from URL, Replace Field
+    Contents, Sort Records, the obsolete steps, Import Records (files, spreadsheets, folders, XML with XSLT, character
+    sets) and Perform Script of a deleted script that FileMaker prints: each parses and checks; what is left is a
+    step written without its target or field (“… needs …”), on these lines only."""
+    summary = import_xml(STEP_FORMS, tmp_path / "c.sqlite", tmp_path / "scripts", lambda m: None)
+    assert summary.counts["scripts"] == 1 and summary.counts.get("steps not converted", 0) == 0
+    [path] = (tmp_path / "scripts").rglob("*.fmscript")
+    text = path.read_text()
+    assert "Set Allowed Orientations [ Portrait:On; Portrait Upside Down:Off" in text  # kept from DDR_INFO
+    assert 'override language: “French”' in text and "Do not automatically encode URL" in text
+    assert text.count("Import Records [") == 32 and "Perform Script [ <unknown> from file: “” (file not open) ]" in text
+    # an unquoted http:// URL is no comment: the step keeps its options
+    assert "Import Records [ XML (from http): https://example.com/feed.xml ; No dialog ]" in text
+    fm = Interpreter(file=tmp_path / "c.sqlite", on_dialog=lambda t, m: None)
+    try:
+        _, found = fm.check_text(text, str(path), path.stem, run_time=False)
+    finally:
+        fm.close()
+    errors = [e for e in found if e.kind != "warning"]
+    assert [e.message for e in errors if " needs " not in e.message] == []
+    lines = text.splitlines()
+    needs = sorted({lines[e.span.line - 1] for e in errors})
+    assert needs == sorted({"Insert from URL [ $reply ; Select ]", "Insert from URL [ No dialog ]",
+                            'Insert from URL [ cURL options: "--head" ; Select ]', "Insert from URL [ <Table Missing> ]",
+                            "Insert from URL [ $endpoint ; No dialog ]", "Replace Field Contents [ <Table Missing> ]",
+                            "Replace Field Contents [ Replace with calculation: 2 * 21 ]"})

@@ -162,6 +162,26 @@ def test_automatically_encode_url(fm, server):
     assert got["path"] == "/a%20b?q=x%20y"
 
 
+def test_the_url_is_encoded_by_default_and_sent_as_written_when_the_step_says_not_to(fm, server):
+    """FileMaker's default: a space and a non-ASCII letter arrive percent-encoded (an escape already there
+    stays one, a lone % is encoded); with Do not automatically encode URL the URL arrives as written."""
+    got = echo(fm, f'Insert from URL [ Target: $r ; "{server}/a b/é?q=x y&p=%41&pct=5%" ]')
+    assert got["path"] == "/a%20b/%C3%A9?q=x%20y&p=%41&pct=5%25"
+    got = echo(fm, f'Insert from URL [ Target: $r ; "{server}/a%20b/%C3%A9?q=%2F&pct=5%25" ; '
+                   'Do not automatically encode URL ]')
+    assert got["path"] == "/a%20b/%C3%A9?q=%2F&pct=5%25"
+    for raw in ("a b", "é"):  # what an HTTP request line cannot carry as written: FileMaker's 1630
+        assert _error(fm, f'Insert from URL [ Target: $r ; "{server}/{raw}" ; Do not automatically encode URL ; '
+                          'No dialog ]') == E_JSON_INVALID
+
+
+def test_filemakers_older_text_without_target_label_reads_the_target_then_the_url(fm, server):
+    got = echo(fm, f'Insert from URL [ Select ; No dialog ; $r ; "{server}/old?x=1" ]')
+    assert got["path"] == "/old?x=1"
+    got = echo(fm, f'Insert from URL [ $r ; "{server}/older" ; Do not automatically encode URL ; Select ]')
+    assert got["path"] == "/older"
+
+
 def _error(fm, script: str) -> int:
     return int(fm.run_text("Set Error Capture [ On ]\n" + script + "\nExit Script [ Get ( LastError ) ]"))
 

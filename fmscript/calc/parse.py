@@ -41,6 +41,10 @@ def parse_calc(text: str, source: Source | None = None, offset: int = 0) -> A.No
     src = source or Source("<calculation>", text)
     if not text.strip():
         raise ParseError("the calculation is empty", span=src.span(offset))
+    if only_comments(text):
+        # FileMaker comments out a calculation it cannot keep (``/*<Function Missing>*/``) and still runs the
+        # step: the calculation gives empty text.
+        return A.Str(pos=offset + len(text) - len(text.lstrip()), value="")
     from lark.exceptions import UnexpectedInput, VisitError
 
     from .lark_tree import NumberOutOfRange, parser
@@ -61,6 +65,25 @@ def parse_calc(text: str, source: Source | None = None, offset: int = 0) -> A.No
     if offset:
         tree = _shift(tree, offset)
     return tree
+
+
+def only_comments(text: str) -> bool:
+    """Whether the calculation is nothing but ``/* … */`` and ``// …`` comments (at least one)."""
+    i, n, seen = 0, len(text), False
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return False  # unterminated: the parser says so
+            i, seen = end + 2, True
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i, seen = (n if end < 0 else end + 1), True
+        else:
+            return False
+    return seen
 
 
 def _error(e, text: str, src: Source, offset: int) -> ParseError:

@@ -418,6 +418,15 @@ class FieldDefinitions:
         if not self.has_uncommitted:
             self.flush_serials()
 
+    def serial_settings(self, table: str | None, fname: str) -> tuple[str, int] | None:
+        """The field's auto-enter serial (next value, increment), None when it has none (Replace Field
+        Contents' ``Entry option values``)."""
+        _occ, ti, fi = self.resolve_field(table, fname)
+        opts = self.field_options(ti.name, fi.name)
+        if opts is None or "serial" not in opts.auto:
+            return None
+        return self._serial_next(ti, fi, opts), int(opts.auto["serial"].get("increment", 1))
+
     def flush_serials(self) -> None:
         """Write the counters into the options (called inside the commit, and after a revert)."""
         if not self._serials:

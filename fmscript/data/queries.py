@@ -178,10 +178,14 @@ class Queries:
             spec.append((fi, asc))
         return spec
 
-    def sort(self, ctx: Context, spec: list) -> None:
-        """Sort the found set: text case-insensitively, numbers by value, empty values first."""
+    def sort(self, ctx: Context, spec: list, language: str | None = None) -> None:
+        """Sort the found set: text case-insensitively, numbers by value, empty values first; ``language``
+        (Sort Records' ``override language``) sorts text in that language's alphabet."""
         if not ctx.found:
             ctx.sort = spec
+            return
+        if language is not None and any(fi.type == "text" for fi, _ in spec):
+            self._sort_in_language(ctx, spec, language)
             return
         order = []
         numeric = numeric_columns(self.conn, ctx.table)
@@ -201,3 +205,31 @@ class Queries:
             ctx.found = [r for (r,) in self.conn.execute(sql) if r in members]
         ctx.sort = spec
         ctx.index = 0  # FileMaker shows the first record of the sorted set
+
+    def _sort_in_language(self, ctx: Context, spec: list, language: str) -> None:
+        """The found set sorted in Python with the language's text keys (SQLite's collations know one order)."""
+        from .values import language_sort_key
+        key_of = language_sort_key(language)
+        numeric = {fi.name for fi, _ in spec if fi.type == "number"}
+        names = [fi.name for fi, _ in spec]
+        cols = ", ".join(qident(n) for n in names)
+        rows = {r[0]: r[1:] for r in self.conn.execute(
+            f"SELECT rowid, {cols} FROM {qident(ctx.table)} WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(ctx.found),))}
+        ids = sorted(ctx.found)  # creation order breaks ties, as in the SQL sort
+        for i in range(len(spec) - 1, -1, -1):  # stable sorts, last key first
+            fi, asc = spec[i]
+            if fi.is_global:
+                continue
+            def key(rid, i=i, fi=fi):
+                v = rows[rid][i]
+                if v is None or v == "":
+                    return (0, ())  # empty values first
+                if fi.name in numeric:
+                    from .values import sort_number
+                    return (1, sort_number(v))
+                return (1, key_of(str(v)))
+            ids.sort(key=key, reverse=not asc)  # descending: empty values last, as the SQL sort
+        ctx.found = ids
+        ctx.sort = spec
+        ctx.index = 0

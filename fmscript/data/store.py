@@ -165,6 +165,10 @@ class Store:
                               "AND record_id=? AND rep=?", (table, fname, rid, rep)).fetchone()
         return r[0] if r else None
 
+    def forget_cached_row(self, table: str, rid: int) -> None:
+        """A record written outside :meth:`write` (Import Records' updates) is read again from the file."""
+        self._row_cache.pop((table, rid), None)
+
     def record_values(self, table: TableInfo, rid: int) -> dict:
         """The raw column values of a record, by field name."""
         row = self.row(table.name, rid) or {}

@@ -105,6 +105,16 @@ def _guess_type(values: list[str]) -> str:
     return "text"
 
 
+def create_table_for(db: Database, table: str, names: list[str], rows: list[list], label: str) -> TableInfo:
+    """Import Records into a table the file does not have yet: one from the source's columns, types guessed
+    (number, date or text) from their values."""
+    if not names:
+        raise DataError(f"{label} has no columns to create “{table}” from", code=E_INVALID_PARAMETER)
+    return db.create_table(table, [(n, _guess_type([r[i] if i < len(r) else "" for r in rows
+                                                    if isinstance(r[i] if i < len(r) else "", str)]), False)
+                                   for i, n in enumerate(names)])
+
+
 def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tuple[TableInfo, list[int]]:
     """Add the file's rows to ``table`` (fields matched by name, case-insensitively); a missing table is
     created from the file's columns (types guessed: number, date or text).  Returns the new record ids."""

@@ -223,6 +223,49 @@ def text_collate(a: str, b: str) -> int:
     return (x > y) - (x < y)
 
 
+def sort_number(v) -> tuple:
+    """A number field's value as a sort key: numbers by value, then text (the ``fmnum`` order)."""
+    n = _as_num(str(v))
+    return (0, n, "") if n is not None else (1, Decimal(0), str(v).casefold())
+
+
+#: Letters a language sorts after "z", in its order (FileMaker's sort languages, as ICU's collations order them);
+#: every other language sorts accented letters with their base letter (é with e, ä with a).
+_AFTER_Z = {"swedish": "åäæöø", "finnish": "åäæöø", "danish": "æäøöå", "norwegian": "æäøöå",
+            "icelandic": "æö", "estonian": "õäöü"}
+#: Letters a language sorts right after a base letter (Spanish ñ after n, Polish ł after l …).
+_AFTER_LETTER = {"spanish": {"ñ": "n"}, "polish": {"ą": "a", "ć": "c", "ę": "e", "ł": "l", "ń": "n", "ó": "o",
+                                                  "ś": "s", "ź": "z", "ż": "z"},
+                 "czech": {"č": "c", "ř": "r", "š": "s", "ž": "z"}, "turkish": {"ç": "c", "ğ": "g", "ı": "h",
+                                                                                "ö": "o", "ş": "s", "ü": "u"}}
+
+
+def language_sort_key(language: str):
+    """The text sort key of one of FileMaker's sort languages (``override language: “German”``): letters
+    compared without case, accents second, with the language's own letters where it puts them."""
+    import unicodedata
+    lang = language.strip().strip('"“”').split("(")[0].strip().casefold()
+    after_z = _AFTER_Z.get(lang, "")
+    after_letter = _AFTER_LETTER.get(lang, {})
+
+    def key(text: str) -> tuple:
+        primary, secondary = [], []
+        for ch in text.casefold():
+            if ch in after_z:
+                primary.append((ord("z"), 1 + after_z.index(ch)))
+                secondary.append(0)
+                continue
+            if ch in after_letter:
+                primary.append((ord(after_letter[ch]), 1))
+                secondary.append(0)
+                continue
+            base = unicodedata.normalize("NFD", ch)
+            primary.append((ord(base[0]), 0))
+            secondary.append(len(base) - 1 and ord(base[1]))
+        return (tuple(primary), tuple(secondary))
+    return key
+
+
 def _as_num(s: str):
     if _NUMERIC.match(s):
         try:

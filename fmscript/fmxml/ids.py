@@ -59,6 +59,8 @@ STEP_IDS: dict[str, int] = {
     'Revert Record/Request': 51,
     'Enter Browse Mode': 55,
     'Insert Picture': 56,
+    'Insert QuickTime': 59,  # obsolete
+    'Insert Object': 78,  # obsolete (Windows OLE)
     'Send Event': 57,
     'Insert Current User Name': 60,
     'Insert Text': 61,
@@ -163,6 +165,7 @@ STEP_IDS: dict[str, int] = {
     'Show/Hide Menubar': 166,
     'Refresh Object': 167,
     'Set Layout Object Animation': 168,
+    'Set Allowed Orientations': 176,  # obsolete (FileMaker Go)
     'Close Popover': 169,
     'Open Upload To Host': 172,
     'Enable Touch Keyboard': 174,

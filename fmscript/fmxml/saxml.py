@@ -25,6 +25,11 @@ BOOLEAN_TAGS = {"With dialog": "NoInteract", "Pause": "Pause", "Restore": "Resto
                 "Skip data entry validation": "Option", "Override ESS locking conflicts": "ESSForceCommit"}
 BOOLEAN_IDS = {"128": "NoInteract", "16777216": "Pause"}
 
+#: Steps whose options the export keeps only in the bits of ``<Options>`` (no ``<ParameterValues>``): their text
+#: comes from DDR_INFO (``#[OBSOLETE]  Set Allowed Orientations [ Portrait:On; … ]``).
+OPTIONS_IN_FLAGS = {"Set Allowed Orientations"}
+OBSOLETE = "#[OBSOLETE]"
+
 ROW_PAGE = {"First": "First", "Last": "Last", "Previous": "Previous", "Next": "Next",
             "By Calculation": "ByCalculation", "ByCalculation": "ByCalculation"}
 
@@ -170,7 +175,7 @@ def needs_text(step: ET.Element, snippet_step: ET.Element, unknown: list[str]) -
     params = step.find("ParameterValues")
     has_params = params is not None and any(p.get("type") not in UI_ONLY_PARAMETERS for p in params)
     if name not in SPECS:
-        return has_params
+        return has_params or name in OPTIONS_IN_FLAGS
     read = set().union(*(p.tags for p in SPECS[name])) if SPECS[name] else set()
     return bool(unknown) or any(c.tag not in read for c in snippet_step)
 
@@ -181,6 +186,8 @@ def with_step_text(snippet_step: ET.Element, text: str) -> ET.Element | None:
     t = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if t.startswith("// "):
         t = t[3:]
+    if t.startswith(OBSOLETE):  # how FileMaker prints a step it no longer offers
+        t = t[len(OBSOLETE):].lstrip()
     if not t:
         return None
     # no brackets: FileMaker shows every option at its default (``Refresh Window``)
@@ -205,7 +212,8 @@ def bracket_groups(text: str) -> list[str]:
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             i = n if end < 0 else end + 1
-        elif text.startswith("//", i) and depth > 0:
+        elif text.startswith("//", i) and depth > 0 and not (i > 0 and text[i - 1] == ":"):
+            # (“http://” FileMaker prints unquoted in XML (from http): http://host/x.xml is no comment)
             end = text.find("\n", i)
             i = n if end < 0 else end - 1
         elif c == "[":

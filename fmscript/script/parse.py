@@ -19,6 +19,10 @@ UNKNOWN = "<unknown>"
 #: How FileMaker prints a reference to a deleted object: ``<unknown>``, ``<Table Missing>``, ``<Field Missing>``,
 #: ``<Layout Missing>``… (a field's repetition may follow: ``<Table Missing>[2]``).
 _MISSING = re.compile(r"^<(unknown|[A-Z][A-Za-z ]{0,40} Missing)>(\[[^\]]*\])?$")
+#: Perform Script of a script in another file that FileMaker could not open when it printed the step.
+MISSING_FROM_FILE = re.compile(r"^<unknown> from file: “([^”]*)”(?: \(file not open\))?$")
+#: Newer FileMaker versions quote the deleted script's name as they quote every script name.
+_QUOTED_UNKNOWN = "“<unknown>”"
 #: How FileMaker prints the choice "the current one" (resolved when the step runs).
 CURRENT = {"<current layout>": "Current Layout", "<current table>": "Current Table",
            "<active object>": "Active Object"}
@@ -215,9 +219,12 @@ def _parse_option(seg: RawSegment, src: Source, stepdef, step_name: str, errors,
         current = CURRENT.get(value_text.casefold())
         if current is not None:
             return S.Option(label, S.Word(current), seg.start, seg.label)
-        if _MISSING.match(value_text):
+        if _MISSING.match(value_text) or MISSING_FROM_FILE.match(value_text):
             return S.Option(label, S.Missing(C.Str(value_text, pos=value_start), value_text, value_start),
                             seg.start, seg.label)
+    if value_text == _QUOTED_UNKNOWN:
+        return S.Option(label, S.Missing(C.Str(UNKNOWN, pos=value_start), value_text, value_start),
+                        seg.start, seg.label)
     m = _LAYOUT_REF.match(value_text)
     if m:
         name = m.group(1) if m.group(1) is not None else m.group(2)

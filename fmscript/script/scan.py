@@ -43,6 +43,7 @@ class RawLine:
 
 
 _SCRIPT_HEADER = re.compile(r'^(?:Script|脚本)\s*(?:"([^"]*)"|“([^”]*)”|「([^」]*)」)\s*$', re.I)
+_OBSOLETE = re.compile(r"#\[OBSOLETE\]\s*")
 _END_SCRIPT = re.compile(r"^(?:End\s+Script|结束脚本)\s*$", re.I)
 
 
@@ -75,7 +76,13 @@ def scan(src: Source) -> tuple[list[RawLine], list[ParseError]]:
         eol = text.find("\n", i)
         eol = n if eol == -1 else eol
         first = text[i:eol].rstrip()
-        if first.startswith("#"):
+        obsolete = _OBSOLETE.match(first)
+        if obsolete and first[obsolete.end():]:
+            # FileMaker prints a step it no longer offers as ``#[OBSOLETE]  Insert QuickTime``: the step, not a
+            # comment (its text is kept; the step itself answers as FileMaker does when run)
+            i += obsolete.end()
+            first = first[obsolete.end():]
+        elif first.startswith("#"):
             lines.append(RawLine("comment", i, first[1:].strip(), i + 1, end=eol))
             i = eol
             continue

@@ -11,12 +11,13 @@ from ...calc import ast as C
 from ...calc.values import to_bool
 from ...errors import (E_CALC_SYNTAX, E_FIELD_ACCESS_DENIED, E_FIELD_CANNOT_BE_MODIFIED, E_INVALID_DATE,
                        E_INVALID_NUMBER, E_INVALID_TIME, E_RECORD_ACCESS_DENIED, E_RECORD_IN_USE, E_RECORD_MISSING,
-                       E_RECURSION, E_SCRIPT_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_FAILED_CALC,
+                       E_FILE_MISSING, E_RECURSION, E_SCRIPT_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_FAILED_CALC,
                        E_VALUE_NOT_EXISTING, E_VALUE_NOT_IN_LIST, E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE,
                        FMScriptError, ScriptHalted, StepError)
 from .. import ast as S
 from ...limits import MAX_CALL_DEPTH
 from ..run import KEEP_ERROR, ExitScript, execute
+from ..parse import MISSING_FROM_FILE
 from ..runtime import Frame
 from . import step
 
@@ -79,8 +80,12 @@ def perform_script(st: S.Step, c):
         raise c.error("Perform Script needs a script name: Perform Script [ “Name” ; Parameter: … ]")
     name = c.text(names[0])
     param = c.calc(st.get("Parameter"))
+    other_file = MISSING_FROM_FILE.match(names[0].value.text) if isinstance(names[0].value, S.Missing) else None
 
     def run(f):
+        if other_file is not None:  # FileMaker printed it so: the script's file could not be opened
+            raise StepError(f"the file “{other_file.group(1)}” that holds this script is not open (FileMaker "
+                            "printed the script as <unknown>)", code=E_FILE_MISSING)
         session = f.session
         script_name = name(f)
         target = session.scripts.get(script_name.casefold())

@@ -2,6 +2,8 @@
 """
 from __future__ import annotations
 
+from ...calc import ast as C
+from ...calc.values import to_text
 from ...errors import E_FIELD_MISSING, StepError
 from .. import ast as S
 from . import step
@@ -57,24 +59,62 @@ def set_field_by_name(st: S.Step, c):
 
 
 @step("Replace Field Contents", labels=("Perform auto-enter options for fields", "Skip data entry validation",
-                                        "Replace with calculation") + DIALOG, guard=data_errors)
+                                        "Replace with calculation", "Replace with serial numbers", "Initial value",
+                                        "Increment value", "Update Entry Options") + DIALOG, guard=data_errors,
+      note="`Current contents` puts the current record's value in every record of the found set; serial numbers "
+           "count from the field's auto-enter serial (`Entry option values`, which then continues after the last "
+           "one given) or from `Initial value` by `Increment value` (`Custom values`; `Update Entry Options` sets "
+           "the field's next serial after them), incrementing the last number of the text as FileMaker does.")
 def replace_field_contents(st: S.Step, c):
-    """Sets a field in every record of the found set to a calculation (evaluated for each record)."""
+    """Sets a field in every record of the found set to a calculation (evaluated for each record), serial
+    numbers or the current record's value."""
     opts = calc_options(st)
-    calc_opt = st.get("Replace with calculation") or (opts[1] if len(opts) > 1 else None)
-    if not opts or calc_opt is None:
+    serial_opt = st.get("Replace with serial numbers")
+    current = "Current contents" in st.words() or any(
+        isinstance(o.value, S.Calc) and isinstance(o.value.node, C.Name) and o.value.node.name == "Current contents"
+        for o in opts[1:])
+    calc_opt = st.get("Replace with calculation") or (opts[1] if len(opts) > 1 and not current else None)
+    if not opts or (calc_opt is None and serial_opt is None and not current):
         raise c.error("Replace Field Contents needs a field and a calculation: Replace Field Contents "
                       "[ With dialog: Off ; Table::Field ; calculation ]")
-    setter, value = c.target(opts[0], "a field"), c.calc(calc_opt)
+    setter = c.target(opts[0], "a field")
+    field_name = name_of(c, opts[0])
+    value = c.calc(calc_opt) if calc_opt is not None and serial_opt is None and not current else None
+    entry_options = serial_opt is not None and "entry option" in (getattr(serial_opt.value, "text", "") or "").casefold()
+    initial_opt = st.get("Initial value")
+    if initial_opt is not None and isinstance(initial_opt.value, (S.Calc, S.Raw)) and \
+            not isinstance(getattr(initial_opt.value, "node", None), (C.Str, C.Num, C.Var)):
+        printed = initial_opt.value.text.strip()  # FileMaker prints the serial's text bare: INV0098
+        initial = lambda f: printed  # noqa: E731
+    else:
+        initial = c.text(initial_opt) if initial_opt is not None else (lambda f: "1")
+    increment = c.number(st.get("Increment value")) if st.get("Increment value") is not None else None
+    update = entry_options or "Update Entry Options" in st.words()
 
     def run(f):
+        from ...data.fielddefs import next_serial_text
         db, ctx = committed(f)
+        occ, sep, fname = field_name(f).rpartition("::")
+        table = occ if sep else None
         saved = ctx.index
+        if serial_opt is not None:
+            settings = db.serial_settings(table, fname) if entry_options else None
+            serial = settings[0] if settings else to_text(initial(f))
+            step_by = int(increment(f)) if increment is not None and not entry_options else \
+                (settings[1] if settings else 1)
+        elif current:
+            here = db.read_field(f, table, fname, 1)
         try:
             for i in range(len(ctx.found)):
                 ctx.index = i
-                setter(f, value(f))
+                if serial_opt is not None:
+                    setter(f, serial)
+                    serial = next_serial_text(serial, step_by)
+                else:
+                    setter(f, here if current else value(f))
             db.commit()
+            if serial_opt is not None and update:
+                db.set_next_serial(table, fname, serial)
         except BaseException:
             db.revert()
             raise

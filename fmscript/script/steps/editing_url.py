@@ -8,6 +8,7 @@ is refused by name (error 5) rather than ignored, so a script never silently sen
 """
 from __future__ import annotations
 
+import re
 import shlex
 import time
 import urllib.parse
@@ -248,9 +249,13 @@ def _raw(headers) -> list[tuple[str, str]]:
     return list(headers.multi_items())
 
 
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _encode_url(url: str) -> str:
-    """Automatically encode URL: percent-encode what a URL cannot hold, keeping its structure and %-escapes."""
-    return urllib.parse.quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    """Automatically encode URL: percent-encode what a URL cannot hold (a space is %20), keeping its structure
+    and the %-escapes it already has (a lone % is %25)."""
+    return urllib.parse.quote(_ESCAPE.sub("%25", url), safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def perform(url: str, r: Request, *, verify: bool, variable, set_variable) -> tuple[object, int]:
@@ -387,25 +392,33 @@ def perform(url: str, r: Request, *, verify: bool, variable, set_variable) -> tu
     return result, resp.status_code
 
 
-@step("Insert from URL", labels=("Select", "Target", "Automatically encode URL", "Verify SSL Certificates",
-                                 "cURL options") + DIALOG,
+@step("Insert from URL", labels=("Select", "Target", "Automatically encode URL", "Do not automatically encode URL",
+                                 "Verify SSL Certificates", "cURL options") + DIALOG,
       calc_labels=("Target", "cURL options"),
       note="The response replaces the target's contents (there is no cursor to insert at). Only http and https "
            "URLs (error 1626 otherwise); an unsupported or misspelt cURL option is error 5, not ignored; with "
-           "--fail an HTTP error status is error 1631 (1627 for 401/407).")
+           "--fail an HTTP error status is error 1631 (1627 for 401/407). The URL is encoded unless the step says "
+           "`Do not automatically encode URL`, as in FileMaker (a `%` already followed by two hex digits is kept: "
+           "it is an escape); without encoding the URL goes as written, and one holding a space or a character "
+           "outside ASCII, which an HTTP request line cannot carry, is error 1630. FileMaker's older text "
+           "without `Target:` (`Insert from URL [ Select ; No dialog ; Table::Field ; \"https://…\" ]`) reads as "
+           "the target, then the URL.")
 def insert_from_url(st: S.Step, c):
     """Sends an HTTP request and puts the response in a field or variable; cURL options as FileMaker has them."""
     target_opt = st.get("Target")
+    urls = [o for o in calc_options(st)]
+    if (target_opt is None or target_opt.value is None) and len(urls) >= 2:
+        target_opt, urls = urls[0], urls[1:]  # FileMaker's older text: the target, then the URL, unlabelled
     if target_opt is None or target_opt.value is None:
         raise c.error("Insert from URL needs a Target: Insert from URL [ Target: $result ; \"https://…\" ]")
     target = c.target(target_opt)
-    urls = [o for o in calc_options(st)]
     if not urls:
         raise c.error("Insert from URL needs a URL: Insert from URL [ Target: $result ; \"https://…\" ]")
     url = c.text(urls[0])
     curl_opt = st.get("cURL options")
     curl = c.text(curl_opt) if curl_opt is not None and curl_opt.value is not None else None
-    encode = "Automatically encode URL" in st.words() or c.on_off(st.get("Automatically encode URL"), False)
+    encode = "Do not automatically encode URL" not in st.words() and \
+        c.on_off(st.get("Automatically encode URL"), True)
     verify = "Verify SSL Certificates" in st.words() or c.on_off(st.get("Verify SSL Certificates"), False)
 
     def run(f):
@@ -421,6 +434,10 @@ def insert_from_url(st: S.Step, c):
         text = url(f).strip()
         if encode:
             text = _encode_url(text)
+        elif any(ch <= " " or ch > "~" for ch in text):
+            raise StepError(f"“{text}” holds a space or a character outside ASCII, which cannot be sent as written "
+                            "(Do not automatically encode URL): encode it, or let Insert from URL encode it",
+                            code=E_URL_INVALID)
         request = parse_options(curl(f), variable) if curl is not None else Request()
         result, _status = perform(text, request, verify=verify, variable=variable, set_variable=set_variable)
         target(f, result)

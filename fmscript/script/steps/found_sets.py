@@ -2,8 +2,11 @@
 """
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal
 
+from ...calc import ast as C
 from ...calc.values import to_text
 from ...errors import (E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, E_INVALID_PARAMETER, E_NO_RECORDS_MATCH,
                        E_RECORD_MISSING, StepError)
@@ -180,12 +183,25 @@ def omit_multiple(st: S.Step, c):
     return run
 
 
-@step("Sort Records", labels=("Sort Order", "Keep records in sorted order") + DIALOG, guard=data_errors,
-      note="The stored sort order is written in the step (see docs/data.md).")
+@step("Sort Records", labels=("Sort Order", "Keep records in sorted order", "Override language") + DIALOG,
+      calc_labels=(), guard=data_errors,
+      note="The stored sort order is written in the step (see docs/data.md), one field a line as FileMaker "
+           "prints it; `override language: “Swedish”` sorts text in that language's alphabet (å ä ö after z; "
+           "the other languages put accented letters with their base letter). An entry whose field was deleted "
+           "(FileMaker prints only `ascending`) is skipped, as FileMaker skips it.")
 def sort_records(st: S.Step, c):
     """Sorts the found set by the stored sort order (written in the step, or kept for the layout)."""
     inline = stored_text(st, c, ("Sort Order", "Specified Sort Order"))
+    opt = st.get("Sort Order")
+    if opt is not None and isinstance(opt.value, S.Calc) and isinstance(opt.value.node, (C.Field, C.Name)):
+        printed = opt.value.text  # FileMaker's printed order (``T::Name ascending``), not a field to read
+        inline = lambda f: printed  # noqa: E731
     line = step_line(c)
+    lang_opt = st.get("Override language")
+    language = None
+    if lang_opt is not None and lang_opt.value is not None:
+        v = lang_opt.value
+        language = (v.text if isinstance(v, (S.Raw, S.Calc)) else getattr(v, "name", "")).strip().strip('"“”')
 
     def run(f):
         db, ctx = committed(f)
@@ -199,8 +215,30 @@ def sort_records(st: S.Step, c):
                             f"it in the step (Sort Records [ Restore ; With dialog: Off ; \"{ctx.occurrence}::Field "
                             f"ascending\" ]) or store it with “fmscript db sort {db.window.layout} …”",
                             code=E_INVALID_PARAMETER)
-        db.sort(ctx, db.sort_spec_from_text(ctx, text))
+        spec = _without_deleted_fields(text)
+        if spec is None:
+            return  # every field of the order was deleted: nothing to sort by
+        db.sort(ctx, db.sort_spec_from_text(ctx, spec), language)
     return run
+
+
+def _without_deleted_fields(text: str) -> str | None:
+    """The sort order without the entries FileMaker prints for a deleted field (a bare ``ascending`` line where
+    the entry before has its direction, or first); None when no field is left."""
+    out: list[str] = []
+    for item in re.split(r"[;\n\r]", text):
+        word = item.strip().casefold()
+        if not word:
+            continue
+        if word in _DIRECTION_WORDS and (not out or out[-1].rsplit(None, 1)[-1].casefold() in _DIRECTION_WORDS):
+            continue  # the entry before has its direction already: this one's field was deleted
+        out.append(item.strip())
+    while out and out[0].casefold() in _DIRECTION_WORDS:
+        out.pop(0)
+    return "\n".join(out) if out else None
+
+
+_DIRECTION_WORDS = {"ascending", "descending", "升序", "降序"}
 
 
 @step("Sort Records by Field", guard=data_errors)

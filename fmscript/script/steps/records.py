@@ -2,8 +2,10 @@
 """
 from __future__ import annotations
 
+import re
+
 from ...calc import ast as C
-from ...errors import E_RECORD_MISSING, E_TABLE_MISSING, StepError
+from ...errors import E_FILE_MISSING, E_RECORD_MISSING, E_TABLE_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import DIALOG, calc_options, committed, data_errors, database, name_of
@@ -125,79 +127,174 @@ def open_record(st: S.Step, c):
     return run
 
 
-#: Import Records' options FileMaker prints that fmscript's import cannot honour yet (it adds the rows of one
-#: CSV, TSV or JSONL file, fields matched by name).
-IMPORT_REFUSED = ("Folder Name", "File Type", "Worksheet", "XML (from http)", "XML (from file)",
-                  "XML (from calculation)", "XSL (from http)", "XSL (from file)", "XSL (from calculation)")
-XML_SOURCES = IMPORT_REFUSED[3:]
+XML_SOURCES = ("XML (from http)", "XML (from file)", "XML (from calculation)")
+XSL_SOURCES = ("XSL (from http)", "XSL (from file)", "XSL (from calculation)")
+#: FileMaker's Field Mapping lines: ``Source field 2 import to People::Name (Do Auto-Enter)``, ``… match with …``,
+#: ``… not import to …``; an empty target is a field that was deleted.
+MAP_LINE = re.compile(r"^Source field (\d+) (import to|match with|not import to|don't import to|do not import to)"
+                      r"\s*(.*?)\s*(?:\(Do Auto-Enter\))?\s*$", re.S)
+FILE_TYPES = {"text files": False, "picture and movie files": True, "pictures and movies": True}
+
+
+def _literal(c, opt):
+    """An option FileMaker prints as it was typed (``Folder Name: folder``, ``XML (from file): a.xml``): its text,
+    without quotes; a variable or a quoted text constant is evaluated."""
+    v = opt.value
+    if isinstance(v, S.Calc) and isinstance(v.node, (C.Var, C.Str)):
+        return c.text(opt)
+    text = (v.text if v is not None else "").strip()
+    if len(text) >= 2 and text[0] in '"“' and text[-1] in '"”':
+        text = text[1:-1]
+    return lambda f: text
+
+
+def _flag(st: S.Step, label: str) -> bool:
+    return label in st.words() or st.get(label) is not None
+
+
+def _field_mapping(st: S.Step, c):
+    """FileMaker's Field Mapping (None when the step has none: fields are matched by name)."""
+    from ...data.importing import Mapping
+    opt = st.get("Field Mapping")
+    if opt is None:
+        return None
+    entries = []
+    for o in ([opt] if opt.value is not None else []) + st.after("Field Mapping"):
+        if o.value is None or isinstance(o.value, S.Word):
+            continue
+        text = o.value.text.strip()
+        if text == "(Do Auto-Enter)":  # a target field with no source field: FileMaker prints its option alone
+            continue
+        m = MAP_LINE.match(text)
+        if m is None:
+            raise c.error(f"“{text}” is not a line of FileMaker's Field Mapping (Source field 1 import to "
+                          "Table::Field)", o.pos)
+        action = {"import to": "import", "match with": "match"}.get(m.group(2), "skip")
+        entries.append((int(m.group(1)), action, m.group(3).strip()))
+    if not any(target for _, _, target in entries):
+        return None  # every target blank (the fields were not chosen, or deleted): fields are matched by name
+    return Mapping(entries)
 
 
 @step("Import Records", labels=("Data source", "Source file", "Source", "Target", "Table", "Method",
                                 "Character Set", "Field Mapping", "Add remaining", "Data contains column names",
                                 "Fields Name Row", "Predefined", "Folder Name", "File Type", "Worksheet",
-                                "Include all enclosed folders", "Import only a reference") + XML_SOURCES + DIALOG,
-      calc_labels=("Data source", "Source file", "Source"), guard=data_errors,
-      note="CSV, TSV and JSONL files in UTF-8; fields are matched by name, a missing table is "
-           "created. FileMaker's Field Mapping list is read, and a mapping that imports a source field into a field "
-           "is refused (fmscript matches by name); Method: Update or Replace, folders, spreadsheets and XML "
-           "sources are refused with a message, never run differently from FileMaker.")
+                                "Include all enclosed folders", "Import only a reference") + XML_SOURCES
+                               + XSL_SOURCES + DIALOG,
+      calc_labels=("Data source", "Source file", "Source", "XML (from calculation)", "XSL (from calculation)"),
+      guard=data_errors,
+      note="Sources: CSV, tab-separated, merge (.mer) and JSONL files in any character set FileMaker lists, Excel "
+           ".xlsx worksheets (.xls is refused: save it as .xlsx), dBASE .dbf, a folder of text files (Text Content, "
+           "File Name, File Path) or of pictures and movies (Image, File Name, File Path, Image Thumbnail: the "
+           "image itself, fmscript makes no smaller copy; Import only a reference stores the file's path), and XML "
+           "from a file, URL or calculation in FileMaker's FMPXMLRESULT grammar, after an XSLT 1.0 stylesheet. "
+           "Methods Add, Replace (the found set in order) and Update (by the match fields), Add remaining. Without "
+           "a Field Mapping fields are matched by name (a missing table is created from a file's columns); with "
+           "one, by FileMaker's source field numbers; rows without names (Fields Name Row: -1) go into the fields in their "
+           "order. Auto-enter options always run for new records (Do "
+           "Auto-Enter is read, not needed). One transaction: a failing record imports nothing.")
 def import_records(st: S.Step, c):
-    """Adds the rows of a CSV, TSV or JSONL file to a table (fields matched by name), creating it if needed."""
-    for label in IMPORT_REFUSED:
-        if st.get(label) is not None:
-            raise c.error(f"fmscript's Import Records reads one CSV, TSV or JSONL file; it cannot import from "
-                          f"“{label}” yet", st.get(label).pos)
-    method = st.get("Method")
-    if method is not None and not (isinstance(method.value, S.Word) and method.value.name == "Add" or
-                                   isinstance(method.value, S.Calc) and isinstance(method.value.node, C.Name)
-                                   and method.value.node.name == "Add"):
-        raise c.error("fmscript's Import Records adds records (Method: Add); it cannot update or replace yet",
-                      method.pos)
+    """Imports records from a file, a folder or XML into a table, adding, replacing or updating records."""
+    method_opt = st.get("Method")
+    method = (method_opt.value.text if isinstance(method_opt.value, (S.Calc, S.Raw)) else method_opt.value.name) \
+        .strip().casefold() if method_opt is not None and method_opt.value is not None else "add"
+    if method not in ("add", "replace", "update"):
+        raise c.error(f"Import Records' Method is Add, Replace or Update, not “{method_opt.value.text}”",
+                      method_opt.pos)
+    add_remaining = _flag(st, "Add remaining")
+    codec_name = "utf-8-sig"
     charset = st.get("Character Set")
     if charset is not None and charset.value is not None:
-        name = getattr(getattr(charset.value, "node", None), "value", getattr(charset.value, "text", ""))
-        if str(name).strip().strip('"“”').casefold() not in ("utf-8", "unicode (utf-8)"):
-            raise c.error(f"fmscript's Import Records reads UTF-8; it cannot read “{name}” yet", charset.pos)
-    mapping = st.get("Field Mapping")
-    mapped = ([mapping] if mapping is not None and mapping.value is not None else []) + \
-        (st.after("Field Mapping") if mapping is not None else [])
-    for o in mapped:
-        text = o.value.text if isinstance(o.value, (S.Raw, S.Calc)) else ""
-        if " import to " in f" {text} " and not text.rstrip().endswith("import to"):
-            raise c.error("fmscript matches imported fields by name; it cannot apply a Field Mapping that imports "
-                          "into a named field yet", o.pos)
-    src_opt = st.get("Data source") or st.get("Source file") or st.get("Source")
-    calc_opts = calc_options(st)
-    if src_opt is None:
-        src_opt = next((o for o in calc_opts if not isinstance(o.value, S.Calc)
-                        or not isinstance(o.value.node, (C.Name, C.Field))), None)
-    if src_opt is None:
-        raise c.error("Import Records needs a file: Import Records [ With dialog: Off ; Data source: \"file.csv\" ; "
-                      "Target: \"Table\" ]")
-    source = c.text(src_opt) if not isinstance(src_opt.value, S.Raw) else name_of(c, src_opt)
+        from ...data.importing import CHARACTER_SETS, codec
+        name = charset.value.text if isinstance(charset.value, (S.Calc, S.Raw)) else charset.value.name
+        codec_name = codec(name)
+        if codec_name is None:
+            raise c.error(f"FileMaker has no character set “{name.strip(chr(34) + '“”')}”; it lists "
+                          + ", ".join(list(CHARACTER_SETS)[:10]), charset.pos)
+    mapping = _field_mapping(st, c)
+    header_row = st.get("Fields Name Row")
+    row_number = None
+    if header_row is not None and header_row.value is not None:
+        try:
+            row_number = int(header_row.value.text.strip())
+        except ValueError:
+            raise c.error("Fields Name Row is a number (-1: the data has no field names)", header_row.pos) from None
+    header = _flag(st, "Data contains column names") or (row_number is not None and row_number >= 0) or \
+        (mapping is None and row_number is None)
+    worksheet = c.text(st.get("Worksheet")) if st.get("Worksheet") is not None else (lambda f: "")
     tgt_opt = st.get("Target") or st.get("Table")
     target = name_of(c, tgt_opt) if tgt_opt is not None else None
 
-    def run(f):
-        from ...data import transfer
-        db = database(f)
-        path = transfer.input_path(f, source(f))
-        if target is not None:
-            table = target(f)
+    folder_opt, xml_opt = st.get("Folder Name"), next((st.get(x) for x in XML_SOURCES if st.get(x)), None)
+    xsl_opt = next((st.get(x) for x in XSL_SOURCES if st.get(x)), None)
+    if folder_opt is not None:
+        folder = _literal(c, folder_opt)
+        kind = st.get("File Type")
+        kind_text = (kind.value.text if kind is not None and kind.value is not None else "Text files").strip()
+        pictures = FILE_TYPES.get(kind_text.casefold())
+        if pictures is None:
+            raise c.error(f"File Type is Text files or Picture and movie files, not “{kind_text}”", kind.pos)
+        enclosed, reference = _flag(st, "Include all enclosed folders"), _flag(st, "Import only a reference")
+
+        def read(f):
+            from ...data import importing, paths
+            where = importing.find_folder(folder(f), f.session.base_dir, paths.frame_variables(f))
+            return importing.read_folder(where, pictures, enclosed, reference, codec_name)
+    elif xml_opt is not None:
+        verify = _flag(st, "Verify SSL Certificates")
+        xml = _literal(c, xml_opt) if xml_opt.label != "XML (from calculation)" else c.text(xml_opt)
+        xsl = None if xsl_opt is None else \
+            (_literal(c, xsl_opt) if xsl_opt.label != "XSL (from calculation)" else c.text(xsl_opt))
+
+        def load(f, where: str, what: str) -> tuple[bytes, str]:
+            from ...data import importing, paths, transfer
+            if where.strip().lower().startswith(("http://", "https://")) or "://" in where:
+                return importing.fetch(where.strip(), what, verify), where.strip()
+            path = transfer.input_path(f, where)
+            return path.read_bytes(), path.name
+
+        def read(f):
+            from ...data import importing
+            data, label = load(f, xml(f), "XML source")
+            style = load(f, xsl(f), "XSLT stylesheet")[0] if xsl is not None else None
+            return importing.read_xml(data, style, label)
+    else:
+        src_opt = st.get("Data source") or st.get("Source file") or st.get("Source")
+        if src_opt is None:
+            src_opt = next((o for o in calc_options(st) if not isinstance(o.value, S.Calc)
+                            or not isinstance(o.value.node, (C.Name, C.Field))), None)
+        if src_opt is None:
+            if not st.options or all(isinstance(o.value, S.Word) or o.label == "With dialog" for o in st.options):
+                def read(f):  # FileMaker asks for the file; a script run has nobody to ask
+                    raise StepError("Import Records has no source to import from (FileMaker would ask for a file "
+                                    "here): give it one, Import Records [ With dialog: Off ; \"file.csv\" ]",
+                                    code=E_FILE_MISSING)
+            else:
+                raise c.error("Import Records needs a file: Import Records [ With dialog: Off ; Data source: "
+                              "\"file.csv\" ; Target: \"Table\" ]")
         else:
-            table = db.context().table
-        ti, ids = transfer.import_rows(db, table, path)
-        occ = db.occurrence_name(table) or ti.name
+            source = c.text(src_opt) if not isinstance(src_opt.value, S.Raw) else name_of(c, src_opt)
+
+            def read(f):
+                from ...data import importing, transfer
+                return importing.read_file(transfer.input_path(f, source(f)), codec_name=codec_name,
+                                           header=header, worksheet=worksheet(f))
+    legacy = folder_opt is None and xml_opt is None and mapping is None and method == "add"
+
+    def run(f):
+        from ...data import importing, transfer
+        db = database(f)
+        src = read(f)
+        table = target(f) if target is not None else db.context().table
+        if legacy and db.table_of(table) is None and src.named:
+            transfer.create_table_for(db, table, src.names, src.rows, src.label)
+        occ = db.occurrence_name(table) or table
+        found = list(db.context(occ).found) if method != "add" and db.table_of(table) is not None else []
+        ti, ids = importing.import_records(db, table, src, mapping, method, add_remaining, found)
+        occ = db.occurrence_name(ti.name) or ti.name
         ctx = db.context(occ)
         ctx.found, ctx.index, ctx.sort = ids, 0, None
     return run
-
-
-#: FileMaker's names of the character sets Export Records writes → Python's codecs.
-CHARACTER_SETS = {"unicode (utf-8)": "utf-8", "utf-8": "utf-8", "unicode (utf-16)": "utf-16",
-                  "unicode": "utf-16", "windows (ansi)": "cp1252", "ascii (dos)": "cp437", "macintosh": "mac_roman",
-                  "japanese (shift-jis)": "shift_jis", "simplified chinese (gb)": "gb2312",
-                  "traditional chinese (big-5)": "big5", "korean (euc-kr)": "euc_kr"}
 
 
 def yes_no(opt, c) -> bool:
@@ -209,18 +306,19 @@ def yes_no(opt, c) -> bool:
 
 
 def character_set(st: S.Step, c) -> str:
-    """The codec of a step's ``Character Set: “Unicode (UTF-8)”`` (UTF-8 when it has none)."""
+    """The codec of a step's ``Character Set: “Unicode (UTF-8)”`` (UTF-8 when it has none): FileMaker's names,
+    the ones Import Records lists and Export Records' older ones."""
+    from ...data.importing import CHARACTER_SETS, codec
     opt = st.get("Character Set")
     if opt is None or opt.value is None:
         return "utf-8"
     name = opt.value.name if isinstance(opt.value, S.Word) else \
         getattr(getattr(opt.value, "node", None), "value", getattr(opt.value, "text", ""))
-    codec = CHARACTER_SETS.get(str(name).strip().strip('"“”').casefold())
-    if codec is None:
+    found = codec(str(name))
+    if found is None:
         raise c.error(f"fmscript does not know the character set “{name}”: use one of "
-                      "Unicode (UTF-8), Unicode (UTF-16), Windows (ANSI), ASCII (DOS), Macintosh, Japanese "
-                      "(Shift-JIS), Simplified Chinese (GB), Traditional Chinese (Big-5), Korean (EUC-KR)", opt.pos)
-    return codec
+                      + ", ".join(CHARACTER_SETS), opt.pos)
+    return "utf-8" if found == "utf-8-sig" else found  # an export writes no byte order mark
 
 
 @step("Export Records", labels=("File Name", "Create folders", "Automatically open", "Create email",
