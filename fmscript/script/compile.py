@@ -290,6 +290,14 @@ def _cond(st: S.Step, c: StepCompiler):
     block structure is still built, so that the rest of the script can be checked."""
     try:
         opts = [o for o in st.options if o.value is not None]
+        if all(o.value is None and o.label is None for o in st.options):
+            # FileMaker saves If [ ] with no calculation; an empty calculation's result is false (Claris is
+            # silent on it), so the branch is skipped and the loop goes on, with no error.
+            if c.warnings is not None:
+                c.warnings.append(CheckWarning(f"{st.name} has no condition; FileMaker saves the step so, and an "
+                                               "empty condition is false", span=c.source.span(st.pos),
+                                               step=st.name))
+            return lambda f: ""
         if len(opts) != 1:
             raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
         return c.calc(opts[0])

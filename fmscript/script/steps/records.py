@@ -172,7 +172,7 @@ def import_records(st: S.Step, c):
         src_opt = next((o for o in calc_opts if not isinstance(o.value, S.Calc)
                         or not isinstance(o.value.node, (C.Name, C.Field))), None)
     if src_opt is None:
-        raise c.error("Import Records needs a file: Import Records [ With dialog: Off ; Data source: \"file.csv\" ; "
+        raise c.incomplete("Import Records has no file: Import Records [ With dialog: Off ; Data source: \"file.csv\" ; "
                       "Target: \"Table\" ]")
     source = c.text(src_opt) if not isinstance(src_opt.value, S.Raw) else name_of(c, src_opt)
     tgt_opt = st.get("Target") or st.get("Table")
@@ -235,7 +235,7 @@ def export_records(st: S.Step, c):
     if st.get("File Name") is not None and st.get("File Name").value is not None:
         opts = [st.get("File Name")] + opts
     if not opts:
-        raise c.error("Export Records needs an output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
+        raise c.incomplete("Export Records has no output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
     order = st.get("Field Order")
     if order is not None and (order.value is not None or st.after("Field Order")):
         raise c.error("fmscript exports every field of the table in its order; it cannot apply a Field Order yet",
