@@ -73,7 +73,7 @@ class StepCompiler:
         or empty as FileMaker prints an unset one: ``Set Field [ ]``, ``File ID:  ``): FileMaker saves such a
         step, and running it fails with ``code`` under the usual error-capture rules.  A step whose text
         holds something malformed (a wrong option, a syntax error) stays a compile error."""
-        if any(isinstance(o.value, S.Raw) for o in self.step.options):
+        if any(isinstance(o.value, S.Raw) and not _printed_list(o.value.text) for o in self.step.options):
             return self.error(msg)
         return IncompleteStep(msg, code)
 
@@ -153,6 +153,12 @@ class StepCompiler:
         if node is None:
             return None
         return compile_node(node, "", self.source, functions=self.functions).evaluate
+
+
+def _printed_list(text: str) -> bool:
+    """``[ Products ; Orders ]``, ``[  ]``: a list as FileMaker prints it (kept as text for the step to read)."""
+    t = text.strip()
+    return t[:1] in ("[", "［") and t[-1:] in ("]", "］")
 
 
 def make_var_setter(name: str, is_global: bool, rep=None):

@@ -386,10 +386,12 @@ def configure_regression_model(st: S.Step, c):
     """Trains a random-forest regression model on a found set's vectors and targets, or saves, loads or unloads
     one; PredictFromModel uses it by name."""
     action = _word(st.get("Action"), c, "")
+    if action.endswith(" Model") and action[:-6] in REGRESSION_ACTIONS:
+        action = action[:-6]  # FileMaker 22 prints “Action: Train Model”
     if not action:
         raise c.incomplete("Configure Regression Model has no Action", E_INVALID_PARAMETER)
     if action not in REGRESSION_ACTIONS:
-        raise c.error("Configure Regression Model needs Action: Train, Save, Load or Unload")
+        raise c.error("Configure Regression Model's Action is Train, Save, Load or Unload")
     name = c.text(st.get("Model Name"))
     algorithm = _word(st.get("Algorithm"), c, "Random Forest")
     if algorithm != "Random Forest":
