@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ...calc.values import Container, to_int, to_text
 from ...data import paths
-from ...errors import (E_CANNOT_CREATE_FILE, E_CANNOT_OPEN_FILE, E_COMMAND_INVALID, E_DATA_MISSING, E_FILE_IN_USE, E_FILE_MISSING,
-                       E_INVALID_PARAMETER, E_MEMORY, E_NAME_EXISTS, E_NOT_ENOUGH_MEMORY, StepError)
+from ...errors import (E_CANNOT_CREATE_FILE, E_CANNOT_OPEN_FILE, E_COMMAND_INVALID, E_DATA_MISSING, E_FILE_IN_USE,
+                       E_FILE_MISSING, E_INVALID_PARAMETER, E_MEMORY, E_NAME_EXISTS, E_NOT_ENOUGH_MEMORY, StepError)
 from .. import ast as S
 from . import step
 from .data_access import calc_options
