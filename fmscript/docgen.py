@@ -67,6 +67,22 @@ def render_steps_md() -> str:
         "`fmscript check` reports them as warnings) and, when run, gives FileMaker's error 3 "
         "(command is unavailable) under the usual error-capture rules.",
         "",
+        "A step saved without a required option, as FileMaker's Script Workspace keeps it (`Set Field [ ]`, "
+        "`Insert from URL [ Select ]`, `File ID:` left empty), loads too: `fmscript check` warns at the step with "
+        "the error it will give, and running it fails with that error under the usual error-capture rules "
+        "(malformed text, a wrong option or a syntax error, stays an error that refuses the file). The errors, by "
+        "family: a missing target field, where Claris says the step then uses the active field (Set Field, Set "
+        "Field By Name, Insert Calculated Result, Insert from URL, Replace Field Contents, Relookup Field "
+        "Contents, Set Next Serial Value, Find Matching Records, Sort Records by Field, Execute FileMaker Data "
+        "API, the embedding steps' fields), is 102 (field is missing: a command line has no active field); a "
+        "missing script (Perform Script, on Server, with Callback) 104; a missing layout 105; a missing object "
+        "name (Go to Object) 116; a missing File ID or file path of the data file steps 100 (no such file is "
+        "open or named); a missing URL 1630 (URL format is incorrect); a missing option of the AI steps 1708 "
+        "(parameter value is invalid, as their other bad options); any other missing calculation or target 5 "
+        "(command is invalid: FileMaker's own example is a Set Field with no calculation). Claris is silent on "
+        "`If`, `Else If` and `Exit Loop If` without a condition: fmscript takes the empty calculation as false, "
+        "with a warning and no error.",
+        "",
         "Options are listed with their zh-Hans labels; labels of both languages may be mixed inside one step. "
         "A *flag* is written bare (`Verify SSL Certificates`); a value option as `Label: value`.",
         "",

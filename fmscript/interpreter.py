@@ -127,9 +127,11 @@ class Interpreter:
         text, cf_errors = self.custom_functions(text, path, functions)
         sf, errors = self.parse(text, path, default_name)
         errors = cf_errors + errors
+        # A step saved without a required option fails only when it runs: a warning, unless run_time is false.
         return sf, check_script_file(sf, errors, lambda s, errs: compile_script(s, sf.source, None, errs,
                                                                                 steps=self.steps,
-                                                                                functions=functions),
+                                                                                functions=functions,
+                                                                                warnings=errs if run_time else None),
                                      known_scripts=self.script_names, run_time=run_time)
 
     @property
@@ -175,7 +177,7 @@ class Interpreter:
         if parse_errors:
             raise ErrorList(parse_errors)
         errors: list[FMScriptError] = []
-        compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
+        compiled = [self.compile(s, sf.source, errors, warnings) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
         return compiled[0] if compiled else None
@@ -199,10 +201,13 @@ class Interpreter:
         """Parse without raising: ``(ScriptFile, errors)`` against this interpreter's steps (``check``)."""
         return parse_collect(text, path, default_name, steps=self.steps)
 
-    def compile(self, script, source, errors: list[FMScriptError] | None = None) -> CompiledScript:
+    def compile(self, script, source, errors: list[FMScriptError] | None = None,
+                warnings: list[FMScriptError] | None = None) -> CompiledScript:
         """Compile one parsed script with this interpreter's steps, functions and tracing; with ``errors``
-        given, problems are collected there instead of raised."""
-        return compile_script(script, source, self.tracer(), errors, steps=self.steps, functions=self.functions)
+        given, problems are collected there instead of raised (``warnings``: the steps saved without a
+        required option, which fail when they run)."""
+        return compile_script(script, source, self.tracer(), errors, steps=self.steps, functions=self.functions,
+                              warnings=warnings)
 
     def run_compiled(self, cs: CompiledScript, frame: Frame | None = None, *, halt: bool = False):
         """Run a compiled script as a top-level script in ``frame``; returns its Exit Script result.

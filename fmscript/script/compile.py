@@ -12,7 +12,8 @@ from collections.abc import Callable
 from ..calc import ast as C
 from ..calc.compile import Calculation, compile_node, var_key
 from ..calc.values import to_bool, to_num0, to_text
-from ..errors import E_CALC_SYNTAX, E_COMMAND_UNAVAILABLE, FMScriptError, ParseError, StepError
+from ..errors import (E_CALC_SYNTAX, E_COMMAND_INVALID, E_COMMAND_UNAVAILABLE, CheckWarning, FMScriptError,
+                      ParseError, StepError)
 from ..source import Source
 from . import ast as S
 from .steptable import StepTable
@@ -30,6 +31,15 @@ class CompiledScript:
         self.spans = spans if spans is not None else []
 
 
+class IncompleteStep(Exception):
+    """A step FileMaker saved without a required option (``raise c.incomplete(…)`` in its compile function):
+    the compiler emits a step that fails with ``code`` when it runs, and a warning for ``check``."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
 class StepCompiler:
     """What a step's compile function gets: turns option values into closures once."""
 
@@ -38,6 +48,7 @@ class StepCompiler:
         self.trace = trace
         self.functions = functions  # the interpreter's calculation functions (None: the built-ins)
         self.errors: list[FMScriptError] | None = None
+        self.warnings: list[FMScriptError] | None = None  # where incomplete steps are reported (check, REPL)
         self.steps: StepTable | None = None
         self.step: S.Step | None = None
         self.blocks: list[dict] = []  # open If / Loop blocks while compiling
@@ -56,6 +67,15 @@ class StepCompiler:
     def error(self, msg: str, pos: int | None = None, code: int = E_CALC_SYNTAX) -> ParseError:
         return ParseError(msg, code=code, span=self.source.span(self.step.pos if pos is None else pos),
                           step=self.step.name if self.step else None)
+
+    def incomplete(self, msg: str, code: int = E_COMMAND_INVALID) -> Exception:
+        """What a compile function raises when the step's text leaves a required option out entirely (absent,
+        or empty as FileMaker prints an unset one: ``Set Field [ ]``, ``File ID:  ``): FileMaker saves such a
+        step, and running it fails with ``code`` under the usual error-capture rules.  A step whose text
+        holds something malformed (a wrong option, a syntax error) stays a compile error."""
+        if any(isinstance(o.value, S.Raw) and not _printed_list(o.value.text) for o in self.step.options):
+            return self.error(msg)
+        return IncompleteStep(msg, code)
 
     def calculation(self, value: S.Value) -> Calculation:
         if not isinstance(value, S.Calc):
@@ -135,6 +155,12 @@ class StepCompiler:
         return compile_node(node, "", self.source, functions=self.functions).evaluate
 
 
+def _printed_list(text: str) -> bool:
+    """``[ Products ; Orders ]``, ``[  ]``: a list as FileMaker prints it (kept as text for the step to read)."""
+    t = text.strip()
+    return t[:1] in ("[", "［") and t[-1:] in ("]", "］")
+
+
 def make_var_setter(name: str, is_global: bool, rep=None):
     key1 = var_key(name)
 
@@ -151,11 +177,14 @@ def make_var_setter(name: str, is_global: bool, rep=None):
 
 
 def compile_script(script: S.Script, source: Source, trace=None, errors: list[FMScriptError] | None = None, *,
-                   steps: StepTable, functions: dict | None = None) -> CompiledScript:
+                   steps: StepTable, functions: dict | None = None,
+                   warnings: list[FMScriptError] | None = None) -> CompiledScript:
     """Compile one script against the step table ``steps`` (and calculation ``functions``); with
-    ``errors`` given, problems are collected there instead of raised."""
+    ``errors`` given, problems are collected there instead of raised; ``warnings`` gets a
+    :class:`CheckWarning` for each step saved without a required option (it compiles to its run-time error)."""
     c = StepCompiler(source, trace, functions)
     c.errors = errors
+    c.warnings = warnings
     c.steps = steps
     code: list[Instr] = []
     c.code = code
@@ -243,8 +272,23 @@ def _compile_step(st, c, code, steps, blocks, emit):
         if d is None or d.compile is None:
             emit(_unavailable(name), st)
         else:
-            run = d.compile(st, c)
+            try:
+                run = d.compile(st, c)
+            except IncompleteStep as e:
+                run = _incomplete(st, c, e)
             emit(run if d.guard is None else d.guard(run), st)
+
+
+def _incomplete(st: S.Step, c: StepCompiler, e: IncompleteStep) -> Instr:
+    """The step FileMaker keeps without its option: a warning at the step, and its error when it runs."""
+    if c.warnings is not None:
+        c.warnings.append(CheckWarning(f"{e.message}; FileMaker saves the step so, and running it fails",
+                                       code=e.code, span=c.source.span(st.pos), step=st.name))
+    msg, code = e.message, e.code
+
+    def run(f):
+        raise StepError(msg, code=code)
+    return run
 
 
 def _cond(st: S.Step, c: StepCompiler):
@@ -252,6 +296,14 @@ def _cond(st: S.Step, c: StepCompiler):
     block structure is still built, so that the rest of the script can be checked."""
     try:
         opts = [o for o in st.options if o.value is not None]
+        if all(o.value is None and o.label is None for o in st.options):
+            # FileMaker saves If [ ] with no calculation; an empty calculation's result is false (Claris is
+            # silent on it), so the branch is skipped and the loop goes on, with no error.
+            if c.warnings is not None:
+                c.warnings.append(CheckWarning(f"{st.name} has no condition; FileMaker saves the step so, and an "
+                                               "empty condition is false", span=c.source.span(st.pos),
+                                               step=st.name))
+            return lambda f: ""
         if len(opts) != 1:
             raise c.error(f"{st.name} needs one condition: {st.name} [ calculation ]")
         return c.calc(opts[0])

@@ -58,7 +58,7 @@ def configure_ai_account(st: S.Step, c):
     name = c.text(st.get("Account Name"))
     prov = st.get("Model Provider")
     if prov is None or prov.value is None:
-        raise c.error("Configure AI Account needs a Model Provider: OpenAI, Custom, Local or Anthropic")
+        raise c.incomplete("Configure AI Account has no Model Provider", E_INVALID_PARAMETER)
     if isinstance(prov.value, S.Calc) and isinstance(prov.value.node, C.Name):
         # FileMaker picks the provider from a list: a bare name (a provider an embedder registered) is that
         # name, not a field reference.
@@ -103,18 +103,20 @@ def fine_tune_model(st: S.Step, c):
     acct = c.text(st.get("Account Name"))
     base = c.text(st.get("Base Model"))
     td = st.get("Training Data")
-    if td is None or not isinstance(td.value, S.Word) or td.value.name not in ("Table", "File"):
+    if td is None or td.value is None:
+        raise c.incomplete("Fine-Tune Model has no Training Data", E_INVALID_PARAMETER)
+    if not isinstance(td.value, S.Word) or td.value.name not in ("Table", "File"):
         raise c.error("Fine-Tune Model needs “Training Data: Table ; \"occurrence\"” or "
                       "“Training Data: File ; \"path list\"”")
     kind = td.value.name
     source_opts = st.after("Training Data")
-    if not source_opts:
-        raise c.error(f"Training Data: {kind} needs a {'table occurrence' if kind == 'Table' else 'path list'} "
-                      "after it")
+    if not source_opts or source_opts[0].value is None:
+        raise c.incomplete(f"Fine-Tune Model has no {'table occurrence' if kind == 'Table' else 'path list'} "
+                           f"after Training Data: {kind}", E_INVALID_PARAMETER)
     source = c.text(source_opts[0])
     completion = _field_name(st.get("Completion Field"), c)
     if kind == "Table" and completion is None:
-        raise c.error("Training Data: Table needs a Completion Field (the assistant's answer)")
+        raise c.incomplete("Fine-Tune Model with Training Data: Table has no Completion Field", E_INVALID_PARAMETER)
     target_opt = st.get("Response Target")
     target = c.target(target_opt) if target_opt is not None and target_opt.value is not None else None
     params = c.text(st.get("Fine-Tune Parameters"))
@@ -243,7 +245,7 @@ def generate_response(st: S.Step, c):
     stream = "Stream" in st.words() or c.on_off(st.get("Stream"), False)
     resp_opt = st.get("Response")
     if resp_opt is None or resp_opt.value is None:
-        raise c.error("Generate Response from Model needs a Response target: Response: $answer")
+        raise c.incomplete("Generate Response from Model has no Response target", E_INVALID_PARAMETER)
     response = c.target(resp_opt)
     save_opt = st.get("Save Message History To")
     save = c.target(save_opt) if save_opt is not None and save_opt.value is not None else None

@@ -34,7 +34,9 @@ def _field_ref(opt: S.Option | None, c, usage: str) -> tuple[str | None, str]:
         return (node.table if isinstance(node, C.Field) else None), node.name
     if opt is not None and isinstance(opt.value, S.Missing):
         return None, opt.value.text
-    raise c.error(usage, opt.pos if opt is not None else None)
+    if opt is None or opt.value is None:
+        raise c.incomplete(usage, E_FIELD_MISSING)
+    raise c.error(usage, opt.pos)
 
 
 def _field_type(f, ref: tuple[str | None, str]) -> tuple[str, object, object]:
@@ -86,7 +88,7 @@ def insert_embedding(st: S.Step, c):
     params = c.text(st.get("Parameters"))
     target_opt = st.get("Target")
     if target_opt is None or target_opt.value is None:
-        raise c.error("Insert Embedding needs a Target: Target: $vector or Target: Table::Field")
+        raise c.incomplete("Insert Embedding has no Target", E_INVALID_PARAMETER)
     setter = c.target(target_opt)
     node = target_opt.value.node if isinstance(target_opt.value, S.Calc) else None
     field_ref = ((node.table if isinstance(node, C.Field) else None), node.name) \
@@ -130,10 +132,10 @@ def insert_embedding_in_found_set(st: S.Step, c):
     """For every record of the found set, embeds the source field into the target field."""
     acct = c.text(st.get("Account Name"))
     model = c.text(st.get("Embedding Model"))
-    source = _field_ref(st.get("Source Field"), c, "Insert Embedding in Found Set needs a Source Field: "
-                                                   "Source Field: Table::Field")
-    target = _field_ref(st.get("Target Field"), c, "Insert Embedding in Found Set needs a Target Field: "
-                                                   "Target Field: Table::Field")
+    source = _field_ref(st.get("Source Field"), c, "Insert Embedding in Found Set has no Source Field "
+                                                   "(Source Field: Table::Field)")
+    target = _field_ref(st.get("Target Field"), c, "Insert Embedding in Found Set has no Target Field "
+                                                   "(Target Field: Table::Field)")
     params = c.text(st.get("Parameters"))
     words = st.words()
     replace = "Replace target contents" in words or c.on_off(st.get("Replace target contents"), False)
@@ -266,8 +268,8 @@ def perform_semantic_find(st: S.Step, c):
     model = c.text(st.get("Embedding Model"))
     text = c.text(st.get("Text"))
     vector = c.calc(st.get("Vector"))
-    target = _field_ref(st.get("Target Field"), c, "Perform Semantic Find needs a Target field: "
-                                                   "Target field: Table::Field")
+    target = _field_ref(st.get("Target Field"), c, "Perform Semantic Find has no Target field "
+                                                   "(Target field: Table::Field)")
     count_opt = st.get("Return count")
     count = c.number(count_opt) if count_opt is not None and count_opt.value is not None else None
     cond_opt = st.get("Cosine similarity condition")

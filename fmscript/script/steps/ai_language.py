@@ -100,6 +100,8 @@ def configure_prompt_template(st: S.Step, c):
     name = c.text(st.get("Template Name"))
     provider = _word(st.get("Model Provider"), c)
     kind = _word(st.get("Template Type"), c)
+    if not kind:
+        raise c.incomplete("Configure Prompt Template has no Template Type", E_INVALID_PARAMETER)
     if kind not in ("SQL Query", "Find Request", "RAG Prompt"):
         raise c.error("Configure Prompt Template needs Template Type: SQL Query, Find Request or RAG Prompt")
     which = {"SQL Query": ("SQL Prompt", "Natural Language Prompt"), "Find Request": ("Find Request Prompt",),
@@ -163,7 +165,8 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     if _word(st.get("Options specified"), c, "From list") == "By JSON data":
         opts = [o for o in st.after("Options specified") if o.value is not None]
         if not opts:
-            raise c.error("Options specified: By JSON data needs the JSON after it", st.get("Options specified").pos)
+            raise c.incomplete("Perform SQL Query by Natural Language with Options specified: By JSON data has no "
+                               "JSON", E_INVALID_PARAMETER)
         by_json = c.text(opts[0])
     tables_kind = _word(st.get("Data Tables"), c, "")
     if tables_kind and tables_kind not in ("From list", "By name", "By DDL"):
@@ -172,10 +175,11 @@ def perform_sql_query_by_natural_language(st: S.Step, c):
     table_values = [v for o in st.after("Data Tables") if o.value is not None for v in _listed(c, o)] \
         if tables_kind else []
     if tables_kind and not table_values:
-        raise c.error(f"Data Tables: {tables_kind} needs the tables (or the DDL) after it")
+        raise c.incomplete(f"Perform SQL Query by Natural Language with Data Tables: {tables_kind} has no tables "
+                           "(or DDL)", E_INVALID_PARAMETER)
     target = _target(st, c)
     if target is None:
-        raise c.error("Perform SQL Query by Natural Language needs a Response Target: Response Target: $answer")
+        raise c.incomplete("Perform SQL Query by Natural Language has no Response Target", E_INVALID_PARAMETER)
 
     def schema(f, db, json_tables) -> str:
         from ...ai.nlquery import table_ddl
@@ -309,7 +313,8 @@ def perform_find_by_natural_language(st: S.Step, c):
         raise c.error("Get must be " + ", ".join(FIND_GETS), st.get("Get").pos)
     target = _target(st, c)
     if get != "Found Set" and target is None:
-        raise c.error(f"Get: {get} needs a Response Target: Response Target: $json")
+        raise c.incomplete(f"Perform Find by Natural Language with Get: {get} has no Response Target",
+                           E_INVALID_PARAMETER)
 
     def run(f):
         from ...ai import nlquery
@@ -381,8 +386,12 @@ def configure_regression_model(st: S.Step, c):
     """Trains a random-forest regression model on a found set's vectors and targets, or saves, loads or unloads
     one; PredictFromModel uses it by name."""
     action = _word(st.get("Action"), c, "")
+    if action.endswith(" Model") and action[:-6] in REGRESSION_ACTIONS:
+        action = action[:-6]  # FileMaker 22 prints “Action: Train Model”
+    if not action:
+        raise c.incomplete("Configure Regression Model has no Action", E_INVALID_PARAMETER)
     if action not in REGRESSION_ACTIONS:
-        raise c.error("Configure Regression Model needs Action: Train, Save, Load or Unload")
+        raise c.error("Configure Regression Model's Action is Train, Save, Load or Unload")
     name = c.text(st.get("Model Name"))
     algorithm = _word(st.get("Algorithm"), c, "Random Forest")
     if algorithm != "Random Forest":
@@ -394,11 +403,13 @@ def configure_regression_model(st: S.Step, c):
     save_to = _target(st, c, "Save Model To")
     load_from = c.calc(st.get("Load Model From")) if st.get("Load Model From") is not None else None
     if action == "Train" and (st.get("Training Vectors Field") is None or st.get("Training Target Field") is None):
-        raise c.error("Action: Train needs a Training Vectors Field and a Training Target Field")
+        raise c.incomplete("Configure Regression Model with Action: Train has no Training Vectors Field or "
+                           "Training Target Field", E_INVALID_PARAMETER)
     if action == "Save" and save_to is None:
-        raise c.error("Action: Save needs Save Model To: a variable or a field")
+        raise c.incomplete("Configure Regression Model with Action: Save has no Save Model To", E_INVALID_PARAMETER)
     if action == "Load" and load_from is None:
-        raise c.error("Action: Load needs Load Model From: a variable or a field")
+        raise c.incomplete("Configure Regression Model with Action: Load has no Load Model From",
+                           E_INVALID_PARAMETER)
 
     def training_data(f):
         from ...ai.regression import vector

@@ -9,9 +9,10 @@ import time
 
 from ...calc import ast as C
 from ...calc.values import to_bool
-from ...errors import (E_CALC_SYNTAX, E_FIELD_ACCESS_DENIED, E_FIELD_CANNOT_BE_MODIFIED, E_INVALID_DATE,
-                       E_INVALID_NUMBER, E_INVALID_TIME, E_RECORD_ACCESS_DENIED, E_RECORD_IN_USE, E_RECORD_MISSING,
-                       E_FILE_MISSING, E_RECURSION, E_SCRIPT_MISSING, E_VALID_VALUE_REQUIRED, E_VALUE_FAILED_CALC,
+from ...errors import (E_CALC_SYNTAX, E_COMMAND_INVALID, E_FIELD_ACCESS_DENIED, E_FIELD_CANNOT_BE_MODIFIED,
+                       E_FILE_MISSING, E_INVALID_DATE, E_INVALID_NUMBER, E_INVALID_TIME, E_RECORD_ACCESS_DENIED,
+                       E_RECORD_IN_USE, E_RECORD_MISSING, E_RECURSION, E_SCRIPT_MISSING, E_VALID_VALUE_REQUIRED,
+                       E_VALUE_FAILED_CALC,
                        E_VALUE_NOT_EXISTING, E_VALUE_NOT_IN_LIST, E_VALUE_NOT_IN_RANGE, E_VALUE_NOT_UNIQUE,
                        FMScriptError, ScriptHalted, StepError)
 from .. import ast as S
@@ -27,7 +28,9 @@ for _name in ("If", "Else If", "Else", "End If", "Loop", "Exit Loop If", "End Lo
 
 def _check_set_variable(st: S.Step):
     target = st.unlabelled()
-    if not target or not isinstance(target[0].value, S.Calc) or not isinstance(target[0].value.node, C.Var):
+    if not target or target[0].value is None:
+        return  # FileMaker saves Set Variable without its name: it fails when it runs (compiled as incomplete)
+    if not isinstance(target[0].value, S.Calc) or not isinstance(target[0].value.node, C.Var):
         raise StepError("Set Variable needs a variable first: Set Variable [ $name ; Value: calculation ]",
                         code=E_CALC_SYNTAX)
 
@@ -36,8 +39,8 @@ def _check_set_variable(st: S.Step):
 def set_variable(st: S.Step, c):
     """Sets a $local or $$global variable (optionally one repetition) to a calculation's value."""
     parts = st.unlabelled()
-    if not parts:  # validate reported it; a file checked after a parse error still compiles its steps
-        raise c.error("Set Variable needs a variable first: Set Variable [ $name ; Value: calculation ]")
+    if not parts or parts[0].value is None:
+        raise c.incomplete("Set Variable has no variable name", E_COMMAND_INVALID)
     setter = c.target(parts[0], "a variable")
     # “Value:” may be left out, as FileMaker's older text copies do.
     value = c.calc(st.get("Value") or (parts[1] if len(parts) > 1 else None))
@@ -76,8 +79,8 @@ def halt_script(st: S.Step, c):
 def perform_script(st: S.Step, c):
     """Runs another script of the file by name, with a parameter; its Exit Script result is kept."""
     names = st.unlabelled()
-    if not names:
-        raise c.error("Perform Script needs a script name: Perform Script [ “Name” ; Parameter: … ]")
+    if not names or names[0].value is None:
+        raise c.incomplete("Perform Script has no script to perform", E_SCRIPT_MISSING)
     name = c.text(names[0])
     param = c.calc(st.get("Parameter"))
     other_file = MISSING_FROM_FILE.match(names[0].value.text) if isinstance(names[0].value, S.Missing) else None

@@ -140,9 +140,8 @@ class ServerScripts:
 def perform_script_on_server(st: S.Step, c):
     """Runs a script of the file in a session of its own, with a parameter; waits for its result when asked."""
     names = [o for o in st.unlabelled()]
-    if not names:
-        raise c.error("Perform Script on Server needs a script name: Perform Script on Server [ “Name” ; "
-                      "Parameter: … ]")
+    if not names or names[0].value is None:
+        raise c.incomplete("Perform Script on Server has no script to perform", E_SCRIPT_MISSING)
     name = c.text(names[0])
     param = c.calc(st.get("Parameter"))
     wait = c.on_off(st.get("Wait for completion"), True)
@@ -192,12 +191,12 @@ def perform_script_on_server_with_callback(st: S.Step, c):
     def part(opts):
         names = [o for o in opts if o.label is None and not isinstance(o.value, S.Word)]
         prm = next((o for o in opts if o.label == "Parameter"), None)
-        return (c.text(names[0]) if names else None), c.calc(prm) if prm is not None else None
+        return (c.text(names[0]) if names and names[0].value is not None else None), \
+            c.calc(prm) if prm is not None else None
 
     name, param = part(server_opts)
     if name is None:
-        raise c.error("Perform Script on Server with Callback needs a script name: [ Specified: From list ; "
-                      "“Name” ; Parameter: … ; Callback script specified: From list ; “Callback” ; …  ]")
+        raise c.incomplete("Perform Script on Server with Callback has no script to perform", E_SCRIPT_MISSING)
     callback_name, callback_param = part(callback_opts)
     state = st.get("State")
     if state is not None and not (isinstance(state.value, S.Word) and state.value.name in STATES

@@ -10,7 +10,7 @@ This module registers no step.
 from __future__ import annotations
 
 from ...calc import ast as C
-from ...errors import E_FIND_CRITERIA_EMPTY, FMScriptError, StepError
+from ...errors import E_FIELD_MISSING, E_FIND_CRITERIA_EMPTY, FMScriptError, StepError
 from .. import ast as S
 from ..run import KEEP_ERROR
 
@@ -112,10 +112,11 @@ def restore_option(st: S.Step, c, labels: tuple[str, ...] = FIND_REQUESTS):
 
 
 def field_option(st: S.Step, c, usage: str):
-    """The closure naming the step's field (``T::F`` as written), or the compile error ``usage``."""
+    """The closure naming the step's field (``T::F`` as written); a step saved without it (FileMaker then uses
+    the active field, which a headless run has not) fails with error 102 when it runs."""
     opts = calc_options(st)
     if not opts:
-        raise c.error(usage)
+        raise c.incomplete(usage, E_FIELD_MISSING)
     return name_of(c, opts[0])
 
 

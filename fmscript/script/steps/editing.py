@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from ...calc import ast as C
 from ...calc.values import to_text
-from ...errors import E_FIELD_MISSING, StepError
+from ...errors import E_COMMAND_INVALID, E_FIELD_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import DIALOG, calc_options, committed, data_errors, database, name_of
 
+def _given(opts: list, i: int):
+    """The ``i``-th unlabelled option when the text gives it a value (FileMaker prints an unset one empty)."""
+    return opts[i] if len(opts) > i and opts[i].value is not None else None
+
+
+def no_field(c, step_name: str, what: str = "target field"):
+    """FileMaker saves a field step without its field and then uses the active field; headless there is none."""
+    return c.incomplete(f"{step_name} has no {what}, and there is no active field to use", E_FIELD_MISSING)
+
+
+def no_calculation(c, step_name: str, what: str = "calculation"):
+    """A step saved without its calculation: FileMaker's “command is invalid”."""
+    return c.incomplete(f"{step_name} has no {what}", E_COMMAND_INVALID)
+
+
 def _field_and_value(st: S.Step, c, step_name: str):
-    opts = calc_options(st)
-    if len(opts) < 2:
-        raise c.error(f"{step_name} needs a field and a value: {step_name} [ Table::Field ; calculation ]")
-    return c.target(opts[0], "a field"), c.calc(opts[1])
+    opts = st.unlabelled()
+    field, value = _given(opts, 0), _given(opts, 1)
+    if field is None:
+        raise no_field(c, step_name)
+    if value is None:
+        raise no_calculation(c, step_name)
+    return c.target(field, "a field"), c.calc(value)
 
 
 @step("Set Field", labels=(), guard=data_errors)
@@ -39,9 +57,11 @@ def insert_calculated_result(st: S.Step, c):
 @step("Set Field By Name", labels=(), guard=data_errors)
 def set_field_by_name(st: S.Step, c):
     """Sets the field whose name a calculation gives (``"Table::Field"``, optionally ``[n]``)."""
-    opts = calc_options(st)
-    if len(opts) < 2:
-        raise c.error("Set Field By Name needs a name and a value: Set Field By Name [ \"Table::Field\" ; value ]")
+    opts = st.unlabelled()
+    if _given(opts, 0) is None:
+        raise no_field(c, "Set Field By Name", "target field name")
+    if _given(opts, 1) is None:
+        raise no_calculation(c, "Set Field By Name")
     name, value = c.text(opts[0]), c.calc(opts[1])
 
     def run(f):
@@ -74,7 +94,9 @@ def replace_field_contents(st: S.Step, c):
         isinstance(o.value, S.Calc) and isinstance(o.value.node, C.Name) and o.value.node.name == "Current contents"
         for o in opts[1:])
     calc_opt = st.get("Replace with calculation") or (opts[1] if len(opts) > 1 and not current else None)
-    if not opts or (calc_opt is None and serial_opt is None and not current):
+    if not opts or opts[0].value is None:
+        raise no_field(c, "Replace Field Contents")
+    if calc_opt is None and serial_opt is None and not current:
         raise c.error("Replace Field Contents needs a field and a calculation: Replace Field Contents "
                       "[ With dialog: Off ; Table::Field ; calculation ]")
     setter = c.target(opts[0], "a field")
@@ -126,10 +148,11 @@ def replace_field_contents(st: S.Step, c):
 @step("Set Next Serial Value", labels=(), guard=data_errors)
 def set_next_serial_value(st: S.Step, c):
     """Sets the serial number the next new record of the table gets (the field's auto-enter serial)."""
-    opts = calc_options(st)
-    if len(opts) < 2:
-        raise c.error("Set Next Serial Value needs a field and a value: Set Next Serial Value "
-                      "[ Table::Field ; value ]")
+    opts = st.unlabelled()
+    if _given(opts, 0) is None:
+        raise c.incomplete("Set Next Serial Value has no field", E_FIELD_MISSING)
+    if _given(opts, 1) is None:
+        raise no_calculation(c, "Set Next Serial Value", "next value")
     field_name, value = name_of(c, opts[0]), c.calc(opts[1])
 
     def run(f):
@@ -144,8 +167,7 @@ def relookup_field_contents(st: S.Step, c):
     field is the field named (the records are committed)."""
     opts = calc_options(st)
     if not opts:
-        raise c.error("Relookup Field Contents needs the match field: Relookup Field Contents "
-                      "[ With dialog: Off ; Table::Field ]")
+        raise no_field(c, "Relookup Field Contents", "match field")
     field_name = name_of(c, opts[0])
 
     def run(f):

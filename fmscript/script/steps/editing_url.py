@@ -16,7 +16,7 @@ from http.cookiejar import Cookie
 
 from ...calc.values import Container, to_text
 from ...errors import (E_AUTH_FAILED, E_COMMAND_INVALID, E_CONNECTION_FAILED, E_CONNECTION_TIMED_OUT,
-                       E_PROTOCOL_UNSUPPORTED, E_SSL_ERROR, StepError)
+                       E_FIELD_MISSING, E_PROTOCOL_UNSUPPORTED, E_SSL_ERROR, StepError)
 from ...errors import E_JSON_INVALID as E_URL_INVALID  # 1630 is FileMaker's "URL format is incorrect"
 from .. import ast as S
 from ..compile import make_var_setter
@@ -408,12 +408,12 @@ def insert_from_url(st: S.Step, c):
     target_opt = st.get("Target")
     urls = [o for o in calc_options(st)]
     if (target_opt is None or target_opt.value is None) and len(urls) >= 2:
-        target_opt, urls = urls[0], urls[1:]  # FileMaker's older text: the target, then the URL, unlabelled
+        target_opt, urls = urls[0], urls[1:]  # FileMaker 12–15's text: [ Select ; No dialog ; $target ; "url" ]
     if target_opt is None or target_opt.value is None:
-        raise c.error("Insert from URL needs a Target: Insert from URL [ Target: $result ; \"https://…\" ]")
+        raise c.incomplete("Insert from URL has no Target, and there is no active field to use", E_FIELD_MISSING)
     target = c.target(target_opt)
     if not urls:
-        raise c.error("Insert from URL needs a URL: Insert from URL [ Target: $result ; \"https://…\" ]")
+        raise c.incomplete("Insert from URL has no URL", E_URL_INVALID)
     url = c.text(urls[0])
     curl_opt = st.get("cURL options")
     curl = c.text(curl_opt) if curl_opt is not None and curl_opt.value is not None else None

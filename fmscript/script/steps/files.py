@@ -22,12 +22,11 @@ def save_records_as_jsonl(st: S.Step, c):
     assistant = c.calc(st.get("Assistant Prompt")) if st.get("Assistant Prompt") else None
     outs = calc_options(st)
     if not outs:
-        raise c.error("Save Records as JSONL needs an output file: Save Records as JSONL [ Table: T ; "
-                      "Completion Field: T::Answer ; \"out.jsonl\" ]")
+        raise c.incomplete("Save Records as JSONL has no output file")
     dest = c.text(outs[0])
     create = c.on_off(st.get("Create folders"), False) or "Create folders" in st.words()
     if fine_tuning and user is None:
-        raise c.error("with Format for fine-tuning: On, Save Records as JSONL needs a User Prompt calculation")
+        raise c.incomplete("Save Records as JSONL with Format for fine-tuning: On has no User Prompt")
 
     def run(f):
         from ...data import prompt, transfer

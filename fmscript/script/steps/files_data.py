@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ...calc.values import Container, to_int, to_text
 from ...data import paths
-from ...errors import (E_CANNOT_CREATE_FILE, E_CANNOT_OPEN_FILE, E_DATA_MISSING, E_FILE_IN_USE, E_FILE_MISSING,
-                       E_INVALID_PARAMETER, E_MEMORY, E_NAME_EXISTS, E_NOT_ENOUGH_MEMORY, StepError)
+from ...errors import (E_CANNOT_CREATE_FILE, E_CANNOT_OPEN_FILE, E_COMMAND_INVALID, E_DATA_MISSING, E_FILE_IN_USE,
+                       E_FILE_MISSING, E_INVALID_PARAMETER, E_MEMORY, E_NAME_EXISTS, E_NOT_ENOUGH_MEMORY, StepError)
 from .. import ast as S
 from . import step
 from .data_access import calc_options
@@ -70,7 +70,7 @@ def _path_option(st: S.Step, c, label: str | None = None):
     if opt is None:
         opts = calc_options(st)
         if not opts:
-            raise c.error(f"{st.name} needs a file path: {st.name} [ \"data.txt\" … ]")
+            raise c.incomplete(f"{st.name} has no file path", E_FILE_MISSING)
         opt = opts[0]
     return c.text(opt)
 
@@ -89,7 +89,7 @@ def _writable(f, text: str, create_folders: bool = False) -> Path:
 def _file_id(st: S.Step, c):
     opt = st.get("File ID")
     if opt is None or opt.value is None:
-        raise c.error(f"{st.name} needs a File ID: {st.name} [ File ID: $fileID … ]")
+        raise c.incomplete(f"{st.name} has no File ID, so no open data file is named", E_FILE_MISSING)
     ev = c.calc(opt)
 
     def lookup(f) -> OpenFile:
@@ -110,7 +110,7 @@ def _target(st: S.Step, c):
             opt = o
             break
     if opt is None or opt.value is None:
-        raise c.error(f"{st.name} needs a Target: a variable or a field")
+        raise c.incomplete(f"{st.name} has no Target variable or field", E_COMMAND_INVALID)
     return c.target(opt)
 
 
@@ -227,7 +227,7 @@ def write_to_data_file(st: S.Step, c):
     lookup = _file_id(st, c)
     src_opt = st.get("Data source")
     if src_opt is None or src_opt.value is None:
-        raise c.error("Write to Data File needs a Data source: a field or a variable")
+        raise c.incomplete("Write to Data File has no Data source", E_COMMAND_INVALID)
     source = c.calc(src_opt)
     enc = _encoding(st, c, "Write as")
     if enc == "Bytes":
@@ -270,7 +270,7 @@ def set_data_file_position(st: S.Step, c):
     lookup = _file_id(st, c)
     pos_opt = st.get("New position")
     if pos_opt is None or pos_opt.value is None:
-        raise c.error("Set Data File Position needs a New position")
+        raise c.incomplete("Set Data File Position has no New position", E_COMMAND_INVALID)
     pos = c.number(pos_opt)
 
     def run(f):
@@ -333,7 +333,7 @@ def rename_file(st: S.Step, c):
     path_text = _path_option(st, c, "Source file")
     name_opt = st.get("New name")
     if name_opt is None or name_opt.value is None:
-        raise c.error("Rename File needs a New name: Rename File [ Source file: \"a.txt\" ; New name: \"b.txt\" ]")
+        raise c.incomplete("Rename File has no New name", E_COMMAND_INVALID)
     new_name = c.text(name_opt)
 
     def run(f):

@@ -66,8 +66,7 @@ def find_matching_records(st: S.Step, c):
     """Finds the records whose field equals the current record's value (Replace, Constrain or Extend)."""
     words = st.words()
     mode = "constrain" if "Constrain" in words else "extend" if "Extend" in words else "find"
-    name = field_option(st, c, "Find Matching Records needs a field: Find Matching Records [ Replace ; "
-                               "Table::Field ]")
+    name = field_option(st, c, "Find Matching Records has no field, and there is no active field to use")
 
     def run(f):
         from ...data.finds import Request
@@ -245,8 +244,7 @@ _DIRECTION_WORDS = {"ascending", "descending", "升序", "降序"}
 def sort_records_by_field(st: S.Step, c):
     """Sorts the found set by one field, ascending or descending."""
     asc = "Descending" not in st.words()
-    name = field_option(st, c, "Sort Records by Field needs a field: Sort Records by Field [ Ascending ; "
-                               "Table::Field ]")
+    name = field_option(st, c, "Sort Records by Field has no field, and there is no active field to use")
 
     def run(f):
         db, ctx = committed(f)

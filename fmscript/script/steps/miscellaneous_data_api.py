@@ -636,11 +636,12 @@ def execute_data_api(st: S.Step, c):
     """Answers a Data API request (JSON) about the current file with the Data API's JSON, in a field or variable."""
     target_opt = st.get("Target")
     if target_opt is None or target_opt.value is None:
-        raise c.error("Execute FileMaker Data API needs a Target: [ Select ; Target: $result ; \"{…}\" ]")
+        raise c.incomplete("Execute FileMaker Data API has no Target, and there is no active field to use",
+                           E_FIELD_MISSING)
     target = c.target(target_opt)
     opts = calc_options(st)
     if not opts:
-        raise c.error("Execute FileMaker Data API needs a request: a JSON object such as {\"layouts\": \"Name\"}")
+        raise c.incomplete("Execute FileMaker Data API has no request", E_INVALID_PARAMETER)
     request = c.text(opts[0])
 
     def run(f):

@@ -24,7 +24,7 @@ def get_folder_path(st: S.Step, c):
     allow = c.on_off(st.get("Allow Folder Creation"), False) or "Allow Folder Creation" in st.words()
     opts = calc_options(st)
     if not opts:
-        raise c.error("Get Folder Path needs a variable: Get Folder Path [ $path ]")
+        raise c.incomplete("Get Folder Path has no target variable")
     target = c.target(opts[0], "a variable")
     loc_opt = st.get("Default Location") or (opts[2] if len(opts) > 2 else None)
     location = c.text(loc_opt) if loc_opt is not None else None
@@ -283,7 +283,7 @@ def set_session_identifier(st: S.Step, c):
     """Sets the identifier of the session (by default, Get ( UserName ))."""
     opt = st.get("Value") or next(iter(calc_options(st)), None)
     if opt is None:
-        raise c.error("Set Session Identifier needs a value: Set Session Identifier [ Value: \"name\" ]")
+        raise c.incomplete("Set Session Identifier has no value")
     value = c.text(opt)
 
     def run(f):

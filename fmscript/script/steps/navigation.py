@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ...calc.values import to_num0, to_text
-from ...errors import E_LAYOUT_MISSING, E_RECORD_MISSING, StepError
+from ...errors import E_LAYOUT_MISSING, E_LAYOUT_OBJECT_MISSING, E_RECORD_MISSING, StepError
 from .. import ast as S
 from . import step
 from .data_access import (DIALOG, calc_options, committed, data_errors, database, name_of, restore_option,
@@ -32,7 +32,7 @@ def go_to_layout(st: S.Step, c):
         return run_original
     opts = calc_options(st)
     if not opts:
-        raise c.error("Go to Layout needs a layout: Go to Layout [ “Name” (Occurrence) ] or [ calculation ]")
+        raise c.incomplete("Go to Layout has no layout", E_LAYOUT_MISSING)
     value = c.calc(opts[0])
     by_number = "Layout number" in words
 
@@ -173,7 +173,7 @@ def go_to_object(st: S.Step, c):
     object the layout does not have is error 116."""
     opt = st.get("Object Name") or (st.unlabelled()[0] if st.unlabelled() else None)
     if opt is None or opt.value is None:
-        raise c.error("Go to Object needs an object name: Go to Object [ Object Name: \"Lines\" ]")
+        raise c.incomplete("Go to Object has no object name", E_LAYOUT_OBJECT_MISSING)
     name = c.text(opt)
 
     def run(f):

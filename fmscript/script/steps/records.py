@@ -270,8 +270,8 @@ def import_records(st: S.Step, c):
                                     "here): give it one, Import Records [ With dialog: Off ; \"file.csv\" ]",
                                     code=E_FILE_MISSING)
             else:
-                raise c.error("Import Records needs a file: Import Records [ With dialog: Off ; Data source: "
-                              "\"file.csv\" ; Target: \"Table\" ]")
+                raise c.incomplete("Import Records has no file to import: Import Records [ With dialog: Off ; "
+                                   "Data source: \"file.csv\" ; Target: \"Table\" ]", E_FILE_MISSING)
         else:
             source = c.text(src_opt) if not isinstance(src_opt.value, S.Raw) else name_of(c, src_opt)
 
@@ -333,7 +333,7 @@ def export_records(st: S.Step, c):
     if st.get("File Name") is not None and st.get("File Name").value is not None:
         opts = [st.get("File Name")] + opts
     if not opts:
-        raise c.error("Export Records needs an output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
+        raise c.incomplete("Export Records has no output file: Export Records [ With dialog: Off ; \"out.csv\" ]")
     order = st.get("Field Order")
     if order is not None and (order.value is not None or st.after("Field Order")):
         raise c.error("fmscript exports every field of the table in its order; it cannot apply a Field Order yet",
