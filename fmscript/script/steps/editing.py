@@ -97,8 +97,8 @@ def replace_field_contents(st: S.Step, c):
     if not opts or opts[0].value is None:
         raise no_field(c, "Replace Field Contents")
     if calc_opt is None and serial_opt is None and not current:
-        raise c.error("Replace Field Contents needs a field and a calculation: Replace Field Contents "
-                      "[ With dialog: Off ; Table::Field ; calculation ]")
+        raise no_calculation(c, "Replace Field Contents", "calculation, serial numbers or current contents to "
+                             "replace with")
     setter = c.target(opts[0], "a field")
     field_name = name_of(c, opts[0])
     value = c.calc(calc_opt) if calc_opt is not None and serial_opt is None and not current else None
