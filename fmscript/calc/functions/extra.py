@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import unicodedata
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from ..values import Container, to_number, to_text  # noqa: F401  (Container: its home is calc.values)
 from . import CalcError, function
@@ -390,12 +390,26 @@ def kanji_numeral(v):
     return "".join(_KANJI_DIGITS[int(c)] if c.isascii() and c.isdigit() else c for c in to_text(v))
 
 
-def _groups_of_four(n: int) -> list[int]:
-    out = []
-    while n:
-        n, r = divmod(n, 10000)
-        out.append(r)
-    return out or [0]
+def _groups_of_three(digits: str) -> list[str]:
+    head = len(digits) % 3 or 3
+    return [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+
+
+def _groups_of_four(digits: str) -> list[int]:
+    """The groups of four of a whole number's digits, lowest first."""
+    return [int(digits[max(i - 4, 0):i]) for i in range(len(digits), 0, -4)] or [0]
+
+
+#: The myriad units after 万 (10^8 … 10^68), as Japanese writes them; a larger group repeats 無量大数.
+_BIG_UNITS = ("億", "兆", "京", "垓", "秭", "穣", "溝", "澗", "正", "載", "極", "恒河沙", "阿僧祇", "那由他", "不可思議",
+              "無量大数")
+
+
+def _big_unit(units: tuple[str, ...], i: int) -> str:
+    """The unit of the ``i``-th group of four digits: past 無量大数 (10^68) the groups count on in front of it
+    (10^72 is 1万無量大数)."""
+    top = len(units) - 1
+    return units[i] if i <= top else _big_unit(units, i % top) + units[top] * (i // top)
 
 
 @function("NumToJText ( number ; separator ; characterType )")
@@ -407,13 +421,12 @@ def num_to_j_text(number, separator, character_type):
     num = to_number(number)
     if num is None:
         return ""
-    n = int(num)
-    neg = n < 0
-    n = abs(n)
+    whole = format(abs(num).to_integral_value(rounding=ROUND_DOWN), "f")
+    neg = num < 0 and whole != "0"
     sep = int(to_number(separator) or 0)
     kind = int(to_number(character_type) or 0)
     daiji = kind == 3
-    big_units = ("", "萬" if daiji else "万", "億", "兆", "京")
+    big_units = ("", "萬" if daiji else "万") + _BIG_UNITS
     small_units = ("", "拾" if daiji else "十", "百", "阡" if daiji else "千")
     digits = _DAIJI_DIGITS if daiji else _KANJI_DIGITS
 
@@ -425,16 +438,16 @@ def num_to_j_text(number, separator, character_type):
         return s
 
     if sep == 1:
-        text = ("，" if kind == 1 else ",").join(write_digits(g) for g in f"{n:,}".split(","))
+        text = ("，" if kind == 1 else ",").join(write_digits(g) for g in _groups_of_three(whole))
     elif sep == 2:
         parts = []
-        for i, g in reversed(list(enumerate(_groups_of_four(n)))):
+        for i, g in reversed(list(enumerate(_groups_of_four(whole)))):
             if g:
-                parts.append(write_digits(str(g)) + big_units[i])
+                parts.append(write_digits(str(g)) + _big_unit(big_units, i))
         text = "".join(parts) or write_digits("0")
     elif sep == 3 and kind in (2, 3):
         parts = []
-        for i, g in reversed(list(enumerate(_groups_of_four(n)))):
+        for i, g in reversed(list(enumerate(_groups_of_four(whole)))):
             if not g:
                 continue
             chunk = ""
@@ -446,15 +459,15 @@ def num_to_j_text(number, separator, character_type):
                     chunk += small_units[pos]
                 else:
                     chunk += digits[dgt] + small_units[pos]
-            parts.append(chunk + big_units[i])
+            parts.append(chunk + _big_unit(big_units, i))
         text = "".join(parts) or digits[0]
     elif sep == 3:
         parts = []
-        for i, g in reversed(list(enumerate(_groups_of_four(n)))):
+        for i, g in reversed(list(enumerate(_groups_of_four(whole)))):
             if g:
-                parts.append(write_digits(str(g)) + big_units[i])
+                parts.append(write_digits(str(g)) + _big_unit(big_units, i))
         text = "".join(parts) or write_digits("0")
     else:
-        text = write_digits(str(n))
+        text = write_digits(whole)
     return ("-" if neg else "") + text
 
