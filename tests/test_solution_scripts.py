@@ -201,3 +201,18 @@ def test_the_data_apis_script_keys_find_the_solutions_scripts(solution, monkeypa
     response = answer["response"]
     assert (response["scriptResult.prerequest"], response["scriptError.prerequest"]) == ("8", "0")
     assert response["scriptError"] == "104" and "scriptResult" not in response
+
+
+def test_of_two_folders_that_fit_the_one_holding_the_listed_files_is_the_scripts_folder(tmp_path):
+    from fmscript.script.solution import Solution
+
+    rows = [("Report.fmscript", "Report"), ("Sales/Report.fmscript", "Sales Report"), ("Other.fmscript", "Other")]
+    for rel, _ in rows:
+        (tmp_path / "scripts" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "scripts" / rel).write_text("Beep\n", encoding="utf-8")
+    # "Report.fmscript" relative to scripts/Sales is listed too, but only scripts/ holds the other files.
+    sol = Solution.find(tmp_path / "scripts" / "Sales" / "Report.fmscript", rows)
+    assert sol is not None and sol.root == tmp_path / "scripts"
+    assert sol.path_of("OTHER") == tmp_path / "scripts" / "Other.fmscript"
+    assert Solution.find(tmp_path / "scripts" / "Report.fmscript", rows).root == tmp_path / "scripts"
+    assert Solution.find(tmp_path / "elsewhere.fmscript", rows) is None
