@@ -58,7 +58,7 @@ class Interpreter:
         self._script_files: list[Path] = []
         self._solution_rows: dict[str, list[tuple[str, str]]] = {}
         self._solutions: dict[tuple, Solution | None] = {}
-        self._unloadable: dict[str, FMScriptError] = {}
+        self._unloadable: dict[tuple, FMScriptError] = {}
         self._solution_lock = threading.RLock()  # server scripts run in threads
         self.session.find_script = self._find_solution_script
         if file is not None:
@@ -219,7 +219,12 @@ class Interpreter:
             cs = session.scripts.get(name.casefold())  # another thread may have loaded it meanwhile
             if cs is not None:
                 return cs
-            error = self._unloadable.get(str(file))
+            try:  # a file edited since it failed (in a REPL), or missing, is read again
+                st = file.stat()
+                version: tuple | None = (str(file), st.st_mtime_ns, st.st_size)
+            except OSError:
+                version = None
+            error = self._unloadable.get(version) if version is not None else None
             if error is None:
                 try:
                     for cs in self._load_solution_file(file, name, sol.listed_as(name) or ""):
@@ -231,7 +236,8 @@ class Interpreter:
                                       "solution lists there", code=E_SCRIPT_MISSING)
                 except StepError as e:
                     error = e
-                self._unloadable[str(file)] = error
+                if version is not None:
+                    self._unloadable[version] = error
             # A new exception each time: the step that raises it gets its own span.
             raise StepError(error.message, code=error.code)
 

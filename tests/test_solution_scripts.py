@@ -216,3 +216,23 @@ def test_of_two_folders_that_fit_the_one_holding_the_listed_files_is_the_scripts
     assert sol.path_of("OTHER") == tmp_path / "scripts" / "Other.fmscript"
     assert Solution.find(tmp_path / "scripts" / "Report.fmscript", rows).root == tmp_path / "scripts"
     assert Solution.find(tmp_path / "elsewhere.fmscript", rows) is None
+
+
+def test_a_sibling_fixed_after_it_failed_loads_and_a_listed_file_that_is_gone_is_104(solution, monkeypatch):
+    from fmscript.errors import FMScriptError
+
+    monkeypatch.chdir(solution)
+    good = (solution / DOUBLE).read_text(encoding="utf-8")
+    (solution / DOUBLE).write_text("Exit Script [ Text Result: ( ]\n", encoding="utf-8")
+    with Interpreter(file="app.sqlite") as fm:
+        fm.load_file(REPORT)
+        for _ in range(2):  # the same error each time, at the step that performs it
+            with pytest.raises(FMScriptError) as e:
+                fm.run_script("Run Report", 3)
+            assert e.value.code == 1204 and e.value.span.path == str(REPORT) and f"{DOUBLE}:1:" in e.value.message
+        (solution / DOUBLE).write_text(good + "\n", encoding="utf-8")  # fixed (in a REPL, say)
+        assert fm.run_script("Double It", 3) == "6"
+        (solution / "scripts" / "Math" / "Quadruple.fmscript").unlink()
+        with pytest.raises(FMScriptError) as e:
+            fm.run_script("Quadruple", 1)
+        assert e.value.code == 104 and "listed in the imported solution as “Math/Quadruple.fmscript”" in e.value.message
