@@ -235,4 +235,5 @@ def test_a_sibling_fixed_after_it_failed_loads_and_a_listed_file_that_is_gone_is
         (solution / "scripts" / "Math" / "Quadruple.fmscript").unlink()
         with pytest.raises(FMScriptError) as e:
             fm.run_script("Quadruple", 1)
-        assert e.value.code == 104 and "listed in the imported solution as “Math/Quadruple.fmscript”" in e.value.message
+        assert e.value.code == 104
+        assert "listed in the imported solution as “Math/Quadruple.fmscript”" in e.value.message
