@@ -237,3 +237,14 @@ def test_a_sibling_fixed_after_it_failed_loads_and_a_listed_file_that_is_gone_is
             fm.run_script("Quadruple", 1)
         assert e.value.code == 104
         assert "listed in the imported solution as “Math/Quadruple.fmscript”" in e.value.message
+
+
+def test_the_repls_run_finds_a_script_of_the_solution_by_its_unquoted_name(solution, monkeypatch):
+    from fmscript.repl.session import ReplSession
+
+    monkeypatch.chdir(solution)
+    lines: list[tuple[str, str]] = []
+    repl = ReplSession(out=lambda text, kind: lines.append((kind, text)), file="app.sqlite")
+    repl.execute(f":load {REPORT}")
+    repl.execute(":run Double It 4 + 1")
+    assert lines[-1] == ("result", "10")
