@@ -61,7 +61,7 @@ def _run(args) -> int:
     fm.session.extensions["show_job_progress"] = True  # job progress on stderr: a bar, or plain lines
     names = fm.load_text(text, path, default)
     name = args.script_name or names[0]
-    if name.casefold() not in fm.session.scripts:
+    if fm.script(name) is None:  # a script of another file of an imported solution is found too
         raise UsageError(f"{path} has no script named “{name}”; it has: " + ", ".join(names))
     try:
         fm.run_script(name, args.param or "")
@@ -85,14 +85,18 @@ def cmd_check(args) -> int:
     from .interpreter import Interpreter
 
     text, path, default = _read_script(args.script)
-    sf, problems = Interpreter().check_text(text, path, default)
+    check_names = None
+    solution: list[str] = []
     if args.file:
         try:
-            from .script.names import check_names
-            problems = sorted(problems + check_names(sf, args.file),
-                              key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+            from .script.names import check_names, solution_script_names
+            solution = solution_script_names(path, args.file)  # the other scripts of an imported solution
         except ImportError:
             pass
+    sf, problems = Interpreter().check_text(text, path, default, known_scripts=solution)
+    if check_names is not None:
+        problems = sorted(problems + check_names(sf, args.file),
+                          key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
     color = _color(sys.stderr)
     for e in problems:
         sys.stderr.write(redact(e.render(color)) + "\n")

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .calc.compile import compile_calc, var_key
 from .calc.functions import registry as builtin_functions
 from .calc.values import to_text
-from .errors import E_SCRIPT_MISSING, ErrorList, FMScriptError, ScriptHalted, UsageError
+from .errors import E_SCRIPT_MISSING, ErrorList, FMScriptError, ScriptHalted, StepError, UsageError
 from .script.cache import parse_cached
 from .script.compile import CompiledScript, compile_script
 from .script.parse import parse_collect
 from .script.run import execute
 from .script.runtime import Frame, NoData, Session
+from .script.solution import Solution
 from .script.steps import builtin_steps
 from .script.steptable import StepTable
 
@@ -51,6 +53,14 @@ class Interpreter:
         self._trace = trace
         self._loaded: list[tuple[str, str, str | None]] = []
         self._frame: Frame | None = None
+        # An imported solution's other scripts: the script files loaded (where ROOT is looked for), the
+        # solution's rows by database path, and the files that did not load (not parsed again each time).
+        self._script_files: list[Path] = []
+        self._solution_rows: dict[str, list[tuple[str, str]]] = {}
+        self._solutions: dict[tuple, Solution | None] = {}
+        self._unloadable: dict[tuple, FMScriptError] = {}
+        self._solution_lock = threading.RLock()  # server scripts run in threads
+        self.session.find_script = self._find_solution_script
         if file is not None:
             self.open_database(file)
 
@@ -63,6 +73,9 @@ class Interpreter:
             raise UsageError(f"databases are not available: {e}") from None
         self.close()
         self.session.data = open_database(path)
+        self._solution_rows.clear()
+        self._solutions.clear()
+        self._unloadable.clear()
 
     @property
     def database(self):
@@ -87,7 +100,15 @@ class Interpreter:
         """Parse and compile text; its scripts become callable by name, its custom functions
         (``Function`` … ``End Function``) callable by this interpreter's calculations.  Returns the scripts'
         names."""
-        original = text
+        compiled = self._compile_text(text, path, default_name)
+        for cs in compiled:
+            self.session.scripts[cs.name.casefold()] = cs
+        self._loaded = [x for x in self._loaded if x[:2] != (text, path)] + [(text, path, default_name)]
+        if not path.startswith("<") and (p := Path(path)).is_file() and p not in self._script_files:
+            self._script_files.append(p)
+        return [cs.name for cs in compiled]
+
+    def _compile_text(self, text: str, path: str, default_name: str | None) -> list[CompiledScript]:
         text, cf_errors = self.custom_functions(text, path)
         if cf_errors:
             raise ErrorList(cf_errors)
@@ -100,10 +121,7 @@ class Interpreter:
         compiled = [self.compile(s, sf.source, errors) for s in sf.scripts]
         if errors:
             raise ErrorList(errors)
-        for cs in compiled:
-            self.session.scripts[cs.name.casefold()] = cs
-        self._loaded = [x for x in self._loaded if x[:2] != (original, path)] + [(original, path, default_name)]
-        return [cs.name for cs in compiled]
+        return compiled
 
     def load_file(self, path: str | Path) -> list[str]:
         from .source import decode_script
@@ -117,10 +135,11 @@ class Interpreter:
         return self.load_text(text, str(path), p.stem)
 
     def check_text(self, text: str, path: str = "<text>", default_name: str | None = None, *,
-                   run_time: bool = True):
+                   run_time: bool = True, known_scripts: Iterable[str] = ()):
         """What ``fmscript check`` reports: ``(script_file, problems)``, every error and warning of the text in
         line order, found as :meth:`load_text` and a run would find them (parse, compile and, unless
-        ``run_time`` is false, the scripts that Perform Script names).  Nothing runs."""
+        ``run_time`` is false, the scripts that Perform Script names: loaded ones, those of the imported
+        solution the file at ``path`` belongs to, and ``known_scripts``).  Nothing runs."""
         from .script.check import check_script_file
 
         functions = dict(self.functions)  # checking defines no function in this interpreter
@@ -132,15 +151,22 @@ class Interpreter:
                                                                                 steps=self.steps,
                                                                                 functions=functions,
                                                                                 warnings=errs if run_time else None),
-                                     known_scripts=self.script_names, run_time=run_time)
+                                     known_scripts=[*self.script_names, *self._solution_names(path),
+                                                    *known_scripts],
+                                     run_time=run_time)
 
     @property
     def script_names(self) -> list[str]:
         return [cs.name for cs in self.session.scripts.values()]
 
+    def script(self, name: str) -> CompiledScript | None:
+        """The script ``name`` as Perform Script finds it: a loaded one, or one of the imported solution the
+        loaded files belong to (loaded now); None when there is none.  A file that does not load raises."""
+        return self.session.script(name)
+
     def run_script(self, name: str, param: object = "") -> str:
-        """Run a loaded script by name; returns its Exit Script result as text."""
-        cs = self.session.scripts.get(name.casefold())
+        """Run a script by name (loaded, or of the loaded files' solution); returns its Exit Script result."""
+        cs = self.session.script(name)
         if cs is None:
             raise FMScriptError(f"there is no script named “{name}”", code=E_SCRIPT_MISSING)
         return to_text(self._execute(cs, Frame(self.session, cs.name, param)))
@@ -152,6 +178,90 @@ class Interpreter:
     def run_file(self, path: str | Path, param: object = "", script: str | None = None) -> str:
         names = self.load_file(path)
         return self.run_script(script or names[0], param)
+
+    # -- an imported solution's other scripts -----------------------------------------------------------------
+    def solution(self, script_file: str | Path | None = None, data=None) -> Solution | None:
+        """The imported solution (``fmscript import-xml``) that ``script_file`` (default: the script files
+        loaded, the latest first) belongs to in the open database, or None: see fmscript/script/solution.py."""
+        data = self.session.data if data is None else data
+        key = data.path()
+        if key is None:  # in memory: nothing was imported into it
+            return None
+        with self._solution_lock:
+            rows = self._solution_rows.get(key)
+            if rows is None:
+                rows = self._solution_rows[key] = data.solution_script_paths()
+        if not rows:
+            return None
+        if script_file is not None:
+            return Solution.find(script_file, rows)
+        cache_key = (key, tuple(self._script_files))  # a loop that performs a missing script asks each time
+        if cache_key not in self._solutions:
+            self._solutions[cache_key] = next(
+                (sol for f in reversed(self._script_files) if (sol := Solution.find(f, rows)) is not None), None)
+        return self._solutions[cache_key]
+
+    def _solution_names(self, path: str) -> list[str]:
+        """The names ``check`` knows from the solution of the file at ``path`` (none for text)."""
+        if path.startswith("<") or not Path(path).is_file():
+            return []
+        sol = self.solution(path)
+        return sol.names() if sol is not None else []
+
+    def _find_solution_script(self, session: Session, name: str) -> CompiledScript | None:
+        """``session.find_script``: the solution's file of the script ``name``, loaded through the parse cache
+        on first use and registered in the session's catalogue (FileMaker: one catalogue per file)."""
+        sol = self.solution(data=session.data)
+        file = sol.path_of(name) if sol is not None else None
+        if file is None:
+            return None
+        with self._solution_lock:
+            cs = session.scripts.get(name.casefold())  # another thread may have loaded it meanwhile
+            if cs is not None:
+                return cs
+            try:  # a file edited since it failed (in a REPL), or missing, is read again
+                st = file.stat()
+                version: tuple | None = (str(file), st.st_mtime_ns, st.st_size)
+            except OSError:
+                version = None
+            error = self._unloadable.get(version) if version is not None else None
+            if error is None:
+                try:
+                    for cs in self._load_solution_file(file, name, sol.listed_as(name) or ""):
+                        session.scripts.setdefault(cs.name.casefold(), cs)  # a loaded script stays itself
+                    cs = session.scripts.get(name.casefold())
+                    if cs is not None:
+                        return cs
+                    error = StepError(f"{file} does not define the script “{name}” that the imported "
+                                      "solution lists there", code=E_SCRIPT_MISSING)
+                except StepError as e:
+                    error = e
+                if version is not None:
+                    self._unloadable[version] = error
+            # A new exception each time: the step that raises it gets its own span.
+            raise StepError(error.message, code=error.code)
+
+    def _load_solution_file(self, file: Path, name: str, listed: str) -> list[CompiledScript]:
+        from .source import decode_script
+
+        display = str(file)
+        try:
+            text = decode_script(file.read_bytes(), display)
+            compiled = self._compile_text(text, display, file.stem)
+        except FileNotFoundError:
+            raise StepError(f"the script “{name}” is listed in the imported solution as “{listed}”, but "
+                            f"{display} is not there", code=E_SCRIPT_MISSING) from None
+        except OSError as e:
+            raise StepError(f"cannot read {display}, the file of the script “{name}”: {e.strerror or e}",
+                            code=E_SCRIPT_MISSING) from None
+        except FMScriptError as e:
+            errors = e.errors if isinstance(e, ErrorList) else [e]
+            shown = "; ".join(_located(x) for x in errors[:3])
+            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            raise StepError(f"the script “{name}” does not load: {shown}{more}",
+                            code=errors[0].code or E_SCRIPT_MISSING) from None
+        self._loaded.append((text, display, file.stem))
+        return compiled
 
     def new_frame(self, param: object = "", script_name: str = "") -> Frame:
         """A frame of its own ``$`` variables, for :meth:`run_steps` and :meth:`evaluate` (a REPL keeps one)."""
@@ -373,6 +483,11 @@ class Interpreter:
 
 
 _MISSING = object()
+
+
+def _located(e: FMScriptError) -> str:
+    """An error on one line: ``file:line:col: message`` (the file is another than the step's)."""
+    return f"{e.span.path}:{e.span.line}:{e.span.col}: {e.message}" if e.span is not None else e.message
 
 
 def _global_name(name: str) -> str:

@@ -87,6 +87,15 @@ class Database(Related, Graph, Windows, Store, Transactions, FieldDefinitions, Q
                 self._read_conn = None
             self.conn.close()
 
+    def solution_script_paths(self) -> list[tuple[str, str]]:
+        """The scripts folder's files as ``fmscript import-xml`` listed them (``fmscript_import_scripts``), so a
+        script of the solution can find the others it performs."""
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                             "'fmscript_import_scripts'").fetchone() is None:
+            return []
+        return [(path.replace("\\", "/"), name) for path, name in
+                self.conn.execute("SELECT path, name FROM fmscript_import_scripts ORDER BY rowid")]
+
     def change_stamp(self) -> tuple:
         """Changes whenever the file's data may have changed: by this connection (its change count) or by
         another one (SQLite's ``data_version``). What a cache of values read from the file is checked with."""

@@ -38,6 +38,10 @@ class DataLayer(Protocol):
     def attach(self, session: Any) -> None:
         """Tie the file to a session, so that the end of the process commits a record a script left open."""
 
+    def solution_script_paths(self) -> list[tuple[str, str]]:
+        """``(path, name)`` of every script ``fmscript import-xml`` wrote for this file, in FileMaker's order
+        (``path`` relative to the scripts folder, with ``/``); empty when the file was not imported."""
+
     # -- schema -------------------------------------------------------------------------------------------
     def tables(self) -> dict[str, "TableInfo"]: ...
     def occurrences(self) -> dict[str, tuple[str, str]]: ...
@@ -116,9 +120,10 @@ class DeferredDataLayer:
     """A :class:`DataLayer` that opens the real one on first use (``runtime.NoData`` is one).
 
     A subclass says where the database is (:meth:`opened`, ``None`` until then) and how to open it
-    (:meth:`open`).  ``path``, ``end_run`` and ``close`` do nothing while no database is open (a script that
-    never touched data has nothing to commit); every other member opens it and forwards.  (Before Python
-    3.12, ``isinstance`` against the protocol reads ``window``, and so opens it.)
+    (:meth:`open`).  ``path``, ``end_run``, ``close`` and ``solution_script_paths`` open nothing while no
+    database is open (a script that never touched data has nothing to commit, and an in-memory file lists
+    no imported scripts); every other member opens it and forwards.  (Before Python 3.12, ``isinstance``
+    against the protocol reads ``window``, and so opens it.)
     """
 
     __slots__ = ()
@@ -142,6 +147,11 @@ class DeferredDataLayer:
         db = self.opened()
         if db is not None:
             db.close()
+
+    def solution_script_paths(self) -> list[tuple[str, str]]:
+        # No file is open yet: an in-memory file created now would list no scripts either.
+        db = self.opened()
+        return db.solution_script_paths() if db is not None else []
 
     @property
     def window(self) -> "Window":

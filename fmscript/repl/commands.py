@@ -174,10 +174,12 @@ def cmd_load(repl, arg: str) -> None:
 
 @command("run", "NAME [PARAM]")
 def cmd_run(repl, arg: str) -> None:
-    """Run a loaded script by name, with an optional parameter (a calculation)."""
+    """Run a script by name (loaded, or of the loaded files' imported solution), with an optional parameter
+    (a calculation)."""
     if not arg:
         raise UsageError(":run needs a script name; loaded: " + (", ".join(_script_names(repl)) or "none"))
-    name, param = _name_and_rest(arg, _script_names(repl))
+    solution = repl.fm.solution()  # a name of two words may be one of the solution's scripts not loaded yet
+    name, param = _name_and_rest(arg, _script_names(repl) + (solution.names() if solution is not None else []))
     value = repl.evaluate_quiet(param) if param else ""
     result = repl.fm.run_script(name, value)
     if result != "":

@@ -26,6 +26,24 @@ def calc_fields(node):
                     stack.extend(x for x in v if isinstance(x, C.Node))
 
 
+def solution_script_names(script_path: str, db_path) -> list[str]:
+    """The scripts of the imported solution (``fmscript import-xml``) that the file at ``script_path`` belongs
+    to, found as a run finds them (:mod:`fmscript.script.solution`): what its Perform Script steps may name."""
+    from pathlib import Path
+
+    from ..data.check import open_read_only
+    from .solution import Solution
+
+    if script_path.startswith("<") or not Path(script_path).is_file():
+        return []
+    db = open_read_only(db_path)
+    try:
+        solution = Solution.find(script_path, db.solution_script_paths())
+    finally:
+        db.close()
+    return solution.names() if solution is not None else []
+
+
 def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
     """Problems with the names a script file uses, checked against the database at ``db_path``."""
     from ..data.check import field_problem, layout_problem, open_read_only

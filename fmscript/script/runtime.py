@@ -15,7 +15,8 @@ class NoData(DeferredDataLayer):
 
     Creating it on first use keeps ``import fmscript`` and scripts without fields free of sqlite and the
     data layer (start-up time matters).  The protocol's members come from :class:`DeferredDataLayer`
-    (``path``, ``end_run`` and ``close`` open nothing); other names of the database are forwarded.
+    (``path``, ``end_run``, ``close`` and ``solution_script_paths`` open nothing); other names of the database
+    are forwarded.
     """
 
     __slots__ = ("_session", "_db")
@@ -60,6 +61,9 @@ class Session:
         self.script_result: object = ""
         self.allow_abort = True
         self.scripts: dict[str, object] = {}  # casefolded name → CompiledScript
+        # find_script(session, name): a script the loaded files lack, loaded on first use (the interpreter's:
+        # the other files of an imported solution); None when there is none.  Use :meth:`script`.
+        self.find_script: Callable | None = None
         self.accounts: dict[str, object] = {}
         self.on_dialog = on_dialog
         self.on_step = on_step
@@ -73,6 +77,15 @@ class Session:
         self.functions = functions
         self.providers = providers
         self.data_attached: object = None  # the database whose steps last attached this session
+
+    def script(self, name: str):
+        """The script ``name`` of the file's catalogue (case-insensitive, as FileMaker), or None: every step and
+        face that performs a script by name asks here, so a script of another file of the solution is found
+        too.  A file that does not load raises its error (FileMaker's number, that file's line and column)."""
+        cs = self.scripts.get(name.casefold())
+        if cs is None and self.find_script is not None:
+            cs = self.find_script(self, name)
+        return cs
 
     def note_calc_error(self, code: int, detail: str) -> None:
         self.last_error_detail = detail

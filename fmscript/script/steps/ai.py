@@ -196,7 +196,10 @@ def _tool_runner(f):
 
     def call_tool(name: str, args: dict) -> str:
         session = f.session
-        target = session.scripts.get(name.casefold())
+        try:
+            target = session.script(name)
+        except FMScriptError as e:  # its file does not load
+            return tool_error("script_error", e.message, code=e.code)
         if target is None:
             return tool_error("script_missing", f"There is no script named {json.dumps(name)} to run this tool.",
                               code=E_SCRIPT_MISSING)

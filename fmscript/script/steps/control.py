@@ -91,7 +91,7 @@ def perform_script(st: S.Step, c):
                             "printed the script as <unknown>)", code=E_FILE_MISSING)
         session = f.session
         script_name = name(f)
-        target = session.scripts.get(script_name.casefold())
+        target = session.script(script_name)
         if target is None:
             from ..check import missing_script_message
             raise StepError(missing_script_message(script_name, (s.name for s in session.scripts.values())),

@@ -36,7 +36,7 @@ def _server_session(session: Session) -> Session:
         raise StepError("Perform Script on Server needs the file to be on disk (fmscript run -f app.sqlite …): an "
                         "in-memory file has no second session", code=E_COMMAND_UNAVAILABLE)
     server = Session(on_dialog=lambda title, message: None, functions=session.functions, providers=session.providers)
-    server.scripts = session.scripts
+    server.scripts, server.find_script = session.scripts, session.find_script
     server.accounts = dict(session.accounts)
     server.base_dir = session.base_dir
     server.call_depth = session.call_depth + 1
@@ -66,7 +66,7 @@ def _run_on_server(server: Session, target, param) -> tuple[object, int, FMScrip
 
 
 def _find_script(session: Session, name: str):
-    target = session.scripts.get(name.casefold())
+    target = session.script(name)
     if target is None:
         from ..check import missing_script_message
         raise StepError(missing_script_message(name, (s.name for s in session.scripts.values())),

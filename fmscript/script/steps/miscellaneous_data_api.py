@@ -193,13 +193,13 @@ class Scripts:
         name, param = self.todo[moment]
         suffix = "" if moment == "script" else "." + moment
         session = f.session
-        target = session.scripts.get(name.strip().casefold())
-        result, code = "", 0
-        if target is None:
-            code = E_SCRIPT_MISSING
-        elif session.call_depth >= MAX_CALL_DEPTH:
-            code = E_RECURSION
-        else:
+        result = ""
+        try:
+            target = session.script(name.strip())
+            code = E_SCRIPT_MISSING if target is None else E_RECURSION if session.call_depth >= MAX_CALL_DEPTH else 0
+        except FMScriptError as e:  # its file does not load
+            target, code = None, e.code or E_SCRIPT_MISSING
+        if target is not None and not code:
             borrowed.deleted = True  # a script may delete anything
             saved = (session.script_result, session.last_error)
             session.call_depth += 1
