@@ -122,3 +122,32 @@ def sgemm_gflops(n: int = 512, repeats: int = 3) -> float:
         mx.eval(a @ b)
     dt = (time.perf_counter() - t) / repeats
     return 2 * n ** 3 / dt / 1e9
+
+
+def _mkl_threads_api():
+    """MKL's ``MKL_Set_Num_Threads`` / ``MKL_Get_Max_Threads`` where MKL is loaded into this process, else None."""
+    if "libmkl_rt" not in (open("/proc/self/maps").read() if os.path.exists("/proc/self/maps") else ""):
+        return None
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(_loaded or str(find_mkl() or MKL_NAME), mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        get, put = lib.MKL_Get_Max_Threads, lib.MKL_Set_Num_Threads
+    except (OSError, AttributeError):
+        return None
+    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+    return get, put
+
+
+def set_threads(n: int) -> int | None:
+    """MKL's thread count for every later BLAS call in this process (all threads: mlx's CPU streams each call MKL
+    on their own thread, so two streams want one MKL thread each); returns the previous count, None without MKL.
+
+    ``MKL_NUM_THREADS`` only takes effect when a process starts; this changes it for one training run."""
+    api = _mkl_threads_api()
+    if api is None:
+        return None
+    get, put = api
+    old = get()
+    put(max(1, int(n)))
+    return old
