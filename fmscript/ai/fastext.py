@@ -210,3 +210,9 @@ def set_threads(n: int) -> int | None:
     previous count, or None when the extension is not loaded (then there is nothing to set)."""
     mod = _state.get("module")
     return mod.set_threads(int(n)) if mod is not None else None
+
+
+def threads() -> int | None:
+    """Threads the attention kernels use now, None when the extension is not loaded."""
+    mod = _state.get("module")
+    return mod.threads() if mod is not None else None

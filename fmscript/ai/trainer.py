@@ -431,6 +431,14 @@ class LoRATrainer:
         self._update(ga, gb)
         return la + lb, na + nb
 
+    def _threads_data(self) -> dict:
+        """For the start event: how many CPU streams train, and (with two) the thread counts inside each."""
+        if self.streams is None:
+            return {"cpu_streams": 1}
+        from fmscript.ai import blas, fastext
+
+        return {"cpu_streams": len(self.streams), "mkl_threads": blas.get_threads(), "ext_threads": fastext.threads()}
+
     def _restore_threads(self):
         if self._saved_threads is None:
             return
@@ -556,7 +564,7 @@ class LoRATrainer:
                     f"blocks{''.join(', ' + k for k in self.kernels)} (setup {time.perf_counter() - t_setup:.1f} s).",
                     {"total_steps": total, "train_examples": len(self.train_idx),
                      "validation_examples": len(self.val_idx), "base_dtype": self.base_dtype,
-                     "kernels": self.kernels})
+                     "kernels": self.kernels, **self._threads_data()})
 
         metrics, stopped = [], None
         t0 = time.perf_counter()
