@@ -434,7 +434,7 @@ def cpu_streams_ab(size: str, steps: int, rounds: int, peft: bool = True) -> Non
             load = os.getloadavg()[0]
             r = bench_peft(model_dir, bfile, work)
             if "error" in r:
-                print(f"round {rnd} PEFT: FAILED\n{r['error']}", flush=True)
+                print(f"round {rnd} PEFT: FAILED: {r['error'].strip().splitlines()[-1]}", flush=True)
             else:
                 print(f"round {rnd} {'PEFT, torch 2 threads':30} {r['tokens_per_sec']:7.0f} tok/s  "
                       f"{r['ms_per_step']:7.1f} ms/step wall  peak {r['peak_rss'] / 2**20:4.0f} MiB  load {load:.2f}",
