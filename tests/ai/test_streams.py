@@ -131,3 +131,36 @@ def test_worker_environment_for_two_streams():
     assert int(env["MLX_BFS_MAX_WIDTH"]) >= 100_000
     env, _ = blas.worker_environment({})
     assert "MKL_NUM_THREADS" not in env and "FMSCRIPT_EXT_THREADS" not in env
+
+
+def test_two_streams_with_bf16_base_weights(home, ext):
+    """bf16 products from both streams at once (oneDNN's take turns). Not bit-for-bit: a bf16 GEMM's blocking, and so
+    its float32 accumulation order, follows the rows it is given, and the halves have other row counts than the
+    whole; the first step agrees to rounding, later steps within 1 % (against bf16's 0.4 % per rounding)."""
+    path = create_tiny("fmscript/tiny-chat")
+    one, t1, _ = _train(path, base_dtype="bf16")
+    two, t2, _ = _train(path, base_dtype="bf16", cpu_streams=2)
+    assert t2.streams is not None
+    assert t1.base_dtype == t2.base_dtype == ("bfloat16" if fastext.bf16_gemm() else "float32")
+    assert two[0] == pytest.approx(one[0], rel=1e-5)
+    assert two == pytest.approx(one, rel=1e-2)
+
+
+def test_a_job_with_two_streams_through_the_worker(home, qa_file):
+    """The parameter reaches the worker process (MKL preloaded there): its start event says two streams, one MKL
+    thread and one kernel thread each."""
+    from fmscript.ai.jobs import JobStore
+    from fmscript.ai.local import LocalEngine
+
+    engine = LocalEngine()
+    res = engine.fine_tune("fmscript/tiny-chat", qa_file, {"max_steps": 3, "batch_size": 4, "cpu_streams": 2,
+                                                           "steps_per_report": 1})["result"]
+    done = engine.wait(res["id"], timeout=240)["result"]
+    store = JobStore()
+    assert done["status"] == "succeeded", store.get_job(res["id"])["error"]
+    start = next(e["data"] for e in store.events(res["id"]) if e["data"] and "kernels" in e["data"])
+    assert start["cpu_streams"] == 2 and "two CPU streams" in start["kernels"]
+    blas_event = next(e["data"] for e in store.events(res["id"]) if e["data"] and "blas" in e["data"])
+    if blas_event["blas"] == "mkl":
+        assert start["mkl_threads"] == 1
+    assert start["ext_threads"] in (None, 1)
