@@ -142,6 +142,8 @@ def bench_mlx_lm(model_dir: Path, data_dir: Path, steps: int, n_layers: int, wor
         from fmscript.ai.blas import worker_environment
 
         env, _ = worker_environment(env)
+        if "MLX_BFS_MAX_WIDTH" not in os.environ:
+            env.pop("MLX_BFS_MAX_WIDTH", None)  # mlx-lm as it comes: only the BLAS preloaded
     rc, rss, out = run_child([sys.executable, "-m", "mlx_lm", "lora", "--config", str(cfg_path)], env=env,
                              log=work / f"mlx_lm_{'mkl' if preload else 'stock'}.log")
     trains, vals = [], []

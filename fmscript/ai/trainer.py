@@ -5,6 +5,8 @@ short chat rows), cannot resume an optimizer from a checkpoint, and cannot be st
 status. This loop pads each batch to its own longest row (rounded up to a multiple of :data:`PAD_MULTIPLE` so the
 compiled step is reused), compiles the step with ``mx.compile``, masks the prompt so that only the assistant's
 tokens carry loss, and writes checkpoints and the final adapter atomically (a temporary folder, then a rename).
+With ``cpu_streams`` 2 each batch is trained as two halves on two mlx CPU streams, so that mlx's one thread per
+stream becomes two on a two-core CPU; the update is the whole batch's (docs/local-engine.md, "Two CPU streams").
 
 Defaults (conventions.md): rank 8, scale 20, dropout 0, all linear layers of the last ``lora_layers`` blocks,
 AdamW with bias correction (weight decay 0), prompt masked, seed 0, fp32 LoRA weights.
@@ -192,6 +194,20 @@ def cpu_streams_for(params) -> int:
     return int(raw)
 
 
+_stream_pair: tuple = ()
+
+
+def _cpu_stream_pair():
+    """The two mlx CPU streams of ``cpu_streams`` 2, made once per process: mlx keeps a stream's thread for the life
+    of the process, so a worker that trains many jobs must not make two more for each."""
+    global _stream_pair
+    if not _stream_pair:
+        import mlx.core as mx
+
+        _stream_pair = (mx.new_stream(mx.cpu), mx.new_stream(mx.cpu))
+    return _stream_pair
+
+
 #: How rank 0 tells the other processes why training stops (a sum over processes of which only rank 0 is non-zero).
 _STOP_CODES = {"cancelled": 1, "shutdown": 2}
 
@@ -343,7 +359,7 @@ class LoRATrainer:
                 self.report(f"cpu_streams 2 is not used: {why}; one stream trains.", {"cpu_streams": 1},
                             level="warning")
             else:
-                self.streams = (mx.new_stream(mx.cpu), mx.new_stream(mx.cpu))
+                self.streams = _cpu_stream_pair()
                 self.kernels.append("two CPU streams")
                 self._half_setup(cross_entropy, state)
 
