@@ -142,6 +142,8 @@ def bench_mlx_lm(model_dir: Path, data_dir: Path, steps: int, n_layers: int, wor
         from fmscript.ai.blas import worker_environment
 
         env, _ = worker_environment(env)
+        if "MLX_BFS_MAX_WIDTH" not in os.environ:
+            env.pop("MLX_BFS_MAX_WIDTH", None)  # mlx-lm as it comes: only the BLAS preloaded
     rc, rss, out = run_child([sys.executable, "-m", "mlx_lm", "lora", "--config", str(cfg_path)], env=env,
                              log=work / f"mlx_lm_{'mkl' if preload else 'stock'}.log")
     trains, vals = [], []
@@ -254,7 +256,7 @@ def cpu_ab(size: str, steps: int, variants: list[str], rounds: int = 2) -> None:
     from fmscript.ai import fastext
     from fmscript.ai.params import parse_params
     from fmscript.ai.tinymodel import build_model_folder
-    from fmscript.ai.trainer import LoRATrainer, batch_indices, make_batch, make_packed_batch
+    from fmscript.ai.trainer import LoRATrainer, batch_indices
 
     work = Path(tempfile.mkdtemp(prefix="fmscript-cpu-ab-"))
     os.environ.setdefault("FMSCRIPT_HOME", str(work / "home"))
@@ -283,17 +285,16 @@ def cpu_ab(size: str, steps: int, variants: list[str], rounds: int = 2) -> None:
                     setattr(fastext, n, f)
                 for k, old in saved_env.items():
                     os.environ.pop(k) if old is None else os.environ.__setitem__(k, old)
-            batches = []
-            for step in range(steps):
-                r = [tr.rows[j] for j in batch_indices(tr.train_idx, BATCH, step, SEED)]
-                batches.append(make_packed_batch(r)[:-1] if tr.packed else make_batch(r, tr.pad_id)[:-1])
+            batches = [tr.prepare_batch([tr.rows[j] for j in batch_indices(tr.train_idx, BATCH, step, SEED)])[0]
+                       for step in range(steps)]
             t = time.process_time()
             losses = []
             for b in batches:  # the first call of each shape compiles: included, as in a real run
-                loss, _ = tr._step(*[mx.array(x) for x in b])
+                loss, _ = tr._step(*b)
                 mx.eval(loss, tr._state)
                 losses.append(loss.item())
             ms = (time.process_time() - t) / steps * 1000
+            tr._restore_threads()
             if i == 0 and first is None:
                 first = losses
             diff = max(abs(a - b) / max(abs(b), 1e-9) for a, b in zip(losses, first))
@@ -348,6 +349,101 @@ def cpu_ab_peft(size: str, steps: int, dtype: str, rounds: int = 2) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+# ---------------------------------------------------------------------------------------------- two CPU streams
+
+STREAM_VARIANTS = {
+    # one stream, MKL and the extension's kernels on both cores inside each call (the default)
+    "1 stream, MKL 2 threads": ({"cpu_streams": 1}, {"MKL_NUM_THREADS": "2", "OMP_NUM_THREADS": "2",
+                                                     "FMSCRIPT_EXT_THREADS": "2"}),
+    # the control: one stream, one thread everywhere (what the two streams are made of)
+    "1 stream, MKL 1 thread": ({"cpu_streams": 1}, {"MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                                    "FMSCRIPT_EXT_THREADS": "1"}),
+    # each half of the batch on its own mlx CPU stream (own thread), one thread inside each call
+    "2 streams, MKL 1 thread each": ({"cpu_streams": 2}, {"MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                                           "FMSCRIPT_EXT_THREADS": "1"}),
+}
+
+
+def streams_child(model_dir: str, steps: int, params_json: str) -> None:
+    """One variant of :func:`cpu_streams_ab` in its own process (thread settings belong to a process's start):
+    fmscript's trainer on the bench's batches; wall time and process CPU time of the steps, compiles included."""
+    import mlx.core as mx
+
+    from fmscript.ai.params import parse_params
+    from fmscript.ai.trainer import LoRATrainer, batch_indices
+
+    n_layers = json.loads((Path(model_dir) / "config.json").read_text())["num_hidden_layers"]
+    params = {"max_steps": steps, "learning_rate": LR, "batch_size": BATCH, "lora_layers": n_layers, "rank": RANK,
+              "scale": SCALE, "mask_prompt": False, "seed": SEED, "validation_fraction": 20 / 220,
+              **json.loads(params_json)}
+    tr = LoRATrainer(model_dir, parse_params(params), make_rows(220))
+    tr._setup()
+    batches, tokens = [], 0
+    for step in range(steps):
+        args, real = tr.prepare_batch([tr.rows[j] for j in batch_indices(tr.train_idx, BATCH, step, SEED)])
+        batches.append(args)
+        tokens += real
+    losses = []
+    t, c = time.perf_counter(), time.process_time()
+    for b in batches:
+        loss, _ = tr._step(*b)
+        mx.eval(loss, tr._state)
+        losses.append(loss.item())
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print("RESULT " + json.dumps({"tokens_per_sec": tokens / wall, "ms_per_step": wall / steps * 1000,
+                                  "cpu_ms_per_step": cpu / steps * 1000, "losses": losses,
+                                  "kernels": tr.kernels}), flush=True)
+
+
+def cpu_streams_ab(size: str, steps: int, rounds: int, peft: bool = True) -> None:
+    """Wall-clock tokens/s at two threads: one stream with MKL at 2 threads against two streams with MKL at 1 thread
+    each (``cpu_streams`` 2), alternated, each variant its own process; PEFT at 2 threads on the same batches once
+    per round. Meaningful only on a quiet machine: the load average is printed with every figure."""
+    from fmscript.ai.blas import worker_environment
+    from fmscript.ai.tinymodel import build_model_folder
+    from fmscript.ai.trainer import batch_indices, split_validation, tokenize_examples
+    from mlx_lm.utils import load_tokenizer
+
+    os.environ.setdefault("BENCH_TORCH_THREADS", "2")  # PEFT at two threads, as the two variants
+    work = Path(tempfile.mkdtemp(prefix="fmscript-streams-"))
+    model_dir = build_model_folder(work / size, size=size)
+    rows = make_rows(220)
+    train_idx, val_idx = split_validation(len(rows), 20 / 220, SEED)
+    toks = tokenize_examples(load_tokenizer(model_dir), rows, mask_prompt=False, max_seq_length=2048)
+    bfile = work / "batches.json"
+    bfile.write_text(json.dumps({"batches": [[toks[i][0] for i in batch_indices(train_idx, BATCH, s, SEED)]
+                                             for s in range(steps)], "val": [toks[i][0] for i in val_idx]}))
+    base_env, _ = worker_environment(dict(os.environ, PYTHONPATH=str(ROOT),
+                                          FMSCRIPT_HOME=str(work / "home")))
+    first = None
+    print(f"{size}, {steps} steps, batch {BATCH}, {os.cpu_count()} CPUs", flush=True)
+    for rnd in range(rounds):
+        for name, (params, env) in STREAM_VARIANTS.items():
+            load = os.getloadavg()[0]
+            rc, rss, out = run_child([sys.executable, str(Path(__file__).resolve()), "--streams-child",
+                                      str(model_dir), str(steps), json.dumps(params)], env=dict(base_env, **env))
+            line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+            if rc != 0 or not line:
+                print(f"round {rnd} {name}: FAILED\n{out[-2000:]}", flush=True)
+                continue
+            r = json.loads(line[0][7:])
+            first = first or r["losses"]
+            diff = max(abs(a - b) / max(abs(b), 1e-9) for a, b in zip(r["losses"], first))
+            print(f"round {rnd} {name:30} {r['tokens_per_sec']:7.0f} tok/s  {r['ms_per_step']:7.1f} ms/step wall  "
+                  f"{r['cpu_ms_per_step']:7.1f} ms/step CPU  peak {rss / 2**20:4.0f} MiB  load {load:.2f}  "
+                  f"losses vs the first: {diff:.1e}", flush=True)
+        if peft:
+            load = os.getloadavg()[0]
+            r = bench_peft(model_dir, bfile, work)
+            if "error" in r:
+                print(f"round {rnd} PEFT: FAILED: {r['error'].strip().splitlines()[-1]}", flush=True)
+            else:
+                print(f"round {rnd} {'PEFT, torch 2 threads':30} {r['tokens_per_sec']:7.0f} tok/s  "
+                      f"{r['ms_per_step']:7.1f} ms/step wall  peak {r['peak_rss'] / 2**20:4.0f} MiB  load {load:.2f}",
+                      flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def main() -> int:
@@ -367,8 +463,19 @@ def main() -> int:
                          "cpu_ab); run with MKL preloaded and MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 FMSCRIPT_EXT_THREADS=1")
     ap.add_argument("--cpu-ab-peft", nargs=3, metavar=("SIZE", "STEPS", "DTYPE"),
                     help="PEFT's process CPU time per step on the same batches (torch at 1 thread)")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of --cpu-ab / --cpu-ab-peft")
+    ap.add_argument("--cpu-streams", nargs=2, metavar=("SIZE", "STEPS"),
+                    help="wall-clock tokens/s: one stream + MKL 2 threads vs cpu_streams 2 + MKL 1 thread each, "
+                         "and PEFT at 2 threads (a quiet machine only)")
+    ap.add_argument("--no-peft", action="store_true", help="--cpu-streams without the PEFT runs")
+    ap.add_argument("--streams-child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --cpu-ab / --cpu-ab-peft / --cpu-streams")
     args = ap.parse_args()
+    if args.streams_child:
+        streams_child(args.streams_child[0], int(args.streams_child[1]), args.streams_child[2])
+        return 0
+    if args.cpu_streams:
+        cpu_streams_ab(args.cpu_streams[0], int(args.cpu_streams[1]), args.rounds, peft=not args.no_peft)
+        return 0
     if args.peft_child:
         peft_child(*args.peft_child)
         return 0

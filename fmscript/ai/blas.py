@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 MKL_NAME = "libmkl_rt.so.3"
+#: ``MLX_BFS_MAX_WIDTH`` for training processes (mlx reads it once, at its first eval): see worker_environment.
+BFS_MAX_WIDTH = "1000000"
 _loaded: str | None = None
 
 
@@ -53,6 +55,14 @@ def find_mkl() -> Path | None:
 def worker_environment(env: dict | None = None) -> tuple[dict, str]:
     """The environment for a training process, and a one-line note on the BLAS it will use (for job events)."""
     env = dict(os.environ if env is None else env)
+    if sys.platform.startswith("linux"):
+        # mlx orders each eval's graph breadth-first only 20 nodes wide by default, then depth-first: the two halves
+        # of cpu_streams 2 were then handed to their streams one long run at a time, and one stream waited while the
+        # other worked. Unlimited, both are fed from the start (same peak memory, same one-stream speed, measured).
+        env.setdefault("MLX_BFS_MAX_WIDTH", BFS_MAX_WIDTH)
+        if env.get("FMSCRIPT_CPU_STREAMS", "").strip() == "2":
+            for var in ("MKL_NUM_THREADS", "OMP_NUM_THREADS", "FMSCRIPT_EXT_THREADS"):  # OMP: oneDNN's threads
+                env.setdefault(var, "1")
     if not _wanted():
         if sys.platform == "darwin":
             return env, "BLAS: Accelerate (macOS), no preload needed"
@@ -122,3 +132,38 @@ def sgemm_gflops(n: int = 512, repeats: int = 3) -> float:
         mx.eval(a @ b)
     dt = (time.perf_counter() - t) / repeats
     return 2 * n ** 3 / dt / 1e9
+
+
+def _mkl_threads_api():
+    """MKL's ``MKL_Set_Num_Threads`` / ``MKL_Get_Max_Threads`` where MKL is loaded into this process, else None."""
+    if "libmkl_rt" not in (open("/proc/self/maps").read() if os.path.exists("/proc/self/maps") else ""):
+        return None
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(_loaded or str(find_mkl() or MKL_NAME), mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        get, put = lib.MKL_Get_Max_Threads, lib.MKL_Set_Num_Threads
+    except (OSError, AttributeError):
+        return None
+    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+    return get, put
+
+
+def get_threads() -> int | None:
+    """MKL's thread count in this process, None without MKL."""
+    api = _mkl_threads_api()
+    return api[0]() if api is not None else None
+
+
+def set_threads(n: int) -> int | None:
+    """MKL's thread count for every later BLAS call in this process (all threads: mlx's CPU streams each call MKL
+    on their own thread, so two streams want one MKL thread each); returns the previous count, None without MKL.
+
+    ``MKL_NUM_THREADS`` only takes effect when a process starts; this changes it for one training run."""
+    api = _mkl_threads_api()
+    if api is None:
+        return None
+    get, put = api
+    old = get()
+    put(max(1, int(n)))
+    return old

@@ -203,3 +203,16 @@ def bf16_gemm() -> str:
 def bf16_linear(x, weight):
     """``x @ weight.T`` for float32 ``x`` and a frozen bfloat16 ``weight`` (the extension must be loaded)."""
     return _state["module"].bf16_linear(x, weight)
+
+
+def set_threads(n: int) -> int | None:
+    """Threads for the attention kernels from now on (``FMSCRIPT_EXT_THREADS`` sets the first count); returns the
+    previous count, or None when the extension is not loaded (then there is nothing to set)."""
+    mod = _state.get("module")
+    return mod.set_threads(int(n)) if mod is not None else None
+
+
+def threads() -> int | None:
+    """Threads the attention kernels use now, None when the extension is not loaded."""
+    mod = _state.get("module")
+    return mod.threads() if mod is not None else None

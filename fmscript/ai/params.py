@@ -52,6 +52,7 @@ class FineTuneParams:
     epochs: int | None = None  # OpenAI's n_epochs: steps = ceil(epochs * examples / batch_size)
     processes: int | None = None  # data-parallel training processes (distributed.py); None: the server's setting
     base_dtype: str = "float32"  # "bfloat16": frozen base weights in bf16 (half the memory; a bf16 GEMM on CPU)
+    cpu_streams: int | None = None  # 2: each batch in two halves on two mlx CPU streams; None: FMSCRIPT_CPU_STREAMS
     unknown: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -77,7 +78,7 @@ _INT_KEYS = {"max_steps": (1, 10_000_000), "lora_layers": (1, 10_000), "batch_si
              "rank": (1, 4096), "seed": (0, 2**32 - 1), "warmup_steps": (0, 10_000_000),
              "max_seq_length": (2, 1_000_000), "steps_per_report": (1, 10_000_000),
              "steps_per_eval": (1, 10_000_000), "save_every": (1, 10_000_000), "epochs": (1, 100_000),
-             "processes": (1, 1024)}
+             "processes": (1, 1024), "cpu_streams": (1, 2)}
 _FLOAT_KEYS = {"learning_rate": (0.0, 10.0, False), "scale": (0.0, 1e6, False), "alpha": (0.0, 1e6, False),
                "dropout": (0.0, 1.0, True), "validation_fraction": (0.0, 0.9, True),
                "weight_decay": (0.0, 10.0, True)}
@@ -116,6 +117,8 @@ def _int(key: str, v) -> int:
         if not math.isfinite(n) or n != int(n):
             raise ParameterError(f"The fine-tune parameter {key!r} must be a whole number; got {v!r}.")
         n = int(n)
+    if key == "cpu_streams" and n not in (1, 2):
+        raise ParameterError(f"The fine-tune parameter 'cpu_streams' must be 1 or 2; got {v!r}.")
     if n < lo or n > hi:
         what = "positive" if lo >= 1 else "zero or more"
         raise ParameterError(f"The fine-tune parameter {key!r} must be {what} (at most {hi}); got {v!r}.")
@@ -223,4 +226,7 @@ def parse_params(value) -> FineTuneParams:
     if p.processes and p.processes > p.batch_size:
         raise ParameterError(f"The fine-tune parameter 'processes' ({p.processes}) may not exceed batch_size "
                              f"({p.batch_size}): each process trains on its share of every batch's rows.")
+    if p.cpu_streams == 2 and p.batch_size < 2:
+        raise ParameterError("The fine-tune parameter 'cpu_streams' 2 needs batch_size 2 or more: each stream "
+                             f"trains on its half of every batch's rows (batch_size is {p.batch_size}).")
     return p

@@ -5,6 +5,8 @@ short chat rows), cannot resume an optimizer from a checkpoint, and cannot be st
 status. This loop pads each batch to its own longest row (rounded up to a multiple of :data:`PAD_MULTIPLE` so the
 compiled step is reused), compiles the step with ``mx.compile``, masks the prompt so that only the assistant's
 tokens carry loss, and writes checkpoints and the final adapter atomically (a temporary folder, then a rename).
+With ``cpu_streams`` 2 each batch is trained as two halves on two mlx CPU streams, so that mlx's one thread per
+stream becomes two on a two-core CPU; the update is the whole batch's (docs/local-engine.md, "Two CPU streams").
 
 Defaults (conventions.md): rank 8, scale 20, dropout 0, all linear layers of the last ``lora_layers`` blocks,
 AdamW with bias correction (weight decay 0), prompt masked, seed 0, fp32 LoRA weights.
@@ -24,6 +26,8 @@ from fmscript.ai.generate import check_messages
 from fmscript.ai.params import FineTuneParams
 
 PAD_MULTIPLE = 8
+#: One stream unless a job or the server asks for two: no wall-clock gain has been shown yet (bench/README.md).
+DEFAULT_CPU_STREAMS = 1
 ADAPTER_FILE = "adapters.safetensors"
 
 
@@ -151,6 +155,59 @@ def make_packed_batch(rows, multiple: int | None = None):
     return ids, targets, mask, table, real
 
 
+def split_rows(rows, packed: bool, multiple: int | None = None) -> tuple[list, list]:
+    """Two halves of a batch for two CPU streams (``cpu_streams`` 2), as even in work as the rows allow.
+
+    Packed rows cost their tokens: the longest row goes to the lighter half, then the next (greedy, which is within
+    a row of the best split). Padded rows cost rows x their half's padded length: rows sorted by length, cut where
+    the larger half is smallest, so that each half pads only to its own longest row. Which row lands where changes
+    only the order of a sum: the loss is the whole batch's."""
+    multiple = multiple or PAD_MULTIPLE
+    order = sorted(range(len(rows)), key=lambda i: (-len(rows[i][0]), i))
+    if packed:
+        halves, load = ([], []), [0, 0]
+        for i in order:
+            h = 0 if load[0] <= load[1] else 1
+            halves[h].append(i)
+            load[h] += len(rows[i][0]) - 1
+    else:
+        def cost(idx):
+            return len(idx) * max(multiple, -(-(len(rows[idx[0]][0]) - 1) // multiple) * multiple)
+
+        k = min(range(1, len(order)), key=lambda k: (max(cost(order[:k]), cost(order[k:])), abs(2 * k - len(order))))
+        halves = (order[:k], order[k:])
+    return [rows[i] for i in sorted(halves[0])], [rows[i] for i in sorted(halves[1])]
+
+
+def cpu_streams_for(params) -> int:
+    """How many mlx CPU streams share each batch: the job's ``cpu_streams``, else ``FMSCRIPT_CPU_STREAMS``, else
+    :data:`DEFAULT_CPU_STREAMS`."""
+    from fmscript.ai.params import ParameterError
+
+    if getattr(params, "cpu_streams", None):
+        return int(params.cpu_streams)
+    raw = os.environ.get("FMSCRIPT_CPU_STREAMS", "").strip()
+    if not raw:
+        return DEFAULT_CPU_STREAMS
+    if raw not in ("1", "2"):
+        raise ParameterError(f"FMSCRIPT_CPU_STREAMS must be 1 or 2, not {raw!r}.")
+    return int(raw)
+
+
+_stream_pair: tuple = ()
+
+
+def _cpu_stream_pair():
+    """The two mlx CPU streams of ``cpu_streams`` 2, made once per process: mlx keeps a stream's thread for the life
+    of the process, so a worker that trains many jobs must not make two more for each."""
+    global _stream_pair
+    if not _stream_pair:
+        import mlx.core as mx
+
+        _stream_pair = (mx.new_stream(mx.cpu), mx.new_stream(mx.cpu))
+    return _stream_pair
+
+
 #: How rank 0 tells the other processes why training stops (a sum over processes of which only rank 0 is non-zero).
 _STOP_CODES = {"cancelled": 1, "shutdown": 2}
 
@@ -253,7 +310,7 @@ class LoRATrainer:
             from fmscript.ai import fastext
             from fmscript.ai.mlxlite import packed_forward
 
-            forward = packed_forward(model, fastext.packed_attention())
+            forward = self._packed_forward = packed_forward(model, fastext.packed_attention())
             if forward is not None:
                 self.packed = True
                 self.kernels.append("packed rows (no padding)")
@@ -288,6 +345,24 @@ class LoRATrainer:
                 optimizer.update(model, grads)
                 return mx.distributed.all_sum(loss, group=group), ntok
 
+        # Two CPU streams (cpu_streams 2): each half of the batch has its own mlx stream, and so its own thread,
+        # for the elementwise ops, copies and reductions mlx runs on one thread per stream. Each half's loss is
+        # divided by the whole batch's token count, so the two gradients add up to the whole batch's.
+        self.streams = None
+        self._saved_threads = None
+        n_streams = cpu_streams_for(p)
+        if n_streams == 2:
+            why = ("mlx does not run on the CPU here" if mx.default_device() != mx.cpu else
+                   "the job trains data-parallel over processes" if group is not None else
+                   "batch_size is 1" if p.batch_size < 2 else None)
+            if why:
+                self.report(f"cpu_streams 2 is not used: {why}; one stream trains.", {"cpu_streams": 1},
+                            level="warning")
+            else:
+                self.streams = _cpu_stream_pair()
+                self.kernels.append("two CPU streams")
+                self._half_setup(cross_entropy, state)
+
         def evaluate(inputs, targets, mask):
             loss, ntok = loss_fn(model, inputs, targets, mask)
             return loss * ntok, ntok
@@ -300,6 +375,97 @@ class LoRATrainer:
         self._step = step
         self._eval = evaluate
         self._state = state
+        if self.streams is not None:
+            self._step = self._two_stream_step
+            from fmscript.ai import blas, fastext
+
+            # One MKL thread and one kernel thread per stream: two streams are already two threads on two cores.
+            self._saved_threads = (blas.set_threads(1), fastext.set_threads(1))
+
+    def _half_setup(self, cross_entropy, state):
+        """The compiled half step (loss and gradients of one half, over the whole batch's ``denom``) and the compiled
+        update that adds the two halves' gradients. One compiled function serves both streams: mx.compile keeps a
+        trace per default stream, and never fuses ops of two streams into one kernel."""
+        import mlx.core as mx
+        import mlx.nn as nn
+        from mlx.utils import tree_map
+
+        model, optimizer = self.model, self.optimizer
+        if self.packed:
+            forward = self._packed_forward
+
+            def half_loss(model, ids, targets, mask, rows, denom):
+                ce = cross_entropy(forward(ids, rows).astype(mx.float32), targets) * mask
+                return ce.sum() / denom, mask.sum()
+        else:
+            def half_loss(model, inputs, targets, mask, denom):
+                logits = model(inputs).astype(mx.float32)
+                return (cross_entropy(logits, targets) * mask).sum() / denom, mask.sum()
+
+        half_grad = nn.value_and_grad(model, half_loss)
+
+        def half(*batch):
+            (loss, ntok), grads = half_grad(model, *batch)
+            return loss, ntok, grads
+
+        def update(grads_a, grads_b):
+            optimizer.update(model, tree_map(lambda a, b: a + b, grads_a, grads_b))
+
+        if self.compile:
+            from functools import partial
+
+            # The model's state is an output too: nn.value_and_grad leaves its traced parameters in the model, and
+            # compile puts the real ones back only into outputs. Dropout draws from mx.random.state in each half.
+            live = [model.state, mx.random.state]
+            half = partial(mx.compile, inputs=live, outputs=live)(half)
+            update = partial(mx.compile, inputs=state, outputs=state)(update)
+        self._half, self._update = half, update
+
+    def prepare_batch(self, rows):
+        """The arrays of one step (as the step takes them) and the batch's real token count."""
+        import mlx.core as mx
+
+        if self.streams is not None:
+            denom = mx.array(float(sum(len(t) - max(off, 1) for t, off in rows)))  # every row's loss tokens
+            halves = []
+            for part in split_rows(rows, self.packed):
+                b = make_packed_batch(part) if self.packed else make_batch(part, self.pad_id)
+                halves.append(tuple(mx.array(x) for x in b[:-1]) + (denom,))
+            return halves, sum(len(t) for t, _ in rows)
+        b = make_packed_batch(rows) if self.packed else make_batch(rows, self.pad_id)
+        return [mx.array(x) for x in b[:-1]], b[-1]
+
+    def _two_stream_step(self, *halves):
+        """One optimiser step from two halves, each on its own CPU stream; returns (loss, ntok) like the others."""
+        import mlx.core as mx
+
+        out = []
+        for s, batch in zip(self.streams, halves):
+            with mx.stream(s):
+                out.append(self._half(*batch))
+        (la, na, ga), (lb, nb, gb) = out
+        self._update(ga, gb)
+        return la + lb, na + nb
+
+    def _threads_data(self) -> dict:
+        """For the start event: how many CPU streams train, and (with two) the thread counts inside each."""
+        if self.streams is None:
+            return {"cpu_streams": 1}
+        from fmscript.ai import blas, fastext
+
+        return {"cpu_streams": len(self.streams), "mkl_threads": blas.get_threads(), "ext_threads": fastext.threads()}
+
+    def _restore_threads(self):
+        if self._saved_threads is None:
+            return
+        from fmscript.ai import blas, fastext
+
+        mkl, ext = self._saved_threads
+        if mkl is not None:
+            blas.set_threads(mkl)
+        if ext is not None:
+            fastext.set_threads(ext)
+        self._saved_threads = None
 
     def _convert_base(self, model) -> str:
         """bf16 frozen base weights: on the CPU only with a bf16 GEMM (mlx's own bf16 matmul is ~15x slower than
@@ -393,10 +559,16 @@ class LoRATrainer:
 
     def run(self, resume: bool = True, stage_dir: str | os.PathLike | None = None) -> TrainResult:
         """Train to the end (or until ``should_stop`` answers) and, on success, write the adapter to ``stage_dir``."""
-        import mlx.core as mx
-
         t_setup = time.perf_counter()
         self._setup()
+        try:
+            return self._train(resume, stage_dir, t_setup)
+        finally:
+            self._restore_threads()
+
+    def _train(self, resume: bool, stage_dir, t_setup: float) -> TrainResult:
+        import mlx.core as mx
+
         p = self.p
         total = self.total_steps()
         start_step, trained_tokens = (self.load_checkpoint() if resume else (0, 0))
@@ -408,7 +580,7 @@ class LoRATrainer:
                     f"blocks{''.join(', ' + k for k in self.kernels)} (setup {time.perf_counter() - t_setup:.1f} s).",
                     {"total_steps": total, "train_examples": len(self.train_idx),
                      "validation_examples": len(self.val_idx), "base_dtype": self.base_dtype,
-                     "kernels": self.kernels})
+                     "kernels": self.kernels, **self._threads_data()})
 
         metrics, stopped = [], None
         t0 = time.perf_counter()
@@ -419,12 +591,9 @@ class LoRATrainer:
         stop_check_t = 0.0
         while step < total:
             rows = [self.rows[i] for i in batch_indices(self.train_idx, p.batch_size, step, p.seed)]
-            if self.packed:
-                ids, tgt, msk, table, real = make_packed_batch(rows)
-                loss, ntok = self._step(mx.array(ids), mx.array(tgt), mx.array(msk), mx.array(table))
-            elif self.group is None:
-                inp, tgt, msk, real = make_batch(rows, self.pad_id)
-                loss, ntok = self._step(mx.array(inp), mx.array(tgt), mx.array(msk))
+            if self.group is None:
+                args, real = self.prepare_batch(rows)
+                loss, ntok = self._step(*args)
             else:
                 real = sum(len(t) for t, _ in rows)
                 denom = float(sum(len(t) - max(off, 1) for t, off in rows))  # every row's loss tokens

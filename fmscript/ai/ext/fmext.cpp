@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -179,6 +180,7 @@ struct Dnnl {
   dnnl::stream strm{eng};
   std::map<std::tuple<bool, int64_t, int64_t, int64_t, int64_t>, dnnl::matmul> cache;
   std::mutex mu;
+  std::mutex run_mu;
 };
 static Dnnl& dnnl_state() {
   static Dnnl d;
@@ -210,6 +212,9 @@ static void gemm(bool tw, int64_t M, int64_t N, int64_t K, const uint16_t* a, co
   dnnl::memory::desc wd({K, N}, dt::bf16, tw ? dnnl::memory::dims{1, wcols} : dnnl::memory::dims{wcols, 1});
   dnnl::memory::desc yd({M, N}, dt::f32, {N, 1});
   dnnl::memory am(ad, d.eng, const_cast<uint16_t*>(a)), wm(wd, d.eng, const_cast<uint16_t*>(w)), ym(yd, d.eng, y);
+  // One product at a time: two mlx streams (cpu_streams=2) call this concurrently, and oneDNN's default build
+  // shares one scratchpad between primitives and its stream is not meant for concurrent submission.
+  std::lock_guard<std::mutex> lock(d.run_mu);
   mm.execute(d.strm, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}});
   d.strm.wait();
 #else
@@ -324,15 +329,19 @@ static Sgemm sgemm() {
   static Sgemm fn = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
   return fn;
 }
-static int ext_threads() {
-  static int n = [] {
-    const char* e = std::getenv("FMSCRIPT_EXT_THREADS");
-    int v = e ? std::atoi(e) : 2;
-    int hw = static_cast<int>(std::thread::hardware_concurrency());
-    return std::max(1, std::min(v, hw > 0 ? hw : 1));
-  }();
-  return n;
+static int clamp_threads(int v) {
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, std::min(v, hw > 0 ? hw : 1));
 }
+// Read once from the environment; set_threads changes it (the trainer's cpu_streams=2 runs two mlx streams, each
+// with one kernel thread, so that two streams do not put four threads on two cores).
+static std::atomic<int> g_ext_threads{[] {
+  const char* e = std::getenv("FMSCRIPT_EXT_THREADS");
+  return clamp_threads(e ? std::atoi(e) : 2);
+}()};
+static int ext_threads() { return g_ext_threads.load(std::memory_order_relaxed); }
+int set_threads(int n) { return g_ext_threads.exchange(clamp_threads(n)); }
+int threads() { return ext_threads(); }
 template <typename F>
 static void parallel_for(int64_t n, F&& f) {
   int nt = static_cast<int>(std::min<int64_t>(ext_threads(), n));
@@ -712,5 +721,8 @@ NB_MODULE(_fmext, m) {
         "n_kv_heads"_a, "scale"_a, nb::kw_only(), "stream"_a = nb::none(),
         "RoPE and causal attention over rows packed without padding: q (N, H*D), k, v (N, Hkv*D), "
         "rows (R, 2) = (start, length).");
+  m.def("set_threads", &fmext::set_threads, "n"_a,
+        "Threads for the attention kernels (FMSCRIPT_EXT_THREADS at load); returns the previous count.");
+  m.def("threads", &fmext::threads, "Threads the attention kernels use now.");
   m.def("bf16_gemm", &fmext::bf16_gemm, "The bf16 GEMM bf16_linear uses ('oneDNN', 'MKL'), or '' when none.");
 }
