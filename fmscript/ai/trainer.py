@@ -26,8 +26,6 @@ from fmscript.ai.generate import check_messages
 from fmscript.ai.params import FineTuneParams
 
 PAD_MULTIPLE = 8
-#: One stream unless a job or the server asks for two: no wall-clock gain has been shown yet (bench/README.md).
-DEFAULT_CPU_STREAMS = 1
 ADAPTER_FILE = "adapters.safetensors"
 
 
@@ -179,16 +177,32 @@ def split_rows(rows, packed: bool, multiple: int | None = None) -> tuple[list, l
     return [rows[i] for i in sorted(halves[0])], [rows[i] for i in sorted(halves[1])]
 
 
+def default_cpu_streams() -> int:
+    """Where neither the job nor ``FMSCRIPT_CPU_STREAMS`` says: two streams when this process may use two CPUs,
+    where they were measured ahead of one stream with MKL at two threads (1.14–1.29×, bench/README.md "Two CPU
+    streams"); one elsewhere: with more cores MKL's own threads use them (two streams there are not measured)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    return 2 if cpus == 2 else 1
+
+
+def cpu_streams_asked(params) -> bool:
+    """Whether the job or the server chose ``cpu_streams`` (then a job that cannot have two is told so)."""
+    return bool(getattr(params, "cpu_streams", None)) or bool(os.environ.get("FMSCRIPT_CPU_STREAMS", "").strip())
+
+
 def cpu_streams_for(params) -> int:
     """How many mlx CPU streams share each batch: the job's ``cpu_streams``, else ``FMSCRIPT_CPU_STREAMS``, else
-    :data:`DEFAULT_CPU_STREAMS`."""
+    :func:`default_cpu_streams`."""
     from fmscript.ai.params import ParameterError
 
     if getattr(params, "cpu_streams", None):
         return int(params.cpu_streams)
     raw = os.environ.get("FMSCRIPT_CPU_STREAMS", "").strip()
     if not raw:
-        return DEFAULT_CPU_STREAMS
+        return default_cpu_streams()
     if raw not in ("1", "2"):
         raise ParameterError(f"FMSCRIPT_CPU_STREAMS must be 1 or 2, not {raw!r}.")
     return int(raw)
@@ -356,8 +370,9 @@ class LoRATrainer:
                    "the job trains data-parallel over processes" if group is not None else
                    "batch_size is 1" if p.batch_size < 2 else None)
             if why:
-                self.report(f"cpu_streams 2 is not used: {why}; one stream trains.", {"cpu_streams": 1},
-                            level="warning")
+                if cpu_streams_asked(p):  # the machine's own default falls back without a word
+                    self.report(f"cpu_streams 2 is not used: {why}; one stream trains.", {"cpu_streams": 1},
+                                level="warning")
             else:
                 self.streams = _cpu_stream_pair()
                 self.kernels.append("two CPU streams")

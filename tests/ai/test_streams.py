@@ -44,7 +44,7 @@ def _same_losses(one, two):
 
 def test_two_streams_give_the_packed_losses_of_one(home, ext):
     path = create_tiny("fmscript/tiny-chat")
-    one, t1, _ = _train(path)
+    one, t1, _ = _train(path, cpu_streams=1)
     two, t2, events = _train(path, cpu_streams=2)
     assert t1.streams is None and t2.streams is not None and "two CPU streams" in t2.kernels
     assert t2.packed == t1.packed == (ext is not None)  # packed rows need the extension's attention
@@ -56,7 +56,7 @@ def test_two_streams_give_the_packed_losses_of_one(home, ext):
 def test_two_streams_give_the_padded_losses_of_one(home, ext, monkeypatch):
     path = create_tiny("fmscript/tiny-chat")
     monkeypatch.setattr(fastext, "packed_attention", lambda: None)  # padded rows, the extension's other kernels
-    one, t1, _ = _train(path)
+    one, t1, _ = _train(path, cpu_streams=1)
     two, t2, _ = _train(path, cpu_streams="2")
     assert not t1.packed and not t2.packed and t2.streams is not None
     _same_losses(one, two)
@@ -64,7 +64,7 @@ def test_two_streams_give_the_padded_losses_of_one(home, ext, monkeypatch):
 
 def test_two_streams_without_compile_and_without_fast_math(home):
     path = create_tiny("fmscript/tiny-chat")
-    one, _, _ = _train(path, fast_math=False)
+    one, _, _ = _train(path, fast_math=False, cpu_streams=1)
     two, t2, _ = _train(path, compile=False, fast_math=False, cpu_streams=2)
     assert t2.streams is not None and not t2.packed
     _same_losses(one, two)
@@ -138,7 +138,7 @@ def test_two_streams_with_bf16_base_weights(home, ext):
     its float32 accumulation order, follows the rows it is given, and the halves have other row counts than the
     whole; the first step agrees to rounding, later steps within 1 % (against bf16's 0.4 % per rounding)."""
     path = create_tiny("fmscript/tiny-chat")
-    one, t1, _ = _train(path, base_dtype="bf16")
+    one, t1, _ = _train(path, base_dtype="bf16", cpu_streams=1)
     two, t2, _ = _train(path, base_dtype="bf16", cpu_streams=2)
     assert t2.streams is not None
     assert t1.base_dtype == t2.base_dtype == ("bfloat16" if fastext.bf16_gemm() else "float32")
@@ -164,3 +164,26 @@ def test_a_job_with_two_streams_through_the_worker(home, qa_file):
     if blas_event["blas"] == "mkl":
         assert start["mkl_threads"] == 1
     assert start["ext_threads"] in (None, 1)
+
+
+@pytest.mark.parametrize("cpus,streams", [({0, 1}, 2), ({0}, 1), ({0, 1, 2, 3}, 1)])
+def test_unless_asked_two_streams_where_the_process_has_two_cpus(home, monkeypatch, cpus, streams):
+    from fmscript.ai import trainer
+
+    monkeypatch.delenv("FMSCRIPT_CPU_STREAMS", raising=False)
+    monkeypatch.setattr(trainer.os, "sched_getaffinity", lambda pid: cpus)
+    assert trainer.default_cpu_streams() == streams
+    path = create_tiny("fmscript/tiny-chat")
+    _, t, events = _train(path, steps=1, fast_math=False)
+    assert (t.streams is not None) == (streams == 2)
+    # a job the default cannot split (batch_size 1) trains on one stream without a warning: nobody asked for two
+    said = []
+    p = parse_params({"max_steps": 1, "batch_size": 1, "fast_math": False})
+    t = LoRATrainer(path, p, EXAMPLES, report=lambda m, d=None, level="info": said.append((level, m)))
+    t.run(resume=False)
+    assert t.streams is None and not [m for level, m in said if level == "warning"]
+    monkeypatch.setenv("FMSCRIPT_CPU_STREAMS", "2")  # asked for: then the job is told why it gets one
+    said.clear()
+    t = LoRATrainer(path, p, EXAMPLES, report=lambda m, d=None, level="info": said.append((level, m)))
+    t.run(resume=False)
+    assert t.streams is None and ("warning", "cpu_streams 2 is not used: batch_size is 1; one stream trains.") in said
