@@ -6,7 +6,7 @@ literal name); the database side, and the wording shared with ``fmscript run``, 
 from __future__ import annotations
 
 from ..calc import ast as C
-from ..errors import E_FIELD_MISSING, E_LAYOUT_MISSING, FMScriptError
+from ..errors import E_FIELD_MISSING, E_LAYOUT_MISSING, CheckWarning, FMScriptError
 from . import ast as S
 
 
@@ -44,6 +44,13 @@ def solution_script_names(script_path: str, db_path) -> list[str]:
     return solution.names() if solution is not None else []
 
 
+def _placeholder(name: str) -> bool:
+    """``<unknown>``, ``<Layout Missing>``, or nothing (a calculation FileMaker commented out): what FileMaker prints
+    for a layout reference it cannot resolve any more."""
+    t = name.strip()
+    return not t or (t.startswith("<") and t.endswith(">"))
+
+
 def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
     """Problems with the names a script file uses, checked against the database at ``db_path``."""
     from ..data.check import field_problem, layout_problem, open_read_only
@@ -65,7 +72,13 @@ def check_names(script_file: S.ScriptFile, db_path) -> list[FMScriptError]:
                         v.node.value if isinstance(v, S.Calc) and isinstance(v.node, C.Str) else None
                     if name is not None and st.name == "Go to Layout" and opt.label is None:
                         problem = layout_problem(db, name)
-                        if problem:
+                        if problem and _placeholder(name):
+                            # FileMaker printed the layout so because it is gone: it keeps the step, which fails
+                            # with 105 when it runs
+                            errors.append(CheckWarning(f"{problem}; FileMaker printed the layout as “{name}” because "
+                                                       "it is gone, and running the step fails",
+                                                       code=E_LAYOUT_MISSING, span=src.span(opt.pos), step=st.name))
+                        elif problem:
                             errors.append(FMScriptError(problem, code=E_LAYOUT_MISSING, span=src.span(opt.pos),
                                                         step=st.name))
                         else:

@@ -75,3 +75,15 @@ def test_functions_that_observe_errors(people_db, calc, expected):
     fm = Interpreter(file=people_db, on_dialog=lambda t, m: None)
     assert fm.run_text(f"Exit Script [ {calc} ]") == expected
     assert fm.session.last_error == 0
+
+
+def test_check_warns_of_a_layout_filemaker_printed_as_unknown_and_refuses_a_named_one(people_db, tmp_path):
+    # FileMaker prints a deleted layout as <unknown> and keeps the step (it fails with 105 when run): a warning;
+    # a layout named in the text that the file lacks is still an error
+    (tmp_path / "gone.fmscript").write_text("Go to Layout [ <unknown> ]\nGo to Layout [ “People” ]\n", encoding="utf-8")
+    r = fmscript("check", "gone.fmscript", "-f", str(people_db), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "gone.fmscript:1:16: warning [105]" in r.stderr and "because it is gone" in r.stderr
+    (tmp_path / "named.fmscript").write_text("Go to Layout [ “Peeple” ]\n", encoding="utf-8")
+    r = fmscript("check", "named.fmscript", "-f", str(people_db), cwd=tmp_path)
+    assert r.returncode == 1 and "named.fmscript:1:16: error [105]" in r.stderr
