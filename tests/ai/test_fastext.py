@@ -126,7 +126,8 @@ def test_packed_rows_give_the_losses_of_padded_batches(home, ext, monkeypatch):
     # much depends on the CPU's vector width: 3e-6 on an AVX2 EPYC), while a wrong packing is off by far more
     assert packed[0] == pytest.approx(padded[0], rel=1e-5)
     assert packed == pytest.approx(padded, rel=1e-4, abs=1e-6)
-    assert t1.validation_loss() == pytest.approx(t2.validation_loss(), rel=1e-4)
+    # eight examples hold no validation rows (validation_loss() is None): the training losses are the comparison
+    assert t1.validation_loss() is None and t2.validation_loss() is None
 
 
 def test_packed_batch_layout():
