@@ -19,7 +19,6 @@ import ssl
 import struct
 import urllib.error
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,108 +107,57 @@ def read_jsonl(path: Path) -> Source:
     return Source(names, [[r.get(n, "") for n in names] for r in rows], True, path.name)
 
 
-_CELL = re.compile(r"([A-Z]+)(\d+)")
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-#: Excel's built-in number formats that are dates or times.
-_DATE_FORMATS = set(range(14, 23)) | set(range(45, 48))
-
-
 def read_xlsx(path: Path, worksheet: str = "", header: bool = True) -> Source:
-    """One worksheet of an Excel workbook (the first when ``worksheet`` is empty): shared and inline strings,
-    numbers, booleans, and dates (cells in a date format) as FileMaker's date text."""
-    from lxml import etree
+    """One worksheet of an Excel workbook (the first when ``worksheet`` is empty), read with openpyxl: text,
+    numbers, booleans, and cells in a date format as FileMaker's date (or timestamp) text."""
+    import openpyxl
+
     try:
-        z = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as e:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises zipfile's, KeyError and its own errors for what is no workbook
         raise DataError(f"{path.name} is not an Excel workbook (.xlsx): {e}", code=E_XML_PARSE) from None
     try:
-        with z:
-            def part(name):
-                try:
-                    return etree.fromstring(z.read(name))
-                except KeyError:
-                    return None
-            wb = part("xl/workbook.xml")
-            rels = part("xl/_rels/workbook.xml.rels")
-            if wb is None or rels is None:
-                raise DataError(f"{path.name} holds no workbook", code=E_XML_PARSE)
-            sheets = [(s.get("name"), s.get(_REL)) for s in wb.iterfind("m:sheets/m:sheet", _NS)]
-            if not sheets:
-                raise DataError(f"{path.name} has no worksheet", code=E_XML_PARSE)
-            chosen = sheets[0] if not worksheet else next((s for s in sheets if s[0] == worksheet), None)
-            if chosen is None:
-                raise DataError(f"{path.name} has no worksheet named “{worksheet}” (its worksheets: "
-                                f"{', '.join(s[0] for s in sheets)})", code=E_FILE_MISSING)
-            target = next(r.get("Target") for r in rels if r.get("Id") == chosen[1])
-            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            strings = []
-            sst = part("xl/sharedStrings.xml")
-            if sst is not None:
-                strings = ["".join(si.itertext()) for si in sst.iterfind("m:si", _NS)]
-            date_styles = _date_styles(part("xl/styles.xml"))
-            sheet = part(target)
-            if sheet is None:
-                raise DataError(f"{path.name}'s worksheet “{chosen[0]}” is missing from the file", code=E_XML_PARSE)
-            rows = []
-            for row in sheet.iterfind("m:sheetData/m:row", _NS):
-                cells: dict[int, str] = {}
-                for c in row.iterfind("m:c", _NS):
-                    m = _CELL.match(c.get("r", ""))
-                    col = _column(m.group(1)) if m else len(cells)
-                    cells[col] = _cell_text(c, strings, date_styles)
-                rows.append([cells.get(i, "") for i in range(max(cells) + 1)] if cells else [])
-    except (etree.XMLSyntaxError, KeyError, StopIteration, zipfile.BadZipFile) as e:
-        raise DataError(f"{path.name} cannot be read as an Excel workbook: {e}", code=E_XML_PARSE) from None
+        if not wb.sheetnames:
+            raise DataError(f"{path.name} has no worksheet", code=E_XML_PARSE)
+        if worksheet and worksheet not in wb.sheetnames:
+            raise DataError(f"{path.name} has no worksheet named “{worksheet}” (its worksheets: "
+                            f"{', '.join(wb.sheetnames)})", code=E_FILE_MISSING)
+        ws = wb[worksheet] if worksheet else wb[wb.sheetnames[0]]
+        try:
+            rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        except Exception as e:
+            raise DataError(f"{path.name} cannot be read as an Excel workbook: {e}", code=E_XML_PARSE) from None
+    finally:
+        wb.close()
     rows = [r for r in rows if any(v != "" for v in r)]
+    width = max((len(r) for r in rows), default=0)
+    while width and all(len(r) < width or r[width - 1] == "" for r in rows):
+        width -= 1  # openpyxl pads every row to the sheet's widest: trailing empty columns are no data
+    rows = [r[:width] for r in rows]
     if header and rows:
         return Source([str(h).strip() for h in rows[0]], rows[1:], True, path.name)
     return Source(_unnamed(rows), rows, False, path.name)
 
 
-def _column(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
+def _cell_text(v) -> str:
+    """A cell's value as FileMaker imports it: dates as m/d/yyyy (with the time when it has one)."""
+    import datetime
 
-
-def _date_styles(styles) -> set[int]:
-    """The cell styles (``s``) whose number format is a date."""
-    if styles is None:
-        return set()
-    custom = {int(f.get("numFmtId")) for f in styles.iterfind("m:numFmts/m:numFmt", _NS)
-              if re.search(r"[dy]", re.sub(r'"[^"]*"|\[[^\]]*\]', "", f.get("formatCode", "")), re.I)}
-    out = set()
-    for i, xf in enumerate(styles.iterfind("m:cellXfs/m:xf", _NS)):
-        fid = int(xf.get("numFmtId", "0"))
-        if fid in _DATE_FORMATS or fid in custom:
-            out.add(i)
-    return out
-
-
-def _cell_text(c, strings: list[str], date_styles: set[int]) -> str:
-    t = c.get("t", "n")
-    if t == "inlineStr":
-        return "".join(c.find("m:is", _NS).itertext()) if c.find("m:is", _NS) is not None else ""
-    v = c.find("m:v", _NS)
-    raw = v.text if v is not None and v.text is not None else ""
-    if t == "s":
-        return strings[int(raw)] if raw else ""
-    if t == "b":
-        return "1" if raw == "1" else "0"
-    if t in ("str", "e"):
-        return raw
-    if raw and int(c.get("s", "0")) in date_styles:
-        import datetime
-        serial = float(raw)
-        when = datetime.datetime(1899, 12, 30) + datetime.timedelta(days=serial)
-        if serial == int(serial):
-            return f"{when.month}/{when.day}/{when.year}"
-        return f"{when.month}/{when.day}/{when.year} {when:%H:%M:%S}"
-    if raw.endswith(".0"):
-        raw = raw[:-2]
-    return raw
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, datetime.datetime):
+        if v.time() == datetime.time(0):
+            return f"{v.month}/{v.day}/{v.year}"
+        return f"{v.month}/{v.day}/{v.year} {v:%H:%M:%S}"
+    if isinstance(v, datetime.date):
+        return f"{v.month}/{v.day}/{v.year}"
+    if isinstance(v, datetime.time):
+        return f"{v:%H:%M:%S}"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def read_dbf(path: Path, codec_name: str = "cp437") -> Source:

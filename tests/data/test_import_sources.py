@@ -2,10 +2,11 @@
 sets) and its three methods, on a real SQLite file, with real files and a loopback HTTP server."""
 from __future__ import annotations
 
+import datetime
+
 import http.server
 import struct
 import threading
-import zipfile
 
 import pytest
 
@@ -88,45 +89,29 @@ def test_a_missing_folder_is_error_100(fm):
 # ------------------------------------------------------------------------------------------------ files
 
 def write_xlsx(path, sheets: dict[str, list[list]]):
-    """A workbook as Excel writes its parts: shared strings, a date style (numFmtId 14), one part a sheet."""
-    strings: list[str] = []
-    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-    rel = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("xl/workbook.xml", f'<workbook {ns} {rel}><sheets>' + "".join(
-            f'<sheet name="{n}" sheetId="{i}" r:id="rId{i}"/>' for i, n in enumerate(sheets, 1)) + "</sheets></workbook>")
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' + "".join(
-                       f'<Relationship Id="rId{i}" Target="worksheets/sheet{i}.xml" Type="x"/>'
-                       for i in range(1, len(sheets) + 1)) + "</Relationships>")
-        z.writestr("xl/styles.xml", f'<styleSheet {ns}><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/>'
-                                    '</cellXfs></styleSheet>')
-        for i, data in enumerate(sheets.values(), 1):
-            cells = []
-            for r, row in enumerate(data, 1):
-                out = []
-                for col, v in enumerate(row):
-                    ref = f"{chr(65 + col)}{r}"
-                    if isinstance(v, str):
-                        strings.append(v)
-                        out.append(f'<c r="{ref}" t="s"><v>{len(strings) - 1}</v></c>')
-                    elif isinstance(v, tuple):  # a date: (serial,)
-                        out.append(f'<c r="{ref}" s="1"><v>{v[0]}</v></c>')
-                    else:
-                        out.append(f'<c r="{ref}"><v>{v}</v></c>')
-                cells.append(f'<row r="{r}">{"".join(out)}</row>')
-            z.writestr(f"xl/worksheets/sheet{i}.xml", f'<worksheet {ns}><sheetData>{"".join(cells)}</sheetData></worksheet>')
-        z.writestr("xl/sharedStrings.xml", f'<sst {ns}>' + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>")
+    """A workbook written by openpyxl, one worksheet per entry; a date is a date cell in Excel's m/d/yy format."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, data in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in data:
+            ws.append(list(row))
+    wb.save(path)
 
 
 def test_an_excel_worksheet_by_name_with_its_names_row(fm, tmp_path):
     write_xlsx(tmp_path / "book.xlsx", {"First": [["Name"], ["Nobody"]],
-                                        "Staff": [["Name", "Age", "City"], ["Ada", 36, "London"], ["Bo", 41.5, (45292,)]]})
+                                        "Staff": [["Name", "Age", "City"], ["Ada", 36, "London"], ["Bo", 41.5, datetime.date(2024, 1, 1)]]})
     fm.run_text('Import Records [ "file:book.xlsx"; Worksheet: "Staff"; Fields Name Row: 0 ; Target: "People" ; '
                 'No dialog ]')
     assert rows(fm, "SELECT Name, Age, City FROM People") == [("Ada", "36", "London"), ("Bo", "41.5", "1/1/2024")]
     code, detail = run_error(fm, 'Import Records [ "file:book.xlsx"; Worksheet: "Payroll" ; Target: "People" ]')
     assert code == "100" and "no worksheet named “Payroll” (its worksheets: First, Staff)" in detail
+    (tmp_path / "notes.xlsx").write_text("Name,Age\nAda,36\n", encoding="utf-8")  # a CSV under an Excel name
+    code, detail = run_error(fm, 'Import Records [ "file:notes.xlsx" ; Target: "People" ]')
+    assert code == "718" and "notes.xlsx is not an Excel workbook" in detail
 
 
 def test_rows_without_names_go_into_the_fields_in_their_order(fm, tmp_path):
