@@ -272,3 +272,19 @@ def test_a_misspelt_name_of_a_siblings_script_gets_the_hint_with_its_name(soluti
         assert e.value.code == 104 and e.value.message.endswith("; did you mean “Double It”?")
         assert "double it" not in fm.session.scripts
 
+
+def test_the_repls_scripts_lists_the_solutions_scripts_not_loaded_yet(solution, monkeypatch):
+    from fmscript.repl.session import ReplSession
+
+    monkeypatch.chdir(solution)
+    lines: list[tuple[str, str]] = []
+    repl = ReplSession(out=lambda text, kind: lines.append((kind, text)), file="app.sqlite")
+    repl.execute(f":load {REPORT}")
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It (not loaded yet), Quadruple (not loaded yet)")
+    repl.execute(":run Double It 2")
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It, Quadruple (not loaded yet)")
+    (solution / "scripts" / "Math" / "Quadruple.fmscript").unlink()  # Perform Script could not find it now
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It")
