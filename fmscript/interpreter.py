@@ -18,6 +18,7 @@ from .calc.functions import registry as builtin_functions
 from .calc.values import to_text
 from .errors import E_SCRIPT_MISSING, ErrorList, FMScriptError, ScriptHalted, StepError, UsageError
 from .script.cache import parse_cached
+from .script.check import missing_script_message
 from .script.compile import CompiledScript, compile_script
 from .script.parse import parse_collect
 from .script.run import execute
@@ -61,6 +62,7 @@ class Interpreter:
         self._unloadable: dict[tuple, FMScriptError] = {}
         self._solution_lock = threading.RLock()  # server scripts run in threads
         self.session.find_script = self._find_solution_script
+        self.session.solution_names = self._solution_script_names
         if file is not None:
             self.open_database(file)
 
@@ -168,7 +170,7 @@ class Interpreter:
         """Run a script by name (loaded, or of the loaded files' solution); returns its Exit Script result."""
         cs = self.session.script(name)
         if cs is None:
-            raise FMScriptError(f"there is no script named “{name}”", code=E_SCRIPT_MISSING)
+            raise FMScriptError(missing_script_message(name, self.session.script_names()), code=E_SCRIPT_MISSING)
         return to_text(self._execute(cs, Frame(self.session, cs.name, param)))
 
     def run_text(self, text: str, param: object = "", script: str | None = None, path: str = "<text>") -> str:
@@ -206,6 +208,11 @@ class Interpreter:
         if path.startswith("<") or not Path(path).is_file():
             return []
         sol = self.solution(path)
+        return sol.names() if sol is not None else []
+
+    def _solution_script_names(self, session: Session) -> list[str]:
+        """``session.solution_names``: the names of the solution's scripts whose files exist (loaded or not)."""
+        sol = self.solution(data=session.data)
         return sol.names() if sol is not None else []
 
     def _find_solution_script(self, session: Session, name: str) -> CompiledScript | None:

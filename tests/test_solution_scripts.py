@@ -248,3 +248,43 @@ def test_the_repls_run_finds_a_script_of_the_solution_by_its_unquoted_name(solut
     repl.execute(f":load {REPORT}")
     repl.execute(":run Double It 4 + 1")
     assert lines[-1] == ("result", "10")
+
+
+def test_a_misspelt_name_of_a_siblings_script_gets_the_hint_with_its_name(solution, monkeypatch):
+    (solution / REPORT).write_text('Perform Script [ “Duble It” ; Parameter: 1 ]\n', encoding="utf-8")
+    r = fmscript("run", REPORT, "-f", "app.sqlite", cwd=solution)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[0] == (f"{REPORT}:1:1: error [104] in Perform Script: there is no script named "
+                                        "“Duble It”; did you mean “Double It”?")
+    # So do Perform Script on Server and a face that runs a script by name; nothing is loaded to give the hint.
+    monkeypatch.chdir(solution)
+    (solution / REPORT).write_text('Perform Script on Server [ Wait for completion: On ; “Quadrupel” ]\n',
+                                   encoding="utf-8")
+    from fmscript.errors import FMScriptError
+
+    with Interpreter(file="app.sqlite") as fm:
+        fm.load_file(REPORT)
+        with pytest.raises(FMScriptError) as e:
+            fm.run_script("Run Report")
+        assert e.value.code == 104 and e.value.message.endswith("; did you mean “Quadruple”?")
+        with pytest.raises(FMScriptError) as e:
+            fm.run_script("double itt")
+        assert e.value.code == 104 and e.value.message.endswith("; did you mean “Double It”?")
+        assert "double it" not in fm.session.scripts
+
+
+def test_the_repls_scripts_lists_the_solutions_scripts_not_loaded_yet(solution, monkeypatch):
+    from fmscript.repl.session import ReplSession
+
+    monkeypatch.chdir(solution)
+    lines: list[tuple[str, str]] = []
+    repl = ReplSession(out=lambda text, kind: lines.append((kind, text)), file="app.sqlite")
+    repl.execute(f":load {REPORT}")
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It (not loaded yet), Quadruple (not loaded yet)")
+    repl.execute(":run Double It 2")
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It, Quadruple (not loaded yet)")
+    (solution / "scripts" / "Math" / "Quadruple.fmscript").unlink()  # Perform Script could not find it now
+    repl.execute(":scripts")
+    assert lines[-1] == ("result", "Run Report, Double It")

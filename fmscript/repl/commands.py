@@ -178,8 +178,8 @@ def cmd_run(repl, arg: str) -> None:
     (a calculation)."""
     if not arg:
         raise UsageError(":run needs a script name; loaded: " + (", ".join(_script_names(repl)) or "none"))
-    solution = repl.fm.solution()  # a name of two words may be one of the solution's scripts not loaded yet
-    name, param = _name_and_rest(arg, _script_names(repl) + (solution.names() if solution is not None else []))
+    # A name of two words may be one of the solution's scripts not loaded yet.
+    name, param = _name_and_rest(arg, repl.session.script_names())
     value = repl.evaluate_quiet(param) if param else ""
     result = repl.fm.run_script(name, value)
     if result != "":
@@ -188,8 +188,11 @@ def cmd_run(repl, arg: str) -> None:
 
 @command("scripts")
 def cmd_scripts(repl, arg: str) -> None:
-    """List the scripts loaded or defined in this session."""
-    names = _script_names(repl)
+    """List the scripts loaded or defined in this session, then those of the loaded files' imported solution
+    (marked: their files load when a script performs them or :run runs them)."""
+    loaded = _script_names(repl)
+    known = {n.casefold() for n in loaded}
+    names = loaded + [f"{n} (not loaded yet)" for n in repl.session.script_names() if n.casefold() not in known]
     repl.out(", ".join(names) if names else "no scripts yet (:load FILE, or type Script \"Name\" … End Script)",
              "result" if names else "info")
 

@@ -64,6 +64,9 @@ class Session:
         # find_script(session, name): a script the loaded files lack, loaded on first use (the interpreter's:
         # the other files of an imported solution); None when there is none.  Use :meth:`script`.
         self.find_script: Callable | None = None
+        # solution_names(session): the names find_script can find (the interpreter's); None when there is none.
+        # Use :meth:`script_names`.
+        self.solution_names: Callable | None = None
         self.accounts: dict[str, object] = {}
         self.on_dialog = on_dialog
         self.on_step = on_step
@@ -86,6 +89,15 @@ class Session:
         if cs is None and self.find_script is not None:
             cs = self.find_script(self, name)
         return cs
+
+    def script_names(self) -> list[str]:
+        """The names of the file's catalogue: the loaded scripts', then the solution's not loaded yet, so a
+        "did you mean" hint offers a script of another file too."""
+        names = [cs.name for cs in self.scripts.values()]
+        if self.solution_names is not None:
+            seen = {n.casefold() for n in names}
+            names += [n for n in self.solution_names(self) if n.casefold() not in seen]
+        return names
 
     def note_calc_error(self, code: int, detail: str) -> None:
         self.last_error_detail = detail

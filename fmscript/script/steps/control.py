@@ -94,7 +94,7 @@ def perform_script(st: S.Step, c):
         target = session.script(script_name)
         if target is None:
             from ..check import missing_script_message
-            raise StepError(missing_script_message(script_name, (s.name for s in session.scripts.values())),
+            raise StepError(missing_script_message(script_name, session.script_names()),
                             code=E_SCRIPT_MISSING)
         if session.call_depth >= MAX_CALL_DEPTH:
             raise StepError(f"scripts call each other more than {MAX_CALL_DEPTH} levels deep", code=E_RECURSION)

@@ -37,6 +37,7 @@ def _server_session(session: Session) -> Session:
                         "in-memory file has no second session", code=E_COMMAND_UNAVAILABLE)
     server = Session(on_dialog=lambda title, message: None, functions=session.functions, providers=session.providers)
     server.scripts, server.find_script = session.scripts, session.find_script
+    server.solution_names = session.solution_names
     server.accounts = dict(session.accounts)
     server.base_dir = session.base_dir
     server.call_depth = session.call_depth + 1
@@ -69,7 +70,7 @@ def _find_script(session: Session, name: str):
     target = session.script(name)
     if target is None:
         from ..check import missing_script_message
-        raise StepError(missing_script_message(name, (s.name for s in session.scripts.values())),
+        raise StepError(missing_script_message(name, session.script_names()),
                         code=E_SCRIPT_MISSING)
     return target
 
