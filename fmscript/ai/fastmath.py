@@ -115,17 +115,25 @@ def wanted() -> bool:
         return False
 
 
-def patch_model_module(model, fused_causal=None) -> bool:
-    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers), and
-    causal float32 attention through ``fused_causal`` when given (see :func:`make_sdpa`)."""
+def model_module(model):
+    """The module that defines the model's class (where mlx-lm's model files import their helpers)."""
     import sys
 
-    mod = sys.modules.get(type(model).__module__)
+    return sys.modules.get(type(model).__module__)
+
+
+def patch_model_module(model, fused_causal=None, fused_swiglu=None) -> bool:
+    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers), causal
+    float32 attention through ``fused_causal`` when given (see :func:`make_sdpa`), and float32 SwiGLU through
+    ``fused_swiglu(gate, up)`` when given (fastext.py); re-patching replaces the earlier choice."""
+    mod = model_module(model)
     if mod is None:
         return False
     changed = False
-    if getattr(mod, "swiglu", None) is not None and getattr(mod.swiglu, "__name__", "") != "swiglu_fast":
-        mod.swiglu = swiglu_fast
+    act = getattr(mod, "swiglu", None)
+    if act is not None and (getattr(act, "__name__", "") != "swiglu_fast" or
+                            getattr(act, "fmscript_fused", None) is not fused_swiglu):
+        mod.swiglu = make_swiglu(fused_swiglu)
         changed = True
     sdpa = getattr(mod, "scaled_dot_product_attention", None)
     if sdpa is not None:
@@ -138,5 +146,17 @@ def patch_model_module(model, fused_causal=None) -> bool:
     return changed
 
 
-def swiglu_fast(gate, x):
-    return swiglu(gate, x)
+def make_swiglu(fused=None):
+    """mlx-lm's ``swiglu(gate, x)`` on :func:`silu`, or on ``fused`` (one C++ pass each way) for float32 operands of
+    one shape."""
+
+    def swiglu_fast(gate, x):
+        if fused is not None and gate.dtype == x.dtype == mx.float32 and gate.shape == x.shape:
+            return fused(gate, x)
+        return swiglu(gate, x)
+
+    swiglu_fast.fmscript_fused = fused
+    return swiglu_fast
+
+
+swiglu_fast = make_swiglu()
