@@ -1,7 +1,7 @@
 """fmscript's mlx C++ extension (``ext/fmext.cpp``): built against the installed mlx on first use, cached, optional.
 
 Why: two things mlx's Linux CPU back end does slowly have no remedy in Python (bench/README.md has the figures):
-the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, SwiGLU (likewise), attention (mlx copies each
+the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, SwiGLU and RMSNorm (likewise), attention (mlx copies each
 head view before every matmul, and masks, scales and normalises in separate passes on one thread), and bf16
 matrix products,
 which mlx runs in its own scalar loop instead of a bf16 GEMM (oneDNN's, where Debian's ``libdnnl-dev`` is
@@ -165,7 +165,7 @@ def status() -> str:
     if mod is None:
         return f"C++ kernels: not used ({_state.get('why')})"
     gemm = mod.bf16_gemm()
-    return f"C++ kernels: fused cross-entropy, causal and packed attention, SwiGLU, bf16 GEMM {gemm or 'unavailable'}"
+    return f"C++ kernels: fused cross-entropy, causal and packed attention, SwiGLU, RMSNorm, bf16 GEMM {gemm or 'unavailable'}"
 
 
 def cross_entropy():
@@ -201,6 +201,15 @@ def swiglu():
         return None
     mod = load()
     return mod.swiglu if mod is not None else None
+
+
+def rms_norm():
+    """The extension's ``rms_norm(x, weight, eps)`` over the last axis of float32 arrays, or None (also where
+    ``FMSCRIPT_FUSED_RMSNORM=0``)."""
+    if os.environ.get("FMSCRIPT_FUSED_RMSNORM", "").lower() in ("off", "0", "no"):
+        return None
+    mod = load()
+    return mod.rms_norm if mod is not None else None
 
 
 def bf16_gemm() -> str:

@@ -160,3 +160,36 @@ def make_swiglu(fused=None):
 
 
 swiglu_fast = make_swiglu()
+
+
+_FUSED_NORM_CLASSES: dict = {}
+
+
+def patch_norms(model, fused=None) -> int:
+    """Give every ``nn.RMSNorm`` of the model ``fused(x, weight, eps)`` (fastext.py) for float32 inputs, or mlx's own
+    again when ``fused`` is None; returns how many RMSNorms the model has. The modules keep their parameters and names
+    (only their class changes), so adapters, checkpoints and freezing are unaffected."""
+    count = 0
+    for _, m in model.named_modules():
+        base = getattr(type(m), "fmscript_base", type(m))
+        if base is nn.RMSNorm:
+            m.__class__ = base if fused is None else _fused_norm_class(fused)
+            count += 1
+    return count
+
+
+def _fused_norm_class(fused):
+    cls = _FUSED_NORM_CLASSES.get(id(fused))
+    if cls is None or cls.fmscript_fused is not fused:
+        class FusedRMSNorm(nn.RMSNorm):
+            fmscript_base = nn.RMSNorm
+            fmscript_fused = fused
+
+            def __call__(self, x):
+                w = self["weight"]
+                if x.dtype == w.dtype == mx.float32:
+                    return fused(x, w, self.eps)
+                return super().__call__(x)
+
+        cls = _FUSED_NORM_CLASSES[id(fused)] = FusedRMSNorm
+    return cls

@@ -302,6 +302,9 @@ class LoRATrainer:
                     self.kernels.append("fused C++ attention")
                 if act is not None and getattr(fastmath.model_module(model), "swiglu", None) is not None:
                     self.kernels.append("fused C++ SwiGLU")
+                norm = fastext.rms_norm()
+                if fastmath.patch_norms(model, norm) and norm is not None:
+                    self.kernels.append("fused C++ RMSNorm")
         self.base_dtype = self._convert_base(model) if p.base_dtype == "bfloat16" else "float32"
 
         def loss_fn(model, inputs, targets, mask):
