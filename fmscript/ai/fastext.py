@@ -1,8 +1,9 @@
 """fmscript's mlx C++ extension (``ext/fmext.cpp``): built against the installed mlx on first use, cached, optional.
 
 Why: two things mlx's Linux CPU back end does slowly have no remedy in Python (bench/README.md has the figures):
-the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, SwiGLU and RMSNorm (likewise), attention (mlx copies each
-head view before every matmul, and masks, scales and normalises in separate passes on one thread), and bf16
+the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, SwiGLU and RMSNorm (likewise),
+attention (mlx copies each head view before every matmul, and masks, scales and normalises in separate passes on
+one thread), and bf16
 matrix products,
 which mlx runs in its own scalar loop instead of a bf16 GEMM (oneDNN's, where Debian's ``libdnnl-dev`` is
 installed, else MKL's). mlx documents custom primitives as C++ extensions built with nanobind against its
@@ -165,7 +166,8 @@ def status() -> str:
     if mod is None:
         return f"C++ kernels: not used ({_state.get('why')})"
     gemm = mod.bf16_gemm()
-    return f"C++ kernels: fused cross-entropy, causal and packed attention, SwiGLU, RMSNorm, bf16 GEMM {gemm or 'unavailable'}"
+    return (f"C++ kernels: fused cross-entropy, causal and packed attention, SwiGLU, RMSNorm, "
+            f"bf16 GEMM {gemm or 'unavailable'}")
 
 
 def cross_entropy():
@@ -224,8 +226,8 @@ def bf16_linear(x, weight):
 
 
 def set_threads(n: int) -> int | None:
-    """Threads for the attention and elementwise kernels from now on (``FMSCRIPT_EXT_THREADS`` sets the first count); returns the
-    previous count, or None when the extension is not loaded (then there is nothing to set)."""
+    """Threads for the attention and elementwise kernels from now on (``FMSCRIPT_EXT_THREADS`` sets the first
+    count); returns the previous count, or None when the extension is not loaded (then there is nothing to set)."""
     mod = _state.get("module")
     return mod.set_threads(int(n)) if mod is not None else None
 
