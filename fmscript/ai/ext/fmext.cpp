@@ -1,4 +1,4 @@
-// fmscript's mlx CPU extension: a fused cross-entropy and a linear layer on bf16 frozen weights.
+// fmscript's mlx CPU extension: a fused cross-entropy, attention, SwiGLU, RMSNorm and a linear layer on bf16 frozen weights.
 //
 // Why (bench/README.md has the figures): mlx's CPU back end evaluates the log-sum-exp of a (tokens x vocab)
 // logits matrix as several passes with a scalar exp, and multiplies bf16 matrices in its own scalar loop
@@ -705,6 +705,237 @@ void PackedAttentionGrad::eval_cpu(const std::vector<mx::array>& in, std::vector
   });
 }
 
+// ------------------------------------------------------------------------------------------------ SwiGLU
+// y = silu(gate) * up = gate * up / (1 + exp(-gate)), and its backward: both cotangents in one pass, from gate and up
+// (which the projections' backward keeps anyway). Why: mlx runs the composed ops as several passes over
+// (tokens x intermediate) arrays with SIMD width 1 (5.3 ms forward + backward against torch's 2.9 on small). The
+// loops below are plain enough for -march=native to vectorise (the exp is the polynomial one above); the elements
+// are split into contiguous chunks over the extension's threads when there are enough of them to pay for a thread.
+template <typename F>
+static void parallel_chunks(int64_t n, F&& f) {
+  constexpr int64_t kMinPerThread = 1 << 16;  // below ~64k floats, starting a thread costs more than it saves
+  int nt = static_cast<int>(std::min<int64_t>(ext_threads(), std::max<int64_t>(1, n / kMinPerThread)));
+  const int64_t step = ((n + nt - 1) / nt + 15) / 16 * 16;  // whole 64-byte lines per chunk
+  parallel_for(nt, [&](int64_t c) {
+    const int64_t lo = c * step, hi = std::min(n, lo + step);
+    if (lo < hi) f(lo, hi);
+  });
+}
+
+static void swiglu_forward(const float* __restrict g, const float* __restrict u, float* __restrict y, int64_t lo,
+                           int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) y[i] = g[i] * u[i] / (1.0f + fast_exp(-g[i]));
+}
+
+// dgate = dy * up * s * (1 + gate * (1 - s)), dup = dy * silu(gate), s = sigmoid(gate) (fastmath.silu's vjp)
+static void swiglu_backward(const float* __restrict g, const float* __restrict u, const float* __restrict dy,
+                            float* __restrict dg, float* __restrict du, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) {
+    const float s = 1.0f / (1.0f + fast_exp(-g[i]));
+    dg[i] = dy[i] * u[i] * (s * (1.0f + g[i] * (1.0f - s)));
+    du[i] = dy[i] * (g[i] * s);
+  }
+}
+
+class Swiglu : public mx::UnaryPrimitive {
+ public:
+  explicit Swiglu(mx::Stream s) : mx::UnaryPrimitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& in, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("fmext.Swiglu runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmSwiglu"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+};
+
+// Outputs dgate, dup from gate, up and dy.
+class SwigluGrad : public mx::Primitive {
+ public:
+  explicit SwigluGrad(mx::Stream s) : mx::Primitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.SwigluGrad runs on the CPU only");
+  }
+  const char* name() const override { return "FmSwigluGrad"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+};
+
+mx::array swiglu(const mx::array& gate, const mx::array& up, mx::StreamOrDevice s = {}) {
+  if (gate.shape() != up.shape() || gate.dtype() != mx::float32 || up.dtype() != mx::float32) {
+    throw std::invalid_argument("swiglu: float32 gate and up of one shape expected");
+  }
+  auto st = mx::to_stream(s);
+  return mx::array(gate.shape(), mx::float32, std::make_shared<Swiglu>(st),
+                   {mx::contiguous(gate, false, st), mx::contiguous(up, false, st)});
+}
+
+void Swiglu::eval_cpu(const std::vector<mx::array>& in, mx::array& out) {
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  enc.set_output_array(out);
+  enc.dispatch([g = in[0].data<float>(), u = in[1].data<float>(), y = out.data<float>(), n = int64_t(out.size())]() {
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { swiglu_forward(g, u, y, lo, hi); });
+  });
+}
+
+std::vector<mx::array> Swiglu::vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                                   const std::vector<int>& argnums, const std::vector<mx::array>&) {
+  auto dy = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+  auto grads = mx::array::make_arrays({primals[0].shape(), primals[1].shape()}, {mx::float32, mx::float32},
+                                      std::make_shared<SwigluGrad>(stream()), {primals[0], primals[1], dy});
+  std::vector<mx::array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+void SwigluGrad::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  enc.dispatch([g = in[0].data<float>(), u = in[1].data<float>(), dy = in[2].data<float>(),
+                dg = out[0].data<float>(), du = out[1].data<float>(), n = int64_t(in[0].size())]() {
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { swiglu_backward(g, u, dy, dg, du, lo, hi); });
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ RMSNorm
+// y = x * r * w with r = 1 / sqrt(mean(x^2) + eps) per row of x (N, D); r is a second output, kept for the backward
+// pass: dx = r * (dy w - xhat * mean(dy w xhat)), xhat = x r, and dw = sum over rows of dy xhat (the base norms are
+// frozen in LoRA, so mlx asks for dw only where a norm trains). Why: mlx's CPU build has no rms_norm kernel
+// (mx.fast.rms_norm falls back to composed ops, one SIMD-width-1 pass each). Sums use 16 partial accumulators, the
+// form the compiler vectorises without -ffast-math.
+static inline float dot16(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float acc[16] = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    for (int l = 0; l < 16; ++l) acc[l] += a[j + l] * b[j + l];
+  }
+  float s = 0.0f;
+  for (int l = 0; l < 16; ++l) s += acc[l];
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// Rows [lo, hi) in contiguous chunks over the extension's threads, when there are enough elements to pay for them.
+template <typename F>
+static void parallel_rows(int64_t rows, int64_t cols, int threads, F&& f) {
+  constexpr int64_t kMinPerThread = 1 << 16;
+  int nt = static_cast<int>(std::min<int64_t>({threads, std::max<int64_t>(1, rows * cols / kMinPerThread),
+                                               std::max<int64_t>(1, rows)}));
+  const int64_t step = (rows + nt - 1) / nt;
+  parallel_for(nt, [&](int64_t c) {
+    const int64_t lo = c * step, hi = std::min(rows, lo + step);
+    if (lo < hi) f(c, lo, hi);
+  });
+}
+
+class RmsNorm : public mx::Primitive {
+ public:
+  RmsNorm(mx::Stream s, float eps) : mx::Primitive(s), eps_(eps) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.RmsNorm runs on the CPU only");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  const char* name() const override { return "FmRmsNorm"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const RmsNorm&>(other).eps_ == eps_;
+  }
+
+ private:
+  float eps_;
+};
+
+// Outputs dx (N, D) and dw (D,) from x, w, r and dy.
+class RmsNormGrad : public mx::Primitive {
+ public:
+  explicit RmsNormGrad(mx::Stream s) : mx::Primitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override;
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("fmext.RmsNormGrad runs on the CPU only");
+  }
+  const char* name() const override { return "FmRmsNormGrad"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+};
+
+mx::array rms_norm(const mx::array& x, const mx::array& w, float eps, mx::StreamOrDevice s = {}) {
+  if (x.ndim() < 1 || w.ndim() != 1 || x.shape(-1) != w.shape(0) || x.dtype() != mx::float32 ||
+      w.dtype() != mx::float32) {
+    throw std::invalid_argument("rms_norm: float32 x (..., D) and weight (D,) expected");
+  }
+  auto st = mx::to_stream(s);
+  const int D = w.shape(0);
+  auto x2 = mx::reshape(mx::contiguous(x, false, st), {-1, D}, st);
+  auto outs = mx::array::make_arrays({x2.shape(), {x2.shape(0)}}, {mx::float32, mx::float32},
+                                     std::make_shared<RmsNorm>(st, eps), {x2, mx::contiguous(w, false, st)});
+  return mx::reshape(outs[0], x.shape(), st);
+}
+
+void RmsNorm::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  enc.dispatch([x = in[0].data<float>(), w = in[1].data<float>(), y = out[0].data<float>(), r = out[1].data<float>(),
+                N = in[0].shape(0), D = in[0].shape(1), eps = eps_]() {
+    parallel_rows(N, D, ext_threads(), [&](int64_t, int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const float* __restrict xr = x + i * D;
+        float* __restrict yr = y + i * D;
+        const float ri = 1.0f / std::sqrt(dot16(xr, xr, D) / static_cast<float>(D) + eps);
+        r[i] = ri;
+        for (int64_t j = 0; j < D; ++j) yr[j] = xr[j] * ri * w[j];
+      }
+    });
+  });
+}
+
+std::vector<mx::array> RmsNorm::vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<mx::array>& outputs) {
+  auto dy = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+  auto grads = mx::array::make_arrays({primals[0].shape(), primals[1].shape()}, {mx::float32, mx::float32},
+                                      std::make_shared<RmsNormGrad>(stream()),
+                                      {primals[0], primals[1], outputs[1], dy});
+  std::vector<mx::array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+void RmsNormGrad::eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) {
+  for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (auto& a : in) enc.set_input_array(a);
+  for (auto& o : out) enc.set_output_array(o);
+  enc.dispatch([x = in[0].data<float>(), w = in[1].data<float>(), r = in[2].data<float>(), dy = in[3].data<float>(),
+                dx = out[0].data<float>(), dw = out[1].data<float>(), N = in[0].shape(0), D = in[0].shape(1)]() {
+    const int nt = ext_threads();
+    std::vector<float> part(static_cast<size_t>(nt) * D, 0.0f);  // dw per chunk (unused ones stay 0), summed in order
+    parallel_rows(N, D, nt, [&](int64_t c, int64_t lo, int64_t hi) {
+      std::vector<float> g(D);
+      float* __restrict pw = part.data() + c * D;
+      for (int64_t i = lo; i < hi; ++i) {
+        const float* __restrict xr = x + i * D;
+        const float* __restrict dyr = dy + i * D;
+        float* __restrict dxr = dx + i * D;
+        const float ri = r[i];
+        for (int64_t j = 0; j < D; ++j) g[j] = dyr[j] * w[j];
+        const float m = dot16(g.data(), xr, D) * ri * ri / static_cast<float>(D);  // mean(g xhat) / r
+        for (int64_t j = 0; j < D; ++j) dxr[j] = ri * (g[j] - xr[j] * m);
+        for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * xr[j] * ri;
+      }
+    });
+    for (int64_t j = 0; j < D; ++j) dw[j] = 0.0f;
+    for (int c = 0; c < nt; ++c) {
+      for (int64_t j = 0; j < D; ++j) dw[j] += part[static_cast<size_t>(c) * D + j];
+    }
+  });
+}
+
 const char* bf16_gemm() { return have_gemm() ? gemm_name() : ""; }
 
 }  // namespace fmext
@@ -721,8 +952,12 @@ NB_MODULE(_fmext, m) {
         "n_kv_heads"_a, "scale"_a, nb::kw_only(), "stream"_a = nb::none(),
         "RoPE and causal attention over rows packed without padding: q (N, H*D), k, v (N, Hkv*D), "
         "rows (R, 2) = (start, length).");
+  m.def("swiglu", &fmext::swiglu, "gate"_a, "up"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "silu(gate) * up for float32 gate and up of one shape.");
+  m.def("rms_norm", &fmext::rms_norm, "x"_a, "weight"_a, "eps"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "x / sqrt(mean(x^2) + eps) * weight over the last axis, float32.");
   m.def("set_threads", &fmext::set_threads, "n"_a,
-        "Threads for the attention kernels (FMSCRIPT_EXT_THREADS at load); returns the previous count.");
+        "Threads for the attention and elementwise kernels (FMSCRIPT_EXT_THREADS at load); returns the previous count.");
   m.def("threads", &fmext::threads, "Threads the attention kernels use now.");
   m.def("bf16_gemm", &fmext::bf16_gemm, "The bf16 GEMM bf16_linear uses ('oneDNN', 'MKL'), or '' when none.");
 }
