@@ -1,9 +1,8 @@
 """fmscript's mlx C++ extension (``ext/fmext.cpp``): built against the installed mlx on first use, cached, optional.
 
 Why: two things mlx's Linux CPU back end does slowly have no remedy in Python (bench/README.md has the figures):
-the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, SwiGLU and RMSNorm (likewise),
-attention (mlx copies each head view before every matmul, and masks, scales and normalises in separate passes on
-one thread), and bf16
+the log-sum-exp of a (tokens x vocab) loss, which mlx runs as several scalar passes, attention (mlx copies each
+head view before every matmul, and masks, scales and normalises in separate passes on one thread), and bf16
 matrix products,
 which mlx runs in its own scalar loop instead of a bf16 GEMM (oneDNN's, where Debian's ``libdnnl-dev`` is
 installed, else MKL's). mlx documents custom primitives as C++ extensions built with nanobind against its
@@ -166,8 +165,7 @@ def status() -> str:
     if mod is None:
         return f"C++ kernels: not used ({_state.get('why')})"
     gemm = mod.bf16_gemm()
-    return (f"C++ kernels: fused cross-entropy, causal and packed attention, SwiGLU, RMSNorm, "
-            f"bf16 GEMM {gemm or 'unavailable'}")
+    return f"C++ kernels: fused cross-entropy, causal and packed attention, bf16 GEMM {gemm or 'unavailable'}"
 
 
 def cross_entropy():
@@ -196,24 +194,6 @@ def packed_attention():
     return mod.packed_attention if mod is not None else None
 
 
-def swiglu():
-    """The extension's ``silu(gate) * up`` on float32 arrays of one shape, or None (also where
-    ``FMSCRIPT_FUSED_SWIGLU=0``: the A/B switch of bench/README.md)."""
-    if os.environ.get("FMSCRIPT_FUSED_SWIGLU", "").lower() in ("off", "0", "no"):
-        return None
-    mod = load()
-    return mod.swiglu if mod is not None else None
-
-
-def rms_norm():
-    """The extension's ``rms_norm(x, weight, eps)`` over the last axis of float32 arrays, or None (also where
-    ``FMSCRIPT_FUSED_RMSNORM=0``)."""
-    if os.environ.get("FMSCRIPT_FUSED_RMSNORM", "").lower() in ("off", "0", "no"):
-        return None
-    mod = load()
-    return mod.rms_norm if mod is not None else None
-
-
 def bf16_gemm() -> str:
     """'oneDNN' or 'MKL' when :func:`bf16_linear` can run here, else ''."""
     mod = load()
@@ -226,13 +206,13 @@ def bf16_linear(x, weight):
 
 
 def set_threads(n: int) -> int | None:
-    """Threads for the attention and elementwise kernels from now on (``FMSCRIPT_EXT_THREADS`` sets the first
-    count); returns the previous count, or None when the extension is not loaded (then there is nothing to set)."""
+    """Threads for the attention kernels from now on (``FMSCRIPT_EXT_THREADS`` sets the first count); returns the
+    previous count, or None when the extension is not loaded (then there is nothing to set)."""
     mod = _state.get("module")
     return mod.set_threads(int(n)) if mod is not None else None
 
 
 def threads() -> int | None:
-    """Threads the attention and elementwise kernels use now, None when the extension is not loaded."""
+    """Threads the attention kernels use now, None when the extension is not loaded."""
     mod = _state.get("module")
     return mod.threads() if mod is not None else None

@@ -115,25 +115,17 @@ def wanted() -> bool:
         return False
 
 
-def model_module(model):
-    """The module that defines the model's class (where mlx-lm's model files import their helpers)."""
+def patch_model_module(model, fused_causal=None) -> bool:
+    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers), and
+    causal float32 attention through ``fused_causal`` when given (see :func:`make_sdpa`)."""
     import sys
 
-    return sys.modules.get(type(model).__module__)
-
-
-def patch_model_module(model, fused_causal=None, fused_swiglu=None) -> bool:
-    """Route the model module's SwiGLU and attention through the fast exp (only mlx-lm's shared helpers), causal
-    float32 attention through ``fused_causal`` when given (see :func:`make_sdpa`), and float32 SwiGLU through
-    ``fused_swiglu(gate, up)`` when given (fastext.py); re-patching replaces the earlier choice."""
-    mod = model_module(model)
+    mod = sys.modules.get(type(model).__module__)
     if mod is None:
         return False
     changed = False
-    act = getattr(mod, "swiglu", None)
-    if act is not None and (getattr(act, "__name__", "") != "swiglu_fast" or
-                            getattr(act, "fmscript_fused", None) is not fused_swiglu):
-        mod.swiglu = make_swiglu(fused_swiglu)
+    if getattr(mod, "swiglu", None) is not None and getattr(mod.swiglu, "__name__", "") != "swiglu_fast":
+        mod.swiglu = swiglu_fast
         changed = True
     sdpa = getattr(mod, "scaled_dot_product_attention", None)
     if sdpa is not None:
@@ -146,50 +138,5 @@ def patch_model_module(model, fused_causal=None, fused_swiglu=None) -> bool:
     return changed
 
 
-def make_swiglu(fused=None):
-    """mlx-lm's ``swiglu(gate, x)`` on :func:`silu`, or on ``fused`` (one C++ pass each way) for float32 operands of
-    one shape."""
-
-    def swiglu_fast(gate, x):
-        if fused is not None and gate.dtype == x.dtype == mx.float32 and gate.shape == x.shape:
-            return fused(gate, x)
-        return swiglu(gate, x)
-
-    swiglu_fast.fmscript_fused = fused
-    return swiglu_fast
-
-
-swiglu_fast = make_swiglu()
-
-
-_FUSED_NORM_CLASSES: dict = {}
-
-
-def patch_norms(model, fused=None) -> int:
-    """Give every ``nn.RMSNorm`` of the model ``fused(x, weight, eps)`` (fastext.py) for float32 inputs, or mlx's own
-    again when ``fused`` is None; returns how many RMSNorms the model has. The modules keep their parameters and names
-    (only their class changes), so adapters, checkpoints and freezing are unaffected."""
-    count = 0
-    for _, m in model.named_modules():
-        base = getattr(type(m), "fmscript_base", type(m))
-        if base is nn.RMSNorm:
-            m.__class__ = base if fused is None else _fused_norm_class(fused)
-            count += 1
-    return count
-
-
-def _fused_norm_class(fused):
-    cls = _FUSED_NORM_CLASSES.get(id(fused))
-    if cls is None or cls.fmscript_fused is not fused:
-        class FusedRMSNorm(nn.RMSNorm):
-            fmscript_base = nn.RMSNorm
-            fmscript_fused = fused
-
-            def __call__(self, x):
-                w = self["weight"]
-                if x.dtype == w.dtype == mx.float32:
-                    return fused(x, w, self.eps)
-                return super().__call__(x)
-
-        cls = _FUSED_NORM_CLASSES[id(fused)] = FusedRMSNorm
-    return cls
+def swiglu_fast(gate, x):
+    return swiglu(gate, x)

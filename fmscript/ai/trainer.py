@@ -289,8 +289,8 @@ class LoRATrainer:
             if fastmath.wanted():
                 from fmscript.ai import fastext
 
-                attention, act = fastext.causal_attention(), fastext.swiglu()
-                fastmath.patch_model_module(model, attention, act)
+                attention = fastext.causal_attention()
+                fastmath.patch_model_module(model, attention)
                 cross_entropy = fastmath.cross_entropy
                 self.fast_math = True
                 self.kernels.append("fast CPU exp")
@@ -300,11 +300,6 @@ class LoRATrainer:
                     self.kernels.append("fused C++ cross-entropy")
                 if attention is not None:
                     self.kernels.append("fused C++ attention")
-                if act is not None and getattr(fastmath.model_module(model), "swiglu", None) is not None:
-                    self.kernels.append("fused C++ SwiGLU")
-                norm = fastext.rms_norm()
-                if fastmath.patch_norms(model, norm) and norm is not None:
-                    self.kernels.append("fused C++ RMSNorm")
         self.base_dtype = self._convert_base(model) if p.base_dtype == "bfloat16" else "float32"
 
         def loss_fn(model, inputs, targets, mask):

@@ -112,109 +112,6 @@ def test_packed_attention_is_rope_and_attention_per_row(ext):
         assert mx.allclose(a, b, atol=1e-5).item()
 
 
-def test_fused_swiglu_matches_the_composed_ops(ext):
-    from mlx_lm.models.activations import swiglu as mlx_swiglu
-
-    fused = fastext.swiglu()
-    if ext is None:
-        assert fused is None
-        return
-    # an odd size (not a whole number of vectors), gates far into both tails of the sigmoid
-    g = mx.random.normal((3, 37, 129), key=mx.random.key(40)) * 8
-    u, c = (mx.random.normal((3, 37, 129), key=mx.random.key(i)) for i in (41, 42))
-    assert mx.allclose(fused(g, u), mlx_swiglu(g, u), atol=1e-5).item()
-
-    def loss(f):
-        return lambda g, u: (f(g, u) * c).sum()
-
-    want = mx.grad(loss(lambda g, u: nn.silu(g) * u), argnums=(0, 1))(g, u)  # mlx's own ops, both cotangents
-    for got in (mx.grad(loss(fused), argnums=(0, 1))(g, u), mx.compile(mx.grad(loss(fused), argnums=(0, 1)))(g, u)):
-        for a, b in zip(got, want):
-            assert mx.allclose(a, b, atol=1e-5).item()
-    # one cotangent only, and views that are not contiguous
-    gt, ut = g.transpose(2, 1, 0), u.transpose(2, 1, 0)
-    assert mx.allclose(fused(gt, ut), mlx_swiglu(gt, ut), atol=1e-5).item()
-    du = mx.grad(lambda u: (fused(gt, u) * c.transpose(2, 1, 0)).sum())(ut)
-    assert mx.allclose(du, nn.silu(gt) * c.transpose(2, 1, 0), atol=1e-5).item()
-    # two threads split the elements in chunks: the same values as one
-    big_g, big_u = mx.random.normal((300, 1000), key=mx.random.key(43)), mx.random.normal((300, 1000))
-    old = fastext.set_threads(2)
-    try:
-        two = fused(big_g, big_u)
-        mx.eval(two)
-    finally:
-        fastext.set_threads(old)
-    assert mx.allclose(two, mlx_swiglu(big_g, big_u), atol=1e-5).item()
-    with pytest.raises(ValueError, match="float32 gate and up of one shape"):
-        fused(g, u[..., :5])
-
-
-def test_training_losses_are_the_same_with_and_without_the_fused_swiglu(home, ext, monkeypatch):
-    path = create_tiny("fs")
-    fused, t1 = _train(path)
-    if ext is None:
-        assert "fused C++ SwiGLU" not in t1.kernels
-        return
-    assert "fused C++ SwiGLU" in t1.kernels and t1.compile
-    monkeypatch.setenv("FMSCRIPT_FUSED_SWIGLU", "0")
-    composed, t2 = _train(path)
-    assert "fused C++ SwiGLU" not in t2.kernels and "fused C++ attention" in t2.kernels
-    assert fused[0] == pytest.approx(composed[0], rel=1e-5)
-    assert fused == pytest.approx(composed, rel=1e-4, abs=1e-6)
-
-
-def test_fused_rms_norm_matches_mlx(ext):
-    norm = fastext.rms_norm()
-    if ext is None:
-        assert norm is None
-        return
-    D = 83  # not a whole number of 16-lane sums
-    x = mx.random.normal((5, 19, D), key=mx.random.key(50)) * 3
-    w = mx.random.normal((D,), key=mx.random.key(51))
-    c = mx.random.normal((5, 19, D), key=mx.random.key(52))
-    eps = 1e-5
-    assert mx.allclose(norm(x, w, eps), mx.fast.rms_norm(x, w, eps), atol=1e-5).item()
-
-    def composed(x, w, eps):  # the definition, in case mlx's own and the kernel were wrong the same way
-        return x * mx.rsqrt((x * x).mean(axis=-1, keepdims=True) + eps) * w
-
-    assert mx.allclose(norm(x, w, eps), composed(x, w, eps), atol=1e-5).item()
-    want = mx.grad(lambda x, w: (composed(x, w, eps) * c).sum(), argnums=(0, 1))(x, w)
-    f = mx.grad(lambda x, w: (norm(x, w, eps) * c).sum(), argnums=(0, 1))
-    for got in (f(x, w), mx.compile(f)(x, w)):
-        for a, b in zip(got, want):  # dw sums 95 rows: relative to its size
-            assert mx.allclose(a, b, rtol=1e-5, atol=1e-5).item()
-    # two threads split the rows (and sum their weight gradients): the same values as one
-    big, cb = mx.random.normal((400, 512), key=mx.random.key(53)), mx.random.normal((400, 512), key=mx.random.key(54))
-    wb = mx.random.normal((512,), key=mx.random.key(55))
-    g1 = mx.grad(lambda x, w: (norm(x, w, eps) * cb).sum(), argnums=(0, 1))(big, wb)
-    old = fastext.set_threads(2)
-    try:
-        g2 = mx.grad(lambda x, w: (norm(x, w, eps) * cb).sum(), argnums=(0, 1))(big, wb)
-        mx.eval(g2)
-    finally:
-        fastext.set_threads(old)
-    for a, b in zip(g1, g2):
-        assert mx.allclose(a, b, rtol=1e-5, atol=1e-5).item()
-    with pytest.raises(ValueError, match="rms_norm: float32 x"):
-        norm(x, w[:5], eps)
-
-
-def test_training_losses_are_the_same_with_and_without_the_fused_rms_norm(home, ext, monkeypatch):
-    path = create_tiny("fr")
-    fused, t1 = _train(path)
-    if ext is None:
-        assert "fused C++ RMSNorm" not in t1.kernels
-        return
-    assert "fused C++ RMSNorm" in t1.kernels and t1.compile
-    assert all(type(m).__name__ == "FusedRMSNorm" for _, m in t1.model.named_modules() if isinstance(m, nn.RMSNorm))
-    monkeypatch.setenv("FMSCRIPT_FUSED_RMSNORM", "0")
-    composed, t2 = _train(path)
-    assert "fused C++ RMSNorm" not in t2.kernels and "fused C++ SwiGLU" in t2.kernels
-    assert fused[0] == pytest.approx(composed[0], rel=1e-5)
-    assert fused == pytest.approx(composed, rel=1e-4, abs=1e-6)
-
-
 def test_packed_rows_give_the_losses_of_padded_batches(home, ext, monkeypatch):
     path = create_tiny("fp")
     packed, t1 = _train(path, steps=10)
@@ -263,8 +160,7 @@ def test_training_losses_are_the_same_with_and_without_the_extension(home, ext, 
     path = create_tiny("fx")
     with_ext, t1 = _train(path)
     if ext is not None:
-        assert {"fused C++ cross-entropy", "fused C++ attention", "fused C++ SwiGLU",
-                "fused C++ RMSNorm"} <= set(t1.kernels)
+        assert {"fused C++ cross-entropy", "fused C++ attention"} <= set(t1.kernels)
     monkeypatch.setenv("FMSCRIPT_EXT", "off")
     fastext._state.clear()
     without, t2 = _train(path)
