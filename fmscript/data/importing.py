@@ -388,6 +388,15 @@ def import_records(db: Database, table: str, src: Source, mapping: Mapping | Non
               "WHERE rowid = ?")
     created, changed = [], []
     number = 0
+
+    def undo():
+        """Nothing of a failed import stays: its rows rolled back, the rows it changed read again."""
+        if db.conn.in_transaction:
+            db.conn.execute(rollback)
+            if in_txn:
+                db.conn.execute(commit)  # RELEASE the savepoint ROLLBACK TO kept open
+        for rid in changed:
+            db.forget_cached_row(ti.name, rid)
     try:
         db.conn.execute(begin)
         try:
@@ -417,11 +426,7 @@ def import_records(db: Database, table: str, src: Source, mapping: Mapping | Non
                     db.after_create(ti.name, cur.lastrowid)
                     validate_record(db, ti, cur.lastrowid, data_entry=False)
         except DataError as e:
-            db.conn.execute(rollback)
-            if in_txn:
-                db.conn.execute(commit)
-            for rid in changed:
-                db.forget_cached_row(ti.name, rid)
+            undo()
             raise DataError(f"record {number} of {src.label} cannot be imported, nothing was imported: {e.message}",
                             code=e.code) from None
         db.conn.execute(commit)
@@ -430,12 +435,7 @@ def import_records(db: Database, table: str, src: Source, mapping: Mapping | Non
         elif defs:
             db.flush_serials()
     except sqlite3.DatabaseError as e:
-        if db.conn.in_transaction:
-            db.conn.execute(rollback)
-            if in_txn:
-                db.conn.execute(commit)
-        for rid in changed:
-            db.forget_cached_row(ti.name, rid)
+        undo()
         raise DataError(f"importing {src.label} into “{ti.name}” failed, nothing was imported: {e}",
                         code=E_USER_CANCELED) from None
     seen: set[int] = set()

@@ -13,12 +13,10 @@ import os
 from pathlib import Path
 
 from ..limits import json_loads
-from ..errors import (E_CANNOT_CREATE_FILE, E_FIELD_MISSING, E_FILE_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID,
-                      E_TABLE_MISSING, E_USER_CANCELED, E_XML_PARSE, DataError)
+from ..errors import E_CANNOT_CREATE_FILE, E_FILE_MISSING, E_INVALID_PARAMETER, E_JSON_INVALID, E_XML_PARSE, DataError
 from . import paths
-from .database import Database, TableInfo, qident
-from .validation import validate_record
-from .values import export_value, to_storage
+from .database import Database, TableInfo
+from .values import export_value
 
 
 def input_path(frame, text: str) -> Path:
@@ -115,68 +113,16 @@ def create_table_for(db: Database, table: str, names: list[str], rows: list[list
                                    for i, n in enumerate(names)])
 
 
-def import_rows(db: Database, table: str, path: Path, create: bool = True) -> tuple[TableInfo, list[int]]:
-    """Add the file's rows to ``table`` (fields matched by name, case-insensitively); a missing table is
-    created from the file's columns (types guessed: number, date or text).  Returns the new record ids."""
-    names, rows = read_rows(path)
-    ti = db.tables().get(table.casefold())
-    if ti is None:
-        occ = db.occurrences().get(table.casefold())
-        ti = db.tables().get(occ[1].casefold()) if occ else None
-    if ti is None:
-        if not create:
-            raise DataError(f"there is no table named “{table}”", code=E_TABLE_MISSING)
-        if not names:
-            raise DataError(f"{path.name} has no columns to create “{table}” from", code=E_INVALID_PARAMETER)
-        ti = db.create_table(table, [(n, _guess_type([r.get(n, "") for r in rows]), False) for n in names])
-    mapping = [(n, ti.field(n)) for n in names]
-    mapping = [(n, fi) for n, fi in mapping if fi is not None and not fi.is_global]
-    defs = db.all_field_options().get(ti.name.casefold())
-    if defs:  # calculation and summary fields take no imported values (as in FileMaker)
-        mapping = [(n, fi) for n, fi in mapping
-                   if defs.get(fi.name.casefold()) is None or defs[fi.name.casefold()].kind == "normal"]
-    if names and not mapping:
-        raise DataError(f"no column of {path.name} matches a field of “{ti.name}” "
-                        f"(its fields: {', '.join(f.name for f in ti.fields)})", code=E_FIELD_MISSING)
-    db.commit()
-    ids = []
-    cols = ", ".join(qident(fi.name) for _, fi in mapping)
-    marks = ", ".join("?" * len(mapping))
-    sql = (f"INSERT INTO {qident(ti.name)} ({cols}) VALUES ({marks})" if mapping
-           else f"INSERT INTO {qident(ti.name)} DEFAULT VALUES")
-    import sqlite3
-    # Inside Open Transaction the import is part of the transaction (a savepoint undoes a failed one).
-    in_txn = db.transaction_depth > 0
-    begin, commit, rollback = (("SAVEPOINT fm_import", "RELEASE fm_import", "ROLLBACK TO fm_import")
-                               if in_txn else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
-    try:
-        db.conn.execute(begin)
-        for number, r in enumerate(rows, 1):
-            cur = db.conn.execute(sql, [to_storage(r.get(n, ""), fi.type) for n, fi in mapping])
-            ids.append(cur.lastrowid)
-            if defs:
-                try:  # auto-enter, then the fields that always validate
-                    db.after_create(ti.name, cur.lastrowid)
-                    validate_record(db, ti, cur.lastrowid, data_entry=False)
-                except DataError as e:
-                    db.conn.execute(rollback)
-                    if in_txn:
-                        db.conn.execute(commit)
-                    raise DataError(f"record {number} of {path.name} cannot be imported, nothing was imported: "
-                                    f"{e.message}", code=e.code) from None
-        db.conn.execute(commit)
-        if in_txn:
-            db.note_created_in_transaction(ti.name, ids)
-        elif defs:
-            db.flush_serials()
-    except sqlite3.DatabaseError as e:
-        if db.conn.in_transaction:
-            db.conn.execute(rollback)
-            if in_txn:
-                db.conn.execute(commit)
-        raise DataError(f"importing {path.name} into “{ti.name}” failed, nothing was imported: {e}",
-                        code=E_USER_CANCELED) from None
-    return ti, ids
+def import_rows(db: Database, table: str, path: Path) -> tuple[TableInfo, list[int]]:
+    """``fmscript db import``: the file's rows added to ``table`` as Import Records adds them (fields matched by
+    name, one transaction, validation: :func:`.importing.import_records`); a missing table is created from the
+    file's columns (types guessed: number, date or text).  Returns the table and the new record ids."""
+    from .importing import import_records, read_file
+
+    src = read_file(path)
+    if db.table_of(table) is None and src.named:
+        create_table_for(db, table, src.names, src.rows, src.label)
+    return import_records(db, table, src)
 
 
 # ------------------------------------------------------------------------------------------------ writing

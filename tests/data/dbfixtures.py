@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fmscript.data import open_database
+from fmscript.interpreter import Interpreter
 
 SUPPORT_QA = [
     # Question, Answer, Status, Category, Priority
@@ -56,3 +57,22 @@ def build_people(path: Path) -> Path:
     db.store("sorts", "People", "People::Age descending; People::Name")
     db.close()
     return path
+
+
+class ScriptRun:
+    """An interpreter on the file at ``path``; calling it runs script text and returns what Show Custom Dialog
+    showed."""
+
+    def __init__(self, path):
+        self.path = path
+        self.out: list[str] = []
+        self.fm = Interpreter(file=path, on_dialog=lambda t, m: self.out.append(m))
+
+    @property
+    def db(self):
+        return self.fm.session.data
+
+    def __call__(self, text: str) -> list[str]:
+        self.out.clear()
+        self.fm.run_text(text)
+        return list(self.out)

@@ -13,26 +13,16 @@ from fmscript.cli import main
 from fmscript.data import open_database
 from fmscript.errors import E_INVALID_PARAMETER, E_TABLE_MISSING, FMScriptError
 from fmscript.fmxml.importer import import_xml
-from fmscript.interpreter import Interpreter
+
+from .dbfixtures import ScriptRun
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "filemaker_xml"
 
 
-class Run:
+class Run(ScriptRun):
     def __init__(self, path):
-        self.path = path
-        self.out: list[str] = []
-        self.fm = Interpreter(file=path, on_dialog=lambda t, m: self.out.append(m))
+        super().__init__(path)
         self.db.attach(self.fm.session)
-
-    @property
-    def db(self):
-        return self.fm.session.data
-
-    def __call__(self, text: str) -> list[str]:
-        self.out.clear()
-        self.fm.run_text(text)
-        return list(self.out)
 
 
 def show(expr: str) -> str:

@@ -10,24 +10,11 @@ import pytest
 from fmscript.cli import main
 from fmscript.data import open_database
 from fmscript.errors import FMScriptError
-from fmscript.interpreter import Interpreter
+
+from .dbfixtures import ScriptRun
 
 
-class Run:
-    def __init__(self, path):
-        self.path = path
-        self.out: list[str] = []
-        self.fm = Interpreter(file=path, on_dialog=lambda t, m: self.out.append(m))
-
-    @property
-    def db(self):
-        return self.fm.session.data
-
-    def __call__(self, text: str) -> list[str]:
-        self.out.clear()
-        self.fm.run_text(text)
-        return list(self.out)
-
+class Run(ScriptRun):
     def rows(self, table: str, cols: str = "*"):
         return sqlite3.connect(self.path).execute(f'SELECT {cols} FROM "{table}" ORDER BY rowid').fetchall()
 

@@ -7,24 +7,11 @@ import sqlite3
 import pytest
 
 from fmscript.errors import FMScriptError
-from fmscript.interpreter import Interpreter
+
+from .dbfixtures import ScriptRun
 
 
-class Run:
-    def __init__(self, path):
-        self.path = path
-        self.out: list[str] = []
-        self.fm = Interpreter(file=path, on_dialog=lambda t, m: self.out.append(m))
-
-    @property
-    def db(self):
-        return self.fm.session.data
-
-    def __call__(self, text: str) -> list[str]:
-        self.out.clear()
-        self.fm.run_text(text)
-        return list(self.out)
-
+class Run(ScriptRun):
     def committed(self, cols: str):
         """What another connection sees: committed data only."""
         return sqlite3.connect(self.path).execute(f"SELECT {cols} FROM T ORDER BY rowid").fetchall()
